@@ -1,0 +1,88 @@
+"""The layer contract: what every map layer or analysis module gives the dashboard and exports.
+
+A layer is a plugin (STYLE 1): one module in `layers/`, one line in `layers/registry.py`.
+Layers are pure: they take DataFrames already read from the store for the caller's scope,
+never import Dash, never touch a web request, keep no global state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import geopandas as gpd
+import pandas as pd
+
+
+@dataclass
+class LayerData:
+    """Inputs a layer may use, read from the store for one scope (township codes or all).
+
+    Attributes are (Geo)DataFrames with the columns of geodata/schema.py; missing kinds are
+    empty frames. `townships` holds code, name, kind, is_demo, geometry (WGS-84).
+    """
+
+    townships: gpd.GeoDataFrame
+    projects: pd.DataFrame = field(default_factory=pd.DataFrame)
+    enterprises: pd.DataFrame = field(default_factory=pd.DataFrame)
+    compliance: pd.DataFrame = field(default_factory=pd.DataFrame)
+    deposits: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cases: pd.DataFrame = field(default_factory=pd.DataFrame)
+    incidents: pd.DataFrame = field(default_factory=pd.DataFrame)
+    funds: pd.DataFrame = field(default_factory=pd.DataFrame)
+    indicators: pd.DataFrame = field(default_factory=pd.DataFrame)
+    credit: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+@dataclass
+class Filters:
+    """What the user chose: months as 'YYYY-MM' strings (inclusive), optional township drill."""
+
+    month_from: str | None = None
+    month_to: str | None = None
+    township: str | None = None
+    as_of: str | None = None  # 'YYYY-MM-DD'; default: today
+
+
+@dataclass
+class LegendItem:
+    label: str  # Chinese, with units
+    color: str
+
+
+@dataclass
+class LayerResult:
+    """What a layer gives back.
+
+    by_township: one row per township code with at least `code`, `value` (the indicator,
+      NaN where undefined), `label` (formatted with units) — drives the choropleth and bars.
+    points: rows to draw as points (lon, lat, label, color, size, link) or empty.
+    table: rows for grids/exports (Chinese column names ok), already masked for the role.
+    legend: classes with colours (colour-blind-safe for coverage; red/orange/yellow for warnings).
+    traces: plotly MapLibre traces (`scattermap`/`choroplethmap` dicts) for the main map.
+    """
+
+    key: str
+    title: str
+    unit: str
+    by_township: pd.DataFrame
+    points: pd.DataFrame = field(default_factory=pd.DataFrame)
+    table: pd.DataFrame = field(default_factory=pd.DataFrame)
+    legend: list[LegendItem] = field(default_factory=list)
+    traces: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class Layer(Protocol):
+    """Every layer module exposes an object with this shape (see layers/registry.py)."""
+
+    key: str  # stable id used in URLs, e.g. "real_name"
+    title: str  # Chinese name for the layer switcher, e.g. "实名制覆盖率"
+    kind: str  # "coverage" | "arrears" | "risk" | "incident" | "assessment" | ...
+    higher_is_better: bool
+
+    def build(self, data: LayerData, filters: Filters) -> LayerResult: ...
+
+    def export_folium(self, result: LayerResult, fmap: Any) -> None:
+        """Add this layer (feature group with escaped popups and a legend) to a folium map."""
+        ...
