@@ -1,0 +1,254 @@
+"""What both store backends share: reads by scope, batches, rejected rows, audit, versioning."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from geoalchemy2.shape import to_shape
+
+from geodata import schema
+from geodata.boundaries import demo_boundaries
+
+Scope = Sequence[str] | None  # None: every township; else 12-digit codes
+
+
+class StoreError(Exception):
+    """A store problem with a log message and a Chinese message for users."""
+
+    def __init__(self, msg: str, user_msg: str | None = None):
+        super().__init__(msg)
+        self.user_msg = user_msg or msg
+
+
+class Store:
+    """Base class; subclasses set `kind`, build `engine` and implement `_create`, `_upsert_rows`.
+
+    Thread safe as far as SQLAlchemy engines are (one connection per transaction).
+    """
+
+    kind = "base"
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = self._make_engine(url)
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def _make_engine(self, url: str) -> sa.Engine:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _create(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def init(self) -> None:
+        """Create or migrate the schema; load the demonstration boundaries into an empty store."""
+        self._create()
+        with self.begin() as conn:
+            n = conn.execute(sa.select(sa.func.count()).select_from(schema.townships)).scalar_one()
+        if n == 0:
+            self.replace_townships(demo_boundaries(), source="示意边界：项目自建（近似点 Voronoi 剖分，裁剪至简化市界）")
+
+    @contextmanager
+    def begin(self, scope: Scope = None) -> Iterator[sa.Connection]:
+        """One transaction; `scope` limits rows to those townships (RLS on PostGIS)."""
+        with self.engine.begin() as conn:
+            self._set_scope(conn, scope)
+            yield conn
+
+    def _set_scope(self, conn: sa.Connection, scope: Scope) -> None:
+        """Backends with row-level security set the transaction's township scope here."""
+
+    # ---- geography -------------------------------------------------------------------------
+    def townships(self) -> gpd.GeoDataFrame:
+        """The 19 units with their current boundaries (demo or imported), WGS-84."""
+        t = schema.townships
+        with self.begin() as conn:
+            rows = conn.execute(sa.select(*[c for c in t.columns if c.name != "geom"], t.c.geom).order_by(t.c.code)).all()
+        df = pd.DataFrame([r._mapping for r in rows], columns=[c.name for c in t.columns if c.name != "geom"] + ["geom"])
+        geoms = [to_shape(g) if g is not None else None for g in df.pop("geom")]
+        return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=4326))
+
+    def replace_townships(self, gdf: gpd.GeoDataFrame, source: str = "", conn: sa.Connection | None = None) -> None:
+        """Replace every township row with `gdf` (code, name, kind, is_demo, geometry) in one transaction."""
+        from geodata.boundaries import area_km2
+        from geodata.townships import BY_CODE, aliases_for
+
+        gdf = gdf.to_crs(4326).reset_index(drop=True)
+        is_demo = gdf["is_demo"].astype(bool) if "is_demo" in gdf else pd.Series(False, index=gdf.index)
+        pts = gdf.geometry.representative_point()
+        areas = area_km2(gdf)
+        rows = []
+        for i, (code, geom) in enumerate(zip(gdf["code"], gdf.geometry)):
+            t = BY_CODE.get(code)
+            # demo boundaries keep the township's approximate point; imported ones a point inside
+            lon, lat = (t.lon, t.lat) if t and is_demo.iloc[i] else (float(pts.iloc[i].x), float(pts.iloc[i].y))
+            rows.append(
+                {
+                    "code": code,
+                    "name": t.name if t else gdf["name"].iloc[i],
+                    "kind": t.kind if t else None,
+                    "aliases": ";".join(sorted(aliases_for(t))) if t else "",
+                    "is_demo": bool(is_demo.iloc[i]),
+                    "area_km2": float(areas[i]),
+                    "lon": lon,
+                    "lat": lat,
+                    "source": source,
+                    "geom": f"SRID=4326;{geom.wkt}",
+                }
+            )
+
+        def _do(c: sa.Connection) -> None:
+            c.execute(schema.townships.delete())
+            c.execute(schema.townships.insert(), rows)
+            self._bump_version(c)
+
+        if conn is not None:
+            _do(conn)
+        else:
+            with self.begin() as c:
+                _do(c)
+
+    def boundaries_are_demo(self) -> bool:
+        with self.begin() as conn:
+            return bool(conn.execute(sa.select(sa.func.max(sa.cast(schema.townships.c.is_demo, sa.Integer)))).scalar())
+
+    # ---- reads -----------------------------------------------------------------------------
+    def read(self, kind: str, scope: Scope = None, where: dict | None = None, columns: Sequence[str] | None = None,
+             conn: sa.Connection | None = None) -> pd.DataFrame:
+        """Rows of a kind (or system table) for a scope; spatial kinds come back as a GeoDataFrame."""
+        t = schema.metadata.tables[kind]
+        cols = [c for c in t.columns if c.name != "geom" and (columns is None or c.name in columns)]
+        q = sa.select(*cols)
+        if scope is not None and "township_code" in t.c:
+            q = q.where(t.c.township_code.in_(list(scope)))
+        for name, value in (where or {}).items():
+            c = t.c[name]
+            q = q.where(c.in_(list(value)) if isinstance(value, (list, tuple, set)) else c == value)
+        if conn is None:
+            with self.begin(scope) as c:
+                df = pd.read_sql(q, c)
+        else:
+            df = pd.read_sql(q, conn)
+        if "lon" in df.columns and "lat" in df.columns:
+            return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=4326)
+        return df
+
+    def count(self, kind: str, scope: Scope = None) -> int:
+        t = schema.metadata.tables[kind]
+        q = sa.select(sa.func.count()).select_from(t)
+        if scope is not None and "township_code" in t.c:
+            q = q.where(t.c.township_code.in_(list(scope)))
+        with self.begin(scope) as conn:
+            return int(conn.execute(q).scalar_one())
+
+    # ---- loads -----------------------------------------------------------------------------
+    def new_batch(self, conn: sa.Connection, kind: str, source_file: str, user: str = "cli") -> int:
+        res = conn.execute(
+            schema.load_batches.insert().values(kind=kind, source_file=source_file, loaded_at=datetime.now(), user_name=user)
+        )
+        return int(res.inserted_primary_key[0])
+
+    def finish_batch(self, conn: sa.Connection, batch_id: int, rows_read: int, rows_loaded: int, rows_rejected: int,
+                     report: dict | None = None) -> None:
+        conn.execute(
+            schema.load_batches.update().where(schema.load_batches.c.id == batch_id).values(
+                rows_read=rows_read, rows_loaded=rows_loaded, rows_rejected=rows_rejected,
+                report=json.dumps(report or {}, ensure_ascii=False, default=str),
+            )
+        )
+        self._bump_version(conn)
+
+    def add_rejected(self, conn: sa.Connection, batch_id: int, kind: str, source_file: str, rejected: pd.DataFrame) -> None:
+        if rejected is None or rejected.empty:
+            return
+        recs = pd.DataFrame(
+            {
+                "batch_id": batch_id, "kind": kind, "source_file": source_file,
+                "source_row": rejected["source_row"].astype("int64").to_numpy(),
+                "reason": rejected["reason"].astype(str).to_numpy(),
+                "reason_code": rejected.get("reason_code", pd.Series([""] * len(rejected))).astype(str).to_numpy(),
+                "row_json": rejected["row_json"].astype(str).to_numpy(),
+            }
+        )
+        conn.execute(schema.rejected_rows.insert(), recs.to_dict("records"))
+
+    def upsert(self, conn: sa.Connection, kind: str, df: pd.DataFrame, batch_id: int) -> dict[str, int]:
+        """Insert or update rows of `kind` by business key; unchanged rows are left untouched.
+
+        Returns counts {"inserted", "updated", "unchanged"}. Geometry is made from lon/lat.
+        """
+        t = schema.DATA_TABLES[kind]
+        key = t.info["key"]
+        if df.empty:
+            return {"inserted": 0, "updated": 0, "unchanged": 0}
+        df = prepare_rows(t, df, batch_id)
+        return self._upsert_rows(conn, t, key, df)
+
+    def _upsert_rows(self, conn: sa.Connection, t: sa.Table, key: list[str], df: pd.DataFrame) -> dict[str, int]:  # pragma: no cover
+        raise NotImplementedError
+
+    def delete_batch(self, batch_id: int) -> int:
+        """Delete every row a load batch wrote (and its rejected rows and the batch record)."""
+        n = 0
+        with self.begin() as conn:
+            for t in schema.DATA_TABLES.values():
+                n += conn.execute(t.delete().where(t.c.batch_id == batch_id)).rowcount or 0
+            conn.execute(schema.rejected_rows.delete().where(schema.rejected_rows.c.batch_id == batch_id))
+            conn.execute(schema.load_batches.delete().where(schema.load_batches.c.id == batch_id))
+            self._bump_version(conn)
+        return n
+
+    # ---- versioning and audit --------------------------------------------------------------
+    def _bump_version(self, conn: sa.Connection) -> None:
+        m = schema.store_meta
+        conn.execute(m.delete().where(m.c.key == "data_version"))
+        conn.execute(m.insert().values(key="data_version", value=uuid.uuid4().hex))
+
+    def data_version(self) -> str:
+        """Changes whenever data changes (ETL load, boundary import): the cache key."""
+        m = schema.store_meta
+        with self.begin() as conn:
+            return conn.execute(sa.select(m.c.value).where(m.c.key == "data_version")).scalar() or "empty"
+
+    def audit(self, user: str, action: str, target: str = "", detail: str = "", conn: sa.Connection | None = None) -> None:
+        stmt = schema.audit_log.insert().values(at=datetime.now(), user_name=user, action=action, target=target, detail=detail)
+        if conn is not None:
+            conn.execute(stmt)
+        else:
+            with self.begin() as c:
+                c.execute(stmt)
+
+
+def prepare_rows(t: sa.Table, df: pd.DataFrame, batch_id: int) -> pd.DataFrame:
+    """Keep the table's columns, stamp the batch, compute each row's content hash."""
+    names = [c.name for c in t.columns if c.name not in ("id", "geom")]
+    out = pd.DataFrame(index=df.index)
+    for n in names:
+        out[n] = df[n] if n in df.columns else None
+    out["batch_id"] = batch_id
+    content = [n for n in names if n not in ("batch_id", "source_file", "source_row", "row_hash")]
+    hashed = pd.util.hash_pandas_object(out[content].astype(str), index=False).to_numpy()
+    out["row_hash"] = np.char.mod("%016x", hashed.astype(np.uint64))
+    for c in t.columns:
+        if c.name in out.columns and isinstance(c.type, sa.Date):
+            out[c.name] = pd.to_datetime(out[c.name], errors="coerce").dt.date
+        elif c.name in out.columns and isinstance(c.type, sa.DateTime):
+            out[c.name] = pd.to_datetime(out[c.name], errors="coerce")
+    out = out.astype(object).where(pd.notna(out), None)
+    return out.reset_index(drop=True)
+
+
+def ewkt_points(lon: pd.Series, lat: pd.Series) -> np.ndarray:
+    """'SRID=4326;POINT(x y)' for each row with both coordinates, else None (vectorised)."""
+    lon_f = pd.to_numeric(lon, errors="coerce")
+    lat_f = pd.to_numeric(lat, errors="coerce")
+    ok = lon_f.notna() & lat_f.notna()
+    text = "SRID=4326;POINT(" + lon_f.astype(str) + " " + lat_f.astype(str) + ")"
+    return np.where(ok, text, None)

@@ -1,0 +1,115 @@
+"""The store interface behaves the same on GeoPackage and PostGIS."""
+
+import pandas as pd
+import sqlalchemy as sa
+
+from geodata import schema
+
+
+def _projects():
+    return pd.DataFrame(
+        {
+            "project_code": ["P1", "P2", "P3"],
+            "name": ["甲工程", "乙工程", "丙工程"],
+            "township_code": ["410183104000", "410183001000", "410183104000"],
+            "lon": [113.40, 113.378, None],
+            "lat": [34.43, 34.54, None],
+            "start_date": ["2024-03-01", None, "2024-05-02"],
+            "contract_value": [100.0, None, 5.5],
+            "notice_board": [True, None, False],
+            "source_row": [2, 3, 4],
+        }
+    )
+
+
+def test_townships_are_the_19_demo_units(store):
+    t = store.townships()
+    assert len(t) == 19 and t["is_demo"].all() and store.boundaries_are_demo()
+    assert t.geometry.is_valid.all()
+    assert set(t["code"]) >= {"410183401000", "410183104000"}
+
+
+def test_upsert_is_idempotent_and_updates_changed_rows(store):
+    with store.begin() as conn:
+        b = store.new_batch(conn, "projects", "p.csv")
+        assert store.upsert(conn, "projects", _projects(), b) == {"inserted": 3, "updated": 0, "unchanged": 0}
+        assert store.upsert(conn, "projects", _projects(), b) == {"inserted": 0, "updated": 0, "unchanged": 3}
+        changed = _projects()
+        changed.loc[1, "name"] = "乙工程（改）"
+        assert store.upsert(conn, "projects", changed, b) == {"inserted": 0, "updated": 1, "unchanged": 2}
+        store.finish_batch(conn, b, 3, 3, 0, {})
+    got = store.read("projects").set_index("project_code")
+    assert got.loc["P2", "name"] == "乙工程（改）"
+    assert str(got.loc["P1", "start_date"]) == "2024-03-01"
+    assert got.loc["P1", "geometry"].x == 113.40
+    assert store.count("projects") == 3
+
+
+def test_read_by_scope_and_where(store):
+    with store.begin() as conn:
+        b = store.new_batch(conn, "projects", "p.csv")
+        store.upsert(conn, "projects", _projects(), b)
+    assert set(store.read("projects", scope=["410183104000"])["project_code"]) == {"P1", "P3"}
+    assert list(store.read("projects", where={"project_code": ["P2"]})["name"]) == ["乙工程"]
+    assert store.read("projects", scope=[]).empty
+
+
+def test_failed_transaction_writes_nothing(store):
+    v0 = store.data_version()
+    try:
+        with store.begin() as conn:
+            b = store.new_batch(conn, "projects", "p.csv")
+            store.upsert(conn, "projects", _projects(), b)
+            store.finish_batch(conn, b, 3, 3, 0, {})
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert store.count("projects") == 0 and store.data_version() == v0
+
+
+def test_delete_batch_and_rejected_rows(store):
+    with store.begin() as conn:
+        b = store.new_batch(conn, "projects", "p.csv")
+        store.upsert(conn, "projects", _projects(), b)
+        rej = pd.DataFrame({"source_row": [9], "reason": ["缺少必填字段"], "reason_code": ["missing_required"], "row_json": ["{}"]})
+        store.add_rejected(conn, b, "projects", "p.csv", rej)
+        store.finish_batch(conn, b, 4, 3, 1, {"rows_read": 4})
+    assert len(store.read("rejected_rows")) == 1
+    assert store.delete_batch(b) == 3
+    assert store.count("projects") == 0 and store.read("rejected_rows").empty
+
+
+def test_points_are_stored_as_geometry(store):
+    with store.begin() as conn:
+        b = store.new_batch(conn, "projects", "p.csv")
+        store.upsert(conn, "projects", _projects(), b)
+        t = schema.projects
+        n = conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.geom.isnot(None))).scalar_one()
+    assert n == 2
+
+
+def test_postgis_row_level_security_alone_hides_other_townships(pg_store):
+    """With no WHERE clause at all, a transaction scoped to one township sees only its rows."""
+    with pg_store.begin() as conn:
+        b = pg_store.new_batch(conn, "projects", "p.csv")
+        pg_store.upsert(conn, "projects", _projects(), b)
+    t = schema.projects
+    with pg_store.begin(scope=["410183001000"]) as conn:
+        codes = conn.execute(sa.select(t.c.project_code)).scalars().all()
+    assert codes == ["P2"]
+    with pg_store.engine.begin() as conn:  # no scope set at all: nothing visible
+        assert conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one() == 0
+
+
+def test_alembic_upgrades_from_empty_and_downgrades(pg_url):
+    from geodata.store.postgis import PostgisStore
+
+    s = PostgisStore(pg_url)
+    s.downgrade("base")
+    assert "projects" not in sa.inspect(s.engine).get_table_names()
+    s.init()
+    names = set(sa.inspect(s.engine).get_table_names())
+    assert set(schema.metadata.tables) <= names
+    idx = {i["name"] for i in sa.inspect(s.engine).get_indexes("projects")}
+    assert "ix_projects_geog" in idx
+    s.engine.dispose()
