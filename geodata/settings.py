@@ -29,6 +29,46 @@ class Rules(BaseModel):
     min_wage_monthly_yuan: float = Field(1900.0, ge=0, description="月最低工资标准（元），河南一类区参考值")
     indicator_drop: float = Field(0.30, ge=0, le=1, description="(八) 指标较自身历史下降多少视为预警")
     incident_grades: tuple[str, ...] = ("一般", "较大", "重大", "特别重大")
+    # ---- warnings (六)(八) and risk: thresholds marked "项目默认" are not in the policy ----
+    account_funded_red_share: float = Field(0.5, ge=0, le=1, description="(十一) 专户拨付低于当月人工费的此比例为红色（项目默认）")
+    unpaid_months_orange: int = Field(2, ge=1, description="(五) 月结月清：工资拖后月数达此值为橙色（项目默认）")
+    unpaid_months_red: int = Field(3, ge=1, description="(五) 月结月清：工资拖后月数达此值为红色（项目默认）")
+    coverage_orange: float = Field(0.80, ge=0, le=1, description="(三) 实名制/一卡通覆盖率低于此值为橙色（项目默认）")
+    coverage_red: float = Field(0.50, ge=0, le=1, description="(三) 实名制/一卡通覆盖率低于此值为红色（项目默认）")
+    payroll_red_share: float = Field(0.5, ge=0, le=1, description="(三十一) 人均代发工资低于最低工资此比例为红色（项目默认）")
+    indicator_fields: tuple[str, ...] = Field(
+        ("tax_paid", "electricity_kwh", "water_m3", "social_insurance_headcount", "bank_inflow"),
+        description="(八) 预警指标：税务、供电、供水、社保、银行",
+    )
+    indicator_baseline_months: int = Field(6, ge=1, description="(八) 与本单位前几个月的均值比较（项目默认）")
+    indicator_min_history: int = Field(3, ge=1, description="(八) 至少有几个月历史才比较（项目默认）")
+    indicator_drop_orange: float = Field(0.50, ge=0, le=1, description="(八) 指标下降达此比例为橙色（项目默认）")
+    indicator_drop_red: float = Field(0.80, ge=0, le=1, description="(八) 指标下降达此比例为红色（项目默认）")
+    case_closed_statuses: tuple[str, ...] = Field(("结案", "已结案"), description="(十九) 视为已结案的案件状态")
+    stopped_statuses: tuple[str, ...] = Field(("停工",), description="(八) 停工项目状态")
+    completed_statuses: tuple[str, ...] = Field(("竣工", "完工", "已竣工"), description="竣工项目状态（不再要求缴存保证金等）")
+    guarantee_grades: tuple[str, ...] = Field(("C", "D"), description="(十七)(二十六) 须提供工程款支付担保的诚信等级")
+    credit_effective_month: int = Field(6, ge=1, le=12, description="(十三) 每年3-5月评定上年度诚信等级：Y年度等级自Y+1年此月起生效")
+    deposit_held_statuses: tuple[str, ...] = Field(("缴存", "已缴存", "在缴"), description="(九) 计入已缴存的保证金状态")
+    deposit_exempt_statuses: tuple[str, ...] = Field(("减免", "免缴"), description="(九) 减免状态")
+    deposit_tolerance: float = Field(0.01, ge=0, le=1, description="(九) 实缴与应缴相差不超过应缴的此比例视为一致（项目默认）")
+    risk_points_red: float = Field(30.0, ge=0, description="(八) 风险分：红色预警的点数（项目默认）")
+    risk_points_orange: float = Field(15.0, ge=0, description="(八) 风险分：橙色预警的点数（项目默认）")
+    risk_points_yellow: float = Field(6.0, ge=0, description="(八) 风险分：黄色预警的点数（项目默认）")
+    risk_trend_points: float = Field(8.0, ge=0, description="(八) 风险分：单项指标下降100%的趋势点数（项目默认）")
+    risk_scale: float = Field(60.0, gt=0, description="(八) 风险分饱和常数K：分数=100·(1-e^(-点数/K))（项目默认）")
+    risk_share: float = Field(0.5, ge=0, le=1, description="(一) 总包单位与其项目之间相互传导的风险点数比例（项目默认）")
+    risk_hot_score: float = Field(50.0, ge=0, le=100, description="(八) 风险分达此值计为高风险（项目默认）")
+    rule_weights: dict[str, float] = Field(default_factory=dict, description="(八) 各预警规则的点数倍率，缺省为1")
+    # ---- assessment (三十二)(三十三) scoring parameters (project defaults, not in the policy) ----
+    assess_days_full: float = Field(30.0, ge=0, description="(三十三) 平均结案天数不超过此值得满分（项目默认）")
+    assess_days_zero: float = Field(90.0, ge=0, description="(三十三) 平均结案天数达到此值得零分（项目默认）")
+    assess_arrears_zero: float = Field(10.0, gt=0, description="(三十三) 每个在建项目欠薪金额达此值（万元）得零分（项目默认）")
+    major_case_amount: float = Field(50.0, ge=0, description="(二十二)(三十二) 重大欠薪案件：金额下限（万元，项目默认）")
+    major_case_workers: int = Field(30, ge=0, description="(二十二)(三十二) 重大欠薪案件：涉及人数下限（项目默认）")
+    incident_done_statuses: tuple[str, ...] = Field(
+        ("已处置", "处置完毕", "已结案", "结案", "已办结", "办结"), description="(二十三)(三十二) 视为处置完毕的事件状态"
+    )
 
 
 class Assessment(BaseModel):
@@ -59,7 +99,9 @@ class Settings(BaseSettings):
     amap_key: str = ""
     secret_key: str = Field("", description="会话签名密钥；为空时每次启动随机生成")
     geocoder: Literal["offline", "tianditu", "amap"] = "offline"
-    h3_resolution: int = Field(8, ge=5, le=10)
+    # H3 res 7: ~5.2 km² per hexagon, ~200 hexagons over 新密 (~1,000 km²), ~10 per township:
+    # fine enough to show hot spots inside a township, coarse enough to aggregate projects.
+    h3_resolution: int = Field(7, ge=5, le=10, description="风险热力图H3分辨率（7≈5.2平方公里/格）")
     max_points_per_layer: int = Field(5000, ge=100)
     rules: Rules = Rules()
     assessment: Assessment = Assessment()
