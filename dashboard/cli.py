@@ -1,0 +1,240 @@
+"""The `wagemap` command line (DESIGN §6 — the names are a contract checked from outside)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+CONTRACT = """命令一览 (command contract):\n\n
+wagemap db init\n
+wagemap demo [--out DIR] [--scale city|province] [--seed N]\n
+wagemap etl load FILE... [--kind KIND] [--crs wgs84|gcj02|bd09|EPSG:n] [--map 源列=field]... [--report FILE.json]\n
+wagemap geodata import-boundaries FILE [--crs ...] [--map NAME_OR_CODE=CODE]... [--allow-missing]\n
+wagemap serve [--host 127.0.0.1] [--port 8050]\n
+wagemap export map --township CODE --out FILE.html\n
+wagemap export assessment --year YYYY --out FILE.xlsx\n
+wagemap users add NAME --role leader|township|emergency|assessor|admin [--township CODE]\n
+wagemap search QUERY [--radius-km R] [--json]\n\n
+数据库：--db URL 或 WAGEMAP_DB；postgresql+psycopg://… 为 PostGIS，*.gpkg 为 GeoPackage；默认 var/wagemap.gpkg。"""
+
+app = typer.Typer(help="新密市根治欠薪“一张图” wagemap：数据入库、地图看板、应急检索与考核。", epilog=CONTRACT,
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="数据库：创建或迁移存储", no_args_is_help=True)
+etl_app = typer.Typer(help="数据入库（ETL）", no_args_is_help=True)
+geo_app = typer.Typer(help="地理数据：乡镇边界、地名库", no_args_is_help=True)
+export_app = typer.Typer(help="导出：离线地图、考核表", no_args_is_help=True)
+users_app = typer.Typer(help="用户与角色", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(etl_app, name="etl")
+app.add_typer(geo_app, name="geodata")
+app.add_typer(export_app, name="export")
+app.add_typer(users_app, name="users")
+
+console = Console(stderr=True)
+DbOpt = typer.Option(None, "--db", envvar="WAGEMAP_DB", help="postgresql+psycopg://… 或 *.gpkg（默认 var/wagemap.gpkg）")
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one Chinese line to stderr and exit with `code`."""
+    console.print(f"[red]错误：[/red]{message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def not_implemented(what: str) -> None:
+    fail(f"{what}：尚未实现 / not implemented yet")
+
+
+def _store(db: str | None):
+    from geodata.store import StoreError, open_store
+
+    if db:
+        os.environ["WAGEMAP_DB"] = db
+    try:
+        return open_store(db)
+    except StoreError as e:
+        fail(e.user_msg)
+
+
+@db_app.command("init")
+def db_init(db: Optional[str] = DbOpt) -> None:
+    """创建或迁移存储（PostGIS：Alembic upgrade head；GeoPackage：建表），并载入示意边界。"""
+    store = _store(db)
+    t = store.townships()
+    label = "（示意边界）" if store.boundaries_are_demo() else ""
+    console.print(f"存储就绪：{store.kind} {store.url}，乡镇级单位 {len(t)} 个{label}")
+
+
+@app.command("demo")
+def demo(
+    out: Path = typer.Option(Path("demo-data"), "--out", help="输出目录"),
+    scale: str = typer.Option("city", "--scale", help="city（新密规模）| province（约100倍，用于测性能）"),
+    seed: int = typer.Option(20181, "--seed", help="随机种子（同种子同结果）"),
+) -> None:
+    """生成演示数据：各单位报送的原始表格（xlsx/GBK csv/UTF-8 csv，含常见格式问题）。"""
+    if scale not in ("city", "province"):
+        fail(f"--scale 须为 city 或 province，收到 {scale!r}")
+    from etl.demo import write_demo
+
+    manifest = write_demo(out, scale=scale, seed=seed)
+    for f in manifest["files"]:
+        console.print(f"  {f['path']}  {f['kind']}  {f['rows']} 行" + (f"  --crs {f['crs']}" if f.get("crs") not in (None, "wgs84") else ""))
+    console.print(f"演示数据已写入 {out}（清单 {out / 'manifest.json'}）")
+
+
+@etl_app.command("load")
+def etl_load(
+    files: list[Path] = typer.Argument(..., help="xlsx/csv/tsv 文件"),
+    kind: Optional[str] = typer.Option(None, "--kind", help="数据种类（缺省时按表头识别）"),
+    crs: Optional[str] = typer.Option(None, "--crs", help="坐标系：wgs84|gcj02|bd09|EPSG:n"),
+    mapping: list[str] = typer.Option([], "--map", help="列映射 源列=field，可多次"),
+    report: Optional[Path] = typer.Option(None, "--report", help="JSON 报告输出路径"),
+    user: str = typer.Option(os.environ.get("USER", "cli"), "--user", help="记录在批次上的操作人"),
+    db: Optional[str] = DbOpt,
+) -> None:
+    """将各单位报送的表格入库：读取、清洗、校验、定位、归属乡镇、入库、报告。"""
+    from etl.errors import UnusableInput
+    from etl.pipeline import load_files
+
+    maps: dict[str, str] = {}
+    for m in mapping:
+        if "=" not in m:
+            fail(f"--map 须为 源列=field，收到 {m!r}")
+        src, field = m.split("=", 1)
+        maps[src.strip()] = field.strip()
+    store = _store(db)
+    try:
+        result = load_files(store, [str(f) for f in files], kind=kind, crs=crs, mapping=maps or None, user=user,
+                            report_path=str(report) if report else None, progress=sys.stderr.isatty())
+    except UnusableInput as e:
+        fail(e.user_msg)
+    if report is None:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=1, default=str))
+
+
+@geo_app.command("import-boundaries")
+def import_boundaries(
+    file: Path = typer.Argument(..., help="Shapefile(.shp/.zip)/GeoPackage/GeoJSON"),
+    crs: Optional[str] = typer.Option(None, "--crs", help="文件无坐标系或有误时指定：EPSG:n 或 gcj02"),
+    mapping: list[str] = typer.Option([], "--map", help="名称或代码=乡镇代码，可多次"),
+    allow_missing: bool = typer.Option(False, "--allow-missing", help="允许文件缺少部分乡镇"),
+    db: Optional[str] = DbOpt,
+) -> None:
+    """导入官方乡镇边界（任意常见格式与坐标系），替换示意边界。"""
+    from geodata.importer import BoundaryImportError
+    from geodata.importer import import_boundaries as do_import
+
+    maps = dict(m.split("=", 1) for m in mapping if "=" in m)
+    if len(maps) != len(mapping):
+        fail("--map 须为 名称或代码=乡镇代码")
+    store = _store(db)
+    try:
+        rep = do_import(store, str(file), crs=crs, mapping=maps or None, allow_missing=allow_missing)
+    except BoundaryImportError as e:
+        fail(str(getattr(e, "user_msg", e)))
+    typer.echo(rep.to_text())
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8050, "--port"),
+    db: Optional[str] = DbOpt,
+) -> None:
+    """启动地图看板（Dash）。"""
+    store = _store(db)
+    from dashboard.app import create_app
+
+    dash_app = create_app(store=store)
+    console.print(f"看板地址：http://{host}:{port}/")
+    dash_app.run(host=host, port=port, debug=False)
+
+
+@export_app.command("map")
+def export_map(
+    township: str = typer.Option(..., "--township", help="乡镇代码（12位或9位）或名称"),
+    out: Path = typer.Option(..., "--out", help="输出 HTML 文件"),
+    db: Optional[str] = DbOpt,
+) -> None:
+    """导出某乡镇的离线单文件地图（folium，无需联网）。"""
+    from geodata.townships import to_code
+
+    code = to_code(township)
+    if code is None:
+        from geodata.townships import valid_names
+
+        fail(f"乡镇 {township!r} 无法识别；可用：{valid_names()}")
+    store = _store(db)
+    from layers.folium_export import export_township_map
+
+    export_township_map(store, code, str(out))
+    console.print(f"已导出 {out}")
+
+
+@export_app.command("assessment")
+def export_assessment(
+    year: int = typer.Option(..., "--year"),
+    out: Path = typer.Option(..., "--out"),
+    db: Optional[str] = DbOpt,
+) -> None:
+    """导出年度考核得分与各指标佐证（xlsx）。"""
+    store = _store(db)
+    try:
+        from layers.assessment import export_assessment_xlsx
+    except ImportError:
+        not_implemented("export assessment")
+    export_assessment_xlsx(store, year, str(out))
+    console.print(f"已导出 {out}")
+
+
+@users_app.command("add")
+def users_add(
+    name: str = typer.Argument(...),
+    role: str = typer.Option(..., "--role", help="leader|township|emergency|assessor|admin"),
+    township: Optional[str] = typer.Option(None, "--township", help="township 角色的乡镇代码"),
+    db: Optional[str] = DbOpt,
+) -> None:
+    """新增用户；密码从提示输入，非终端时从标准输入读取（从不出现在命令行）。"""
+    try:
+        from dashboard.users import add_user, read_password
+    except ImportError:
+        not_implemented("users add")
+    store = _store(db)
+    add_user(store, name, role, township, read_password())
+    console.print(f"已新增用户 {name}（{role}）")
+
+
+@app.command("search")
+def search(
+    query: str = typer.Argument(..., help="事件/案件编号、项目名称或编号、单位名称或信用代码、地址、坐标"),
+    radius_km: float = typer.Option(1.0, "--radius-km", help="周边半径（公里）"),
+    as_json: bool = typer.Option(False, "--json", help="输出 JSON"),
+    db: Optional[str] = DbOpt,
+) -> None:
+    """应急检索：找到现场及其周边的项目、单位与欠薪情况。"""
+    try:
+        from layers.search import search_cli
+    except ImportError:
+        not_implemented("search")
+    store = _store(db)
+    result = search_cli(store, query, radius_km=radius_km)
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=1, default=str))
+    else:
+        for i, site in enumerate(result.get("sites", []), 1):
+            typer.echo(f"{i}. {site.get('label')}  WGS-84 {site.get('lon')},{site.get('lat')}  {site.get('township_code')}")
+        if not result.get("sites"):
+            typer.echo(result.get("message", "未找到"))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
