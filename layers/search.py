@@ -1,0 +1,453 @@
+"""Emergency search: find a site by incident/case no., project, employer, address text or typed coordinates.
+
+Pure (no Dash, no store): `build_index(...)` turns the frames read for one scope into a search
+index once (cache it by data version), `search(query, index)` answers one query with ranked
+sites. Coordinates may be typed as `113.38,34.54`, `34.54 113.38`, `34°32'N 113°23'E`, in
+WGS-84 or marked GCJ-02 / BD-09 (`gcj02:113.38,34.54`, `113.38,34.54 高德`, `… 百度`); every site
+comes back in WGS-84 with its GCJ-02 twin for AMap. Limits: in-memory, one scope at a time;
+fuzzy matching scans every name (measured in benchmarks/search.py).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from rapidfuzz import fuzz, process
+
+from geodata.townships import BY_CODE, alias_table
+
+# ---- coordinate systems ---------------------------------------------------------------------
+
+CRS_ZH = {"wgs84": "WGS-84（GPS/天地图）", "gcj02": "GCJ-02（高德/腾讯）", "bd09": "BD-09（百度）"}
+_CRS_MARKS = (  # (regex, crs): prefixes like "gcj02:" and words like 高德 anywhere in the query
+    (r"gcj[-_ ]?0?2|高德|腾讯|火星|amap|gaode", "gcj02"),
+    (r"bd[-_ ]?0?9|百度|baidu", "bd09"),
+    (r"wgs[-_ ]?84|gps|天地图|cgcs2000|4326|4490", "wgs84"),
+)
+
+
+def _transforms():
+    """Vectorised GCJ-02/BD-09 <-> WGS-84 from the ETL (etl/coords.py) or geodata, else prcoords."""
+    try:  # the ETL's vectorised transforms (tested against a reference library)
+        from etl import coords as c  # noqa: PLC0415
+
+        return c.gcj02_to_wgs84, c.bd09_to_wgs84, c.wgs84_to_gcj02
+    except (ImportError, AttributeError):
+        pass
+    try:
+        from geodata import gcj02 as g  # noqa: PLC0415
+
+        return g.gcj02_to_wgs84, g.bd09_to_wgs84, g.wgs84_to_gcj02
+    except (ImportError, AttributeError):
+        pass
+    import prcoords  # noqa: PLC0415  (point at a time; fine for the few points a search returns)
+
+    def wrap(fn):
+        def f(lon, lat):
+            lon, lat = np.atleast_1d(np.asarray(lon, float)), np.atleast_1d(np.asarray(lat, float))
+            out = np.array([fn(prcoords.Coords(la, lo)) for lo, la in zip(lon, lat)]).reshape(-1, 2)
+            return out[:, 1], out[:, 0]
+
+        return f
+
+    return wrap(prcoords.gcj_wgs_bored), wrap(prcoords.bd_wgs_bored), wrap(prcoords.wgs_gcj)
+
+
+def to_wgs84(lon, lat, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays of lon/lat in `crs` ("wgs84" | "gcj02" | "bd09") -> WGS-84 arrays."""
+    lon, lat = np.atleast_1d(np.asarray(lon, float)), np.atleast_1d(np.asarray(lat, float))
+    if crs == "wgs84":
+        return lon, lat
+    gcj_wgs, bd_wgs, _ = _transforms()
+    x, y = (gcj_wgs if crs == "gcj02" else bd_wgs)(lon, lat)
+    return np.asarray(x, float), np.asarray(y, float)
+
+
+def to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+    """WGS-84 lon/lat arrays -> GCJ-02 (what AMap and Tencent maps expect)."""
+    lon, lat = np.atleast_1d(np.asarray(lon, float)), np.atleast_1d(np.asarray(lat, float))
+    x, y = _transforms()[2](lon, lat)
+    return np.asarray(x, float), np.asarray(y, float)
+
+
+# ---- typed coordinates ----------------------------------------------------------------------
+
+_NUM = r"[-+]?\d{1,3}(?:\.\d+)?"
+_DMS = re.compile(
+    r"(?P<h1>[NSEW北南东西])?\s*(?P<d>\d{1,3}(?:\.\d+)?)\s*(?:°|度|º|˚)\s*"
+    r"(?:(?P<m>\d{1,2}(?:\.\d+)?)\s*(?:'|′|分|’)\s*)?(?:(?P<s>\d{1,2}(?:\.\d+)?)\s*(?:\"|″|′′|秒|”|''|’’)\s*)?"
+    r"(?P<h2>[NSEW北南东西])?",
+    re.I,
+)
+_PAIR = re.compile(rf"^\(?\s*({_NUM})\s*(?:,|，|;|；|\s)\s*({_NUM})\s*\)?$")
+
+
+@dataclass
+class TypedPoint:
+    """A coordinate pair typed by the user, as understood."""
+
+    lon: float  # in `crs`
+    lat: float
+    crs: str
+    swapped: bool  # typed as lat, lon
+    text: str
+
+
+def _strip_crs(q: str) -> tuple[str, str]:
+    crs = "wgs84"
+    for pattern, name in _CRS_MARKS:
+        if re.search(pattern, q, re.I):
+            crs = name
+            q = re.sub(pattern, " ", q, flags=re.I)
+            break
+    q = re.sub(r"^[\s:：]+|[\s:：]+$", "", q)
+    q = re.sub(r"(坐标|经纬度|位置)[:：]?", " ", q).strip()
+    return q, crs
+
+
+def _dms_value(m: re.Match) -> tuple[float, str | None]:
+    v = float(m["d"]) + float(m["m"] or 0) / 60 + float(m["s"] or 0) / 3600
+    hemi = (m["h1"] or m["h2"] or "").upper()
+    hemi = {"北": "N", "南": "S", "东": "E", "西": "W"}.get(hemi, hemi) or None
+    if hemi in ("S", "W"):
+        v = -v
+    return v, hemi
+
+
+def parse_coordinates(query: str) -> TypedPoint | None:
+    """Read a typed coordinate pair (decimal or degrees/minutes/seconds, either order), or None."""
+    q = normalise(query)
+    body, crs = _strip_crs(q)
+    pair = _PAIR.match(body)
+    if pair:
+        a, b = float(pair.group(1)), float(pair.group(2))
+        hemis = (None, None)
+    else:
+        found = [m for m in _DMS.finditer(body) if m["d"] and (m["m"] or m["s"] or "°" in m[0] or "度" in m[0])]
+        if len(found) != 2 or _DMS.sub("", body).strip(" ,，;；") != "":
+            return None
+        (a, ha), (b, hb) = _dms_value(found[0]), _dms_value(found[1])
+        hemis = (ha, hb)
+    if hemis[0] in ("N", "S") or hemis[1] in ("E", "W"):
+        lat, lon, swapped = a, b, True
+    elif hemis[0] in ("E", "W") or hemis[1] in ("N", "S"):
+        lon, lat, swapped = a, b, False
+    elif abs(a) <= 90 < abs(b):  # only a longitude can exceed 90: China is 73-135 E
+        lat, lon, swapped = a, b, True
+    else:
+        lon, lat, swapped = a, b, False
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        return None
+    return TypedPoint(lon=lon, lat=lat, crs=crs, swapped=swapped, text=query)
+
+
+# ---- the index --------------------------------------------------------------------------------
+
+KIND_ZH = {
+    "incident": "突发事件", "case": "欠薪案件", "project": "工程项目", "enterprise": "用人单位",
+    "place": "地名", "township": "乡镇", "coordinate": "坐标",
+}
+_KIND_ORDER = {k: i for i, k in enumerate(KIND_ZH)}
+
+
+@dataclass
+class SearchIndex:
+    """Everything a query is matched against, flattened once per scope and data version."""
+
+    records: pd.DataFrame  # kind, key, title, subtitle, address, lon, lat, township_code
+    ids: np.ndarray  # normalised business keys (upper case), aligned with records
+    alt_ids: np.ndarray  # second key (project's contractor credit code ...), "" when none
+    names: list[str]
+    addresses: list[str]
+    places: pd.DataFrame  # gazetteer: name, names (list), township_code, lon, lat
+    townships: gpd.GeoDataFrame = field(repr=False)
+
+
+def normalise(s: object) -> str:
+    """Full-width -> half-width, trimmed, inner spaces collapsed."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", str(s or ""))).strip()
+
+
+def _frame(df: pd.DataFrame | None, kind: str, key: str, title: str, subtitle: list[str], alt: str | None = None) -> pd.DataFrame:
+    cols = ["kind", "key", "alt", "title", "subtitle", "address", "lon", "lat", "township_code"]
+    if df is None or len(df) == 0 or key not in df:
+        return pd.DataFrame(columns=cols)
+    get = lambda c: df[c].astype("string").fillna("") if c in df else pd.Series("", index=df.index, dtype="string")  # noqa: E731
+    sub = get(subtitle[0])
+    for c in subtitle[1:]:
+        sub = sub.str.cat(get(c), sep=" · ").str.strip(" ·")
+    out = pd.DataFrame({
+        "kind": kind,
+        "key": get(key),
+        "alt": get(alt) if alt else "",
+        "title": get(title) if title in df else get(key),
+        "subtitle": sub,
+        "address": get("address"),
+        "lon": pd.to_numeric(df.get("lon"), errors="coerce") if "lon" in df else np.nan,
+        "lat": pd.to_numeric(df.get("lat"), errors="coerce") if "lat" in df else np.nan,
+        "township_code": get("township_code"),
+    })
+    return out[cols]
+
+
+def build_index(*, townships: gpd.GeoDataFrame, incidents=None, cases=None, projects=None, enterprises=None,
+                gazetteer=None) -> SearchIndex:
+    """Flatten the frames of one scope into a SearchIndex (vectorised; no per-row Python)."""
+    parts = [
+        _frame(incidents, "incident", "incident_no", "address", ["grade", "status", "occurred_at"]),
+        _frame(cases, "case", "case_no", "employer_name", ["status", "received_date"]),
+        _frame(projects, "project", "project_code", "name", ["contractor", "status"], alt="contractor_credit_code"),
+        _frame(enterprises, "enterprise", "credit_code", "name", ["industry"]),
+    ]
+    if incidents is not None and len(incidents) and "incident_no" in incidents:  # incidents are titled by their number
+        parts[0]["title"] = parts[0]["key"].str.cat(parts[0]["title"], sep=" ").str.strip()
+    rec = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else parts[0]
+    rec = rec.astype({"lon": float, "lat": float})
+    ids = rec["key"].astype(str).map(normalise).str.upper().to_numpy(dtype=object)
+    alt = rec["alt"].astype(str).map(normalise).str.upper().to_numpy(dtype=object)
+    places = _places(gazetteer)
+    return SearchIndex(rec, ids, alt, rec["title"].astype(str).tolist(), rec["address"].astype(str).tolist(), places,
+                       townships)
+
+
+def _places(gazetteer: pd.DataFrame | None) -> pd.DataFrame:
+    if gazetteer is None or len(gazetteer) == 0:
+        return pd.DataFrame(columns=["name", "names", "township_code", "lon", "lat", "kind"])
+    g = gazetteer.dropna(subset=["lon", "lat"]).copy()
+    aliases = g["aliases"].fillna("").astype(str) if "aliases" in g else pd.Series("", index=g.index)
+    g["names"] = [[n, *[a for a in re.split(r"[;；,，、]", al) if a]] for n, al in zip(g["name"].astype(str), aliases)]
+    return g[["name", "names", "township_code", "lon", "lat", *(["kind"] if "kind" in g else [])]].reset_index(drop=True)
+
+
+# ---- the answer -------------------------------------------------------------------------------
+
+@dataclass
+class Site:
+    """One ranked answer: a place the user can go to, in WGS-84 with its GCJ-02 twin."""
+
+    kind: str  # incident | case | project | enterprise | place | township | coordinate
+    key: str  # business key (incident_no, case_no, project_code, credit_code) or place name
+    title: str
+    subtitle: str
+    address: str
+    lon: float  # WGS-84
+    lat: float
+    gcj_lon: float
+    gcj_lat: float
+    township_code: str
+    township_name: str
+    score: float  # 0-100
+    matched: str  # what matched, Chinese: "事件编号", "项目名称", "地址", "村/社区" ...
+
+    @property
+    def kind_zh(self) -> str:
+        return KIND_ZH.get(self.kind, self.kind)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["kind_zh"] = self.kind_zh
+        return d
+
+
+@dataclass
+class SearchResult:
+    """What a query gave: status found | ambiguous | none | empty, a Chinese message, ranked sites."""
+
+    query: str
+    status: str
+    message: str
+    sites: list[Site]
+    typed: TypedPoint | None = None
+
+    def to_dict(self) -> dict:
+        return {"query": self.query, "status": self.status, "message": self.message,
+                "typed_crs": self.typed.crs if self.typed else None, "sites": [s.to_dict() for s in self.sites]}
+
+
+HELP_ZH = "可输入：事件编号、案件编号、项目名称或编号、单位名称或统一社会信用代码、地址（乡镇/村/社区名）或坐标（如 113.38,34.54，高德坐标加“高德”）"
+MIN_SCORE = 60.0
+_ID_FIELD = {"incident": "事件编号", "case": "案件编号", "project": "项目编号", "enterprise": "统一社会信用代码"}
+_NAME_FIELD = {"incident": "事件编号/地点", "case": "被投诉单位", "project": "项目名称", "enterprise": "单位名称"}
+
+
+def search(query: str, index: SearchIndex, limit: int = 10) -> SearchResult:
+    """Answer one query: typed coordinates first, else IDs, names, addresses and gazetteer places, ranked."""
+    q = normalise(query)
+    if not q:
+        return SearchResult(query, "empty", "请输入要查找的内容。" + HELP_ZH, [])
+    typed = parse_coordinates(q)
+    if typed is not None:
+        return _coordinate_answer(query, typed, index)
+    hits = pd.concat([_id_hits(q, index), _text_hits(q, index), _place_hits(q, index), _township_hits(q, index)],
+                     ignore_index=True)
+    hits = hits[hits["score"] >= MIN_SCORE].dropna(subset=["lon", "lat"])
+    if hits.empty:
+        return SearchResult(query, "none", f"未找到与“{q}”匹配的地点。{HELP_ZH}", [])
+    hits["order"] = hits["kind"].map(_KIND_ORDER)
+    hits = (hits.sort_values(["score", "order"], ascending=[False, True])
+                .drop_duplicates(["kind", "key"]).head(limit).reset_index(drop=True))
+    sites = _sites(hits, index)
+    status, message = _verdict(q, sites)
+    return SearchResult(query, status, message, sites)
+
+
+def _verdict(q: str, sites: list[Site]) -> tuple[str, str]:
+    top = sites[0]
+    rivals = [s for s in sites[1:] if s.score >= top.score - 3 and _metres(top, s) > 100]
+    if top.score < 100 and rivals:
+        return "ambiguous", f"“{q}”有 {len(rivals) + 1} 个相近的结果，请选择一个。"
+    return "found", f"找到 {len(sites)} 个结果，最匹配：{top.title}。"
+
+
+def _metres(a: Site, b: Site) -> float:
+    dy = (a.lat - b.lat) * 111_320.0
+    dx = (a.lon - b.lon) * 111_320.0 * np.cos(np.radians(a.lat))
+    return float(np.hypot(dx, dy))
+
+
+def _hits(idx: np.ndarray, index: SearchIndex, score: np.ndarray, matched) -> pd.DataFrame:
+    r = index.records.iloc[idx]
+    out = r[["kind", "key", "title", "subtitle", "address", "lon", "lat", "township_code"]].reset_index(drop=True)
+    out["score"] = np.asarray(score, float)
+    out["matched"] = list(matched) if not isinstance(matched, str) else matched
+    return out
+
+
+def _id_hits(q: str, index: SearchIndex) -> pd.DataFrame:
+    key = re.sub(r"\s+", "", q).upper()
+    if len(key) < 3 or len(index.ids) == 0:
+        return _hits(np.array([], int), index, [], "")
+    ids = pd.Series(index.ids, dtype="string")
+    kinds = index.records["kind"].to_numpy()
+    exact = (ids == key).to_numpy()
+    alt = (pd.Series(index.alt_ids, dtype="string") == key).to_numpy() & ~exact
+    part = ids.str.contains(key, regex=False).to_numpy() & ~exact if len(key) >= 4 else np.zeros(len(ids), bool)
+    lens = ids.str.len().to_numpy(dtype=float)
+    score = np.where(exact, 100.0, np.where(alt, 80.0, 70.0 + 25.0 * len(key) / np.maximum(lens, 1)))
+    sel = np.flatnonzero(exact | alt | part)
+    matched = [("施工单位信用代码" if alt[i] else _ID_FIELD[kinds[i]]) for i in sel]
+    return _hits(sel, index, score[sel], matched)
+
+
+def _fuzzy(q: str, choices: list[str]) -> np.ndarray:
+    """Partial-ratio score of q in each choice, discounted when the choice is much shorter than q."""
+    if not choices:
+        return np.zeros(0)
+    s = process.cdist([q], choices, scorer=fuzz.partial_ratio, score_cutoff=MIN_SCORE, dtype=np.uint8)[0].astype(float)
+    lens = np.fromiter((len(c) for c in choices), float, len(choices))
+    cover = np.minimum(1.0, lens / max(len(q), 1))
+    s = s * (0.6 + 0.4 * cover)
+    return np.where(lens == 0, 0.0, s)
+
+
+def _text_hits(q: str, index: SearchIndex) -> pd.DataFrame:
+    if len(q) < 2 or not index.names:
+        return _hits(np.array([], int), index, [], "")
+    kinds = index.records["kind"].to_numpy()
+    by_name = np.minimum(_fuzzy(q, index.names), 99.0)
+    by_addr = _fuzzy(q, index.addresses) * 0.95
+    score = np.maximum(by_name, by_addr)
+    sel = np.flatnonzero(score >= MIN_SCORE)
+    matched = [(_NAME_FIELD[kinds[i]] if by_name[i] >= by_addr[i] else "地址") for i in sel]
+    return _hits(sel, index, score[sel], matched)
+
+
+def _mentioned_townships(q: str) -> set[str]:
+    return {code for name, code in alias_table().items() if len(name) >= 2 and not name.isdigit() and name in q}
+
+
+def _place_hits(q: str, index: SearchIndex) -> pd.DataFrame:
+    p = index.places
+    cols = ["kind", "key", "title", "subtitle", "address", "lon", "lat", "township_code", "score", "matched"]
+    if p.empty or len(q) < 2:
+        return pd.DataFrame(columns=cols)
+    scores = []
+    for names in p["names"]:  # gazetteer: hundreds of villages per city, a plain loop is fine
+        best = 0.0
+        for n in names:
+            if len(n) < 2:
+                continue
+            if n in q:
+                best = max(best, 90.0 + 5.0 * min(1.0, len(n) / len(q)))
+            elif q in n:
+                best = max(best, 80.0 + 15.0 * len(q) / len(n))
+            else:
+                best = max(best, fuzz.ratio(q, n) * 0.9)
+        scores.append(best)
+    score = np.asarray(scores)
+    towns = _mentioned_townships(q)
+    if towns:  # "超化镇黄固寺村": the township named in the query decides between same-named villages
+        same = p["township_code"].isin(towns).to_numpy()
+        score = np.where(same, score + 4.0, score - 15.0)
+    score = np.minimum(score, 99.0)
+    out = pd.DataFrame({
+        "kind": "place", "key": p["name"], "title": p["name"],
+        "subtitle": p.get("kind", pd.Series("地名", index=p.index)).fillna("地名"),
+        "address": p["name"], "lon": p["lon"].astype(float), "lat": p["lat"].astype(float),
+        "township_code": p["township_code"], "score": score, "matched": "村/社区",
+    })
+    return out[out["score"] >= MIN_SCORE]
+
+
+def _township_hits(q: str, index: SearchIndex) -> pd.DataFrame:
+    rows = []
+    for code in _mentioned_townships(q):
+        t = BY_CODE.get(code)
+        tw = index.townships
+        hit = tw[tw["code"] == code] if tw is not None and len(tw) else pd.DataFrame()
+        lon = float(hit["lon"].iloc[0]) if len(hit) and "lon" in hit and pd.notna(hit["lon"].iloc[0]) else t.lon
+        lat = float(hit["lat"].iloc[0]) if len(hit) and "lat" in hit and pd.notna(hit["lat"].iloc[0]) else t.lat
+        exact = q in {t.name, t.short, *t.aliases}
+        rows.append({"kind": "township", "key": code, "title": t.name, "subtitle": t.kind, "address": t.name,
+                     "lon": lon, "lat": lat, "township_code": code, "score": 95.0 if exact else 75.0, "matched": "乡镇"})
+    return pd.DataFrame(rows, columns=["kind", "key", "title", "subtitle", "address", "lon", "lat", "township_code",
+                                       "score", "matched"])
+
+
+def township_of(lon, lat, townships: gpd.GeoDataFrame) -> np.ndarray:
+    """12-digit township code containing each WGS-84 point ("" outside every unit)."""
+    lon, lat = np.atleast_1d(np.asarray(lon, float)), np.atleast_1d(np.asarray(lat, float))
+    out = np.full(len(lon), "", dtype=object)
+    if townships is None or len(townships) == 0 or "geometry" not in townships:
+        return out
+    for code, geom in zip(townships["code"], townships.geometry):  # 19 polygons, vectorised over points
+        if geom is not None:
+            out[(out == "") & shapely.contains_xy(geom, lon, lat)] = code
+    return out
+
+
+def _sites(hits: pd.DataFrame, index: SearchIndex) -> list[Site]:
+    lon, lat = hits["lon"].to_numpy(float), hits["lat"].to_numpy(float)
+    glon, glat = to_gcj02(lon, lat)
+    codes = hits["township_code"].fillna("").astype(str).to_numpy(dtype=object)
+    missing = codes == ""
+    if missing.any():
+        codes[missing] = township_of(lon[missing], lat[missing], index.townships)
+    return [
+        Site(kind=k, key=str(key), title=str(t), subtitle=str(st), address=str(a), lon=round(x, 6), lat=round(y, 6),
+             gcj_lon=round(gx, 6), gcj_lat=round(gy, 6), township_code=str(c),
+             township_name=BY_CODE[c].name if c in BY_CODE else "", score=round(float(s), 1), matched=str(m))
+        for k, key, t, st, a, x, y, gx, gy, c, s, m in zip(
+            hits["kind"], hits["key"], hits["title"], hits["subtitle"], hits["address"], lon, lat, glon, glat, codes,
+            hits["score"], hits["matched"])
+    ]
+
+
+def _coordinate_answer(query: str, typed: TypedPoint, index: SearchIndex) -> SearchResult:
+    lon, lat = to_wgs84([typed.lon], [typed.lat], typed.crs)
+    code = township_of(lon, lat, index.townships)[0]
+    hits = pd.DataFrame({
+        "kind": ["coordinate"], "key": [f"{lon[0]:.6f},{lat[0]:.6f}"], "title": [f"坐标 {lon[0]:.6f}, {lat[0]:.6f}"],
+        "subtitle": [f"输入为{CRS_ZH[typed.crs]}" + ("，按“纬度 经度”顺序识别" if typed.swapped else "")],
+        "address": [""], "lon": lon, "lat": lat, "township_code": [code], "score": [100.0], "matched": ["坐标"],
+    })
+    sites = _sites(hits, index)
+    where = f"位于{sites[0].township_name}" if code else "不在新密市任何乡镇范围内，请核对坐标与坐标系"
+    msg = f"坐标（{CRS_ZH[typed.crs]}）已换算为 WGS-84：{lon[0]:.6f}, {lat[0]:.6f}，{where}。"
+    return SearchResult(query, "found", msg, sites, typed)
