@@ -134,3 +134,69 @@ def summary(rows: pd.DataFrame) -> dict:
         "workers": int(rows["workers"].sum()) if len(rows) else 0,
         "amount_owed": round(float(rows["amount_owed"].sum()), 2) if len(rows) else 0.0,
     }
+
+
+# ---- the radius query in the store (bounding box by index, exact distance in EPSG:4547) ----------
+
+_SITE_COLUMNS = {
+    "projects": ["project_code", "name", "address", "township_code", "status", "contractor", "contractor_phone",
+                 "labour_officer", "labour_officer_phone", "lon", "lat"],
+    "enterprises": ["credit_code", "name", "address", "township_code", "legal_rep", "phone", "lon", "lat"],
+}
+
+
+def radius_select(table, lon0: float, lat0: float, radius_m: float, backend: str, scope=None):
+    """SQLAlchemy SELECT of a spatial table's rows within radius_m (bound parameters only).
+
+    PostGIS: `geom && envelope` (uses the GIST index on geom) then ST_DWithin of both points
+    transformed to EPSG:4547, and ST_Distance in metres as distance_m. GeoPackage: the same
+    box on the lon/lat columns; the exact cut is made by `within()` in EPSG:4547 with pyproj.
+    """
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    x0, y0, x1, y1 = bbox(lon0, lat0, radius_m)
+    cols = [table.c[c] for c in _SITE_COLUMNS[table.name]]
+    if backend == "postgis":
+        srid = int(PROJECTED_CRS.split(":")[1])
+        here = sa.func.ST_Transform(sa.func.ST_SetSRID(sa.func.ST_MakePoint(lon0, lat0), 4326), srid)
+        there = sa.func.ST_Transform(table.c.geom, srid)
+        q = sa.select(*cols, sa.func.ST_Distance(there, here).label("distance_m")).where(
+            table.c.geom.op("&&")(sa.func.ST_MakeEnvelope(x0, y0, x1, y1, 4326)),
+            sa.func.ST_DWithin(there, here, radius_m),
+        )
+    else:
+        q = sa.select(*cols).where(table.c.lon.between(x0, x1), table.c.lat.between(y0, y1))
+    if scope is not None:
+        q = q.where(table.c.township_code.in_(list(scope)))
+    return q
+
+
+def fetch_nearby(store, lon0: float, lat0: float, radius_km: float = DEFAULT_RADIUS_KM, scope=None) -> pd.DataFrame:
+    """`nearby()` answered from the store: the radius cut runs in the database, cases are read by key.
+
+    `store` is a geodata.store.Store; `scope` township codes or None. Same columns as `nearby()`.
+    """
+    from geodata import schema  # noqa: PLC0415
+
+    radius_m = float(radius_km) * 1000.0
+    frames = {}
+    with store.begin(scope) as conn:
+        for kind in ("projects", "enterprises"):
+            q = radius_select(schema.DATA_TABLES[kind], lon0, lat0, radius_m, store.kind, scope)
+            frames[kind] = pd.read_sql(q, conn)
+    # on PostGIS the database already cut at radius_m; `within` recomputes the same distances with
+    # PROJ (agreeing to millimetres) so both backends answer through one code path
+    codes = frames["projects"]["project_code"].dropna().astype(str).tolist()
+    credits = frames["enterprises"]["credit_code"].dropna().astype(str).tolist()
+    case_cols = ["case_no", "project_code", "credit_code", "workers", "amount", "recovered", "status", "closed_date"]
+    parts = []
+    if codes:
+        parts.append(pd.DataFrame(store.read("cases", scope=scope, where={"project_code": codes}, columns=case_cols)))
+    if credits:
+        parts.append(pd.DataFrame(store.read("cases", scope=scope, where={"credit_code": credits}, columns=case_cols)))
+    cases = pd.concat(parts, ignore_index=True).drop_duplicates("case_no") if parts else None
+    if cases is not None:
+        cases = cases.drop(columns=["geometry"], errors="ignore")
+    return nearby(lon0, lat0, projects=frames["projects"].drop(columns=["distance_m"], errors="ignore"),
+                  enterprises=frames["enterprises"].drop(columns=["distance_m"], errors="ignore"), cases=cases,
+                  radius_km=radius_km)

@@ -20,6 +20,7 @@ import pandas as pd
 import shapely
 from rapidfuzz import fuzz, process
 
+from geodata import gcj02
 from geodata.townships import BY_CODE, alias_table
 
 # ---- coordinate systems ---------------------------------------------------------------------
@@ -32,47 +33,19 @@ _CRS_MARKS = (  # (regex, crs): prefixes like "gcj02:" and words like 高德 any
 )
 
 
-def _transforms():
-    """Vectorised GCJ-02/BD-09 <-> WGS-84 from the ETL (etl/coords.py) or geodata, else prcoords."""
-    try:  # the ETL's vectorised transforms (tested against a reference library)
-        from etl import coords as c  # noqa: PLC0415
-
-        return c.gcj02_to_wgs84, c.bd09_to_wgs84, c.wgs84_to_gcj02
-    except (ImportError, AttributeError):
-        pass
-    try:
-        from geodata import gcj02 as g  # noqa: PLC0415
-
-        return g.gcj02_to_wgs84, g.bd09_to_wgs84, g.wgs84_to_gcj02
-    except (ImportError, AttributeError):
-        pass
-    import prcoords  # noqa: PLC0415  (point at a time; fine for the few points a search returns)
-
-    def wrap(fn):
-        def f(lon, lat):
-            lon, lat = np.atleast_1d(np.asarray(lon, float)), np.atleast_1d(np.asarray(lat, float))
-            out = np.array([fn(prcoords.Coords(la, lo)) for lo, la in zip(lon, lat)]).reshape(-1, 2)
-            return out[:, 1], out[:, 0]
-
-        return f
-
-    return wrap(prcoords.gcj_wgs_bored), wrap(prcoords.bd_wgs_bored), wrap(prcoords.wgs_gcj)
-
-
 def to_wgs84(lon, lat, crs: str) -> tuple[np.ndarray, np.ndarray]:
     """Arrays of lon/lat in `crs` ("wgs84" | "gcj02" | "bd09") -> WGS-84 arrays."""
     lon, lat = np.atleast_1d(np.asarray(lon, float)), np.atleast_1d(np.asarray(lat, float))
     if crs == "wgs84":
         return lon, lat
-    gcj_wgs, bd_wgs, _ = _transforms()
-    x, y = (gcj_wgs if crs == "gcj02" else bd_wgs)(lon, lat)
+    x, y = (gcj02.gcj_to_wgs if crs == "gcj02" else gcj02.bd_to_wgs)(lon, lat)
     return np.asarray(x, float), np.asarray(y, float)
 
 
 def to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     """WGS-84 lon/lat arrays -> GCJ-02 (what AMap and Tencent maps expect)."""
     lon, lat = np.atleast_1d(np.asarray(lon, float)), np.atleast_1d(np.asarray(lat, float))
-    x, y = _transforms()[2](lon, lat)
+    x, y = gcj02.wgs_to_gcj(lon, lat)
     return np.asarray(x, float), np.asarray(y, float)
 
 

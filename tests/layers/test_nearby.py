@@ -100,3 +100,37 @@ def test_points_without_coordinates_are_ignored():
     projects.loc[0, ["lon", "lat"]] = np.nan
     rows = nb.nearby(*CENTRE, projects=projects, enterprises=None, cases=None)
     assert "P0" not in rows["key"].tolist()
+
+
+def _load(store, kind: str, df: pd.DataFrame) -> None:
+    with store.begin() as conn:
+        batch = store.new_batch(conn, kind, "test.xlsx", "test")
+        store.upsert(conn, kind, df, batch)
+
+
+def test_radius_query_in_the_store_matches_the_hand_count(store):
+    projects, enterprises, cases = hand_built()
+    other = projects.iloc[[1]].assign(project_code="PX", township_code="410183104000")  # 499 m away, other township
+    _load(store, "projects", pd.concat([projects, other], ignore_index=True))
+    _load(store, "enterprises", enterprises)
+    _load(store, "cases", cases.assign(received_date="2024-01-05", township_code="410183001000"))
+    rows = nb.fetch_nearby(store, *CENTRE, radius_km=1.0)
+    assert sorted(rows.loc[rows["kind"] == "project", "key"]) == ["P0", "P1", "P2", "P3", "PX"]
+    assert rows.loc[rows["kind"] == "enterprise", "key"].tolist() == ["E1"]
+    by_key = rows.set_index("key")
+    assert by_key.loc["P1", "open_cases"] == 1 and by_key.loc["P1", "amount_owed"] == pytest.approx(15.0)
+    assert by_key.loc["P3", "distance_m"] == pytest.approx(999.8, abs=0.1)
+    scoped = nb.fetch_nearby(store, *CENTRE, radius_km=1.0, scope=["410183001000"])
+    assert "PX" not in scoped["key"].tolist() and len(scoped) == 5
+    wide = nb.fetch_nearby(store, *CENTRE, radius_km=2.0)
+    assert sorted(wide.loc[wide["kind"] == "project", "key"]) == ["P0", "P1", "P2", "P3", "P4", "P5", "PX"]
+
+
+def test_radius_sql_uses_bound_parameters_only():
+    from geodata import schema
+    from sqlalchemy.dialects import postgresql
+
+    q = nb.radius_select(schema.projects, 113.38, 34.54, 1000.0, "postgis", scope=["410183001000"])
+    sql = str(q.compile(dialect=postgresql.dialect()))
+    assert "113.38" not in sql and "1000" not in sql and "410183001000" not in sql
+    assert "ST_DWithin" in sql and "&&" in sql
