@@ -1,0 +1,182 @@
+"""工资保证金 (九): the amount each project must deposit by its contractor's record, and who differs.
+
+Rate rule (九) 差异化缴存, in this order, on the contractor's arrears record at `as_of`:
+  1. arrears still open                               -> full rate   (rules.deposit_rate_full)
+  2. no case in the last `deposit_exempt_years` years
+     and a 无拖欠证明 on file (deposits.no_arrears_cert) -> exempt (0)
+  3. arrears in the past, all handled                  -> raised rate (rules.deposit_rate_raised)
+  4. otherwise                                         -> normal rate (rules.deposit_rate_normal)
+required = contract_value (万元) × rate. balance = Σ缴存 − Σ动用 − Σ退还 up to `as_of`.
+A project differs from the rule when its balance is outside required ± tolerance, when it is
+marked 减免 without qualifying (不得擅自减免), or when its recorded rate is not the rule's rate.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geodata.settings import Rules
+from layers.base import Filters, LayerData, LayerResult, LegendItem
+from layers.credit import arrears_record, as_bool, as_date, as_num, as_text, col, rules_of
+
+RULE_ZH = {"full": "存在未结欠薪：全额缴存", "exempt": "两年无拖欠且有无拖欠证明：减免", "raised": "发生过拖欠已处理：提高比例",
+           "normal": "正常比例"}
+USED_STATUSES = ("动用", "已动用")
+RETURNED_STATUSES = ("退还", "已退还")
+
+
+def _rate_value(s: pd.Series) -> pd.Series:
+    """Rates as fractions: '2%' -> 0.02, 2 -> 0.02, 0.02 -> 0.02."""
+    txt = as_text(s)
+    pct = txt.str.endswith("%").fillna(False)
+    v = as_num(txt.str.rstrip("%"))
+    return v.where(~(pct | (v > 1)), v / 100)
+
+
+def deposit_rows(data: LayerData, as_of: pd.Timestamp, rules: Rules | None = None) -> pd.DataFrame:
+    """Deposit rows paid on or before `as_of`, with kind held/used/returned/exempt and fraction rate."""
+    r = rules_of(rules)
+    d = data.deposits
+    if d is None or d.empty:
+        return pd.DataFrame(columns=["project_code", "credit_code", "paid", "amount", "kind", "rate", "cert"])
+    status = as_text(col(d, "status", None))
+    kind = np.select(
+        [status.isin(USED_STATUSES).fillna(False), status.isin(RETURNED_STATUSES).fillna(False),
+         status.isin(r.deposit_exempt_statuses).fillna(False)],
+        ["used", "returned", "exempt"], default="held")  # a row without status counts as paid in
+    out = pd.DataFrame({
+        "project_code": as_text(col(d, "project_code", None)), "credit_code": as_text(col(d, "credit_code", None)).str.upper(),
+        "paid": as_date(col(d, "paid_date")), "amount": as_num(col(d, "amount")).fillna(0.0), "kind": kind,
+        "rate": _rate_value(col(d, "rate")), "cert": as_bool(col(d, "no_arrears_cert", False)),
+    })
+    return out[out["paid"].isna() | (out["paid"] <= as_of)].reset_index(drop=True)
+
+
+def required_deposits(data: LayerData, as_of: pd.Timestamp, rules: Rules | None = None) -> pd.DataFrame:
+    """One row per project: the rule's rate and amount, what is held, and how it differs.
+
+    Columns: project_code, name, township_code, contractor_credit_code, active, contract_value,
+    rule, rule_zh, rate, required, paid, used, returned, balance, recorded_rate, cert,
+    claimed_exempt, short, differs, flags (Chinese, '；'-joined).
+    """
+    r = rules_of(rules)
+    p = data.projects
+    if p is None or p.empty:
+        return pd.DataFrame(columns=["project_code", "rule", "required", "balance", "short", "differs", "flags"])
+    out = pd.DataFrame({
+        "project_code": as_text(p["project_code"]), "name": as_text(col(p, "name", None)),
+        "township_code": as_text(col(p, "township_code", None)),
+        "contractor_credit_code": as_text(col(p, "contractor_credit_code", None)).str.upper(),
+        "contract_value": as_num(col(p, "contract_value")),
+    })
+    start = as_date(col(p, "start_date"))
+    status = as_text(col(p, "status", None))
+    out["active"] = (~status.isin(r.completed_statuses).fillna(False) & (start.isna() | (start <= as_of))).to_numpy()
+
+    # contractor's record (六)(九)
+    rec = arrears_record(data, as_of, r)
+    rec = rec[rec["entity_type"] == "employer"].set_index("entity_id")
+    n_open = out["contractor_credit_code"].map(rec["n_open"]).fillna(0).astype(int)
+    last_case = out["contractor_credit_code"].map(rec["last_case"])
+    had_case = out["contractor_credit_code"].map(rec["n_cases"]).fillna(0) > 0
+
+    rows = deposit_rows(data, as_of, r)
+    cert_projects = set(rows.loc[rows["cert"], "project_code"].dropna())
+    cert_firms = set(rows.loc[rows["cert"], "credit_code"].dropna())
+    cert = out["project_code"].isin(cert_projects) | out["contractor_credit_code"].isin(cert_firms)
+    clean_since = as_of - pd.DateOffset(years=r.deposit_exempt_years)
+    clean = n_open.eq(0) & (last_case.isna() | (last_case < clean_since))
+
+    rule = np.select([n_open > 0, clean & cert, had_case], ["full", "exempt", "raised"], default="normal")
+    rate_of = {"full": r.deposit_rate_full, "exempt": 0.0, "raised": r.deposit_rate_raised, "normal": r.deposit_rate_normal}
+    out["rule"] = rule
+    out["rule_zh"] = out["rule"].map(RULE_ZH)
+    out["rate"] = out["rule"].map(rate_of).astype(float)
+    out["required"] = (out["contract_value"] * out["rate"]).fillna(0.0)
+    out["cert"] = cert.to_numpy()
+
+    by_proj = rows[rows["project_code"].notna()]
+    sums = (by_proj.pivot_table(index="project_code", columns="kind", values="amount", aggfunc="sum") if not by_proj.empty
+            else pd.DataFrame()).reindex(columns=["held", "used", "returned", "exempt"]).fillna(0.0)
+    out["paid"] = out["project_code"].map(sums["held"]).fillna(0.0)
+    out["used"] = out["project_code"].map(sums["used"]).fillna(0.0)
+    out["returned"] = out["project_code"].map(sums["returned"]).fillna(0.0)
+    out["balance"] = out["paid"] - out["used"] - out["returned"]
+    last_rate = by_proj.dropna(subset=["rate"]).sort_values("paid").groupby("project_code")["rate"].last()
+    out["recorded_rate"] = out["project_code"].map(last_rate)
+    out["claimed_exempt"] = out["project_code"].isin(set(by_proj.loc[by_proj["kind"] == "exempt", "project_code"]))
+    return _flag(out, r)
+
+
+def _flag(out: pd.DataFrame, r: Rules) -> pd.DataFrame:
+    tol = out["required"] * r.deposit_tolerance
+    out["short"] = out["balance"] < out["required"] - tol - 1e-9
+    over = out["balance"] > out["required"] + tol + 1e-9
+    unjust = out["claimed_exempt"] & (out["rule"] != "exempt")
+    mismatch = out["recorded_rate"].notna() & ((out["recorded_rate"] - out["rate"]).abs() > 1e-6)
+    fmt = lambda s: s.round(2).astype("string")  # noqa: E731
+    parts = pd.DataFrame({
+        "short": np.where(out["short"], "少缴：余额" + fmt(out["balance"]) + "万元，应缴" + fmt(out["required"]) + "万元", ""),
+        "over": np.where(over, "多缴：余额" + fmt(out["balance"]) + "万元，应缴" + fmt(out["required"]) + "万元", ""),
+        "unjust": np.where(unjust, "不符合减免条件却登记减免（不得擅自减免）", ""),
+        "mismatch": np.where(mismatch, "登记比例" + fmt(out["recorded_rate"] * 100) + "%，规则比例" + fmt(out["rate"] * 100) + "%", ""),
+    }, index=out.index).fillna("")
+    out["flags"] = parts.agg(lambda row: "；".join(x for x in row if x), axis=1) if len(out) else pd.Series(dtype=str)
+    out["differs"] = out["short"] | over | unjust | mismatch
+    return out
+
+
+class DepositLayer:
+    """保证金按规则缴存率: share of active projects whose deposit matches (九); city scale."""
+
+    key = "deposits"
+    title = "工资保证金按规缴存率"
+    kind = "coverage"
+    higher_is_better = True
+
+    def build(self, data: LayerData, filters: Filters) -> LayerResult:
+        as_of = pd.Timestamp(filters.as_of) if filters.as_of else pd.Timestamp.today().normalize()
+        dep = required_deposits(data, as_of)
+        if not dep.empty:
+            dep = dep[dep["active"]]
+        if filters.township and not dep.empty:
+            dep = dep[dep["township_code"] == filters.township]
+        g = dep.assign(ok=~dep["short"]).groupby("township_code")["ok"].agg(["sum", "count"]) if not dep.empty else None
+        by = pd.DataFrame({"code": data.townships["code"].to_numpy() if not data.townships.empty else []})
+        if g is not None:
+            by["value"] = by["code"].map(g["sum"] / g["count"] * 100)
+            by["n"] = by["code"].map(g["count"]).fillna(0).astype(int)
+        else:
+            by["value"], by["n"] = np.nan, 0
+        by["label"] = np.where(by["value"].notna(), by["value"].round(1).astype("string") + "%（" + by["n"].astype(str) + "个项目）", "无在建项目")
+        pts = pd.DataFrame()
+        p = data.projects
+        if not dep.empty and p is not None and {"lon", "lat"} <= set(p.columns):
+            loc = pd.DataFrame({"project_code": as_text(p["project_code"]), "lon": as_num(p["lon"]), "lat": as_num(p["lat"])})
+            bad = dep[dep["differs"]].merge(loc, on="project_code").dropna(subset=["lon", "lat"])
+            pts = bad.assign(label=bad["name"].fillna(bad["project_code"]) + "：" + bad["flags"],
+                             color=np.where(bad["short"], "#d62728", "#ff7f0e"), size=9, link="/project/" + bad["project_code"])
+        table = pd.DataFrame({
+            "项目编号": dep.get("project_code"), "项目名称": dep.get("name"), "合同价款(万元)": dep.get("contract_value"),
+            "适用规则": dep.get("rule_zh"), "规则比例": dep.get("rate"), "应缴(万元)": dep.get("required"),
+            "余额(万元)": dep.get("balance"), "差异": dep.get("flags"),
+        })
+        return LayerResult(key=self.key, title=self.title, unit="%", by_township=by, points=pts, table=table,
+                           legend=[LegendItem("少缴", "#d62728"), LegendItem("其他不符", "#ff7f0e")],
+                           notes=["(九) 差异化缴存：未结欠薪全额、两年无拖欠凭证明减免、曾拖欠提高比例"])
+
+    def export_folium(self, result: LayerResult, fmap: Any) -> None:
+        import folium
+
+        group = folium.FeatureGroup(name=self.title)
+        if not result.points.empty:
+            for lon, lat, label, color in result.points[["lon", "lat", "label", "color"]].itertuples(index=False):
+                folium.CircleMarker([lat, lon], radius=6, color=color, fill=True, popup=folium.Popup(html.escape(str(label)))).add_to(group)
+        group.add_to(fmap)
+
+
+LAYER = DepositLayer()

@@ -1,0 +1,407 @@
+"""Early-warning rules (六)(八): per project and per employer, each warning named, graded and evidenced.
+
+`warnings(data, filters)` evaluates every rule for one month M (filters.month_to, else the latest
+month with data) and the date `as_of` (filters.as_of, else the end of M), and returns a tidy
+DataFrame: entity_type ('project'|'employer'), entity_id, entity_name, township_code, rule,
+rule_zh, clause, severity ('red'|'orange'|'yellow'), evidence (Chinese), value, threshold, month.
+
+Boundaries (each rule fires strictly past its threshold; the threshold itself is compliant):
+  account_unfunded     account_funded < wages_due                      red below share `account_funded_red_share`
+  wages_unpaid         paid_through_month < M-1 (月结月清)              yellow 1 month, orange/red from settings
+  real_name_low        registered/onsite < real_name_min               orange < coverage_orange, red < coverage_red
+  cards_low            cards/onsite < card_min                         same grading
+  deposit_short        balance < required·(1-tolerance) (九)            red when nothing held
+  filing_late          filed - start > filing_within_days (二)          yellow filed late, orange not filed
+  stopped_with_workers status 停工 and workers_onsite > 0 in M          red
+  payroll_below_min    wages_paid_bank·10000/onsite < min wage          red below `payroll_red_share`
+  past_arrears         any case received ≤ as_of (重点监控)             yellow, orange while a case is open
+  guarantee_missing    builder/contractor blacklisted or C/D, no guarantee (二十六)  red blacklisted, orange C/D
+  drop_<indicator>     1 - value/baseline ≥ indicator_drop (8)          orange/red at indicator_drop_orange/red
+Project rules look at active projects only (not 竣工, started on or before as_of).
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geodata.settings import Rules
+from layers.base import Filters, LayerData, LayerResult, LegendItem
+from layers.credit import (
+    _enterprise_info, arrears_record, as_bool, as_date, date_zh, as_num, as_text, col, month_end, month_index, month_str, month_zh,
+    restricted_as_of, rules_of,
+)
+from layers.deposits import required_deposits
+
+INDICATOR_ZH = {"tax_paid": ("纳税额", "万元"), "electricity_kwh": ("用电量", "千瓦时"), "water_m3": ("用水量", "立方米"),
+                "social_insurance_headcount": ("参保人数", "人"), "bank_inflow": ("银行资金流入", "万元")}
+RULES: dict[str, tuple[str, str]] = {  # rule -> (Chinese name, clause)
+    "account_unfunded": ("专户人工费拨付不足", "(十一)"),
+    "wages_unpaid": ("工资未月结月清", "(五)"),
+    "real_name_low": ("实名制登记率低", "(三)"),
+    "cards_low": ("一卡通发放率低", "(三)"),
+    "deposit_short": ("保证金缴存不足", "(九)"),
+    "filing_late": ("用工备案逾期", "(二)"),
+    "stopped_with_workers": ("停工仍有人员在场", "(八)"),
+    "payroll_below_min": ("人均代发工资低于最低工资", "(五)(三十一)"),
+    "past_arrears": ("曾发生欠薪（重点监控）", "(六)"),
+    "guarantee_missing": ("失信单位未提供工程款支付担保", "(十七)(二十六)"),
+    **{f"drop_{k}": (f"{zh}下降", "(八)") for k, (zh, _) in INDICATOR_ZH.items()},
+}
+SEVERITY_ZH = {"red": "红色", "orange": "橙色", "yellow": "黄色"}
+SEVERITY_COLOR = {"red": "#d62728", "orange": "#ff7f0e", "yellow": "#e8c500"}
+SEVERITY_RANK = {"red": 0, "orange": 1, "yellow": 2}
+COLUMNS = ["entity_type", "entity_id", "entity_name", "township_code", "rule", "rule_zh", "clause", "severity", "evidence",
+           "value", "threshold", "month"]
+EPS = 1e-9
+
+
+@dataclass
+class Context:
+    """What every rule sees: the data, the month evaluated, the date and the normalised projects."""
+
+    data: LayerData
+    month: str
+    m: int  # month_index(month)
+    as_of: pd.Timestamp
+    rules: Rules
+    projects: pd.DataFrame  # active projects, normalised
+    comp: pd.DataFrame  # compliance rows of month M for active projects
+
+
+def evaluation_point(data: LayerData, filters: Filters | None) -> tuple[str, pd.Timestamp]:
+    """The month M evaluated and the as-of date (see module docstring)."""
+    f = filters or Filters()
+    as_of = pd.Timestamp(f.as_of) if f.as_of else None
+    month = f.month_to
+    if month is None:
+        idx = pd.concat([month_index(col(k, "month")) for k in (data.compliance, data.indicators) if k is not None and not k.empty]
+                        or [pd.Series(dtype=float)])
+        if as_of is not None:
+            idx = idx[idx <= as_of.year * 12 + as_of.month - 1]
+        ref = as_of if as_of is not None else pd.Timestamp.today()
+        month = month_str(idx.max()) if idx.notna().any() else f"{ref.year:04d}-{ref.month:02d}"
+    return month, as_of if as_of is not None else month_end(month)
+
+
+def context(data: LayerData, filters: Filters | None = None, rules: Rules | None = None) -> Context:
+    r = rules_of(rules)
+    month, as_of = evaluation_point(data, filters)
+    p = data.projects if data.projects is not None else pd.DataFrame()
+    proj = pd.DataFrame({
+        "project_code": as_text(col(p, "project_code", None)), "name": as_text(col(p, "name", None)),
+        "township_code": as_text(col(p, "township_code", None)), "status": as_text(col(p, "status", None)),
+        "start": as_date(col(p, "start_date")), "filed": as_date(col(p, "filed_date")),
+        "contractor_credit_code": as_text(col(p, "contractor_credit_code", None)).str.upper(),
+        "contractor": as_text(col(p, "contractor", None)), "builder": as_text(col(p, "builder", None)),
+        "guarantee": as_bool(col(p, "payment_guarantee", False)),
+    })
+    active = ~proj["status"].isin(r.completed_statuses).fillna(False) & (proj["start"].isna() | (proj["start"] <= as_of))
+    proj = proj[active.to_numpy()].reset_index(drop=True)
+    c = data.compliance if data.compliance is not None else pd.DataFrame()
+    comp = pd.DataFrame({
+        "project_code": as_text(col(c, "project_code", None)), "m": month_index(col(c, "month")),
+        "onsite": as_num(col(c, "workers_onsite")), "registered": as_num(col(c, "workers_registered")),
+        "cards": as_num(col(c, "cards_issued")), "due": as_num(col(c, "wages_due")), "paid_bank": as_num(col(c, "wages_paid_bank")),
+        "funded": as_num(col(c, "account_funded")), "paid_through": month_index(col(c, "paid_through_month")),
+    })
+    m = int(month_index(pd.Series([month])).iloc[0])
+    comp = comp[(comp["m"] == m)].drop_duplicates("project_code", keep="last")
+    comp = comp.merge(proj[["project_code", "name", "township_code", "status"]], on="project_code", how="inner")
+    return Context(data, month, m, as_of, r, proj, comp.reset_index(drop=True))
+
+
+def _emit(entity_type: str, frame: pd.DataFrame, rule: str, severity: Any, evidence: pd.Series, value: Any, threshold: Any,
+          ctx: Context) -> pd.DataFrame:
+    """Warnings for the rows of `frame` (entity_id in column project_code or entity_id)."""
+    ident = frame["project_code"] if "project_code" in frame.columns else frame["entity_id"]
+    zh, clause = RULES[rule]
+    return pd.DataFrame({
+        "entity_type": entity_type, "entity_id": ident.to_numpy(), "entity_name": col(frame, "name", None).to_numpy(),
+        "township_code": col(frame, "township_code", None).to_numpy(), "rule": rule, "rule_zh": zh, "clause": clause,
+        "severity": np.broadcast_to(np.asarray(severity, dtype=object), len(frame)),
+        "evidence": np.asarray(evidence, dtype=object), "value": np.broadcast_to(np.asarray(value, dtype=float), len(frame)),
+        "threshold": np.broadcast_to(np.asarray(threshold, dtype=float), len(frame)), "month": ctx.month,
+    }, columns=COLUMNS)
+
+
+def _f(s: pd.Series | float, nd: int = 1) -> pd.Series | str:
+    """Round and format numbers for evidence text (a scalar gives a str)."""
+    if np.isscalar(s):
+        return f"{round(float(s), nd):g}"
+    return pd.Series(s).round(nd).astype("string").str.replace(r"\.0$", "", regex=True)
+
+
+def _pct(s: pd.Series) -> pd.Series:
+    return _f(pd.Series(s) * 100, 1) + "%"
+
+
+# ---- project rules --------------------------------------------------------------------------
+
+def rule_account_unfunded(ctx: Context) -> pd.DataFrame:
+    """(十一) 人工费 not paid into the special account for the month's labour cost."""
+    c = ctx.comp
+    hit = c[(c["funded"] < c["due"] - EPS) & (c["due"] > 0)]
+    sev = np.where(hit["funded"] < hit["due"] * ctx.rules.account_funded_red_share, "red", "orange")
+    ev = month_zh(ctx.month) + "专户拨付人工费" + _f(hit["funded"], 2) + "万元，低于当月应发工资" + _f(hit["due"], 2) + "万元"
+    return _emit("project", hit, "account_unfunded", sev, ev, hit["funded"], hit["due"], ctx)
+
+
+def rule_wages_unpaid(ctx: Context) -> pd.DataFrame:
+    """(五) 月结月清: wages paid through last month at the latest."""
+    c = ctx.comp
+    behind = (ctx.m - 1) - c["paid_through"]
+    hit = c[behind >= 1].assign(behind=behind)
+    r = ctx.rules
+    sev = np.select([hit["behind"] >= r.unpaid_months_red, hit["behind"] >= r.unpaid_months_orange], ["red", "orange"], "yellow")
+    paid_txt = hit["paid_through"].map(lambda i: month_zh(month_str(i)))
+    ev = "工资发放至" + paid_txt + "，应至" + month_zh(month_str(ctx.m - 1)) + "，拖后" + hit["behind"].astype(int).astype(str) + "个月"
+    return _emit("project", hit, "wages_unpaid", sev, ev, hit["behind"], 0, ctx)
+
+
+def _coverage(ctx: Context, numer: str, rule: str, minimum: float, what: str) -> pd.DataFrame:
+    c = ctx.comp
+    ratio = c[numer].fillna(0) / c["onsite"]
+    ok = c["onsite"] > 0
+    hit = c[ok & (ratio < minimum - EPS)].assign(ratio=ratio)
+    r = ctx.rules
+    sev = np.select([hit["ratio"] < r.coverage_red - EPS, hit["ratio"] < r.coverage_orange - EPS], ["red", "orange"], "yellow")
+    ev = (month_zh(ctx.month) + "在场" + _f(hit["onsite"], 0) + "人，" + what + _f(hit[numer].fillna(0), 0) + "人，比例"
+          + _pct(hit["ratio"]) + "，低于" + _pct(pd.Series(minimum, index=hit.index)))
+    return _emit("project", hit, rule, sev, ev, hit["ratio"], minimum, ctx)
+
+
+def rule_real_name_low(ctx: Context) -> pd.DataFrame:
+    """(三) 实名制 registration below the floor."""
+    return _coverage(ctx, "registered", "real_name_low", ctx.rules.real_name_min, "实名登记")
+
+
+def rule_cards_low(ctx: Context) -> pd.DataFrame:
+    """(三) 一卡通 / 工作信息卡 not issued to every worker."""
+    return _coverage(ctx, "cards", "cards_low", ctx.rules.card_min, "发放一卡通")
+
+
+def rule_deposit_short(ctx: Context) -> pd.DataFrame:
+    """(九) deposit balance below what the rate rule requires."""
+    dep = required_deposits(ctx.data, ctx.as_of, ctx.rules)
+    if dep.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    hit = dep[dep["short"] & dep["project_code"].isin(ctx.projects["project_code"])]
+    sev = np.where(hit["balance"] <= EPS, "red", "orange")
+    ev = ("按“" + hit["rule_zh"] + "”应缴" + _f(hit["required"], 2) + "万元（合同价款" + _f(hit["contract_value"], 0) + "万元×"
+          + _pct(hit["rate"]) + "），实有" + _f(hit["balance"], 2) + "万元")
+    return _emit("project", hit, "deposit_short", sev, ev, hit["balance"], hit["required"], ctx)
+
+
+def rule_filing_late(ctx: Context) -> pd.DataFrame:
+    """(二) 用工备案 within `filing_within_days` of the start."""
+    p = ctx.projects
+    filed = p["filed"].where(p["filed"] <= ctx.as_of)
+    days = (filed.fillna(ctx.as_of) - p["start"]).dt.days
+    hit = p[p["start"].notna() & (days > ctx.rules.filing_within_days)].assign(days=days, filed_ok=filed.notna())
+    sev = np.where(hit["filed_ok"], "yellow", "orange")
+    start_txt = date_zh(hit["start"])
+    ev = np.where(hit["filed_ok"], start_txt + "开工，" + hit["days"].astype(int).astype(str) + "天后才备案",
+                  start_txt + "开工，已" + hit["days"].astype(int).astype(str) + "天未办理用工备案")
+    ev = pd.Series(ev, index=hit.index) + "（应在" + str(ctx.rules.filing_within_days) + "天内）"
+    return _emit("project", hit, "filing_late", sev, ev, hit["days"], ctx.rules.filing_within_days, ctx)
+
+
+def rule_stopped_with_workers(ctx: Context) -> pd.DataFrame:
+    """(八) a stopped project that still has workers on site (wages at risk)."""
+    c = ctx.comp
+    hit = c[c["status"].isin(ctx.rules.stopped_statuses).fillna(False) & (c["onsite"] > 0)]
+    ev = "项目状态为" + hit["status"] + "，" + month_zh(ctx.month) + "仍有" + _f(hit["onsite"], 0) + "人在场"
+    return _emit("project", hit, "stopped_with_workers", "red", ev, hit["onsite"], 0, ctx)
+
+
+def rule_payroll_below_min(ctx: Context) -> pd.DataFrame:
+    """(五)(三十一) bank payroll per worker below the minimum monthly wage."""
+    c = ctx.comp
+    avg = c["paid_bank"] * 10000 / c["onsite"]
+    mw = ctx.rules.min_wage_monthly_yuan
+    hit = c[(c["onsite"] > 0) & c["paid_bank"].notna() & (avg < mw - EPS)].assign(avg=avg)
+    sev = np.where(hit["avg"] < mw * ctx.rules.payroll_red_share - EPS, "red", "orange")
+    ev = (month_zh(ctx.month) + "银行代发" + _f(hit["paid_bank"], 2) + "万元/在场" + _f(hit["onsite"], 0) + "人，人均"
+          + _f(hit["avg"], 0) + "元，低于最低工资" + _f(mw, 0) + "元")
+    return _emit("project", hit, "payroll_below_min", sev, ev, hit["avg"], mw, ctx)
+
+
+def rule_guarantee_missing(ctx: Context) -> pd.DataFrame:
+    """(十七)(二十六) blacklisted or C/D builder/contractor and no 工程款支付担保."""
+    bad = restricted_as_of(ctx.data, ctx.as_of, ctx.rules).set_index("credit_code")
+    if bad.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    p = ctx.projects
+    names = _enterprise_info(ctx.data)
+    by_name = pd.Series(names.index, index=names["name"]).groupby(level=0).first() if not names.empty else pd.Series(dtype=object)
+    builder_code = p["builder"].map(by_name)
+    frames = []
+    for role, code, who in (("建设单位", builder_code, p["builder"]), ("施工总承包单位", p["contractor_credit_code"], p["contractor"])):
+        hit_mask = code.isin(bad.index) & ~p["guarantee"]
+        hit = p[hit_mask].assign(code=code[hit_mask], who=who[hit_mask].fillna(code[hit_mask]))
+        if hit.empty:
+            continue
+        black = hit["code"].map(bad["blacklisted"]).astype(bool)
+        sev = np.where(black, "red", "orange")
+        ev = role + hit["who"] + "（" + hit["code"].map(bad["why"]) + "）未提供工程款支付担保"
+        frames.append(_emit("project", hit, "guarantee_missing", sev, ev, np.nan, np.nan, ctx))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+
+
+# ---- employer and shared rules --------------------------------------------------------------
+
+def rule_past_arrears(ctx: Context) -> pd.DataFrame:
+    """(六) 对发生过拖欠工资的企业实行重点监控: employers (and projects) with a case so far."""
+    rec = arrears_record(ctx.data, ctx.as_of, ctx.rules)
+    if rec.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    info = _enterprise_info(ctx.data)
+    proj = ctx.projects.set_index("project_code")
+    is_p = rec["entity_type"] == "project"
+    rec = rec[~is_p | rec["entity_id"].isin(proj.index)].copy()
+    is_p = rec["entity_type"] == "project"
+    rec["name"] = np.where(is_p, rec["entity_id"].map(proj["name"]), rec["entity_id"].map(info["name"]))
+    rec["township_code"] = np.where(is_p, rec["entity_id"].map(proj["township_code"]), rec["entity_id"].map(info["township_code"]))
+    sev = np.where(rec["n_open"] > 0, "orange", "yellow")
+    ev = ("截至" + date_zh(pd.Series([ctx.as_of])).iloc[0] + "共有欠薪案件" + rec["n_cases"].astype(str) + "件（" + rec["case_nos"]
+          + "），最近受理于" + date_zh(rec["last_case"], day=False) + np.where(rec["n_open"] > 0, "，未结" + rec["n_open"].astype(str) + "件", "，均已结案"))
+    frames = [_emit(t, rec[rec["entity_type"] == t], "past_arrears", sev[(rec["entity_type"] == t).to_numpy()],
+                    ev[rec["entity_type"] == t], rec.loc[rec["entity_type"] == t, "n_cases"], 0, ctx) for t in ("project", "employer")]
+    return pd.concat(frames, ignore_index=True)
+
+
+def indicator_trends(data: LayerData, month: str, rules: Rules | None = None) -> pd.DataFrame:
+    """(八) Each employer's indicators in `month` against its own mean of the previous months.
+
+    Columns: credit_code, field, current, baseline, n_hist, drop (1 - current/baseline; NaN when
+    fewer than `indicator_min_history` months or a non-positive baseline).
+    """
+    r = rules_of(rules)
+    ind = data.indicators
+    cols = ["credit_code", "field", "current", "baseline", "n_hist", "drop"]
+    if ind is None or ind.empty:
+        return pd.DataFrame(columns=cols)
+    m = int(month_index(pd.Series([month])).iloc[0])
+    base = pd.DataFrame({"credit_code": as_text(ind["credit_code"]).str.upper(), "m": month_index(col(ind, "month"))})
+    window = (base["m"] >= m - r.indicator_baseline_months) & (base["m"] <= m)
+    frames = []
+    for field in r.indicator_fields:
+        if field not in ind.columns:
+            continue
+        long = base.assign(v=as_num(ind[field]))[window].dropna(subset=["v"])
+        wide = long.pivot_table(index="credit_code", columns="m", values="v", aggfunc="last")
+        hist_cols = [c for c in wide.columns if c < m]
+        hist = wide[hist_cols] if hist_cols else pd.DataFrame(index=wide.index)
+        cur = wide[m] if m in wide.columns else pd.Series(np.nan, index=wide.index)
+        n_hist = hist.notna().sum(axis=1) if hist_cols else pd.Series(0, index=wide.index)
+        baseline = hist.mean(axis=1) if hist_cols else pd.Series(np.nan, index=wide.index)
+        usable = (n_hist >= r.indicator_min_history) & (baseline > 0) & cur.notna()
+        drop = (1 - cur / baseline).where(usable)
+        frames.append(pd.DataFrame({"credit_code": wide.index, "field": field, "current": cur.to_numpy(),
+                                    "baseline": baseline.to_numpy(), "n_hist": n_hist.to_numpy(), "drop": drop.to_numpy()}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+
+
+def rule_indicator_drop(ctx: Context) -> pd.DataFrame:
+    """(八) tax, electricity, water, social insurance, bank inflow down against the employer's own history."""
+    tr = indicator_trends(ctx.data, ctx.month, ctx.rules)
+    r = ctx.rules
+    hit = tr[tr["drop"] >= r.indicator_drop - EPS]
+    if hit.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    info = _enterprise_info(ctx.data)
+    hit = hit.assign(entity_id=hit["credit_code"], name=hit["credit_code"].map(info["name"]),
+                     township_code=hit["credit_code"].map(info["township_code"]))
+    frames = []
+    for field, g in hit.groupby("field", sort=False):
+        zh, unit = INDICATOR_ZH.get(field, (field, ""))
+        sev = np.select([g["drop"] >= r.indicator_drop_red - EPS, g["drop"] >= r.indicator_drop_orange - EPS], ["red", "orange"], "yellow")
+        ev = (month_zh(ctx.month) + zh + _f(g["current"], 1) + unit + "，前" + g["n_hist"].astype(int).astype(str) + "个月均值"
+              + _f(g["baseline"], 1) + unit + "，下降" + _pct(g["drop"]))
+        frames.append(_emit("employer", g, f"drop_{field}", sev, ev, g["drop"], r.indicator_drop, ctx))
+    return pd.concat(frames, ignore_index=True)
+
+
+CHECKS = (rule_account_unfunded, rule_wages_unpaid, rule_real_name_low, rule_cards_low, rule_deposit_short, rule_filing_late,
+          rule_stopped_with_workers, rule_payroll_below_min, rule_guarantee_missing, rule_past_arrears, rule_indicator_drop)
+
+
+def warnings(data: LayerData, filters: Filters | None = None, rules: Rules | None = None) -> pd.DataFrame:
+    """Every warning for the month evaluated (see module docstring), red first."""
+    ctx = context(data, filters, rules)
+    frames = [f for f in (check(ctx) for check in CHECKS) if not f.empty]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    if filters is not None and filters.township:
+        out = out[out["township_code"] == filters.township]
+    order = out["severity"].map(SEVERITY_RANK)
+    return out.assign(_o=order).sort_values(["_o", "township_code", "entity_id", "rule"]).drop(columns="_o").reset_index(drop=True)
+
+
+def warnings_table(w: pd.DataFrame) -> pd.DataFrame:
+    """The warnings with Chinese headers, for grids and exports."""
+    return pd.DataFrame({
+        "等级": w["severity"].map(SEVERITY_ZH), "对象": w["entity_type"].map({"project": "项目", "employer": "单位"}),
+        "编号": w["entity_id"], "名称": w["entity_name"], "乡镇代码": w["township_code"], "规则": w["rule_zh"],
+        "依据": w["clause"], "证据": w["evidence"], "月份": w["month"],
+    })
+
+
+class WarningsLayer:
+    """欠薪预警: count of warnings per township and the flagged projects/employers; city scale."""
+
+    key = "warnings"
+    title = "欠薪预警"
+    kind = "risk"
+    higher_is_better = False
+
+    def build(self, data: LayerData, filters: Filters) -> LayerResult:
+        w = warnings(data, filters)
+        counts = w.groupby("township_code").size()
+        reds = w[w["severity"] == "red"].groupby("township_code").size()
+        by = pd.DataFrame({"code": data.townships["code"].to_numpy() if not data.townships.empty else []})
+        by["value"] = by["code"].map(counts).fillna(0).astype(float)
+        by["label"] = by["value"].astype(int).astype(str) + "条（红色" + by["code"].map(reds).fillna(0).astype(int).astype(str) + "条）"
+        return LayerResult(key=self.key, title=self.title, unit="条", by_township=by, points=_points(data, w), table=warnings_table(w),
+                           legend=[LegendItem(f"{SEVERITY_ZH[s]}预警", c) for s, c in SEVERITY_COLOR.items()],
+                           notes=[f"评估月份：{month_zh(w['month'].iloc[0]) if len(w) else '无'}"])
+
+    def export_folium(self, result: LayerResult, fmap: Any) -> None:
+        import folium
+
+        group = folium.FeatureGroup(name=self.title)
+        if not result.points.empty:
+            for lon, lat, label, color in result.points[["lon", "lat", "label", "color"]].itertuples(index=False):
+                folium.CircleMarker([lat, lon], radius=6, color=color, fill=True, popup=folium.Popup(html.escape(str(label)))).add_to(group)
+        group.add_to(fmap)
+
+
+def entity_locations(data: LayerData) -> pd.DataFrame:
+    """entity_type, entity_id, lon, lat for projects and employers that have coordinates."""
+    frames = []
+    for kind, df, key in (("project", data.projects, "project_code"), ("employer", data.enterprises, "credit_code")):
+        if df is not None and not df.empty and {"lon", "lat"} <= set(df.columns):
+            ids = as_text(df[key]).str.upper() if kind == "employer" else as_text(df[key])
+            frames.append(pd.DataFrame({"entity_type": kind, "entity_id": ids, "lon": as_num(df["lon"]), "lat": as_num(df["lat"])}))
+    if not frames:
+        return pd.DataFrame(columns=["entity_type", "entity_id", "lon", "lat"])
+    return pd.concat(frames, ignore_index=True).dropna().drop_duplicates(["entity_type", "entity_id"])
+
+
+def _points(data: LayerData, w: pd.DataFrame) -> pd.DataFrame:
+    if w.empty:
+        return pd.DataFrame()
+    worst = w.assign(_o=w["severity"].map(SEVERITY_RANK)).sort_values("_o")
+    g = worst.groupby(["entity_type", "entity_id"], sort=False).agg(
+        severity=("severity", "first"), name=("entity_name", "first"), rules=("rule_zh", lambda s: "、".join(dict.fromkeys(s))))
+    pts = g.reset_index().merge(entity_locations(data), on=["entity_type", "entity_id"], how="inner")
+    link = np.where(pts["entity_type"] == "project", "/project/", "/enterprise/")
+    return pts.assign(label=pts["name"].fillna(pts["entity_id"]) + "：" + pts["rules"], color=pts["severity"].map(SEVERITY_COLOR),
+                      size=np.where(pts["severity"] == "red", 12, 9), link=link + pts["entity_id"])
+
+
+LAYER = WarningsLayer()
