@@ -79,6 +79,7 @@ def _strip_crs(q: str) -> tuple[str, str]:
             crs = name
             q = re.sub(pattern, " ", q, flags=re.I)
             break
+    q = re.sub(r"\(\s*\)|\[\s*\]", " ", q)
     q = re.sub(r"^[\s:：]+|[\s:：]+$", "", q)
     q = re.sub(r"(坐标|经纬度|位置)[:：]?", " ", q).strip()
     return q, crs
@@ -324,7 +325,7 @@ def _text_hits(q: str, index: SearchIndex) -> pd.DataFrame:
         return _hits(np.array([], int), index, [], "")
     kinds = index.records["kind"].to_numpy()
     by_name = np.minimum(_fuzzy(q, index.names), 99.0)
-    by_addr = _fuzzy(q, index.addresses) * 0.95
+    by_addr = _fuzzy(q, index.addresses) * 0.92  # an address hit ranks below the gazetteer place itself
     score = np.maximum(by_name, by_addr)
     sel = np.flatnonzero(score >= MIN_SCORE)
     matched = [(_NAME_FIELD[kinds[i]] if by_name[i] >= by_addr[i] else "地址") for i in sel]
@@ -340,21 +341,28 @@ def _place_hits(q: str, index: SearchIndex) -> pd.DataFrame:
     cols = ["kind", "key", "title", "subtitle", "address", "lon", "lat", "township_code", "score", "matched"]
     if p.empty or len(q) < 2:
         return pd.DataFrame(columns=cols)
+    towns = _mentioned_townships(q)
+    rest = q
+    for code in towns:  # "米村镇朝阳沟" -> look for "朝阳沟" among the villages
+        for n in sorted((a for a, c in alias_table().items() if c == code and not a.isdigit()), key=len, reverse=True):
+            rest = rest.replace(n, "")
+    rest = rest.strip() or q
     scores = []
     for names in p["names"]:  # gazetteer: hundreds of villages per city, a plain loop is fine
         best = 0.0
         for n in names:
             if len(n) < 2:
                 continue
-            if n in q:
-                best = max(best, 90.0 + 5.0 * min(1.0, len(n) / len(q)))
-            elif q in n:
-                best = max(best, 80.0 + 15.0 * len(q) / len(n))
+            if n in (q, rest):
+                best = 99.0
+            elif n in rest:
+                best = max(best, 90.0 + 8.0 * min(1.0, len(n) / len(rest)))
+            elif rest in n:
+                best = max(best, 80.0 + 15.0 * len(rest) / len(n))
             else:
-                best = max(best, fuzz.ratio(q, n) * 0.9)
+                best = max(best, fuzz.ratio(rest, n) * 0.9)
         scores.append(best)
     score = np.asarray(scores)
-    towns = _mentioned_townships(q)
     if towns:  # "超化镇黄固寺村": the township named in the query decides between same-named villages
         same = p["township_code"].isin(towns).to_numpy()
         score = np.where(same, score + 4.0, score - 15.0)
@@ -424,3 +432,42 @@ def _coordinate_answer(query: str, typed: TypedPoint, index: SearchIndex) -> Sea
     where = f"位于{sites[0].township_name}" if code else "不在新密市任何乡镇范围内，请核对坐标与坐标系"
     msg = f"坐标（{CRS_ZH[typed.crs]}）已换算为 WGS-84：{lon[0]:.6f}, {lat[0]:.6f}，{where}。"
     return SearchResult(query, "found", msg, sites, typed)
+
+
+# ---- answered from the store (the CLI and the emergency page's service) -------------------------
+
+_INDEX_COLUMNS = {
+    "incidents": ["incident_no", "address", "grade", "status", "occurred_at", "township_code", "lon", "lat"],
+    "cases": ["case_no", "employer_name", "address", "status", "received_date", "township_code", "lon", "lat"],
+    "projects": ["project_code", "name", "address", "contractor", "contractor_credit_code", "status", "township_code",
+                 "lon", "lat"],
+    "enterprises": ["credit_code", "name", "address", "industry", "township_code", "lon", "lat"],
+}
+
+
+def load_index(store, scope=None) -> SearchIndex:
+    """Read what search needs from `store` (a geodata.store.Store) for `scope` and build the index."""
+    frames = {k: pd.DataFrame(store.read(k, scope=scope, columns=cols)).drop(columns=["geometry"], errors="ignore")
+              for k, cols in _INDEX_COLUMNS.items()}
+    gaz = store.read("gazetteer")
+    if scope is not None and len(gaz):
+        gaz = gaz[gaz["township_code"].isin(list(scope))]
+    return build_index(townships=store.townships(), gazetteer=gaz, **frames)
+
+
+def search_cli(store, query: str, radius_km: float = 1.0, scope=None, limit: int = 10) -> dict:
+    """`wagemap search QUERY [--radius-km R] --json`: ranked sites with WGS-84/GCJ-02 and what is near each."""
+    from layers.nearby import fetch_nearby, summary  # noqa: PLC0415
+
+    result = search(query, load_index(store, scope), limit=limit)
+    out = result.to_dict()
+    out["radius_km"] = radius_km
+    for site in out["sites"]:
+        site["label"] = f"[{site['kind_zh']}] {site['title']}（{site['township_name'] or '市外'}）"
+        rows = fetch_nearby(store, site["lon"], site["lat"], radius_km=radius_km, scope=scope)
+        site["nearby"] = {
+            "summary": summary(rows),
+            "items": rows[["kind", "key", "name", "address", "township_code", "distance_m", "open_cases", "workers",
+                           "amount_owed"]].astype(object).where(rows.notna(), None).to_dict("records"),
+        }
+    return out
