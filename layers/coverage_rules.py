@@ -1,0 +1,267 @@
+"""The policy's long-term mechanisms as vectorised rules: one status row per active project.
+
+`project_status(data, filters)` gives, for every active project, for every mechanism key
+(real_name, card, special_account, deposit, bank_payroll, monthly_settled, notice_board,
+filing, labour_officer) three columns: `<key>_app` (the rule applies), `<key>_met` (it is
+met) and `<key>_since` (when the gap began; NaT where met); a gap is `app & ~met`.
+
+Which projects and which date (documented once, used by every coverage layer, the gap
+worklist and the KPIs):
+- active = status 在建 or 停工 (the store keeps the current status only, so a 竣工 project
+  drops out of past months too); projects without a status are not counted;
+- the reference date is the end of the filter's `month_to` (never after `as_of`/today);
+  projects that start after it are left out; projects with no start date are kept;
+  `month_from` does not change coverage: coverage is the status at the end of the range;
+- facts dated after the reference date (a 备案 filed later, a deposit paid later) are
+  ignored, so a past month shows what was true then;
+- an unreported yes/no field (notice board, bank payroll...) counts as "not in place".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from geodata.settings import Rules, get_settings
+from layers.base import Filters, LayerData
+from layers.units import (
+    as_dates, as_flags, as_numbers, as_text, column, eval_month, index_to_month, index_to_timestamp,
+    month_index, ref_date,
+)
+
+ACTIVE_STATUSES = ("在建", "停工")
+KEYS = ("real_name", "card", "special_account", "deposit", "bank_payroll", "monthly_settled",
+        "notice_board", "filing", "labour_officer")
+_PROJECT_TEXT = ("project_code", "name", "township_code", "contractor", "contractor_credit_code", "contractor_phone",
+                 "labour_officer", "labour_officer_phone", "address", "status")
+
+
+def project_status(data: LayerData, filters: Filters | None = None, rules: Rules | None = None) -> pd.DataFrame:
+    """One row per active project with `<key>_app/_met/_since` per mechanism and the facts behind them.
+
+    Memoised on the `data` object (same filters and rules -> same frame), so the nine
+    coverage layers, the worklist and the KPIs of one view share one computation.
+    """
+    filters = filters or Filters()
+    rules = rules or get_settings().rules
+    memo = data.__dict__.setdefault("_wagemap_memo", {})
+    key = ("status", filters.month_to, filters.as_of, filters.township, rules.model_dump_json())
+    if key not in memo:
+        memo[key] = _compute(data, filters, rules)
+    return memo[key]
+
+
+def _compute(data: LayerData, filters: Filters, rules: Rules) -> pd.DataFrame:
+    ref = ref_date(filters)
+    emi = float(month_index(pd.Series([eval_month(filters)])).iloc[0])
+    p = _active_projects(data.projects, filters, ref)
+    comp = _compliance(data.compliance, p["project_code"], emi)
+    p = p.merge(comp["latest"], on="project_code", how="left")
+    p = p.merge(comp["paid"], on="project_code", how="left")
+    p = p.merge(_deposit_balance(data.deposits, ref), on="project_code", how="left")
+    started_before_month = p["start_date"].isna() | (p["start_date"] < index_to_timestamp(pd.Series([emi])).iloc[0])
+    _worker_rule(p, comp["history"], "real_name", "registered", rules.real_name_min, started_before_month)  # (三) 实名制
+    _worker_rule(p, comp["history"], "card", "cards", rules.card_min, started_before_month)  # (三) 一卡通
+    _special_account_rule(p, ref)  # (十一) 专户
+    _deposit_rule(p, rules)  # (九) 工资保证金
+    _flag_rule(p, "bank_payroll", p["bank_payroll_flag"])  # (五) 银行代发
+    _settled_rule(p, emi, started_before_month)  # (五)(十九) 月结月清
+    _flag_rule(p, "notice_board", p["notice_board_flag"])  # (三十一) 维权信息公示牌
+    _filing_rule(p, ref, rules)  # (二) 用工备案
+    _flag_rule(p, "labour_officer", p["labour_officer"].notna())  # (四) 劳资专管员
+    p.attrs["eval_month"] = eval_month(filters)
+    p.attrs["ref_date"] = ref.strftime("%Y-%m-%d")
+    return p
+
+
+# ---- inputs --------------------------------------------------------------------------------
+
+
+def _active_projects(projects: pd.DataFrame, filters: Filters, ref: pd.Timestamp) -> pd.DataFrame:
+    df = projects if projects is not None else pd.DataFrame()
+    idx = df.index
+    out = pd.DataFrame({c: as_text(column(df, c), idx) for c in _PROJECT_TEXT}, index=idx)
+    out["start_date"] = as_dates(column(df, "start_date"), idx)
+    out["contract_value"] = as_numbers(column(df, "contract_value"), idx)
+    out["lon"] = as_numbers(column(df, "lon"), idx)
+    out["lat"] = as_numbers(column(df, "lat"), idx)
+    out["filed_date"] = _until(as_dates(column(df, "filed_date"), idx), ref)
+    out["sa_opened"] = _until(as_dates(column(df, "special_account_opened"), idx), ref)
+    out["sa_filed"] = _until(as_dates(column(df, "special_account_filed"), idx), ref)
+    out["sa_bank"] = as_text(column(df, "special_account_bank"), idx)
+    out["sa_flag"] = as_flags(column(df, "special_account"), idx)
+    out["bank_payroll_flag"] = as_flags(column(df, "bank_payroll"), idx)
+    out["notice_board_flag"] = as_flags(column(df, "notice_board"), idx)
+    keep = out["status"].isin(ACTIVE_STATUSES).fillna(False) & (out["start_date"].isna() | (out["start_date"] <= ref))
+    keep &= out["project_code"].notna()
+    if filters.township:
+        keep &= (out["township_code"] == filters.township).fillna(False)
+    return out[keep].drop_duplicates("project_code").reset_index(drop=True)
+
+
+def _until(d: pd.Series, ref: pd.Timestamp) -> pd.Series:
+    """Dates after the reference date did not exist yet."""
+    return d.where(d <= ref)
+
+
+def _compliance(comp: pd.DataFrame, codes: pd.Series, emi: float) -> dict[str, pd.DataFrame]:
+    """Monthly reports up to the evaluation month: the latest per project, history, paid-through."""
+    cols = ["project_code", "mi", "onsite", "registered", "cards", "pt"]
+    if comp is None or comp.empty or "project_code" not in comp.columns:
+        h = pd.DataFrame({c: pd.Series(dtype="float64") for c in cols}).astype({"project_code": "string"})
+    else:
+        h = pd.DataFrame({
+            "project_code": as_text(comp["project_code"]),
+            "mi": month_index(comp["month"]) if "month" in comp.columns else np.nan,
+            "onsite": as_numbers(column(comp, "workers_onsite"), comp.index),
+            "registered": as_numbers(column(comp, "workers_registered"), comp.index),
+            "cards": as_numbers(column(comp, "cards_issued"), comp.index),
+            "pt": month_index(comp["paid_through_month"]) if "paid_through_month" in comp.columns else np.nan,
+        })
+        h = h[(h["mi"] <= emi) & h["project_code"].isin(codes)]
+    latest_mi = h.groupby("project_code")["mi"].transform("max")
+    latest = h[h["mi"] == latest_mi].drop_duplicates("project_code", keep="last")
+    latest = latest.rename(columns={"mi": "comp_mi"})[["project_code", "comp_mi", "onsite", "registered", "cards"]]
+    paid = h.groupby("project_code", as_index=False)["pt"].max().rename(columns={"pt": "paid_through_mi"})
+    return {"latest": latest, "paid": paid, "history": h}
+
+
+def _deposit_balance(dep: pd.DataFrame, ref: pd.Timestamp) -> pd.DataFrame:
+    """Per project: deposit held at the reference date (缴存 − 动用 − 退还, 万元) and whether 减免 applies.
+
+    Deposits keyed by credit code only (no project code) are not attributed to a project here;
+    the differentiated rule of issue 5 decides how they count.
+    """
+    empty = pd.DataFrame({"project_code": pd.Series(dtype="string"), "deposit_paid": pd.Series(dtype="float64"),
+                          "deposit_exempt": pd.Series(dtype=bool), "deposit_first_paid": pd.Series(dtype="datetime64[ns]")})
+    if dep is None or dep.empty or "project_code" not in dep.columns:
+        return empty
+    d = pd.DataFrame({
+        "project_code": as_text(dep["project_code"]),
+        "paid_date": as_dates(column(dep, "paid_date"), dep.index),
+        "amount": as_numbers(column(dep, "amount"), dep.index).fillna(0.0),
+        "status": as_text(column(dep, "status"), dep.index).fillna("缴存"),
+    })
+    d = d[d["project_code"].notna() & (d["paid_date"] <= ref)]
+    sign = np.select([d["status"].isin(["动用", "退还"]).to_numpy(), d["status"].eq("减免").to_numpy()], [-1.0, 0.0], 1.0)
+    d = d.assign(signed=d["amount"] * sign, exempt=d["status"].eq("减免"),
+                 first=d["paid_date"].where(sign > 0))
+    g = d.groupby("project_code", as_index=False).agg(deposit_paid=("signed", "sum"), deposit_exempt=("exempt", "any"),
+                                                      deposit_first_paid=("first", "min"))
+    return g
+
+
+# ---- rules ---------------------------------------------------------------------------------
+
+
+def _set(p: pd.DataFrame, key: str, app: pd.Series, met: pd.Series, since: pd.Series) -> None:
+    app = app.fillna(False).astype(bool)
+    met = met.fillna(False).astype(bool) & app
+    p[f"{key}_app"] = app
+    p[f"{key}_met"] = met
+    p[f"{key}_since"] = as_dates(since).where(app & ~met)
+
+
+def _flag_rule(p: pd.DataFrame, key: str, present: pd.Series) -> None:
+    """A yes/no mechanism that every active project must have from its start."""
+    _set(p, key, pd.Series(True, index=p.index), present, p["start_date"])
+
+
+def _worker_rule(p: pd.DataFrame, hist: pd.DataFrame, key: str, col: str, minimum: float, started: pd.Series) -> None:
+    """(三) registered (or cards issued) / onsite in the latest monthly report, per project ≥ minimum.
+
+    Per project the count is capped at onsite (registered workers who left do not raise the
+    rate). Onsite = 0: nothing to register, the rule does not apply. No report at all: a gap
+    once the project has run a full month (no report means no 实名制 evidence).
+    """
+    onsite, n = p["onsite"], p[col]
+    covered = np.minimum(n.fillna(0.0), onsite)
+    p[f"{key}_covered"] = covered
+    p[f"{key}_value"] = (covered / onsite * 100).where(onsite > 0)
+    reported = p["comp_mi"].notna()
+    app = (reported & (onsite > 0)) | (~reported & started)
+    met = reported & (onsite > 0) & (covered >= minimum * onsite - 1e-9)
+    since = _since_from_history(p, hist, col, minimum)
+    _set(p, key, app, met, since.fillna(p["start_date"]))
+
+
+def _since_from_history(p: pd.DataFrame, hist: pd.DataFrame, col: str, minimum: float) -> pd.Series:
+    """First month of the current run of failing months (months with onsite 0 or no report are skipped)."""
+    h = hist[hist["onsite"] > 0]
+    ok = np.minimum(h[col].fillna(0.0), h["onsite"]) >= minimum * h["onsite"] - 1e-9
+    last_ok = h[ok].groupby("project_code")["mi"].max().rename("last_ok")
+    h = h[~ok].join(last_ok, on="project_code")
+    first_bad = h[h["mi"] > h["last_ok"].fillna(-np.inf)].groupby("project_code")["mi"].min()
+    mi = p["project_code"].map(first_bad)
+    return index_to_timestamp(mi)
+
+
+def _special_account_rule(p: pd.DataFrame, ref: pd.Timestamp) -> None:
+    """(十一) 每个项目一个专户，开工前开设并书面备案.
+
+    Met when the account exists (flag or an opening date), was opened on or before the
+    start date and its 备案 is dated on or before the start date (same day counts as before
+    start). Without a start date the order cannot be checked: opened and filed is enough.
+    """
+    start = p["start_date"]
+    has = p["sa_flag"] | p["sa_opened"].notna()
+    opened_ok = p["sa_opened"].notna() & (start.isna() | (p["sa_opened"] <= start))
+    filed_ok = p["sa_filed"].notna() & (start.isna() | (p["sa_filed"] <= start))
+    _set(p, "special_account", pd.Series(True, index=p.index), has & opened_ok & filed_ok, start)
+
+
+def required_deposit(p: pd.DataFrame, rules: Rules) -> pd.Series:
+    """(九) Required 工资保证金 in 万元: contract value × the normal rate.
+
+    PLACEHOLDER for issue 5, which replaces it with the differentiated rule (exempt after
+    2 years without arrears with a 无拖欠证明, raised after past arrears, full while arrears
+    are open). Same signature: projects frame in, 万元 per row out (NaN = cannot be set).
+    """
+    return p["contract_value"] * rules.deposit_rate_normal
+
+
+def _deposit_rule(p: pd.DataFrame, rules: Rules) -> None:
+    """(九) paid ≥ required. A 减免 record meets the rule; with no contract value, any payment does."""
+    required = required_deposit(p, rules)
+    paid = p["deposit_paid"].fillna(0.0)
+    exempt = p["deposit_exempt"].fillna(False).astype(bool)
+    p["deposit_required"] = required
+    p["deposit_paid"] = paid
+    p["deposit_exempt"] = exempt
+    p["deposit_value"] = (paid / required * 100).where(required > 0)
+    met = exempt | (required.notna() & (paid >= required - 1e-6)) | (required.isna() & (paid > 0))
+    _set(p, "deposit", pd.Series(True, index=p.index), met, p["start_date"])
+
+
+def _settled_rule(p: pd.DataFrame, emi: float, started: pd.Series) -> None:
+    """(五)(十九) 月结月清: wages paid through the month before the evaluation month.
+
+    Applies once the project has worked a month before the evaluation month. The gap began
+    with the first unpaid month (paid through + 1), or at the start without any record.
+    """
+    pt = p["paid_through_mi"]
+    met = pt >= emi - 1
+    since = index_to_timestamp(pt + 1).fillna(p["start_date"])
+    _set(p, "monthly_settled", started, met, since)
+    p["paid_through"] = index_to_month(pt)
+    p["comp_month"] = index_to_month(p["comp_mi"])
+
+
+def _filing_rule(p: pd.DataFrame, ref: pd.Timestamp, rules: Rules) -> None:
+    """(二) 开工后1个月内办理用工备案: filed on or before start + filing_within_days.
+
+    Not yet due (deadline not passed and not filed) -> the rule does not apply yet. A late
+    filing stays a gap (it was not filed within the month). Without a start date: filed is met.
+    """
+    start = p["start_date"]
+    deadline = start + pd.Timedelta(days=rules.filing_within_days)
+    filed = p["filed_date"]
+    p["filing_deadline"] = deadline
+    app = filed.notna() | start.isna() | (ref > deadline)
+    met = filed.notna() & (start.isna() | (filed <= deadline))
+    _set(p, "filing", app, met, deadline + pd.Timedelta(days=1))
+
+
+def gaps(status: pd.DataFrame, key: str) -> pd.Series:
+    """Boolean per project: the mechanism applies and is not met."""
+    return status[f"{key}_app"] & ~status[f"{key}_met"]
