@@ -46,8 +46,8 @@ _NAMED_CRS = {
 }
 _READABLE = (".shp", ".zip", ".gpkg", ".geojson", ".json")
 MIN_OVERLAP_WITH_CITY = 0.5  # share of the imported area that must lie inside the city outline
-_SHIFT_HINT_GAIN = 0.01
-_GUESS_MIN = 40.0  # fuzzy score below which a guess is not worth showing  # IoU gain with the outline that makes us suspect undeclared GCJ-02
+_SHIFT_HINT_GAIN = 0.01  # IoU gain with the outline that makes us suspect undeclared GCJ-02
+_GUESS_MIN = 40.0  # fuzzy score below which a guess is not worth showing
 
 
 def import_boundaries(store, path, crs: str | None = None, mapping: dict[str, str] | None = None,
@@ -107,7 +107,10 @@ def _read(path: Path, layer: str | None, report: ImportReport) -> gpd.GeoDataFra
         raise BoundaryImportError(f"边界文件不存在：{path}")
     suffix = path.suffix.lower()
     if suffix not in _READABLE:
-        raise BoundaryImportError(f"不支持的文件类型 “{path.suffix}”：{path}。可用：Shapefile（.shp 及 .prj/.dbf，或打包为 .zip）、GeoPackage（.gpkg）、GeoJSON（.geojson/.json）。")
+        raise BoundaryImportError(
+            f"不支持的文件类型 “{path.suffix}”：{path}。"
+            "可用：Shapefile（.shp 及 .prj/.dbf，或打包为 .zip）、GeoPackage（.gpkg）、GeoJSON（.geojson/.json）。"
+        )
     source = str(path)
     if suffix == ".zip":
         source = _zip_member(path)
@@ -254,7 +257,8 @@ def _check_alignment(geoms: np.ndarray, target, report: ImportReport) -> None:
         iou_shifted = shifted.intersection(outline).area / shifted.union(outline).area
         if iou_shifted > iou + _SHIFT_HINT_GAIN:
             report.warnings.append(
-                f"按 GCJ-02 纠偏后与市界的吻合度更高（{iou:.1%} → {iou_shifted:.1%}）：文件可能是高德/腾讯坐标，请考虑 --crs gcj02"
+                f"按 GCJ-02 纠偏后与市界的吻合度更高（{iou:.1%} → {iou_shifted:.1%}）："
+                "文件可能是高德/腾讯坐标，请考虑 --crs gcj02"
             )
 
 
@@ -264,7 +268,7 @@ def _check_topology(units: dict[str, shapely.MultiPolygon], report: ImportReport
         return
     codes = list(units)
     proj = gpd.GeoSeries(list(units.values()), crs=4326).to_crs(PROJECTED_CRS).to_numpy()
-    report.areas = {c: round(float(a), 4) for c, a in zip(codes, shapely.area(proj) / 1e6)}
+    report.areas = {c: round(float(a), 4) for c, a in zip(codes, shapely.area(proj) / 1e6, strict=False)}
     report.overlaps = overlaps(codes, proj)
     outline = gpd.GeoSeries([city_outline()], crs=4326).to_crs(PROJECTED_CRS).iloc[0]
     report.gaps, report.uncovered_km2, report.outside_km2 = gaps(codes, proj, outline, _to_lonlat)
@@ -319,7 +323,8 @@ def _write(store, units: dict[str, shapely.MultiPolygon], path: Path, report: Im
         for code in report.missing:
             prev = old.loc[old["code"] == code]
             if prev.empty or prev.geometry.iloc[0] is None:
-                raise BoundaryImportError(f"{unit_label(code)} 在文件中缺少，且数据库中也没有它的原边界；无法只导入部分单位。", report)
+                msg = f"{unit_label(code)} 在文件中缺少，且数据库中也没有它的原边界；无法只导入部分单位。"
+                raise BoundaryImportError(msg, report)
             rest = polygonal(shapely.make_valid(shapely.difference(prev.geometry.iloc[0], union)))
             if rest is None:
                 report.warnings.append(f"{unit_label(code)} 的原边界完全被导入的边界覆盖，保留原边界")

@@ -138,7 +138,10 @@ class ImportReport:
             lines.append(f"提示：{w}")
         if self.written:
             if self.missing:
-                lines.append(f"结果：已写入 {n_units} 个单位的导入边界（面积按 EPSG:4547 计算）；缺少的 {len(self.missing)} 个单位保留原边界（去掉与导入边界重叠的部分）。")
+                lines.append(
+                    f"结果：已写入 {n_units} 个单位的导入边界（面积按 EPSG:4547 计算）；"
+                    f"缺少的 {len(self.missing)} 个单位保留原边界（去掉与导入边界重叠的部分）。"
+                )
             else:
                 lines.append(f"结果：已写入 {n_units} 个单位的导入边界（面积按 EPSG:4547 计算），不再标注“示意边界”。")
         else:

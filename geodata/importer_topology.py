@@ -87,7 +87,7 @@ def overlaps(codes: list[str], geoms: np.ndarray, min_km2: float = OVERLAP_MIN_K
     if not len(left):
         return []
     areas = shapely.area(shapely.intersection(geoms[left], geoms[right])) / 1e6
-    found = [Overlap(codes[a], codes[b], round(float(s), 4)) for a, b, s in zip(left, right, areas) if s > min_km2]
+    found = [Overlap(codes[a], codes[b], round(float(s), 4)) for a, b, s in zip(left, right, areas, strict=False) if s > min_km2]
     return sorted(found, key=lambda o: -o.area_km2)
 
 
