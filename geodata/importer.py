@@ -35,7 +35,7 @@ from geodata.importer_report import BoundaryImportError, ImportReport, Match, un
 from geodata.importer_topology import gaps, overlaps, polygonal, repair
 from geodata.townships import TOWNSHIPS
 
-__all__ = ["BoundaryImportError", "ImportReport", "import_boundaries", "CRS_CHOICES"]
+__all__ = ["BoundaryImportError", "ImportReport", "import_boundaries", "parse_mapping", "CRS_CHOICES"]
 
 CRS_CHOICES = "wgs84、cgcs2000（EPSG:4490）、EPSG:4547、EPSG:3857、EPSG:3395、gcj02、bd09，或任一 EPSG:编号"
 _NAMED_CRS = {
@@ -87,6 +87,17 @@ def _parse_crs(text: str | None) -> CRS | str | None:
         return CRS.from_user_input(named or str(text).strip())
     except CRSError:
         raise BoundaryImportError(f"--crs “{text}” 无法识别。可用：{CRS_CHOICES}。") from None
+
+
+def parse_mapping(entries: list[str] | tuple[str, ...] | None) -> dict[str, str]:
+    """`--map` entries "NAME_OR_CODE=CODE" -> dict; a malformed entry refuses with the form to use."""
+    mapping: dict[str, str] = {}
+    for entry in entries or ():
+        key, sep, value = str(entry).partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise BoundaryImportError(f"--map “{entry}” 格式不对，应为 名称或代码=单位代码，例如 --map 七里岗镇=410183400000")
+        mapping[key.strip()] = value.strip()
+    return _check_mapping(mapping)
 
 
 def _check_mapping(mapping: dict[str, str]) -> dict[str, str]:

@@ -57,7 +57,7 @@ class MatchResult:
 
 def normalise_name(value: object) -> str:
     """Strip blanks, the city/province prefixes and a '人民政府' suffix."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return ""
     s = re.sub(r"[\s\u3000]+", "", str(value))
     changed = True
@@ -74,7 +74,7 @@ def normalise_name(value: object) -> str:
 
 def code_text(value: object) -> str:
     """An attribute value as code text: integers and integral floats without '.0'."""
-    if value is None:
+    if value is None or value is pd.NA or value is pd.NaT:
         return ""
     if isinstance(value, (float, np.floating)):
         if np.isnan(value):

@@ -11,7 +11,7 @@ import shapely
 
 from geodata.boundaries import PROJECTED_CRS, demo_boundaries
 from geodata.gcj02 import transform_geometries, wgs_to_gcj
-from geodata.importer import BoundaryImportError, import_boundaries
+from geodata.importer import BoundaryImportError, import_boundaries, parse_mapping
 from geodata.importer_match import FUZZY_MIN
 from geodata.importer_topology import repair
 from geodata.townships import BY_CODE, TOWNSHIPS
@@ -346,3 +346,12 @@ def test_unreadable_inputs_are_refused(gpkg_store, tmp_path):
     pts.to_file(tmp_path / "pts.geojson", driver="GeoJSON")
     with pytest.raises(BoundaryImportError, match="不含任何面要素"):
         import_boundaries(gpkg_store, tmp_path / "pts.geojson")
+
+
+def test_parse_mapping():
+    assert parse_mapping(["七里岗镇=410183400000", " 乙 = 410183104 "]) == {"七里岗镇": "410183400000", "乙": "410183104"}
+    assert parse_mapping(None) == {}
+    with pytest.raises(BoundaryImportError, match="格式不对"):
+        parse_mapping(["七里岗镇"])
+    with pytest.raises(BoundaryImportError, match="可用的单位"):
+        parse_mapping(["七里岗镇=999"])
