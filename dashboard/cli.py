@@ -126,17 +126,16 @@ def import_boundaries(
     db: Optional[str] = DbOpt,
 ) -> None:
     """导入官方乡镇边界（任意常见格式与坐标系），替换示意边界。"""
-    from geodata.importer import BoundaryImportError
+    from geodata.importer import BoundaryImportError, parse_mapping
     from geodata.importer import import_boundaries as do_import
 
-    maps = dict(m.split("=", 1) for m in mapping if "=" in m)
-    if len(maps) != len(mapping):
-        fail("--map 须为 名称或代码=乡镇代码")
     store = _store(db)
     try:
+        maps = parse_mapping(mapping)
         rep = do_import(store, str(file), crs=crs, mapping=maps or None, allow_missing=allow_missing)
     except BoundaryImportError as e:
-        fail(str(getattr(e, "user_msg", e)))
+        fail(e.user_msg)
+    store.audit(os.environ.get("USER", "cli"), "import_boundaries", str(file), f"{len(rep.matched)} 个单位")
     typer.echo(rep.to_text())
 
 
@@ -207,6 +206,31 @@ def users_add(
     store = _store(db)
     add_user(store, name, role, township, read_password())
     console.print(f"已新增用户 {name}（{role}）")
+
+
+@users_app.command("disable")
+def users_disable(name: str = typer.Argument(...), db: Optional[str] = DbOpt) -> None:
+    """停用用户：不能再登录，已登录的会话在下一次请求时结束。"""
+    from dashboard.users import UserError, disable_user
+
+    try:
+        disable_user(_store(db), name, actor=os.environ.get("USER", "cli"))
+    except UserError as e:
+        fail(e.user_msg)
+    console.print(f"已停用用户 {name}")
+
+
+@users_app.command("reset")
+def users_reset(name: str = typer.Argument(...), db: Optional[str] = DbOpt) -> None:
+    """重设密码（提示输入，非终端时从标准输入读取），同时解除锁定并启用。"""
+    from dashboard.users import UserError, read_password, reset_password
+
+    store = _store(db)
+    try:
+        reset_password(store, name, read_password(), actor=os.environ.get("USER", "cli"))
+    except UserError as e:
+        fail(e.user_msg)
+    console.print(f"已重设用户 {name} 的密码")
 
 
 @app.command("search")
