@@ -16,8 +16,10 @@ import pandas as pd
 
 from geodata.townships import BY_CODE, to_code
 from layers.base import Filters, LayerData, LayerResult, LegendItem
+from layers.mapfig import choropleth_trace, point_trace
+from layers.palettes import amount_classes
 from layers.response import GRADE_COLORS, GRADES, STATUSES
-from layers.units import as_dates, as_numbers, as_text, month_end, month_start
+from layers.units import as_numbers, as_text, month_end, month_start
 
 GRADE_SIZE = {"一般": 9, "较大": 12, "重大": 15, "特别重大": 18}
 INCIDENT_NO = re.compile(r"^[A-Za-z0-9\-_/]{3,40}$")
@@ -30,7 +32,7 @@ def incident_rows(incidents: pd.DataFrame | None, filters: Filters | None = None
     if incidents is None or len(incidents) == 0:
         return pd.DataFrame(columns=cols)
     df = pd.DataFrame({c: incidents[c] if c in incidents else pd.Series(pd.NA, index=incidents.index) for c in cols})
-    df["occurred_at"] = as_dates(df["occurred_at"])
+    df["occurred_at"] = pd.to_datetime(df["occurred_at"].astype("string"), errors="coerce", format="mixed")
     df["grade"] = as_text(df["grade"]).str.removesuffix("级").where(lambda s: s.isin(GRADES), "一般")
     df["status"] = as_text(df["status"]).fillna("处置中")
     df["headcount"] = as_numbers(df["headcount"])
@@ -67,7 +69,7 @@ class IncidentLayer:
         by["label"] = by["value"].astype(int).astype(str) + "起"
         pts = rows.dropna(subset=["lon", "lat"])
         when = pts["occurred_at"].dt.strftime("%Y年%m月%d日 %H:%M").fillna("")
-        label = (pts["incident_no"].astype(str) + " " + pts["grade"] + " · " + pts["status"] + "<br>" + when + " "
+        label = (pts["incident_no"].astype(str).map(html.escape) + " " + pts["grade"] + " · " + pts["status"] + "<br>" + when + " "
                  + pts["address"].fillna("").astype(str).map(html.escape)
                  + "<br>聚集 " + pts["headcount"].fillna(0).astype(int).astype(str) + " 人")
         points = pd.DataFrame({
@@ -81,24 +83,11 @@ class IncidentLayer:
             "所属乡镇": rows["township_code"].map(lambda c: BY_CODE[c].name if c in BY_CODE else ""),
             "聚集人数": rows["headcount"], "项目编号": rows["project_code"],
         })
-        legend = [LegendItem(f"{g}事件", GRADE_COLORS[g]) for g in GRADES]
+        classes = amount_classes(by["value"], "起")
+        legend = [*classes.legend(), *[LegendItem(f"{g}事件", GRADE_COLORS[g]) for g in GRADES]]
+        traces = [choropleth_trace(by, classes, "突发事件数"), point_trace(points, self.title, uid="incidents")]
         return LayerResult(key=self.key, title=self.title, unit="起", by_township=by, points=points, table=table,
-                           legend=legend, traces=self._traces(points))
-
-    @staticmethod
-    def _traces(points: pd.DataFrame) -> list[dict[str, Any]]:
-        traces = []
-        for g in GRADES:  # one trace per grade so the legend reads by grade
-            p = points[points["grade"] == g]
-            if p.empty:
-                continue
-            traces.append({
-                "type": "scattermap", "mode": "markers", "name": f"{g}事件",
-                "lon": p["lon"].round(6).tolist(), "lat": p["lat"].round(6).tolist(),
-                "text": p["label"].tolist(), "customdata": p["link"].tolist(), "hoverinfo": "text",
-                "marker": {"size": p["size"].tolist(), "color": GRADE_COLORS[g]},
-            })
-        return traces
+                           legend=legend, traces=traces)
 
     def export_folium(self, result: LayerResult, fmap: Any) -> None:
         import folium
