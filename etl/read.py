@@ -1,0 +1,289 @@
+"""Read the files offices send (xlsx, csv, tsv) into raw string tables, header row found, source rows kept."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+
+import pandas as pd
+
+from etl.errors import UnreadableFile
+from etl.kinds import NOISE_HEADERS, _base, all_header_keys, header_key
+
+HEADER_SCAN_ROWS = 30  # the header row is looked for among the first rows of a sheet
+ENCODINGS = ("utf-8-sig", "gbk", "gb18030")
+SUFFIXES = (".xlsx", ".xlsm", ".csv", ".tsv", ".txt")
+
+
+@dataclass
+class Sheet:
+    """One table read from a file: headers as the clerk wrote them (made unique), cells as strings.
+
+    `data` has one column per header (same order) and is indexed by the source row number as
+    the clerk sees it in Excel (1-based; the header row is its own row). `extra` marks rows that
+    had cells beyond the last header column (a shifted row).
+    """
+
+    file: str
+    headers: list[str]
+    data: pd.DataFrame
+    sheet: str | None = None
+    encoding: str | None = None
+    header_row: int = 1
+    extra: pd.Series | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def read_file(path: str | Path, header_keys: frozenset[str] | set[str] | None = None) -> list[Sheet]:
+    """Every sheet of `path` that has a header row (xlsx: each such sheet; csv/tsv: one).
+
+    `header_keys` are the header keys that count when looking for the header row (default: every
+    header any kind accepts, plus `--map` sources the caller adds). Raises UnreadableFile.
+    """
+    p = Path(path)
+    name = str(path)
+    if not p.is_file():
+        raise UnreadableFile(f"{name}: no such file", f"文件 {name} 不存在或不是文件", file=name)
+    keys = frozenset(header_keys) if header_keys is not None else all_header_keys()
+    suffix = p.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_xlsx(p, name, keys)
+    if suffix in (".csv", ".tsv", ".txt"):
+        return [_read_text(p, name, keys)]
+    if suffix == ".xls":
+        raise UnreadableFile(f"{name}: legacy .xls", f"文件 {name} 是旧版 .xls 格式：请在 Excel/WPS 中另存为 .xlsx 后再导入", file=name)
+    raise UnreadableFile(f"{name}: unsupported type {suffix}", f"文件 {name} 的类型 {suffix or '(无扩展名)'} 不支持；可用：xlsx、csv、tsv", file=name)
+
+
+# ---- text files ------------------------------------------------------------------------------
+
+def decode(raw: bytes, name: str = "") -> tuple[str, str]:
+    """Decode bytes as UTF-8 (with or without BOM), else GBK, else GB18030; returns (text, encoding)."""
+    for enc in ENCODINGS:
+        try:
+            text = raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        label = {"utf-8-sig": "UTF-8-BOM" if raw.startswith(b"\xef\xbb\xbf") else "UTF-8"}.get(enc, enc.upper())
+        return text, label
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw[:200_000]).best()
+    if best is not None and best.encoding:
+        try:
+            return raw.decode(best.encoding), best.encoding
+        except (UnicodeDecodeError, LookupError):
+            pass
+    raise UnreadableFile(f"{name}: undetectable encoding", f"文件 {name} 的编码无法识别：请另存为 UTF-8 或 GBK 编码的 CSV", file=name)
+
+
+def _sniff_sep(lines: list[str], suffix: str) -> str:
+    if suffix == ".tsv":
+        return "\t"
+    counts = {sep: sum(line.count(sep) for line in lines) for sep in (",", "\t", ";", "，")}
+    return max(counts, key=counts.get) if any(counts.values()) else ","
+
+
+def _read_text(p: Path, name: str, keys: frozenset[str]) -> Sheet:
+    raw = p.read_bytes()
+    if not raw.strip():
+        raise UnreadableFile(f"{name}: empty", f"文件 {name} 是空文件", file=name)
+    text, enc = decode(raw, name)
+    head_lines = text.splitlines()[:HEADER_SCAN_ROWS]
+    sep = _sniff_sep(head_lines, p.suffix.lower())
+    head = list(csv.reader(head_lines, delimiter=sep))
+    h = _header_row_index(head, keys)
+    headers = _unique_headers(head[h])
+    width = len(headers)
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str, keep_default_na=False, skip_blank_lines=False,
+                         names=range(width), skiprows=h + 1, quotechar='"')
+    except pd.errors.ParserError:
+        wide = max(len(r) for r in csv.reader(io.StringIO(text), delimiter=sep))
+        df = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str, keep_default_na=False, skip_blank_lines=False,
+                         names=range(max(wide, width)), skiprows=h + 1, quotechar='"')
+    except (ValueError, csv.Error) as e:
+        raise UnreadableFile(f"{name}: {e}", f"文件 {name} 无法按 CSV 读取（{e}）", file=name) from e
+    df.index = pd.RangeIndex(h + 2, h + 2 + len(df))  # 1-based line number of each record
+    return _finish(name, headers, df, None, enc, h + 1)
+
+
+# ---- xlsx ------------------------------------------------------------------------------------
+
+def _read_xlsx(p: Path, name: str, keys: frozenset[str]) -> list[Sheet]:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(p, read_only=True, data_only=True)
+    except Exception as e:  # noqa: BLE001 - openpyxl raises many types for a bad file
+        raise UnreadableFile(f"{name}: {type(e).__name__}: {e}", f"文件 {name} 不是有效的 xlsx 工作簿（{type(e).__name__}）", file=name) from e
+    sheets: list[Sheet] = []
+    fallback: Sheet | None = None
+    try:
+        for ws in wb.worksheets:
+            ws.reset_dimensions()  # some writers record a wrong sheet size
+            rows = [[_cell(v) for v in r] for r in ws.iter_rows(values_only=True)]
+            if not rows:
+                continue
+            _fill_merged(rows, _merged_ranges(ws))
+            scan = rows[:HEADER_SCAN_ROWS]
+            h = _header_row_index(scan, keys)
+            found = _row_score(scan[h], keys) >= 2
+            headers, start = _headers_with_subrow(rows, h, keys, ws)
+            width = len(headers)
+            body = [(r + [None] * width)[:width] for r in rows[start:]]
+            extra = pd.Series([any(v not in (None, "") for v in r[width:]) for r in rows[start:]], dtype=bool)
+            df = pd.DataFrame(body, columns=range(width), dtype=object)
+            df.index = pd.RangeIndex(start + 1, start + 1 + len(df))
+            extra.index = df.index
+            sheet = _finish(name, headers, df, ws.title, None, h + 1, extra)
+            if found:
+                sheets.append(sheet)
+            elif fallback is None:
+                fallback = sheet
+    finally:
+        wb.close()
+    if sheets:
+        return sheets
+    if fallback is not None:
+        return [fallback]  # no recognisable header anywhere: let kind resolution name the headers
+    raise UnreadableFile(f"{name}: no data", f"文件 {name} 没有任何数据", file=name)
+
+
+def _cell(v: object) -> str | None:
+    """An Excel cell as text: integral floats without '.0', dates ISO, booleans TRUE/FALSE."""
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+    if isinstance(v, datetime):
+        return v.strftime("%Y-%m-%d") if v.time() == time(0) else v.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(v, (date, time)):
+        return v.isoformat()
+    return str(v)
+
+
+_MERGE_RE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
+
+
+def _merged_ranges(ws) -> list[tuple[int, int, int, int]]:
+    """(min_row, min_col, max_row, max_col), 0-based, of every merged range of a read-only sheet."""
+    try:
+        src = ws._get_source()  # the sheet XML; read-only sheets do not parse merges themselves
+        with src:
+            xml = src.read()
+    except (AttributeError, KeyError, zipfile.BadZipFile, OSError):
+        return []
+    out = []
+    for c1, r1, c2, r2 in _MERGE_RE.findall(xml):
+        out.append((int(r1) - 1, _col_index(c1), int(r2) - 1, _col_index(c2)))
+    return out
+
+
+def _col_index(letters: bytes) -> int:
+    n = 0
+    for ch in letters.decode():
+        n = n * 26 + (ord(ch) - 64)
+    return n - 1
+
+
+def _fill_merged(rows: list[list], ranges: list[tuple[int, int, int, int]]) -> None:
+    """Give every cell of a merged range the value of its top-left cell (in place)."""
+    for r1, c1, r2, c2 in ranges:
+        if r1 >= len(rows):
+            continue
+        top = rows[r1]
+        value = top[c1] if c1 < len(top) else None
+        for r in range(r1, min(r2, len(rows) - 1) + 1):
+            row = rows[r]
+            if len(row) <= c2:
+                row.extend([None] * (c2 + 1 - len(row)))
+            for c in range(c1, c2 + 1):
+                row[c] = value
+
+
+def _headers_with_subrow(rows: list[list], h: int, keys: frozenset[str], ws) -> tuple[list[str], int]:
+    """Headers of row h, combined with a sub-header row below it where the header has merged groups.
+
+    A two-level header ('农民工工资专户' merged over '开户银行 | 开户日期') uses, per column, the
+    first of sub, parent+sub, parent that is a known header; data then starts one row lower.
+    """
+    top = list(rows[h])
+    if h + 1 < len(rows):
+        sub = list(rows[h + 1]) + [None] * max(0, len(top) - len(rows[h + 1]))
+        repeated = any(top[i] and top[i] == top[i - 1] for i in range(1, len(top)))
+        sub_known = sum(1 for i, v in enumerate(sub[: len(top)]) if v and _known(v, keys) and v != top[i])
+        if repeated and sub_known >= 1:
+            combined = []
+            for i, parent in enumerate(top):
+                s = sub[i] if i < len(sub) else None
+                options = [o for o in (s, f"{parent or ''}{s or ''}", parent) if o]
+                pick = next((o for o in options if _known(o, keys)), s if s and s != parent else parent)
+                combined.append(pick)
+            return _unique_headers(combined), h + 2
+    return _unique_headers(top), h + 1
+
+
+# ---- shared ----------------------------------------------------------------------------------
+
+def _known(value: object, keys: frozenset[str]) -> bool:
+    k = header_key(value)
+    return bool(k) and (k in keys or _base(k) in keys)
+
+
+def _row_score(row: list, keys: frozenset[str]) -> int:
+    return sum(1 for v in row if v is not None and _known(v, keys))
+
+
+def _header_row_index(rows: list[list], keys: frozenset[str]) -> int:
+    """The row with most known headers (first on ties); else the first row with 2+ filled cells."""
+    scores = [_row_score(r, keys) for r in rows]
+    if scores and max(scores) >= 2:
+        return scores.index(max(scores))
+    for i, r in enumerate(rows):
+        if sum(1 for v in r if v not in (None, "")) >= 2:
+            return i
+    return 0
+
+
+def _unique_headers(row: list) -> list[str]:
+    """Header texts (trimmed, empty -> '列N'), repeated names suffixed '(2)', '(3)'."""
+    out: list[str] = []
+    seen: dict[str, int] = {}
+    for i, v in enumerate(row):
+        text = str(v).strip() if v not in (None, "") else f"列{i + 1}"
+        text = re.sub(r"\s+", " ", text)
+        if text in seen:
+            seen[text] += 1
+            text = f"{text}({seen[text]})"
+        else:
+            seen[text] = 1
+        out.append(text)
+    while out and out[-1].startswith("列") and out[-1][1:].isdigit():
+        out.pop()  # trailing empty header cells
+    return out
+
+
+def _finish(name: str, headers: list[str], df: pd.DataFrame, sheet: str | None, enc: str | None, header_row: int,
+            extra: pd.Series | None = None) -> Sheet:
+    """Trim to the header width, drop fully empty rows, mark rows with cells beyond the headers."""
+    width = len(headers)
+    if extra is None:
+        beyond = df.iloc[:, width:]
+        extra = beyond.notna().any(axis=1) & (beyond.fillna("").astype(str) != "").any(axis=1) if beyond.shape[1] else \
+            pd.Series(False, index=df.index)
+    df = df.iloc[:, :width]
+    df.columns = headers
+    filled = df.fillna("").astype(str).apply(lambda c: c.str.strip()).ne("")
+    keep = filled.any(axis=1) | extra
+    df, extra = df[keep], extra[keep]
+    noise = [h for h in headers if header_key(h) in NOISE_HEADERS]
+    notes = [f"忽略列：{'、'.join(noise)}"] if noise else []
+    return Sheet(name, headers, df, sheet, enc, header_row, extra.astype(bool), notes)

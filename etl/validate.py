@@ -1,0 +1,244 @@
+"""Validate normalised rows: required fields, values, ranges, credit codes (GB 32100), date order, duplicates.
+
+A bad row is data, not a crash: it is rejected with a Chinese reason naming the column and the
+value, and a stable `reason_code` (REASONS); the other rows go on. All checks are column-wise.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from geodata import schema
+from geodata.townships import valid_names
+from etl import kinds
+from etl.normalise import Normalised
+
+# reason_code -> short Chinese label (the report's rejected_by_reason is keyed by reason_code)
+REASONS = {  # in priority order: a row with several problems is counted under the first
+    "bad_shape": "单元格多于表头",
+    "missing_required": "缺少必填项",
+    "bad_credit_code": "统一社会信用代码错误",
+    "bad_date": "日期无法识别",
+    "bad_number": "数字无法识别",
+    "bad_bool": "是/否无法识别",
+    "bad_enum": "取值不在允许范围",
+    "bad_coord": "坐标无法识别",
+    "bad_township": "所属乡镇无法识别",
+    "bad_unit": "单位代码无法识别",
+    "negative_value": "数值为负",
+    "out_of_range": "数值超出合理范围",
+    "date_order": "日期先后矛盾",
+    "duplicate_key": "文件内重复",
+    "out_of_city": "坐标不在新密市范围内",
+}
+_PRIORITY = {c: i for i, c in enumerate(REASONS)}
+# composite requirements: at least one of the fields (DESIGN §4)
+ONE_OF = {
+    "deposits": ("project_code", "credit_code"),
+    "cases": ("project_code", "credit_code", "employer_name"),
+}
+# (earlier, later): the later date may not precede the earlier one
+DATE_ORDER = {
+    "cases": [("received_date", "closed_date")],
+    "credit": [("listed_date", "delisted_date")],
+    "projects": [("special_account_opened", "special_account_filed")],
+}
+CREDIT_FIELDS = ("credit_code", "contractor_credit_code")
+GB32100_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+GB32100_WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28])
+_LUT = np.full(256, -1, dtype=np.int64)
+_LUT[[ord(c) for c in GB32100_CHARS]] = np.arange(31)
+YEAR_MIN, YEAR_MAX = 1990, 2100
+
+
+@dataclass
+class Checked:
+    """Rows that passed (`good`, index kept) and rows rejected (`rejected`: source_row, reason, reason_code,
+    index = the row's position in the normalised frame)."""
+
+    good: pd.DataFrame
+    rejected: pd.DataFrame
+
+
+class Problems:
+    """Collects per-row problems column-wise: the code of highest priority (REASONS order) wins,
+    all reasons are joined with '；'."""
+
+    def __init__(self, index: pd.Index):
+        self.code = pd.Series(None, index=index, dtype="object")
+        self.reason = pd.Series("", index=index, dtype="object")
+
+    def add(self, mask: pd.Series, code: str, message: pd.Series | str) -> None:
+        mask = pd.Series(mask, index=self.code.index).fillna(False).astype(bool)
+        if not mask.any():
+            return
+        msg = message if isinstance(message, str) else message.astype(str)
+        sep = self.reason.where(self.reason == "", self.reason + "；")
+        self.reason = self.reason.where(~mask, sep + msg)
+        prio = _PRIORITY.get(code, len(_PRIORITY))
+        current = self.code.map(_PRIORITY).fillna(len(_PRIORITY) + 1)
+        self.code = self.code.where(~(mask & (current > prio)), code)
+
+    @property
+    def mask(self) -> pd.Series:
+        return self.code.notna()
+
+    def frame(self, source_row: pd.Series) -> pd.DataFrame:
+        m = self.mask
+        return pd.DataFrame({"source_row": source_row[m], "reason": self.reason[m], "reason_code": self.code[m]})
+
+
+def credit_code_expected(codes: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """GB 32100-2015: (well_formed, expected check character) per code; vectorised over the column.
+
+    well_formed: 18 characters from the code alphabet (no I, O, Z, S, V). The check character
+    is C18 = 31 - (sum(Ci * Wi) mod 31), Wi = 3^(i-1) mod 31, with 31 written as 0.
+    """
+    s = codes.fillna("").astype(str)
+    well = s.str.fullmatch(f"[{GB32100_CHARS}]{{18}}").fillna(False).astype(bool)
+    expected = pd.Series(None, index=s.index, dtype="object")
+    if well.any():
+        arr = np.frombuffer("".join(s[well]).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
+        vals = _LUT[arr[:, :17]]
+        check = (31 - (vals @ GB32100_WEIGHTS) % 31) % 31
+        expected[well] = np.array(list(GB32100_CHARS))[check]
+    return well, expected
+
+
+def make_credit_code(prefix17: str) -> str:
+    """The full 18-character code for 17 leading characters (for tests and demo data)."""
+    vals = np.array([GB32100_CHARS.index(c) for c in prefix17])
+    return prefix17 + GB32100_CHARS[(31 - int(vals @ GB32100_WEIGHTS) % 31) % 31]
+
+
+def add_deposit_key(df: pd.DataFrame) -> pd.DataFrame:
+    """deposits' business key: project_code|credit_code|paid_date (empty parts kept empty)."""
+    parts = [df.get(c, pd.Series(None, index=df.index)) for c in ("project_code", "credit_code")]
+    paid = df["paid_date"] if "paid_date" in df else pd.Series(pd.NaT, index=df.index)
+    date_text = pd.to_datetime(paid, errors="coerce").dt.strftime("%Y-%m-%d").fillna("")
+    key = parts[0].fillna("").astype(str) + "|" + parts[1].fillna("").astype(str) + "|" + date_text
+    return df.assign(deposit_key=key)
+
+
+def validate(norm: Normalised, kind: str, extra: pd.Series | None = None) -> Checked:
+    """Run every check on a normalised file; the first occurrence of a business key is kept."""
+    data, raw = norm.data, norm.raw
+    if kind == "deposits":
+        data = add_deposit_key(data)
+    p = Problems(data.index)
+    if extra is not None:
+        p.add(extra.reindex(data.index, fill_value=False), "bad_shape", "该行单元格多于表头（可能有未加引号的逗号或错位）")
+    _required(p, data, kind)
+    for name, mask in norm.bad.items():
+        code = norm.bad_code.get(name, "bad_value")
+        p.add(mask, code, _bad_message(kind, name, code, raw[name]))
+    _ranges(p, data, kind)
+    _credit_codes(p, data, kind)
+    for early, late in DATE_ORDER.get(kind, []):
+        if early in data and late in data:
+            wrong = data[late] < data[early]
+            p.add(wrong, "date_order", f"{kinds.field_zh(kind, late)}早于{kinds.field_zh(kind, early)}：" + raw[late].astype(str)
+                  + " < " + raw[early].astype(str))
+    _duplicates(p, data, kind)
+    good = data[~p.mask]
+    return Checked(good, p.frame(data["source_row"]))
+
+
+def _required(p: Problems, data: pd.DataFrame, kind: str) -> None:
+    for f in kinds.required(kind):
+        col = data[f] if f in data else pd.Series(None, index=data.index)
+        p.add(col.isna(), "missing_required", f"缺少必填项：{kinds.field_zh(kind, f)}")
+    if kind in ONE_OF:
+        names = ONE_OF[kind]
+        present = pd.concat([data[f].notna() if f in data else pd.Series(False, index=data.index) for f in names], axis=1).any(axis=1)
+        p.add(~present, "missing_required", f"{'、'.join(kinds.field_zh(kind, f) for f in names)}至少填写一项")
+
+
+def _bad_message(kind: str, name: str, code: str, raw: pd.Series) -> pd.Series:
+    label = kinds.field_zh(kind, name)
+    what = {
+        "bad_date": "无法识别为日期（可用 2024-03-01、2024/3/1、2024年3月1日）" if name not in ("month", "paid_through_month")
+        else "无法识别为月份（可用 2024-03、2024年3月）",
+        "bad_number": "无法识别为数字",
+        "bad_bool": "无法识别为是/否（可用 是/否、有/无、√/×、Y/N、1/0）",
+        "bad_coord": "无法识别为经纬度",
+        "bad_township": f"无法识别为乡镇（可用：{valid_names()}）",
+        "bad_unit": "无法识别为单位（可用 新密市、乡镇名称或 12 位区划代码）",
+        "bad_enum": "取值不允许（可用：A/B/C/D）" if kind == "credit" else "取值不允许（可用：一般/较大/重大/特别重大）",
+    }.get(code, "格式错误")
+    return label + "“" + raw.astype(str) + "”" + what
+
+
+def _ranges(p: Problems, data: pd.DataFrame, kind: str) -> None:
+    table = schema.DATA_TABLES[kind]
+    for name in data.columns:
+        if name not in table.c:
+            continue
+        col = table.c[name]
+        label = kinds.field_zh(kind, name)
+        if isinstance(col.type, (sa.Float, sa.Integer)) and name not in ("year",):
+            neg = pd.to_numeric(data[name], errors="coerce") < 0
+            p.add(neg, "negative_value", label + "不能为负数：" + data[name].astype(str))
+        if name == "year":
+            y = pd.to_numeric(data[name], errors="coerce")
+            p.add((y < YEAR_MIN) | (y > YEAR_MAX), "out_of_range", label + f"应在 {YEAR_MIN}-{YEAR_MAX} 之间：" + y.astype(str))
+        if name == "rate":
+            p.add(pd.to_numeric(data[name], errors="coerce") > 1, "out_of_range", "缴存比例应在 0-100% 之间")
+        if isinstance(col.type, (sa.Date, sa.DateTime)):
+            d = pd.to_datetime(data[name], errors="coerce")
+            p.add((d.dt.year < YEAR_MIN) | (d.dt.year > YEAR_MAX), "out_of_range",
+                  label + f"应在 {YEAR_MIN}-{YEAR_MAX} 年之间：" + d.dt.strftime("%Y-%m-%d").fillna(""))
+    for name in ("month", "paid_through_month"):
+        if name in data:
+            y = pd.to_numeric(data[name].str.slice(0, 4), errors="coerce")
+            p.add((y < YEAR_MIN) | (y > YEAR_MAX), "out_of_range", kinds.field_zh(kind, name) + "年份不合理：" + data[name].astype(str))
+
+
+def _credit_codes(p: Problems, data: pd.DataFrame, kind: str) -> None:
+    for name in CREDIT_FIELDS:
+        if name not in data:
+            continue
+        s = data[name]
+        label = kinds.field_zh(kind, name)
+        present = s.notna()
+        well, expected = credit_code_expected(s)
+        p.add(present & ~well, "bad_credit_code",
+              label + "“" + s.astype(str) + "”应为 18 位数字或大写字母（不含 I、O、Z、S、V）")
+        wrong = well & (s.str.slice(17, 18) != expected)
+        p.add(wrong, "bad_credit_code", label + "“" + s.astype(str) + "”校验位错误（按 GB 32100 应为 " + expected.astype(str) + "）")
+
+
+def _duplicates(p: Problems, data: pd.DataFrame, kind: str) -> None:
+    """Among rows otherwise valid, a business key seen earlier in the file is rejected."""
+    key = schema.DATA_TABLES[kind].info["key"]
+    if not all(k in data for k in key):
+        return
+    ok = ~p.mask
+    sub = data.loc[ok, key + ["source_row"]]
+    dup = sub.duplicated(subset=key, keep="first")
+    if not dup.any():
+        return
+    first = sub.groupby(key, dropna=False, sort=False)["source_row"].transform("first")
+    shown = ["project_code", "credit_code", "paid_date"] if kind == "deposits" else key
+    label = "、".join(kinds.field_zh(kind, k) for k in shown)
+    key_text = sub[key].astype(str).agg(" ".join, axis=1).str.replace("|", " ", regex=False)
+    msg = ("与第 " + first.astype(str) + f" 行重复（{label}：" + key_text + "）")
+    p.add(dup.reindex(data.index, fill_value=False), "duplicate_key", msg.reindex(data.index, fill_value=""))
+
+
+def row_json(raw: pd.DataFrame, rows: pd.Index) -> pd.Series:
+    """The source rows kept whole, as JSON objects with the file's own headers (for rejected_rows)."""
+    if len(rows) == 0:
+        return pd.Series([], dtype="object")
+    sub = raw.loc[rows]
+    text = sub.to_json(orient="records", force_ascii=False, lines=True, date_format="iso").splitlines()
+    return pd.Series(text, index=rows, dtype="object")
+
+
+def json_of(record: dict) -> str:
+    return json.dumps(record, ensure_ascii=False, default=str)
