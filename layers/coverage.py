@@ -139,8 +139,8 @@ def evidence(status: pd.DataFrame, key: str) -> pd.Series:
     if key == "notice_board":
         return yes(s["notice_board_flag"], "维权公示牌：已设立", "维权公示牌：未设立或未报")
     if key == "filing":
-        return "开工" + fmt_dates(s["start_date"]) + "，期限" + fmt_dates(s["filing_deadline"]) + "，备案" \
-            + fmt_dates(s["filed_date"]).replace("—", "未备案")
+        filed = ("备案" + fmt_dates(s["filed_date"])).where(s["filed_date"].notna(), "未备案")
+        return "开工" + fmt_dates(s["start_date"]) + "，期限" + fmt_dates(s["filing_deadline"]) + "，" + filed
     if key == "labour_officer":
         return yes(s["labour_officer"].notna(), "劳资专管员：已配备", "劳资专管员：未配备")
     raise KeyError(key)

@@ -1,0 +1,196 @@
+"""Arrears layers: cases as points sized by amount and coloured by status; open cases, amount and workers per township.
+
+A case is open at the reference date (end of the month range, see layers/units.ref_date)
+when it was received by then and not closed by then: closed = a 结案日期 on or before the
+date, or status 结案 without a date. "Amount owed" = 欠薪金额 − 追回金额 of open cases, in
+万元 (十二)(十九). Cases with an unreported status count as open (在办).
+"""
+
+from __future__ import annotations
+
+import html
+from urllib.parse import quote
+
+import numpy as np
+import pandas as pd
+
+from geodata.settings import get_settings
+from layers import mapfig
+from layers.base import Filters, LayerData, LayerResult, LegendItem
+from layers.palettes import CLOSED_STATUS, OPEN_STATUSES, STATUS_COLORS, amount_classes, status_color
+from layers.units import (
+    as_dates, as_numbers, as_text, column, fmt_dates, month_start, ref_date,
+)
+
+METRICS = {
+    # key: (title, unit, by_township column)
+    "arrears": ("欠薪金额", "万元", "amount_wan"),
+    "arrears_cases": ("在办欠薪案件", "件", "open_cases"),
+    "arrears_workers": ("欠薪涉及人数", "人", "workers"),
+}
+
+
+def case_state(data: LayerData, filters: Filters | None = None) -> pd.DataFrame:
+    """Cases normalised at the reference date: open, display status, owed amount, link.
+
+    Memoised on `data` like coverage_rules.project_status.
+    """
+    filters = filters or Filters()
+    memo = data.__dict__.setdefault("_wagemap_memo", {})
+    key = ("cases", filters.month_from, filters.month_to, filters.as_of, filters.township)
+    if key not in memo:
+        memo[key] = _case_state(data.cases, filters)
+    return memo[key]
+
+
+def _case_state(cases: pd.DataFrame, filters: Filters) -> pd.DataFrame:
+    c = cases if cases is not None else pd.DataFrame()
+    i = c.index
+    ref = ref_date(filters)
+    start = month_start(filters.month_from) if filters.month_from else pd.Timestamp.min
+    out = pd.DataFrame({
+        k: as_text(column(c, k), i)
+        for k in ("case_no", "township_code", "source", "project_code", "credit_code", "employer_name", "address", "status")
+    }, index=i)
+    out["received"] = as_dates(column(c, "received_date"), i)
+    out["closed"] = as_dates(column(c, "closed_date"), i)
+    out["amount"] = as_numbers(column(c, "amount"), i).fillna(0.0)
+    out["recovered"] = as_numbers(column(c, "recovered"), i).fillna(0.0)
+    out["advanced"] = as_numbers(column(c, "advanced"), i).fillna(0.0)
+    out["workers"] = as_numbers(column(c, "workers"), i).fillna(0.0)
+    out["lon"] = as_numbers(column(c, "lon"), i)
+    out["lat"] = as_numbers(column(c, "lat"), i)
+    keep = out["received"].notna() & (out["received"] <= ref) & out["case_no"].notna()
+    if filters.township:
+        keep &= (out["township_code"] == filters.township).fillna(False)
+    out = out[keep].drop_duplicates("case_no").reset_index(drop=True)
+    closed = (out["closed"] <= ref) | (out["closed"].isna() & out["status"].eq(CLOSED_STATUS).fillna(False))
+    out["open"] = ~closed
+    out["closed_at"] = out["closed"].where(closed, pd.NaT).fillna(out["received"].where(closed))
+    shown = out["status"].where(out["status"].isin([*OPEN_STATUSES, CLOSED_STATUS]).fillna(False), "在办")
+    out["shown_status"] = shown.where(~(out["open"] & shown.eq(CLOSED_STATUS)), "在办")
+    out["owed"] = (out["amount"] - out["recovered"]).clip(lower=0.0).where(out["open"], 0.0)
+    out["new_in_range"] = out["received"] >= start
+    out["closed_in_range"] = closed & (out["closed_at"] >= start)
+    out["link"] = _links(out)
+    out.attrs["ref_date"] = ref.strftime("%Y-%m-%d")
+    return out
+
+
+def _links(c: pd.DataFrame) -> pd.Series:
+    """Where a click on the case goes: its project, else its employer, else nowhere."""
+    proj = "/project/" + c["project_code"].map(lambda v: quote(str(v), safe=""), na_action="ignore")
+    ent = "/enterprise/" + c["credit_code"].map(lambda v: quote(str(v), safe=""), na_action="ignore")
+    return proj.fillna(ent).fillna("").astype(str)
+
+
+def township_arrears(cs: pd.DataFrame, towns: pd.DataFrame) -> pd.DataFrame:
+    """Per township: open cases, amount owed (万元), workers in open cases, new and closed in the range."""
+    o = cs["open"]
+    frame = pd.DataFrame({
+        "code": cs["township_code"], "open_cases": o.astype(int), "amount_wan": cs["owed"],
+        "workers": cs["workers"].where(o, 0.0), "new_cases": cs["new_in_range"].astype(int),
+        "closed_cases": cs["closed_in_range"].astype(int), "advanced_wan": cs["advanced"],
+    })
+    g = frame.groupby("code", as_index=False).sum()
+    out = towns[["code", "name"]].merge(g, on="code", how="left")
+    for col in ("open_cases", "amount_wan", "workers", "new_cases", "closed_cases", "advanced_wan"):
+        out[col] = out[col].fillna(0)
+    return out
+
+
+class ArrearsLayer:
+    """Arrears by township (one metric per layer) with the case points over it."""
+
+    kind = "arrears"
+    higher_is_better = False
+
+    def __init__(self, key: str):
+        self.key = key
+        self.title, self.unit, self.column = METRICS[key]
+
+    def build(self, data: LayerData, filters: Filters) -> LayerResult:
+        cs = case_state(data, filters)
+        towns = pd.DataFrame({"code": data.townships["code"].astype(str), "name": data.townships["name"].astype(str)})
+        if filters.township:
+            towns = towns[towns["code"] == filters.township].reset_index(drop=True)
+        by = township_arrears(cs, towns)
+        by["value"] = by[self.column].astype(float)
+        by["label"] = _labels(by)
+        classes = amount_classes(by["value"], self.unit)
+        points, notes = case_points(cs)
+        ref = cs.attrs.get("ref_date", "")
+        names = dict(zip(towns["code"], towns["name"]))
+        notes = [f"截至{ref}在办案件；欠薪金额 = 涉及金额 − 已追回金额（万元）", *notes]
+        legend = classes.legend() + status_legend(cs)
+        return LayerResult(
+            key=self.key, title=self.title, unit=self.unit, by_township=by, points=points,
+            table=case_table(cs[cs["open"] | cs["closed_in_range"]], names), legend=legend, notes=notes,
+            traces=[mapfig.choropleth_trace(by, classes, self.title), mapfig.point_trace(points, "欠薪案件")],
+        )
+
+    def export_folium(self, result: LayerResult, fmap) -> None:
+        from layers.folium_export import add_layer
+
+        add_layer(result, fmap)
+
+
+def _labels(by: pd.DataFrame) -> list[str]:
+    return [
+        f"在办{int(n)}件，欠薪{a:,.1f}万元，涉及{int(w)}人" for n, a, w in zip(by["open_cases"], by["amount_wan"], by["workers"])
+    ]
+
+
+def point_size(amount_wan: pd.Series) -> pd.Series:
+    """Marker diameter (px) from the amount: 6 px + 3·√万元, 6-30 px (fixed scale, comparable across views)."""
+    return (6.0 + 3.0 * np.sqrt(amount_wan.clip(lower=0.0))).clip(6.0, 30.0)
+
+
+def case_points(cs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Open cases and cases closed within the range, as map points (labels escaped)."""
+    c = cs[(cs["open"] | cs["closed_in_range"]) & cs["lon"].notna() & cs["lat"].notna()]
+    esc = lambda s: s.fillna("").astype(str).map(html.escape)  # noqa: E731
+    label = ("<b>案件 " + esc(c["case_no"]) + "</b><br>" + esc(c["employer_name"]) + "<br>状态：" + c["shown_status"]
+             + "<br>欠薪金额：" + c["amount"].map(lambda v: f"{v:,.1f}万元")
+             + "（未追回" + (c["amount"] - c["recovered"]).clip(lower=0).map(lambda v: f"{v:,.1f}万元") + "）"
+             + "<br>涉及人数：" + c["workers"].round().astype(int).astype(str) + "人"
+             + "<br>受理日期：" + fmt_dates(c["received"]))
+    pts = pd.DataFrame({
+        "id": c["case_no"], "lon": c["lon"], "lat": c["lat"], "label": label,
+        "color": c["shown_status"].map(status_color), "size": point_size(c["amount"]), "link": c["link"],
+        "open": c["open"], "amount": c["amount"], "category": c["shown_status"], "township_code": c["township_code"],
+    })
+    limit = get_settings().max_points_per_layer
+    notes = []
+    if len(pts) > limit:
+        pts = pts.sort_values(["open", "amount"], ascending=[False, False], kind="stable").head(limit)
+        notes.append(f"案件点过多，仅显示{limit}件（在办、金额大者优先）")
+    return pts.reset_index(drop=True), notes
+
+
+def status_legend(cs: pd.DataFrame) -> list[LegendItem]:
+    """Point colours for the statuses present (warning colours for open, grey for closed)."""
+    present = set(cs["shown_status"].dropna()) if len(cs) else set()
+    order = [*OPEN_STATUSES, "在办", CLOSED_STATUS]
+    return [LegendItem(label=f"案件：{s}", color=STATUS_COLORS[s]) for s in order if s in present]
+
+
+def case_table(cs: pd.DataFrame, names: dict[str, str] | None = None) -> pd.DataFrame:
+    """Cases for grids and exports, without personal data (complainants are in the ledgers, masked)."""
+    town = cs["township_code"].map(names or {}).fillna(cs["township_code"])
+    return pd.DataFrame({
+        "案件编号": cs["case_no"], "受理日期": fmt_dates(cs["received"]), "案件来源": cs["source"], "所属乡镇": town,
+        "欠薪单位": cs["employer_name"], "项目编号": cs["project_code"], "涉及人数": cs["workers"].round().astype(int),
+        "欠薪金额(万元)": cs["amount"].round(2), "未追回(万元)": (cs["amount"] - cs["recovered"]).clip(lower=0).round(2),
+        "办理状态": cs["shown_status"], "结案日期": fmt_dates(cs["closed_at"]).replace("—", ""),
+        "链接": cs["link"],
+    }).reset_index(drop=True)
+
+
+def summary(cs: pd.DataFrame) -> dict[str, float]:
+    """Open cases, amount owed (万元), workers affected — the arrears KPIs."""
+    o = cs["open"]
+    return {"open_cases": int(o.sum()), "amount_wan": float(cs["owed"].sum()), "workers": float(cs["workers"][o].sum())}
+
+
+LAYERS = {key: ArrearsLayer(key) for key in METRICS}

@@ -1,0 +1,113 @@
+"""The township worklist: each active project that lacks a mechanism, which ones, since when, who to call.
+
+A project is on the list when any mechanism applies to it and is not met (coverage_rules:
+`app & ~met`), the same test the coverage layers count, so the list and the map agree.
+`(三十二) 属地负总责`: the township finds here what to fix in its territory this week.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import numpy as np
+import pandas as pd
+
+from layers.base import Filters, LayerData
+from layers.coverage import MECHANISMS, evidence, since_text
+from layers.coverage_rules import KEYS, gaps, project_status
+from layers.exports import mask_name, mask_phone
+from layers.units import fmt_dates
+
+WORKLIST_ZH = {
+    "project_code": "项目编号", "name": "项目名称", "township": "所属乡镇", "contractor": "施工总承包单位",
+    "contact": "劳资专管员", "contact_phone": "联系电话", "missing_zh": "缺失机制", "n_missing": "缺失项数",
+    "since_label": "最早缺失自", "details": "情况说明", "status": "项目状态", "start_label": "开工日期",
+}
+ITEMS_ZH = {
+    "project_code": "项目编号", "name": "项目名称", "township": "所属乡镇", "mechanism_zh": "缺失机制",
+    "clause": "政策条款", "since_label": "缺失自", "evidence": "依据",
+}
+
+
+def gap_items(data: LayerData, filters: Filters | None = None) -> pd.DataFrame:
+    """Long form: one row per (project, missing mechanism) with since and evidence."""
+    filters = filters or Filters()
+    st = project_status(data, filters)
+    names = _names(data)
+    parts = []
+    for key in KEYS:
+        sub = st[gaps(st, key)]
+        if sub.empty:
+            continue
+        m = MECHANISMS[key]
+        parts.append(pd.DataFrame({
+            "project_code": sub["project_code"], "name": sub["name"], "township_code": sub["township_code"],
+            "township": sub["township_code"].map(names), "mechanism": key, "mechanism_zh": m.short,
+            "clause": m.clause, "since": sub[f"{key}_since"], "since_label": since_text(sub, key),
+            "evidence": evidence(sub, key),
+        }))
+    if not parts:
+        return pd.DataFrame(columns=["project_code", "name", "township_code", "township", "mechanism", "mechanism_zh",
+                                     "clause", "since", "since_label", "evidence"])
+    return pd.concat(parts, ignore_index=True).sort_values(["township_code", "project_code", "since"], kind="stable",
+                                                           ignore_index=True)
+
+
+def worklist(data: LayerData, filters: Filters | None = None, mask_pii: bool = True) -> pd.DataFrame:
+    """One row per project with any gap: missing mechanisms, earliest since, contractor and contact, link.
+
+    `mask_pii` masks the contact's name and phone (roles that may see them pass False).
+    Sorted by number of gaps (most first), then by how long the oldest gap has run.
+    """
+    filters = filters or Filters()
+    st = project_status(data, filters)
+    gap = pd.DataFrame({k: gaps(st, k) for k in KEYS})
+    any_gap = gap.any(axis=1)
+    s, g = st[any_gap], gap[any_gap]
+    missing_zh = pd.Series("", index=s.index, dtype="string")
+    missing = pd.Series("", index=s.index, dtype="string")
+    details = pd.Series("", index=s.index, dtype="string")
+    since = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    for k in KEYS:
+        has = g[k]
+        if not has.any():
+            continue
+        short = MECHANISMS[k].short
+        missing_zh = missing_zh + np.where(has, short + "、", "")
+        missing = missing + np.where(has, k + ";", "")
+        ev = pd.Series("", index=s.index, dtype="string")
+        ev[has] = short + "：" + evidence(s[has], k) + "；"
+        details = details + ev
+        new = s[f"{k}_since"]
+        take = has & new.notna() & (since.isna() | (new < since))
+        since = since.where(~take, new)
+    contact = s["labour_officer"]
+    phone = s["labour_officer_phone"].fillna(s["contractor_phone"])
+    if mask_pii:
+        contact, phone = mask_name(contact), mask_phone(phone)
+    out = pd.DataFrame({
+        "project_code": s["project_code"], "name": s["name"], "township_code": s["township_code"],
+        "township": s["township_code"].map(_names(data)), "contractor": s["contractor"],
+        "contractor_credit_code": s["contractor_credit_code"], "contact": contact, "contact_phone": phone,
+        "missing": missing.str.rstrip(";"), "missing_zh": missing_zh.str.rstrip("、"), "n_missing": g.sum(axis=1),
+        "since": since, "since_label": fmt_dates(since), "details": details.str.rstrip("；"),
+        "status": s["status"], "start_date": s["start_date"], "start_label": fmt_dates(s["start_date"]),
+        "link": "/project/" + s["project_code"].map(lambda c: quote(str(c), safe="")),
+        "lon": s["lon"], "lat": s["lat"],
+    })
+    return out.sort_values(["n_missing", "since", "project_code"], ascending=[False, True, True], kind="stable",
+                           ignore_index=True)
+
+
+def worklist_table(wl: pd.DataFrame) -> pd.DataFrame:
+    """The worklist with Chinese headers, for grids and the xlsx export."""
+    return wl[list(WORKLIST_ZH)].rename(columns=WORKLIST_ZH)
+
+
+def items_table(items: pd.DataFrame) -> pd.DataFrame:
+    return items[list(ITEMS_ZH)].rename(columns=ITEMS_ZH)
+
+
+def _names(data: LayerData) -> dict[str, str]:
+    t = data.townships
+    return dict(zip(t["code"].astype(str), t["name"].astype(str)))
