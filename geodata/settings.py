@@ -48,7 +48,7 @@ class Rules(BaseModel):
     stopped_statuses: tuple[str, ...] = Field(("停工",), description="(八) 停工项目状态")
     completed_statuses: tuple[str, ...] = Field(("竣工", "完工", "已竣工"), description="竣工项目状态（不再要求缴存保证金等）")
     guarantee_grades: tuple[str, ...] = Field(("C", "D"), description="(十七)(二十六) 须提供工程款支付担保的诚信等级")
-    credit_effective_month: int = Field(6, ge=1, le=12, description="(十三) 每年3-5月评定上年度诚信等级：Y年度等级自Y+1年此月起生效")
+    credit_effective_month: int = Field(6, ge=1, le=12, description="(十三) 每年3-5月评定上年度用工情况：Y年度（Y年评定）的等级自Y年此月起生效")
     deposit_held_statuses: tuple[str, ...] = Field(("缴存", "已缴存", "在缴"), description="(九) 计入已缴存的保证金状态")
     deposit_exempt_statuses: tuple[str, ...] = Field(("减免", "免缴"), description="(九) 减免状态")
     deposit_tolerance: float = Field(0.01, ge=0, le=1, description="(九) 实缴与应缴相差不超过应缴的此比例视为一致（项目默认）")

@@ -124,7 +124,8 @@ def case_state(data: LayerData, as_of: pd.Timestamp, rules: Rules | None = None)
     r = rules_of(rules)
     c = data.cases
     if c is None or c.empty:
-        return pd.DataFrame(columns=["case_no", "received", "closed", "closed_date", "amount", "workers", "status"])
+        return pd.DataFrame(columns=["case_no", "received", "closed", "closed_date", "amount", "workers", "status", "employer_name",
+                                     "project_code"])
     received = as_date(col(c, "received_date"))
     closed_date = as_date(col(c, "closed_date"))
     status = as_text(col(c, "status", None))
@@ -133,7 +134,8 @@ def case_state(data: LayerData, as_of: pd.Timestamp, rules: Rules | None = None)
     out = pd.DataFrame({
         "case_no": as_text(col(c, "case_no")), "received": received, "closed": closed.astype(bool),
         "closed_date": closed_date.where(closed_date <= as_of), "amount": as_num(col(c, "amount")),
-        "workers": as_num(col(c, "workers")), "status": status,
+        "workers": as_num(col(c, "workers")), "status": status, "employer_name": as_text(col(c, "employer_name", None)),
+        "project_code": as_text(col(c, "project_code", None)),
     })
     return out[out["received"].notna() & (out["received"] <= as_of)].reset_index(drop=True)
 
@@ -163,8 +165,9 @@ def credit_rows(data: LayerData, rules: Rules | None = None) -> pd.DataFrame:
     if c is None or c.empty:
         return pd.DataFrame(columns=["credit_code", "year", "grade", "blacklisted", "listed", "delisted", "effective", "reason"])
     year = as_num(col(c, "year"))
-    # (十三) year Y is assessed in March-May of Y+1: it is in force from month `credit_effective_month` of Y+1
-    effective = pd.to_datetime((year + 1).astype("Int64").astype("string") + f"-{r.credit_effective_month:02d}-01", errors="coerce")
+    # (十三) the grade of year Y is assessed in March-May of Y (on the conduct of Y-1) and is in
+    # force from month `credit_effective_month` of Y until the next year's grade
+    effective = pd.to_datetime(year.astype("Int64").astype("string") + f"-{r.credit_effective_month:02d}-01", errors="coerce")
     black = as_bool(col(c, "blacklisted", False))
     listed = as_date(col(c, "listed_date"))
     out = pd.DataFrame({
@@ -318,7 +321,7 @@ class CreditLayer:
                               "黑名单": np.where(bad["blacklisted"], "是", "否"), "原因": bad["why"]})
         return LayerResult(key=self.key, title=self.title, unit="家", by_township=by, points=pts, table=table,
                            legend=[LegendItem("黑名单", "#d62728"), LegendItem("C/D级", "#ff7f0e")],
-                           notes=[f"截至{as_of:%Y年%m月%d日}；(十三) 等级于次年{get_settings().rules.credit_effective_month}月起生效"])
+                           notes=[f"截至{date_zh(pd.Series([as_of])).iloc[0]}；(十三) 年度等级于当年{get_settings().rules.credit_effective_month}月起生效"])
 
     def export_folium(self, result: LayerResult, fmap: Any) -> None:
         import folium

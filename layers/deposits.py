@@ -1,14 +1,18 @@
 """工资保证金 (九): the amount each project must deposit by its contractor's record, and who differs.
 
-Rate rule (九) 差异化缴存, in this order, on the contractor's arrears record at `as_of`:
-  1. arrears still open                               -> full rate   (rules.deposit_rate_full)
-  2. no case in the last `deposit_exempt_years` years
+Rate rule (九) 差异化缴存, on the contractor's arrears record when the deposit fell due (the
+project's start date; `as_of` when the start is unknown or later), in this order:
+  1. a case still open                                 -> full rate   (rules.deposit_rate_full)
+  2. no case in the `deposit_exempt_years` years before
      and a 无拖欠证明 on file (deposits.no_arrears_cert) -> exempt (0)
-  3. arrears in the past, all handled                  -> raised rate (rules.deposit_rate_raised)
+  3. a case before, all closed                         -> raised rate (rules.deposit_rate_raised)
   4. otherwise                                         -> normal rate (rules.deposit_rate_normal)
-required = contract_value (万元) × rate. balance = Σ缴存 − Σ动用 − Σ退还 up to `as_of`.
-A project differs from the rule when its balance is outside required ± tolerance, when it is
-marked 减免 without qualifying (不得擅自减免), or when its recorded rate is not the rule's rate.
+required = contract_value (万元) × rate. Each deposit row is one deposit with its current status:
+paid = Σ amount of rows 缴存/动用/退还 (money paid in), balance = Σ 缴存 (still held), both up to `as_of`.
+A project differs from the rule when what it paid is outside required ± tolerance, when it is
+marked 减免 without qualifying (不得擅自减免), or when its recorded rate is not the rule's rate;
+`low_balance` (balance below required, e.g. 动用 and not replenished) is flagged as well.
+Rows keyed by credit code only (other industries) are not attributed to a project.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import pandas as pd
 
 from geodata.settings import Rules
 from layers.base import Filters, LayerData, LayerResult, LegendItem
-from layers.credit import arrears_record, as_bool, as_date, as_num, as_text, col, rules_of
+from layers.credit import as_bool, case_links, as_date, as_num, as_text, col, rules_of
 
 RULE_ZH = {"full": "存在未结欠薪：全额缴存", "exempt": "两年无拖欠且有无拖欠证明：减免", "raised": "发生过拖欠已处理：提高比例",
            "normal": "正常比例"}
@@ -61,7 +65,7 @@ def required_deposits(data: LayerData, as_of: pd.Timestamp, rules: Rules | None 
 
     Columns: project_code, name, township_code, contractor_credit_code, active, contract_value,
     rule, rule_zh, rate, required, paid, used, returned, balance, recorded_rate, cert,
-    claimed_exempt, short, differs, flags (Chinese, '；'-joined).
+    claimed_exempt, short (paid below rule), low_balance (held below rule), differs, flags (Chinese).
     """
     r = rules_of(rules)
     p = data.projects
@@ -77,18 +81,16 @@ def required_deposits(data: LayerData, as_of: pd.Timestamp, rules: Rules | None 
     status = as_text(col(p, "status", None))
     out["active"] = (~status.isin(r.completed_statuses).fillna(False) & (start.isna() | (start <= as_of))).to_numpy()
 
-    # contractor's record (六)(九)
-    rec = arrears_record(data, as_of, r)
-    rec = rec[rec["entity_type"] == "employer"].set_index("entity_id")
-    n_open = out["contractor_credit_code"].map(rec["n_open"]).fillna(0).astype(int)
-    last_case = out["contractor_credit_code"].map(rec["last_case"])
-    had_case = out["contractor_credit_code"].map(rec["n_cases"]).fillna(0) > 0
+    # contractor's record (六)(九) when the deposit fell due
+    due = start.where(start.notna() & (start <= as_of), as_of)
+    rec = _record_at(data, out["contractor_credit_code"], due, r)
+    n_open, last_case, had_case = rec["n_open"], rec["last_case"], rec["n_cases"] > 0
 
     rows = deposit_rows(data, as_of, r)
     cert_projects = set(rows.loc[rows["cert"], "project_code"].dropna())
     cert_firms = set(rows.loc[rows["cert"], "credit_code"].dropna())
     cert = out["project_code"].isin(cert_projects) | out["contractor_credit_code"].isin(cert_firms)
-    clean_since = as_of - pd.DateOffset(years=r.deposit_exempt_years)
+    clean_since = due - pd.Timedelta(days=365 * r.deposit_exempt_years)
     clean = n_open.eq(0) & (last_case.isna() | (last_case < clean_since))
 
     rule = np.select([n_open > 0, clean & cert, had_case], ["full", "exempt", "raised"], default="normal")
@@ -102,26 +104,49 @@ def required_deposits(data: LayerData, as_of: pd.Timestamp, rules: Rules | None 
     by_proj = rows[rows["project_code"].notna()]
     sums = (by_proj.pivot_table(index="project_code", columns="kind", values="amount", aggfunc="sum") if not by_proj.empty
             else pd.DataFrame()).reindex(columns=["held", "used", "returned", "exempt"]).fillna(0.0)
-    out["paid"] = out["project_code"].map(sums["held"]).fillna(0.0)
+    out["balance"] = out["project_code"].map(sums["held"]).fillna(0.0)
     out["used"] = out["project_code"].map(sums["used"]).fillna(0.0)
     out["returned"] = out["project_code"].map(sums["returned"]).fillna(0.0)
-    out["balance"] = out["paid"] - out["used"] - out["returned"]
+    out["paid"] = out["balance"] + out["used"] + out["returned"]
     last_rate = by_proj.dropna(subset=["rate"]).sort_values("paid").groupby("project_code")["rate"].last()
     out["recorded_rate"] = out["project_code"].map(last_rate)
     out["claimed_exempt"] = out["project_code"].isin(set(by_proj.loc[by_proj["kind"] == "exempt", "project_code"]))
     return _flag(out, r)
 
 
+def _record_at(data: LayerData, codes: pd.Series, when: pd.Series, r: Rules) -> pd.DataFrame:
+    """Per row: the employer `codes[i]`'s cases received before `when[i]`: n_cases, n_open, last_case."""
+    links = case_links(data)
+    links = links[links["entity_type"] == "employer"]
+    c = data.cases
+    empty = pd.DataFrame({"n_cases": 0, "n_open": 0, "last_case": pd.NaT}, index=codes.index)
+    if links.empty or c is None or c.empty:
+        return empty
+    cs = pd.DataFrame({"case_no": as_text(col(c, "case_no")), "received": as_date(col(c, "received_date")),
+                       "closed_date": as_date(col(c, "closed_date")),
+                       "closed_flag": as_text(col(c, "status", None)).isin(r.case_closed_statuses).fillna(False)})
+    j = pd.DataFrame({"row": np.arange(len(codes)), "entity_id": codes.to_numpy(), "when": when.to_numpy()})
+    j = j.merge(links[["case_no", "entity_id"]], on="entity_id").merge(cs, on="case_no")
+    j = j[j["received"] < j["when"]]
+    closed = (j["closed_date"].notna() & (j["closed_date"] <= j["when"])) | (j["closed_date"].isna() & j["closed_flag"])
+    g = j.assign(open=~closed).groupby("row").agg(n_cases=("case_no", "nunique"), n_open=("open", "sum"), last_case=("received", "max"))
+    out = g.reindex(np.arange(len(codes)))
+    out.index = codes.index
+    return out.fillna({"n_cases": 0, "n_open": 0}).astype({"n_cases": int, "n_open": int})
+
+
 def _flag(out: pd.DataFrame, r: Rules) -> pd.DataFrame:
     tol = out["required"] * r.deposit_tolerance
-    out["short"] = out["balance"] < out["required"] - tol - 1e-9
-    over = out["balance"] > out["required"] + tol + 1e-9
+    out["short"] = out["paid"] < out["required"] - tol - 1e-9
+    out["low_balance"] = out["balance"] < out["required"] - tol - 1e-9
+    over = out["paid"] > out["required"] + tol + 1e-9
     unjust = out["claimed_exempt"] & (out["rule"] != "exempt")
     mismatch = out["recorded_rate"].notna() & ((out["recorded_rate"] - out["rate"]).abs() > 1e-6)
-    fmt = lambda s: s.round(2).astype("string")  # noqa: E731
+    fmt = lambda s: s.round(2).astype("string").str.replace(r"\.0$", "", regex=True)  # noqa: E731
     parts = pd.DataFrame({
-        "short": np.where(out["short"], "少缴：余额" + fmt(out["balance"]) + "万元，应缴" + fmt(out["required"]) + "万元", ""),
-        "over": np.where(over, "多缴：余额" + fmt(out["balance"]) + "万元，应缴" + fmt(out["required"]) + "万元", ""),
+        "short": np.where(out["short"], "少缴：实缴" + fmt(out["paid"]) + "万元，应缴" + fmt(out["required"]) + "万元", ""),
+        "over": np.where(over, "多缴：实缴" + fmt(out["paid"]) + "万元，应缴" + fmt(out["required"]) + "万元", ""),
+        "low": np.where(out["low_balance"] & ~out["short"], "已动用或退还未补足：余额" + fmt(out["balance"]) + "万元", ""),
         "unjust": np.where(unjust, "不符合减免条件却登记减免（不得擅自减免）", ""),
         "mismatch": np.where(mismatch, "登记比例" + fmt(out["recorded_rate"] * 100) + "%，规则比例" + fmt(out["rate"] * 100) + "%", ""),
     }, index=out.index).fillna("")
@@ -163,7 +188,7 @@ class DepositLayer:
         table = pd.DataFrame({
             "项目编号": dep.get("project_code"), "项目名称": dep.get("name"), "合同价款(万元)": dep.get("contract_value"),
             "适用规则": dep.get("rule_zh"), "规则比例": dep.get("rate"), "应缴(万元)": dep.get("required"),
-            "余额(万元)": dep.get("balance"), "差异": dep.get("flags"),
+            "实缴(万元)": dep.get("paid"), "余额(万元)": dep.get("balance"), "差异": dep.get("flags"),
         })
         return LayerResult(key=self.key, title=self.title, unit="%", by_township=by, points=pts, table=table,
                            legend=[LegendItem("少缴", "#d62728"), LegendItem("其他不符", "#ff7f0e")],

@@ -10,7 +10,7 @@ Boundaries (each rule fires strictly past its threshold; the threshold itself is
   wages_unpaid         paid_through_month < M-1 (月结月清)              yellow 1 month, orange/red from settings
   real_name_low        registered/onsite < real_name_min               orange < coverage_orange, red < coverage_red
   cards_low            cards/onsite < card_min                         same grading
-  deposit_short        balance < required·(1-tolerance) (九)            red when nothing held
+  deposit_short        held balance < required·(1-tolerance) (九)       red when nothing held
   filing_late          filed - start > filing_within_days (二)          yellow filed late, orange not filed
   stopped_with_workers status 停工 and workers_onsite > 0 in M          red
   payroll_below_min    wages_paid_bank·10000/onsite < min wage          red below `payroll_red_share`
@@ -190,10 +190,10 @@ def rule_deposit_short(ctx: Context) -> pd.DataFrame:
     dep = required_deposits(ctx.data, ctx.as_of, ctx.rules)
     if dep.empty:
         return pd.DataFrame(columns=COLUMNS)
-    hit = dep[dep["short"] & dep["project_code"].isin(ctx.projects["project_code"])]
+    hit = dep[dep["low_balance"] & dep["project_code"].isin(ctx.projects["project_code"])]
     sev = np.where(hit["balance"] <= EPS, "red", "orange")
     ev = ("按“" + hit["rule_zh"] + "”应缴" + _f(hit["required"], 2) + "万元（合同价款" + _f(hit["contract_value"], 0) + "万元×"
-          + _pct(hit["rate"]) + "），实有" + _f(hit["balance"], 2) + "万元")
+          + _pct(hit["rate"]) + "），实缴" + _f(hit["paid"], 2) + "万元，现余额" + _f(hit["balance"], 2) + "万元")
     return _emit("project", hit, "deposit_short", sev, ev, hit["balance"], hit["required"], ctx)
 
 
