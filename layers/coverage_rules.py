@@ -127,7 +127,10 @@ def _compliance(comp: pd.DataFrame, codes: pd.Series, emi: float) -> dict[str, p
 
 
 def _deposit_balance(dep: pd.DataFrame, ref: pd.Timestamp) -> pd.DataFrame:
-    """Per project: deposit held at the reference date (缴存 − 动用 − 退还, 万元) and whether 减免 applies.
+    """Per project: deposit paid in by the reference date (万元) and whether a 减免 applies.
+
+    Each deposit row is one deposit with its current status; 缴存, 动用 and 退还 rows were all
+    paid in (the same reading as layers/deposits.py), 减免 rows carry no money.
 
     Deposits keyed by credit code only (no project code) are not attributed to a project here;
     the differentiated rule of issue 5 decides how they count.
@@ -143,7 +146,7 @@ def _deposit_balance(dep: pd.DataFrame, ref: pd.Timestamp) -> pd.DataFrame:
         "status": as_text(column(dep, "status"), dep.index).fillna("缴存"),
     })
     d = d[d["project_code"].notna() & (d["paid_date"] <= ref)]
-    sign = np.select([d["status"].isin(["动用", "退还"]).to_numpy(), d["status"].eq("减免").to_numpy()], [-1.0, 0.0], 1.0)
+    sign = np.where(d["status"].eq("减免").to_numpy(), 0.0, 1.0)
     d = d.assign(signed=d["amount"] * sign, exempt=d["status"].eq("减免"),
                  first=d["paid_date"].where(sign > 0))
     g = d.groupby("project_code", as_index=False).agg(deposit_paid=("signed", "sum"), deposit_exempt=("exempt", "any"),
