@@ -196,8 +196,12 @@ def clean_code(s: pd.Series, upper: bool = False) -> pd.Series:
     return t.str.upper() if upper else t
 
 
-def normalise(fields_df: pd.DataFrame, kind: str, units: dict[str, str] | None = None) -> Normalised:
-    """Typed columns for `kind` from raw text columns named by field (see `select_fields`)."""
+def normalise(fields_df: pd.DataFrame, kind: str, units: dict[str, str] | None = None,
+              source_row: pd.Series | np.ndarray | None = None) -> Normalised:
+    """Typed columns for `kind` from raw text columns named by field (see `select_fields`).
+
+    `source_row` defaults to the frame's index (the Excel row numbers `read` gives).
+    """
     units = units or {}
     table = schema.DATA_TABLES[kind]
     raw = fields_df.apply(clean_text) if len(fields_df.columns) else fields_df.astype("str")
@@ -215,7 +219,7 @@ def normalise(fields_df: pd.DataFrame, kind: str, units: dict[str, str] | None =
         data["declared_township"], mask = township_codes(raw["township_name"])
         if mask.any():
             bad["township_name"], codes["township_name"] = mask, "bad_township"
-    data["source_row"] = raw.index.to_numpy()
+    data["source_row"] = np.asarray(raw.index if source_row is None else source_row, dtype="int64")
     return Normalised(data, raw, bad, codes)
 
 

@@ -236,7 +236,7 @@ def row_json(raw: pd.DataFrame, rows: pd.Index) -> pd.Series:
     if len(rows) == 0:
         return pd.Series([], dtype="object")
     sub = raw.loc[rows]
-    text = sub.to_json(orient="records", force_ascii=False, lines=True, date_format="iso").splitlines()
+    text = sub.to_json(orient="records", force_ascii=False, lines=True, date_format="iso").replace("\\/", "/").splitlines()
     return pd.Series(text, index=rows, dtype="object")
 
 
