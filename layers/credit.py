@@ -83,7 +83,7 @@ def month_zh(month: str) -> str:
 
 def date_zh(s: pd.Series, day: bool = True) -> pd.Series:
     """Dates as '2024年3月5日' (or '2024年3月' with day=False); NaT -> <NA>."""
-    d = pd.Series(s)
+    d = pd.to_datetime(pd.Series(s), errors="coerce")
     out = d.dt.year.astype("Int64").astype("string") + "年" + d.dt.month.astype("Int64").astype("string") + "月"
     return out + d.dt.day.astype("Int64").astype("string") + "日" if day else out
 

@@ -129,6 +129,10 @@ def _emit(entity_type: str, frame: pd.DataFrame, rule: str, severity: Any, evide
     }, columns=COLUMNS)
 
 
+def _none() -> pd.DataFrame:
+    return pd.DataFrame(columns=COLUMNS)
+
+
 def _f(s: pd.Series | float, nd: int = 1) -> pd.Series | str:
     """Round and format numbers for evidence text (a scalar gives a str)."""
     if np.isscalar(s):
@@ -146,6 +150,8 @@ def rule_account_unfunded(ctx: Context) -> pd.DataFrame:
     """(十一) 人工费 not paid into the special account for the month's labour cost."""
     c = ctx.comp
     hit = c[(c["funded"] < c["due"] - EPS) & (c["due"] > 0)]
+    if hit.empty:
+        return _none()
     sev = np.where(hit["funded"] < hit["due"] * ctx.rules.account_funded_red_share, "red", "orange")
     ev = month_zh(ctx.month) + "专户拨付人工费" + _f(hit["funded"], 2) + "万元，低于当月应发工资" + _f(hit["due"], 2) + "万元"
     return _emit("project", hit, "account_unfunded", sev, ev, hit["funded"], hit["due"], ctx)
@@ -155,7 +161,9 @@ def rule_wages_unpaid(ctx: Context) -> pd.DataFrame:
     """(五) 月结月清: wages paid through last month at the latest."""
     c = ctx.comp
     behind = (ctx.m - 1) - c["paid_through"]
-    hit = c[behind >= 1].assign(behind=behind)
+    hit = c.assign(behind=behind)[behind >= 1]
+    if hit.empty:
+        return _none()
     r = ctx.rules
     sev = np.select([hit["behind"] >= r.unpaid_months_red, hit["behind"] >= r.unpaid_months_orange], ["red", "orange"], "yellow")
     paid_txt = hit["paid_through"].map(lambda i: month_zh(month_str(i)))
@@ -167,7 +175,9 @@ def _coverage(ctx: Context, numer: str, rule: str, minimum: float, what: str) ->
     c = ctx.comp
     ratio = c[numer].fillna(0) / c["onsite"]
     ok = c["onsite"] > 0
-    hit = c[ok & (ratio < minimum - EPS)].assign(ratio=ratio)
+    hit = c.assign(ratio=ratio)[ok & (ratio < minimum - EPS)]
+    if hit.empty:
+        return _none()
     r = ctx.rules
     sev = np.select([hit["ratio"] < r.coverage_red - EPS, hit["ratio"] < r.coverage_orange - EPS], ["red", "orange"], "yellow")
     ev = (month_zh(ctx.month) + "在场" + _f(hit["onsite"], 0) + "人，" + what + _f(hit[numer].fillna(0), 0) + "人，比例"
@@ -191,6 +201,8 @@ def rule_deposit_short(ctx: Context) -> pd.DataFrame:
     if dep.empty:
         return pd.DataFrame(columns=COLUMNS)
     hit = dep[dep["low_balance"] & dep["project_code"].isin(ctx.projects["project_code"])]
+    if hit.empty:
+        return _none()
     sev = np.where(hit["balance"] <= EPS, "red", "orange")
     ev = ("按“" + hit["rule_zh"] + "”应缴" + _f(hit["required"], 2) + "万元（合同价款" + _f(hit["contract_value"], 0) + "万元×"
           + _pct(hit["rate"]) + "），实缴" + _f(hit["paid"], 2) + "万元，现余额" + _f(hit["balance"], 2) + "万元")
@@ -202,7 +214,9 @@ def rule_filing_late(ctx: Context) -> pd.DataFrame:
     p = ctx.projects
     filed = p["filed"].where(p["filed"] <= ctx.as_of)
     days = (filed.fillna(ctx.as_of) - p["start"]).dt.days
-    hit = p[p["start"].notna() & (days > ctx.rules.filing_within_days)].assign(days=days, filed_ok=filed.notna())
+    hit = p.assign(days=days, filed_ok=filed.notna())[p["start"].notna() & (days > ctx.rules.filing_within_days)]
+    if hit.empty:
+        return _none()
     sev = np.where(hit["filed_ok"], "yellow", "orange")
     start_txt = date_zh(hit["start"])
     ev = np.where(hit["filed_ok"], start_txt + "开工，" + hit["days"].astype(int).astype(str) + "天后才备案",
@@ -215,6 +229,8 @@ def rule_stopped_with_workers(ctx: Context) -> pd.DataFrame:
     """(八) a stopped project that still has workers on site (wages at risk)."""
     c = ctx.comp
     hit = c[c["status"].isin(ctx.rules.stopped_statuses).fillna(False) & (c["onsite"] > 0)]
+    if hit.empty:
+        return _none()
     ev = "项目状态为" + hit["status"] + "，" + month_zh(ctx.month) + "仍有" + _f(hit["onsite"], 0) + "人在场"
     return _emit("project", hit, "stopped_with_workers", "red", ev, hit["onsite"], 0, ctx)
 
@@ -224,7 +240,9 @@ def rule_payroll_below_min(ctx: Context) -> pd.DataFrame:
     c = ctx.comp
     avg = c["paid_bank"] * 10000 / c["onsite"]
     mw = ctx.rules.min_wage_monthly_yuan
-    hit = c[(c["onsite"] > 0) & c["paid_bank"].notna() & (avg < mw - EPS)].assign(avg=avg)
+    hit = c.assign(avg=avg)[(c["onsite"] > 0) & c["paid_bank"].notna() & (avg < mw - EPS)]
+    if hit.empty:
+        return _none()
     sev = np.where(hit["avg"] < mw * ctx.rules.payroll_red_share - EPS, "red", "orange")
     ev = (month_zh(ctx.month) + "银行代发" + _f(hit["paid_bank"], 2) + "万元/在场" + _f(hit["onsite"], 0) + "人，人均"
           + _f(hit["avg"], 0) + "元，低于最低工资" + _f(mw, 0) + "元")
@@ -243,7 +261,7 @@ def rule_guarantee_missing(ctx: Context) -> pd.DataFrame:
     frames = []
     for role, code, who in (("建设单位", builder_code, p["builder"]), ("施工总承包单位", p["contractor_credit_code"], p["contractor"])):
         hit_mask = code.isin(bad.index) & ~p["guarantee"]
-        hit = p[hit_mask].assign(code=code[hit_mask], who=who[hit_mask].fillna(code[hit_mask]))
+        hit = p.assign(code=code, who=who.fillna(code))[hit_mask]
         if hit.empty:
             continue
         black = hit["code"].map(bad["blacklisted"]).astype(bool)
