@@ -113,7 +113,7 @@ def score(data: LayerData, filters: Filters | None = None, rules: Rules | None =
     allf = allf.groupby(["entity_type", "entity_id", "factor", "factor_zh", "source"], as_index=False)["points"].sum()
     total = allf.groupby(["entity_type", "entity_id"])["points"].sum().rename("points")
     out = uni.drop(columns="contractor").join(total, on=["entity_type", "entity_id"])
-    out["points"] = out["points"].fillna(0.0)
+    out["points"] = pd.to_numeric(out["points"], errors="coerce").fillna(0.0).astype(float)
     out["score"] = 100 * (1 - np.exp(-out["points"] / r.risk_scale))
     allf = allf.join(out.set_index(["entity_type", "entity_id"])[["points", "score"]].rename(columns={"points": "S"}),
                      on=["entity_type", "entity_id"])
@@ -242,6 +242,7 @@ class RiskHeatLayer:
         pts = pts.assign(label=pts["name"].fillna(pts["entity_id"]) + "：风险分" + pts["score"].round(0).astype(int).astype(str) + "（" + pts["top_factors"] + "）",
                          color=np.where(pts["score"] >= get_settings().rules.risk_hot_score, "#d62728", "#ff7f0e"), size=8,
                          link=np.where(pts["entity_type"] == "project", "/project/", "/enterprise/") + pts["entity_id"])
+        s = s[s["score"] > 0]  # the table and points list only entities with a factor
         table = pd.DataFrame({"对象": s["entity_type"].map({"project": "项目", "employer": "单位"}), "编号": s["entity_id"],
                               "名称": s["name"], "乡镇代码": s["township_code"], "风险分": s["score"].round(1), "主要因素": s["top_factors"]})
         ctx_month = context(data, filters).month
