@@ -44,7 +44,7 @@ SHARED_NAMES = ("王庄村", "李沟村", "张寨村")  # deliberately in two to
 IMPORT_FIELDS = {
     "code": ("统计用区划代码", "区划代码", "村级代码", "代码", "村代码", "code"),
     "name": ("名称", "村名", "村（社区）名称", "村(社区)名称", "村居名称", "村委会名称", "社区名称", "name"),
-    "township": ("所属乡镇", "乡镇", "乡镇（街道）", "乡镇街道", "乡镇代码", "所属街道", "township"),
+    "township": ("所属乡镇", "乡镇", "乡镇（街道）", "乡镇街道", "乡镇代码", "所属乡镇代码", "所属街道", "township"),
     "kind": ("类型", "城乡分类代码", "城乡分类", "kind"),
     "lon": ("经度", "lon", "lng", "longitude", "x"),
     "lat": ("纬度", "lat", "latitude", "y"),
@@ -161,62 +161,103 @@ def write_bundled(path: Path = BUNDLED) -> Path:
 
 # ---- importer for the official village list ----------------------------------------------------
 
-def read_village_list(path: str | Path, mapping: dict[str, str] | None = None, crs: str = "wgs84") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read an official village list (csv/xlsx); returns (entries, rejected[source_row, reason]).
+def village_columns(headers: list[str], mapping: dict[str, str] | None = None) -> dict[str, str]:
+    """header -> field (code, name, township, kind, lon, lat) for a village list; the first header per field wins.
 
-    Columns: code (12-digit village code), name, township (name or code; else taken from the
-    code's first 9 digits), optional kind, lon, lat (in `crs`). Names like '…村民委员会' are
-    shortened to '…村', '…居民委员会' to '…社区'; the original name stays an alias.
+    `mapping` is {header_key(源列): field}, as etl.kinds.parse_mapping gives it.
+    """
+    table = {header_key(a): f for f, names in IMPORT_FIELDS.items() for a in names}
+    table.update({k: v for k, v in (mapping or {}).items() if v in IMPORT_FIELDS})
+    cols: dict[str, str] = {}
+    for h in headers:
+        f = table.get(header_key(h))
+        if f and f not in cols.values():
+            cols[h] = f
+    return cols
+
+
+def looks_like_village_list(headers: list[str], mapping: dict[str, str] | None = None) -> bool:
+    """A name column plus a township or code column."""
+    got = set(village_columns(headers, mapping).values())
+    return "name" in got and bool(got & {"township", "code"})
+
+
+def village_entries(raw: pd.DataFrame, source: str, crs: str = "wgs84") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Village-list rows (columns named by field, index = source rows) -> (entries, rejected).
+
+    entries: COLUMNS + source_row. rejected: source_row, reason, reason_code. A row needs a name
+    and a township (its name or code, else the first 9 digits of the village code). Names like
+    '…村民委员会' are shortened to '…村', '…居民委员会' to '…社区'; the original stays an alias.
     """
     from etl.coords import to_wgs84
     from etl.normalise import clean_text, parse_coord, township_codes
-    from etl.read import read_file
 
-    table = {header_key(a): f for f, names in IMPORT_FIELDS.items() for a in names}
-    table.update({header_key(k): v for k, v in (mapping or {}).items()})
-    frames = []
-    for sheet in read_file(path, frozenset(table)):
-        cols = {h: table[header_key(h)] for h in sheet.headers if header_key(h) in table}
-        df = sheet.data[list(cols)].rename(columns=cols)
-        frames.append(df.loc[:, ~df.columns.duplicated()])
-    raw = pd.concat(frames) if frames else pd.DataFrame()
-    if "name" not in raw:
-        raise MissingColumns(f"{path}: village list without a name column", f"文件 {path}：村（社区）名录缺少名称列；可用列名："
-                             + "/".join(IMPORT_FIELDS["name"]) + "；或用 --map 源列=name", file=str(path), missing=["name"])
-    raw = raw.apply(clean_text)
-    name = raw["name"]
-    code = raw["code"].str.replace(r"\D", "", regex=True) if "code" in raw else pd.Series(None, index=raw.index, dtype="str")
-    town = township_codes(raw["township"])[0] if "township" in raw else pd.Series(None, index=raw.index, dtype="str")
+    raw = raw.apply(clean_text) if len(raw.columns) else raw
+    none = pd.Series(None, index=raw.index, dtype="str")
+    name = raw["name"] if "name" in raw else none
+    code = raw["code"].str.replace(r"\D", "", regex=True) if "code" in raw else none
+    town = township_codes(raw["township"])[0] if "township" in raw else none
     from_code = (code.str.slice(0, 9) + "000").where(code.str.len() >= 9)
     town = town.fillna(from_code.where(from_code.isin(list(BY_CODE))))
-    kind = pd.Series(np.where(name.str.contains("社区|居委会|居民委员会", regex=True), "社区", "村"), index=raw.index)
+    kind = pd.Series(np.where(name.fillna("").str.contains("社区|居委会|居民委员会", regex=True), "社区", "村"), index=raw.index)
     if "kind" in raw:
         k = raw["kind"].fillna("")
-        kind = kind.mask(k.str.contains("社区|居委|11[12]|12[123]", regex=True) & ~name.str.endswith("村委会"), "社区")
-    short = name.str.replace("村民委员会$|村委会$", "村", regex=True).str.replace("社区居民委员会$|居民委员会$|社区居委会$|居委会$", "社区", regex=True)
+        kind = kind.mask(k.str.contains("社区|居委|11[12]|12[123]", regex=True) & ~name.fillna("").str.endswith("村委会"), "社区")
+    short = name.str.replace("村民委员会$|村委会$", "村", regex=True).str.replace(
+        "社区居民委员会$|居民委员会$|社区居委会$|居委会$", "社区", regex=True)
     lon = parse_coord(raw["lon"])[0] if "lon" in raw else pd.Series(np.nan, index=raw.index)
     lat = parse_coord(raw["lat"])[0] if "lat" in raw else pd.Series(np.nan, index=raw.index)
     lon, lat = to_wgs84(lon.to_numpy(), lat.to_numpy(), crs)
     out = pd.DataFrame({"code": code.where(code.str.len() > 0), "name": short, "township_code": town, "kind": kind,
                         "aliases": name.where(name != short, ""), "lon": np.round(lon, 6), "lat": np.round(lat, 6),
-                        "source": f"导入：{Path(path).name}"}, index=raw.index)
-    bad = out["name"].isna() | out["township_code"].isna()
-    reason = np.where(out["name"].isna(), "缺少名称", "无法确定所属乡镇（所属乡镇无法识别且代码前 9 位不是新密市的乡镇）")
-    rejected = pd.DataFrame({"source_row": out.index[bad], "reason": reason[bad.to_numpy()]})
-    return out[~bad].reset_index(drop=True)[COLUMNS], rejected
+                        "source": f"导入：{source}", "source_row": raw.index.to_numpy()}, index=raw.index)
+    no_name, no_town = out["name"].isna(), out["name"].notna() & out["township_code"].isna()
+    bad = no_name | no_town
+    reason = np.where(no_name, "缺少必填项：村（社区）名称", "无法确定所属乡镇：所属乡镇无法识别，且区划代码前 9 位不是新密市的乡镇")
+    rejected = pd.DataFrame({"source_row": out.index[bad], "reason": reason[bad.to_numpy()],
+                             "reason_code": np.where(no_name, "missing_required", "bad_township")[bad.to_numpy()]})
+    return out[~bad].reset_index(drop=True)[[*COLUMNS, "source_row"]], rejected
 
 
-def import_village_list(store, path: str | Path, mapping: dict[str, str] | None = None, crs: str = "wgs84",
+def read_village_list(path: str | Path, mapping: dict[str, str] | None = None, crs: str = "wgs84") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read an official village list (csv/xlsx, every sheet with its headers): (entries, rejected)."""
+    from etl.kinds import parse_mapping
+    from etl.read import read_file
+
+    keys = parse_mapping(mapping)
+    table = frozenset(header_key(a) for names in IMPORT_FIELDS.values() for a in names) | frozenset(keys)
+    goods, bads = [], []
+    for sheet in read_file(path, table):
+        cols = village_columns(sheet.headers, keys)
+        if "name" not in cols.values():
+            continue
+        g, b = village_entries(sheet.data[list(cols)].rename(columns=cols), Path(path).name, crs)
+        goods.append(g)
+        bads.append(b)
+    if not goods:
+        raise MissingColumns(f"{path}: village list without a name column", f"文件 {path}：村（社区）名录缺少名称列；可用列名："
+                             + "/".join(IMPORT_FIELDS["name"]) + "；或用 --map 源列=name", file=str(path), missing=["name"],
+                             accepted=list(IMPORT_FIELDS["name"]))
+    return pd.concat(goods, ignore_index=True), pd.concat(bads, ignore_index=True)
+
+
+def write_entries(conn, entries: pd.DataFrame, replace: bool = True) -> int:
+    """Write gazetteer entries in the caller's transaction (all entries replaced by default)."""
+    recs = entries[COLUMNS].astype(object).where(pd.notna(entries[COLUMNS]), None).to_dict("records")
+    if replace:
+        conn.execute(schema.gazetteer.delete())
+    if recs:
+        conn.execute(schema.gazetteer.insert(), recs)
+    return len(recs)
+
+
+def import_village_list(store, path: str | Path, mapping: dict[str, str] | list[str] | None = None, crs: str = "wgs84",
                         replace: bool = True, user: str = "cli") -> dict:
     """Load the official village list into the store's gazetteer (one transaction; replaces all entries by default)."""
     good, rejected = read_village_list(path, mapping, crs)
-    recs = good.astype(object).where(pd.notna(good), None).to_dict("records")
     with store.begin() as conn:
-        if replace:
-            conn.execute(schema.gazetteer.delete())
-        if recs:
-            conn.execute(schema.gazetteer.insert(), recs)
-        store.audit(user, "import_gazetteer", str(path), f"{len(recs)} entries", conn=conn)
+        n = write_entries(conn, good, replace)
+        store.audit(user, "import_gazetteer", str(path), f"{n} entries", conn=conn)
     return {"file": str(path), "rows_read": len(good) + len(rejected), "rows_loaded": len(good), "rows_rejected": len(rejected),
             "rejected": rejected.to_dict("records")}
 

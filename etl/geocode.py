@@ -142,7 +142,7 @@ def geocode(df: pd.DataFrame, geo: Geography, crs: str = "wgs84") -> Geocoded:
     out["lon"], out["lat"] = lon, lat
     out["geocode_method"], out["geocode_confidence"] = method, np.round(conf, 3)
     out["_town_hint"] = town.where(ok)
-    rejected = pd.concat([_reject(df, outside, "out_of_city", _outside_msg(x, y, crs)),
+    rejected = pd.concat([_reject(df, outside, "outside_city", _outside_msg(x, y, crs)),
                           _reject(df, half, "bad_coord", "经度、纬度须同时填写")])
     return Geocoded(out[~(outside | half)], rejected)
 

@@ -13,9 +13,9 @@ from geodata import schema
 from etl.errors import BadOption, MissingColumns, UnknownKind
 
 KINDS = tuple(schema.DATA_TABLES)
-# files of a run are processed in this order, so projects and enterprises of the same run are
-# known when compliance, deposits, indicators and credit look up their township
-LOAD_ORDER = ("enterprises", "projects", "funds", "credit", "indicators", "compliance", "deposits", "cases", "incidents")
+# files of a run are processed in this order: a village list first (addresses of the same run are
+# geocoded with it), projects and enterprises before the kinds that take their township from them
+LOAD_ORDER = ("gazetteer", "enterprises", "projects", "funds", "credit", "indicators", "compliance", "deposits", "cases", "incidents")
 POINT_FIELDS = {"lon": schema.LON_FIELD, "lat": schema.LAT_FIELD}
 # headers offices add that carry nothing to load; ignored silently (still listed in the report)
 NOISE_HEADERS = {"序号", "编号序号", "no", "no.", "备注", "说明", "填报人", "填表人", "审核人"}
@@ -49,7 +49,7 @@ def header_unit(text: object) -> str | None:
 
 
 def is_spatial(kind: str) -> bool:
-    return bool(schema.DATA_TABLES[kind].info["spatial"])
+    return kind in schema.DATA_TABLES and bool(schema.DATA_TABLES[kind].info["spatial"])
 
 
 def fields(kind: str) -> dict[str, list[str]]:

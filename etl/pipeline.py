@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from etl import gazetteer as gz
 from etl import kinds
 from etl.coords import parse_crs
 from etl.errors import UnusableInput
@@ -28,6 +29,7 @@ from etl.read import Sheet, read_file
 from etl.report import BIG_FILE_ROWS, Reporter, counts, file_report, print_summary, run_report, write_json
 from etl.validate import Checked, row_json, validate
 
+GAZETTEER = "gazetteer"  # a village list in the same run: loaded into the gazetteer table, first
 CHUNK_ROWS = 50_000  # rows per upsert call (progress steps; bounded memory on the database side)
 
 
@@ -63,6 +65,8 @@ def read(path: str | Path, kind: str | None = None, mapping: dict[str, str] | No
     errors: list[UnusableInput] = []
     skipped: list[str] = []
     for sheet in sheets:
+        if kind == GAZETTEER:
+            continue
         try:
             hm = kinds.resolve(sheet.headers, kind, mapping, file=_where(path, sheet, len(sheets)))
         except UnusableInput as e:
@@ -72,6 +76,12 @@ def read(path: str | Path, kind: str | None = None, mapping: dict[str, str] | No
         unit = by_kind.setdefault(hm.kind, Unit(str(path), hm.kind, [], []))
         unit.sheets.append(sheet)
         unit.maps.append(hm)
+    if kind in (None, GAZETTEER):
+        village = [s for s in sheets if s not in [x for u in by_kind.values() for x in u.sheets]
+                   and gz.looks_like_village_list(s.headers, mapping)]
+        if village:
+            maps = [kinds.HeaderMap(GAZETTEER, gz.village_columns(s.headers, mapping)) for s in village]
+            by_kind[GAZETTEER] = Unit(str(path), GAZETTEER, village, maps)
     if not by_kind:
         raise errors[0]
     units = list(by_kind.values())
@@ -82,6 +92,8 @@ def read(path: str | Path, kind: str | None = None, mapping: dict[str, str] | No
 
 def transform(unit: Unit, geo: Geography | None, crs: str, lookups: dict[str, pd.Series]) -> Unit:
     """normalise -> validate -> geocode -> assign_township (or related township) for one unit, in memory."""
+    if unit.kind == GAZETTEER:
+        return _transform_village_list(unit, crs)
     norms, origin = [], []
     offset = 0
     for i, (sheet, hm) in enumerate(zip(unit.sheets, unit.maps)):
@@ -130,6 +142,9 @@ def load(store, conn, unit: Unit, user: str, reporter: Reporter | None = None) -
     batch = store.new_batch(conn, unit.kind, unit.source_file, user)
     done = {"inserted": 0, "updated": 0, "unchanged": 0}
     rows = unit.rows
+    if unit.kind == GAZETTEER:  # the village list replaces the whole gazetteer
+        done["inserted"] = gz.write_entries(conn, rows, replace=True)
+        rows = rows.iloc[0:0]
     task = reporter.task(f"写入 {unit.source_file}", len(rows)) if reporter and len(rows) >= BIG_FILE_ROWS else None
     for start in range(0, len(rows), CHUNK_ROWS):
         part = rows.iloc[start : start + CHUNK_ROWS]
@@ -160,10 +175,14 @@ def load_files(store, paths, kind: str | None = None, crs: str | None = None, ma
     units.sort(key=lambda u: kinds.LOAD_ORDER.index(u.kind))
     reporter = Reporter(progress)
     with reporter.live():
-        geo = Geography.from_store(store) if any(kinds.is_spatial(u.kind) for u in units) else None
+        geo = None
         lookups = _lookups(store, units)
         task = reporter.task("清洗、校验、定位", len(units))
         for u in units:
+            if geo is None and kinds.is_spatial(u.kind):
+                village = [x.rows for x in units if x.kind == GAZETTEER and x.rows is not None]
+                entries = pd.concat(village, ignore_index=True)[gz.COLUMNS] if village else gz.entries(store)
+                geo = Geography.build(store.townships(), entries)
             transform(u, geo, crs_name, lookups)
             _remember(lookups, u)
             reporter.advance(task)
@@ -183,6 +202,21 @@ def load_files(store, paths, kind: str | None = None, crs: str | None = None, ma
 
 
 # ---- helpers -----------------------------------------------------------------------------------
+
+def _transform_village_list(unit: Unit, crs: str) -> Unit:
+    """The village list: entries for the gazetteer table, rejected rows with reasons."""
+    goods, rejs = [], []
+    for sheet, hm in zip(unit.sheets, unit.maps):
+        good, rej = gz.village_entries(sheet.data[list(hm.columns)].rename(columns=hm.columns), unit.source_file, crs)
+        rej["row_json"] = row_json(sheet.data, pd.Index(rej["source_row"])).to_numpy() if len(rej) else []
+        goods.append(good)
+        rejs.append(rej)
+    unit.rows = pd.concat(goods, ignore_index=True)
+    unit.rejected = pd.concat(rejs, ignore_index=True)
+    unit.extra.update({"sheets": [s.sheet for s in unit.sheets if s.sheet], "columns": {h: f for hm in unit.maps for h, f in hm.columns.items()},
+                       "notes": ["村（社区）名录：替换全部地名库条目"]})
+    return unit
+
 
 def _where(path, sheet: Sheet, n_sheets: int) -> str:
     return f"{path}（工作表 {sheet.sheet}）" if sheet.sheet and n_sheets > 1 else str(path)

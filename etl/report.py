@@ -18,6 +18,7 @@ from etl.validate import REASONS
 METHOD_ZH = {"coord": "坐标", "coord_swapped": "坐标（经纬度互换已修正）", "gazetteer": "地名匹配", "gazetteer_fuzzy": "地名模糊匹配",
              "township": "乡镇中心点", "none": "未定位"}
 SOURCE_ZH = {"project": "按项目", "enterprise": "按单位", "unit_code": "按单位代码", "none": "未确定"}
+KIND_ZH = {**schema.KIND_ZH, "gazetteer": "村（社区）名录"}
 BIG_FILE_ROWS = 20_000  # files at least this long get a row progress bar
 
 
@@ -31,7 +32,7 @@ def file_report(*, file: str, kind: str, rows_read: int, loaded: pd.DataFrame, r
     rep = {
         "file": file,
         "kind": kind,
-        "kind_zh": schema.KIND_ZH[kind],
+        "kind_zh": KIND_ZH.get(kind, kind),
         "rows_read": int(rows_read),
         "rows_loaded": int(len(loaded)),
         "rows_rejected": int(len(rejected)),

@@ -34,7 +34,7 @@ REASONS = {  # in priority order: a row with several problems is counted under t
     "out_of_range": "数值超出合理范围",
     "date_order": "日期先后矛盾",
     "duplicate_key": "文件内重复",
-    "out_of_city": "坐标不在新密市范围内",
+    "outside_city": "坐标不在新密市范围内",
 }
 _PRIORITY = {c: i for i, c in enumerate(REASONS)}
 # composite requirements: at least one of the fields (DESIGN §4)
