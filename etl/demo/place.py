@@ -2,14 +2,15 @@
 
 Every point is drawn inside its township's demonstration boundary shrunk by 150 m, so a
 point declared in a township is geometrically in it even after a GCJ-02/BD-09 round trip.
-The village list (`villages()`) is fixed (independent of the seed): the demo's gazetteer,
-written as the 民政 village list so the ETL's gazetteer importer can load it.
+The village list (`villages()`) is fixed (independent of the seed): the project's bundled demo
+gazetteer, also written out as the 民政 village list so the gazetteer importer can load it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -124,13 +125,29 @@ _V2 = list("岗沟庄寨河坡洼营店楼湾岭窑堡")
 _V_SKIP = {"下岗", "大堡", "小河"}  # awkward or too common as a fragment of other words
 
 
+BUNDLED_GAZETTEER = Path(__file__).resolve().parents[2] / "geodata" / "data" / "gazetteer_demo.csv"
+
+
 @lru_cache(maxsize=1)
 def villages() -> pd.DataFrame:
-    """The demo gazetteer: 6-12 villages/communities per township with a point inside it.
+    """The demo gazetteer: villages/communities per township with a point inside it.
 
-    Columns code (12 digits: township code9 + 3), name, township_code, township_name, kind, lon, lat.
-    Names are generic and unique citywide (东岗村, 西沟社区 ...); they are demo places, not the official list.
+    Columns code, name, township_code, township_name, kind, lon, lat. These are the entries of
+    the project's bundled synthetic gazetteer (geodata/data/gazetteer_demo.csv, etl.gazetteer),
+    so addresses naming them geocode with nothing imported; without that file, a list of the
+    same nature is made here (generic names unique citywide: 东岗村, 西沟社区 ...).
     """
+    names = dict(zip(geo().codes, geo().names))
+    if BUNDLED_GAZETTEER.exists():
+        v = pd.read_csv(BUNDLED_GAZETTEER, dtype={"code": str, "township_code": str, "name": str, "kind": str})
+        v = v[v["township_code"].isin(list(names)) & v["lon"].notna() & v["lat"].notna()]
+        v = v.drop_duplicates("name", keep=False)  # only names that point at one place
+        v = v.assign(township_name=v["township_code"].map(names))
+        return v[["code", "name", "township_code", "township_name", "kind", "lon", "lat"]].reset_index(drop=True)
+    return _made_villages()
+
+
+def _made_villages() -> pd.DataFrame:
     rng = np.random.default_rng(VILLAGE_SEED)
     g = geo()
     combos = np.array([a + b for a in _V1 for b in _V2 if a + b not in _V_SKIP], dtype=object)

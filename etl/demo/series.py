@@ -181,6 +181,7 @@ def funds(rng: np.random.Generator, cs: pd.DataFrame) -> pd.DataFrame:
     used = pd.DataFrame({"u": unit, "y": cy, "v": cs["advanced"].to_numpy()}).groupby(["u", "y"])["v"].sum()
     used_v = np.round(np.array([used.get((a, b), 0.0) for a, b in zip(u, y)]), 2)
     repl = np.round(used_v * np.where(np.isin(u, list(FUND_BELOW_FLOOR)), rng.uniform(0.0, 0.5, len(u)), rng.uniform(0.8, 1.0, len(u))), 2)
+    repl = np.maximum(repl, np.round(used_v - budget, 2))  # a fund overdrawn is topped up: the balance never goes negative
     return pd.DataFrame({"unit_code": u, "year": y, "budgeted": budget, "balance": np.round(budget - used_v + repl, 2),
                          "used": used_v, "replenished": repl})
 
