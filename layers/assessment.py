@@ -33,6 +33,7 @@ from geodata.townships import BY_CODE, TOWNSHIPS
 from layers.base import Filters, LayerData, LayerResult, LegendItem
 from layers.credit import as_bool, as_date, as_num, as_text, case_state, col, month_index, rules_of
 from layers.deposits import required_deposits
+from layers.exports import write_xlsx
 from layers.funds import fund_table
 
 INDICATORS: dict[str, str] = {
@@ -256,39 +257,22 @@ def scores_zh(res: AssessmentResult) -> pd.DataFrame:
     return out
 
 
-def neutralise(v: Any) -> Any:
-    """A text cell that a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + v
-    return v
-
-
-def _safe(df: pd.DataFrame) -> pd.DataFrame:
-    out = df.copy()
-    for c in out.columns:
-        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c].dtype):
-            out[c] = out[c].astype(object).map(neutralise)
-    out.columns = [neutralise(str(c)) for c in out.columns]
-    return out
-
-
 def write_sheets(sheets: dict[str, pd.DataFrame], path: str | Path) -> Path:
-    """Write DataFrames to one xlsx, one sheet each (names cut to 31 chars), formula-like text neutralised.
-
-    Local writer: layers/exports.py (another module) did not exist when this was written.
-    """
+    """Write DataFrames to one xlsx through layers.exports (formula-like text neutralised, legal sheet names)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with pd.ExcelWriter(path, engine="openpyxl") as xw:
-        for name, df in sheets.items():
-            sheet = "".join(ch for ch in name if ch not in '[]:*?/\\')[:31]
-            _safe(df).to_excel(xw, sheet_name=sheet, index=False)
-            ws = xw.sheets[sheet]
-            for i, c in enumerate(df.columns, start=1):
-                width = min(60, max(8, 2 * len(str(c)), *(2 * len(str(x)) for x in df[c].head(200))))
-                ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = width
-            ws.freeze_panes = "A2"
+    write_xlsx({name: _plain(df) for name, df in sheets.items()}, path)
     return path
+
+
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    """pd.NA -> None in object and nullable columns (the xlsx writer compares cells with themselves)."""
+    out = df.copy()
+    for c in out.columns:
+        s = out[c]
+        if s.dtype == object or isinstance(s.dtype, pd.api.extensions.ExtensionDtype):
+            out[c] = s.astype(object).where(s.notna(), None)
+    return out
 
 
 def assessment_workbook(data: LayerData, year: int, path: str | Path, rules: Rules | None = None,
@@ -346,7 +330,7 @@ class AssessmentLayer:
         table = scores_zh(res)
         if filters.township:
             table = table[table["乡镇代码"] == filters.township]
-        return LayerResult(key=self.key, title=f"{year}年度考核得分", unit="分", by_township=by, table=table,
+        return LayerResult(key=self.key, title=self.title, unit="分", by_township=by, table=table,
                            legend=[LegendItem("得分越高越好", "#08519c")],
                            notes=[f"{year}年度；总分=100×Σ权重×得分/Σ权重（无可计指标不计）；依据(三十二)(三十三)"])
 

@@ -122,10 +122,7 @@ def case_links(data: LayerData) -> pd.DataFrame:
 def case_state(data: LayerData, as_of: pd.Timestamp, rules: Rules | None = None) -> pd.DataFrame:
     """Cases received on or before `as_of` with received, closed (bool at as_of), amount, workers."""
     r = rules_of(rules)
-    c = data.cases
-    if c is None or c.empty:
-        return pd.DataFrame(columns=["case_no", "received", "closed", "closed_date", "amount", "workers", "status", "employer_name",
-                                     "project_code"])
+    c = data.cases if data.cases is not None else pd.DataFrame()
     received = as_date(col(c, "received_date"))
     closed_date = as_date(col(c, "closed_date"))
     status = as_text(col(c, "status", None))

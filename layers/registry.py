@@ -7,6 +7,7 @@ A new layer is one module exposing objects that follow layers/base.Layer, plus o
 from __future__ import annotations
 
 from layers import arrears, coverage
+from layers import assessment, credit, deposits, funds, risk, rules  # issue 5
 from layers.base import Layer
 
 KIND_ZH = {
@@ -20,6 +21,13 @@ KIND_ZH = {
 _ALL: list[Layer] = [
     *arrears.LAYERS.values(),  # 欠薪金额 / 在办欠薪案件 / 欠薪涉及人数
     *coverage.LAYERS.values(),  # 实名制 一卡通 专户 保证金 银行代发 月结月清 公示牌 用工备案 劳资专管员
+    rules.LAYER,  # 欠薪预警
+    risk.LAYER,  # 欠薪风险热力（合计）
+    risk.DENSITY_LAYER,  # 欠薪风险密度
+    credit.LAYER,  # 黑名单及C/D级单位
+    deposits.LAYER,  # 工资保证金按规缴存率 (九)
+    funds.LAYER,  # 欠薪应急周转金 (十)
+    assessment.LAYER,  # 年度考核得分
 ]
 
 DEFAULT = "arrears"

@@ -232,3 +232,11 @@ def test_default_month_is_latest_with_data():
     d = make([project("A")], reports=[report("A", month="2024-05", paid_through_month="2024-01"), report("A", month="2024-06")])
     w = warnings(d)
     assert w.empty  # 2024-06 is evaluated, where A is paid through May
+
+
+@pytest.mark.parametrize("key", ["warnings", "risk_heat", "risk_density", "credit", "deposits", "funds", "assessment"])
+def test_issue5_layers_build_on_empty_data(key):
+    from layers import registry
+
+    res = registry.get(key).build(LayerData(townships=townships()), Filters())
+    assert list(res.by_township["code"]) == [T1, T2]
