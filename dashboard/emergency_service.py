@@ -36,19 +36,10 @@ class EmergencyError(StoreError):
 
 
 def store() -> Store:
-    """The app's store (set by dashboard.services.attach), else the settings' default."""
-    try:
-        from dashboard import services  # noqa: PLC0415
+    """The app's store (bound by the app through dashboard.access), else the settings' default."""
+    from dashboard import access  # noqa: PLC0415
 
-        for name in ("store", "get_store", "current_store"):
-            fn = getattr(services, name, None)
-            if callable(fn):
-                return fn()
-    except ImportError:
-        pass
-    from geodata.store import open_store  # noqa: PLC0415
-
-    return open_store()
+    return access.bound_store()
 
 
 def _key(scope) -> tuple | None:
@@ -106,11 +97,16 @@ def amap_link(gcj_lon: float, gcj_lat: float, name: str) -> str:
             "&src=wagemap&coordinate=gaode&callnative=1")
 
 
-def site_context(site: dict, scope=None, s: Store | None = None, personal: bool = True) -> dict:
-    """For a chosen site: township, contacts (contractor, 劳资专管员, the site's own), the township's fund."""
+def site_context(site: dict, scope=None, s: Store | None = None, personal: bool = True,
+                 nearest_project: str | None = None) -> dict:
+    """For a chosen site: township, contacts (contractor, 劳资专管员, the site's own), the township's fund.
+
+    A site with no project of its own (a place, a typed coordinate) takes the contacts of
+    `nearest_project` (the page passes the nearest project within the radius).
+    """
     s = s or store()
     code = site.get("township_code") or ""
-    project_code = _project_of(site, scope, s)
+    project_code = _project_of(site, scope, s) or nearest_project
     contacts = []
     if project_code:
         p = pd.DataFrame(s.read("projects", scope=scope, where={"project_code": project_code},

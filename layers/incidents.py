@@ -30,7 +30,7 @@ def incident_rows(incidents: pd.DataFrame | None, filters: Filters | None = None
     cols = ["incident_no", "occurred_at", "address", "township_code", "headcount", "grade", "status", "project_code",
             "responding_units", "description", "lon", "lat"]
     if incidents is None or len(incidents) == 0:
-        return pd.DataFrame(columns=cols)
+        incidents = pd.DataFrame(columns=cols)
     df = pd.DataFrame({c: incidents[c] if c in incidents else pd.Series(pd.NA, index=incidents.index) for c in cols})
     df["occurred_at"] = pd.to_datetime(df["occurred_at"].astype("string"), errors="coerce", format="mixed")
     df["grade"] = as_text(df["grade"]).str.removesuffix("级").where(lambda s: s.isin(GRADES), "一般")

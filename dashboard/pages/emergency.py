@@ -18,7 +18,7 @@ from layers.units import fmt_wan
 
 dash.register_page(__name__, path="/emergency", name="应急", title="应急指挥 · 根治欠薪一张图")
 
-EDIT_ROLES = ("emergency", "admin", "township")
+EDIT_ROLES = ("emergency", "township")  # township users: their own territory only (service checks)
 SITE_COLOR, NEAR_COLORS = "#111111", {"project": "#3182bd", "enterprise": "#756bb1"}
 _BTN = {"display": "block", "width": "100%", "textAlign": "left", "margin": "4px 0", "padding": "8px",
         "border": "1px solid #d9dee4", "borderRadius": "6px", "background": "#fff", "cursor": "pointer", "fontSize": "14px"}
@@ -145,7 +145,9 @@ def show_site(site, radius):
         return _site_panel(None), html.P("选定现场后显示周边的项目和单位。", className="muted"), "", "", _figure(None, pd.DataFrame(), radius, scope)
     personal = access.can_see_personal_data()
     rows = svc.nearby(site["lon"], site["lat"], radius, scope, personal=personal)
-    context = svc.site_context(site, scope, personal=personal)
+    projects = rows.loc[rows["kind"] == "project", "key"] if len(rows) else pd.Series(dtype=str)
+    context = svc.site_context(site, scope, personal=personal,
+                               nearest_project=projects.iloc[0] if len(projects) else None)
     return (_site_panel(site), _nearby_list(rows, radius), _contacts(context["contacts"]), _fund(context["fund"]),
             _figure(site, rows, radius, scope))
 
@@ -244,7 +246,7 @@ def _figure(site: dict | None, rows: pd.DataFrame, radius_km: float, scope) -> d
                        "marker": {"size": 16, "color": SITE_COLOR}, "text": ["现场"], "textposition": "top center",
                        "hovertemplate": _esc(site["title"]) + "<extra></extra>", "name": "现场"})
         fig_layout["map"]["center"] = {"lon": float(x[0]), "lat": float(y[0])}
-        fig_layout["map"]["zoom"] = {0.5: 14.5, 1.0: 13.5, 2.0: 12.5, 5.0: 11.2}.get(radius_km, 13.5)
+        fig_layout["map"]["zoom"] = {0.5: 14.2, 1.0: 13.2, 2.0: 12.2, 5.0: 10.9}.get(radius_km, 13.2)
         fig_layout["uirevision"] = f"site-{site['kind']}-{site['key']}-{radius_km}"
     return {"data": traces, "layout": fig_layout}
 
@@ -344,7 +346,7 @@ def save_incident(_n, *args):
     *values, grade, status, site, refresh = args
     user = access.current_user()
     if user.role not in EDIT_ROLES:
-        return html.P("当前角色无权录入突发事件（应急、属地或管理员角色可录入）。", className="notice bad"), no_update
+        return html.P("当前角色无权录入突发事件（应急或属地乡镇角色可录入）。", className="notice bad"), no_update
     form = {n: v for (n, _, _), v in zip(_FIELDS, values)} | {"grade": grade, "status": status}
     if site:
         form |= {"lon": site["lon"], "lat": site["lat"]}

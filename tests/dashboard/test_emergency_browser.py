@@ -1,0 +1,156 @@
+"""Browser test of /emergency at 390x844: search an address fragment, pick it, see the site, nearby list, nav link."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+SITE = (113.4050, 34.4310)  # 超化镇
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--enable-unsafe-swiftshader"]
+
+
+def build_store(path: Path):
+    """A GeoPackage store with a village, a project at it, an employer, cases, an incident and the fund."""
+    from geodata import schema
+    from geodata.store import open_store
+
+    store = open_store(str(path))
+    d = 0.004  # ~ 400 m
+    frames = {
+        "projects": pd.DataFrame({
+            "project_code": ["XM-0042", "XM-0043", "XM-0099"], "name": ["金水湾安置房一期", "黄固寺小学教学楼", "远处的项目"],
+            "address": ["超化镇黄固寺村北", "超化镇黄固寺村", "超化镇"], "contractor": ["示例建工集团", "另一建设公司", "某公司"],
+            "contractor_phone": ["13800001111", "13900002222", None], "labour_officer": ["李专管", "王专管", None],
+            "labour_officer_phone": ["13700003333", None, None], "township_code": "410183104000",
+            "lon": [SITE[0] + d, SITE[0] - d, SITE[0] + 0.05], "lat": [SITE[1], SITE[1], SITE[1]], "status": "在建",
+        }),
+        "enterprises": pd.DataFrame({"credit_code": ["91410183MA47XYZ12Q"], "name": ["示例劳务有限公司"], "address": ["超化镇"],
+                                     "township_code": "410183104000", "lon": [SITE[0]], "lat": [SITE[1] + d]}),
+        "cases": pd.DataFrame({"case_no": ["AJ-1", "AJ-2"], "received_date": ["2024-04-01", "2024-04-02"],
+                               "project_code": ["XM-0042", "XM-0042"], "status": ["核查", "结案"], "closed_date": [None, "2024-05-01"],
+                               "workers": [23, 4], "amount": [48.5, 3.0], "township_code": "410183104000",
+                               "lon": [SITE[0] + d] * 2, "lat": [SITE[1]] * 2}),
+        "incidents": pd.DataFrame({"incident_no": ["SJ-2024-007"], "occurred_at": ["2024-05-06 09:30"],
+                                   "address": ["金水湾安置房一期工地门口"], "grade": ["较大"], "status": ["处置中"], "headcount": [35],
+                                   "project_code": ["XM-0042"], "township_code": "410183104000",
+                                   "lon": [SITE[0] + d], "lat": [SITE[1] + 0.0005]}),
+        "funds": pd.DataFrame({"unit_code": ["410183104000"], "year": [2024], "budgeted": [50.0], "balance": [42.0],
+                               "used": [8.0], "township_code": "410183104000"}),
+    }
+    with store.begin() as conn:
+        for kind, df in frames.items():
+            batch = store.new_batch(conn, kind, "browser-test.xlsx", "test")
+            store.upsert(conn, kind, df, batch)
+        conn.execute(sa.delete(schema.gazetteer))
+        conn.execute(sa.insert(schema.gazetteer), [
+            {"name": "黄固寺村", "township_code": "410183104000", "kind": "村", "aliases": "", "lon": SITE[0], "lat": SITE[1],
+             "source": "test"},
+            {"name": "朝阳沟村", "township_code": "410183101000", "kind": "村", "aliases": "", "lon": 113.2716, "lat": 34.5589,
+             "source": "test"},
+        ])
+        store._bump_version(conn)
+    return store
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    db = tmp_path_factory.mktemp("em") / "em.gpkg"
+    build_store(db)
+    port = _free_port()
+    env = {**os.environ, "WAGEMAP_DB": str(db), "WAGEMAP_BASEMAP": "none"}
+    code = ("from dashboard.app import create_app; app = create_app(); "
+            f"app.run(host='127.0.0.1', port={port}, debug=False)")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail("app did not start:\n" + proc.stdout.read().decode(errors="replace")[-3000:])
+            time.sleep(0.3)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path, args=ARGS)
+        yield b
+        b.close()
+
+
+def test_phone_search_pick_site_nearby_and_navigation(app_url, browser):
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True, has_touch=True)
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(app_url + "/emergency", wait_until="networkidle")
+    page.fill("#em-q", "黄固寺")
+    page.click("#em-go")
+    page.wait_for_selector(".em-pick")
+    village = page.locator(".em-pick").filter(has_text="地名").filter(has_text="黄固寺村")
+    assert village.count() == 1
+    village.first.click()
+    page.wait_for_selector("#em-site-info")
+    info = page.inner_text("#em-site-info")
+    assert "黄固寺村" in info and "超化镇" in info
+    assert f"{SITE[0]:.6f},{SITE[1]:.6f}" in info  # WGS-84
+    nav = page.get_attribute("#em-nav", "href")
+    assert nav.startswith("https://uri.amap.com/marker?position=") and "coordinate=gaode" in nav
+    gcj = page.inner_text("#em-copy-gcj-text")
+    assert gcj in nav  # the link carries the GCJ-02 coordinates shown
+    page.wait_for_selector("#em-nearby-list")
+    near = page.inner_text("#em-nearby-list")
+    assert "金水湾安置房一期" in near and "黄固寺小学教学楼" in near and "示例劳务有限公司" in near
+    assert "远处的项目" not in near
+    assert "在办案件 1 件 · 23 人" in near  # AJ-2 is closed
+    summary = page.inner_text("#em-nearby-summary")
+    assert "项目 2 个" in summary and "单位 1 家" in summary
+    page.wait_for_selector("#em-map canvas", state="attached", timeout=20000)
+    page.wait_for_timeout(1500)
+    fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "emergency_390x844.png"), full_page=True)
+    page.locator("#em-site-info").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "emergency_390x844_site.png"))
+    assert fits, "the page scrolls sideways at 390 px"
+    assert not errors, errors
+    page.close()
+
+
+def test_incident_list_and_response_checklist(app_url, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(app_url + "/emergency", wait_until="networkidle")
+    page.wait_for_selector("#em-incidents button")
+    assert "SJ-2024-007" in page.inner_text("#em-incidents")
+    page.click("#em-incidents button")
+    page.wait_for_selector("#em-response li")
+    text = page.inner_text("#em-response")
+    assert "公安机关" in text and "较大事件" in text  # 较大 adds police, petition, authority
+    assert "第一时间赶到现场" not in text  # that is the 重大 step
+    assert "应急周转金" in page.inner_text("#em-fund") or "42.0" in page.inner_text("#em-fund")
+    page.screenshot(path=str(ARTIFACTS / "emergency_desktop.png"), full_page=True)
+    page.close()
