@@ -10,6 +10,7 @@ enterprise or unit code. Everything runs on whole columns (numpy, shapely, rapid
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -147,15 +148,17 @@ def geocode(df: pd.DataFrame, geo: Geography, crs: str = "wgs84") -> Geocoded:
     return Geocoded(out[~(outside | half)], rejected)
 
 
-def _outside_msg(x, y, crs: str) -> pd.Series:
-    return pd.Series([f"坐标（经度 {a:g}，纬度 {b:g}，{crs}）不在新密市范围内（交换经纬度后也不在）" if np.isfinite(a) and np.isfinite(b) else ""
-                      for a, b in zip(x, y)], dtype="object")
+def _outside_msg(x: np.ndarray, y: np.ndarray, crs: str) -> Callable[[np.ndarray], np.ndarray]:
+    def build(mask: np.ndarray) -> np.ndarray:
+        return np.array([f"坐标（经度 {a:g}，纬度 {b:g}，{crs}）不在新密市范围内（交换经纬度后也不在）" for a, b in zip(x[mask], y[mask])],
+                        dtype=object)
+    return build
 
 
 def _reject(df: pd.DataFrame, mask: np.ndarray, code: str, reason) -> pd.DataFrame:
     if not mask.any():
         return pd.DataFrame(columns=["source_row", "reason", "reason_code"])
-    reasons = reason.to_numpy()[mask] if isinstance(reason, pd.Series) else reason
+    reasons = reason(mask) if callable(reason) else reason
     return pd.DataFrame({"source_row": df["source_row"].to_numpy()[mask], "reason": reasons, "reason_code": code},
                         index=df.index[mask])
 

@@ -204,23 +204,34 @@ def normalise(fields_df: pd.DataFrame, kind: str, units: dict[str, str] | None =
     """
     units = units or {}
     table = schema.DATA_TABLES[kind]
-    raw = fields_df.apply(clean_text) if len(fields_df.columns) else fields_df.astype("str")
-    data = pd.DataFrame(index=raw.index)
+    index = fields_df.index
+    data = pd.DataFrame(index=index)
+    raw = pd.DataFrame(index=index)
     bad: dict[str, pd.Series] = {}
     codes: dict[str, str] = {}
-    for name in raw.columns:
-        s = raw[name]
+    for name in fields_df.columns:
+        # parse each distinct value once (dates, months, townships, flags repeat a lot), then take
+        pos, uniq = pd.factorize(fields_df[name], use_na_sentinel=True)
+        u = clean_text(pd.Series(uniq, dtype="str"))
         col = table.c[name] if name in table.c else None
-        values, mask, code = _convert(name, col, s, units.get(name))
-        data[name] = values
+        values, mask, code = _convert(name, col, u, units.get(name))
+        data[name] = take(values, pos, index)
+        raw[name] = take(u, pos, index)
         if mask is not None and mask.any():
-            bad[name], codes[name] = mask, code
-    if "township_name" in data:
-        data["declared_township"], mask = township_codes(raw["township_name"])
-        if mask.any():
-            bad["township_name"], codes["township_name"] = mask, "bad_township"
-    data["source_row"] = np.asarray(raw.index if source_row is None else source_row, dtype="int64")
+            bad[name], codes[name] = take(mask, pos, index, fill=False).astype(bool), code
+        if name == "township_name":
+            town, tmask = township_codes(u)
+            data["declared_township"] = take(town, pos, index)
+            if tmask.any():
+                bad[name], codes[name] = take(tmask, pos, index, fill=False).astype(bool), "bad_township"
+    data["source_row"] = np.asarray(index if source_row is None else source_row, dtype="int64")
     return Normalised(data, raw, bad, codes)
+
+
+def take(values: pd.Series, pos: np.ndarray, index: pd.Index, fill=None) -> pd.Series:
+    """values[pos] as a Series on `index`; position -1 (a missing cell) gives `fill` (default: missing)."""
+    arr = pd.api.extensions.take(values.array, pos, allow_fill=True, fill_value=fill)
+    return pd.Series(arr, index=index, name=values.name)
 
 
 def _convert(name: str, col: sa.Column | None, s: pd.Series, unit: str | None) -> tuple[pd.Series, pd.Series | None, str]:

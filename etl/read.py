@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from etl.errors import UnreadableFile
@@ -100,14 +101,12 @@ def _read_text(p: Path, name: str, keys: frozenset[str]) -> Sheet:
     h = _header_row_index(head, keys)
     headers = _unique_headers(head[h])
     width = len(headers)
+    # rows may have more cells than the header (an unquoted comma): read them all so they can be flagged
+    wide = max(width, max((line.count(sep) for line in text.splitlines()), default=0) + 1)
     try:
         df = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str, keep_default_na=False, skip_blank_lines=False,
-                         names=range(width), skiprows=h + 1, quotechar='"')
-    except pd.errors.ParserError:
-        wide = max(len(r) for r in csv.reader(io.StringIO(text), delimiter=sep))
-        df = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str, keep_default_na=False, skip_blank_lines=False,
-                         names=range(max(wide, width)), skiprows=h + 1, quotechar='"')
-    except (ValueError, csv.Error) as e:
+                         names=range(wide), skiprows=h + 1, quotechar='"', index_col=False)
+    except (ValueError, csv.Error, pd.errors.ParserError) as e:
         raise UnreadableFile(f"{name}: {e}", f"文件 {name} 无法按 CSV 读取（{e}）", file=name) from e
     df.index = pd.RangeIndex(h + 2, h + 2 + len(df))  # 1-based line number of each record
     return _finish(name, headers, df, None, enc, h + 1)
@@ -281,8 +280,12 @@ def _finish(name: str, headers: list[str], df: pd.DataFrame, sheet: str | None, 
             pd.Series(False, index=df.index)
     df = df.iloc[:, :width]
     df.columns = headers
-    filled = df.fillna("").astype(str).apply(lambda c: c.str.strip()).ne("")
-    keep = filled.any(axis=1) | extra
+    keep = extra.to_numpy(bool).copy()
+    for c in range(width):  # a row is kept when any cell has more than blanks (each distinct value tested once)
+        pos, uniq = pd.factorize(df.iloc[:, c], use_na_sentinel=True)
+        blank = pd.Series(uniq, dtype="str").str.strip().eq("").to_numpy(bool)
+        keep |= (pos >= 0) & ~blank[np.maximum(pos, 0)]
+    keep = pd.Series(keep, index=df.index)
     df, extra = df[keep], extra[keep]
     noise = [h for h in headers if header_key(h) in NOISE_HEADERS]
     notes = [f"忽略列：{'、'.join(noise)}"] if noise else []

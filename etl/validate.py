@@ -7,6 +7,7 @@ value, and a stable `reason_code` (REASONS); the other rows go on. All checks ar
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,30 +68,35 @@ class Checked:
 
 class Problems:
     """Collects per-row problems column-wise: the code of highest priority (REASONS order) wins,
-    all reasons are joined with '；'."""
+    all reasons are joined with '；'. Messages are built only for the rows concerned: pass a
+    string, or a function of the row mask returning the messages of those rows."""
 
     def __init__(self, index: pd.Index):
-        self.code = pd.Series(None, index=index, dtype="object")
-        self.reason = pd.Series("", index=index, dtype="object")
+        self.index = index
+        self.code = np.full(len(index), None, dtype=object)
+        self.reason = np.full(len(index), "", dtype=object)
 
-    def add(self, mask: pd.Series, code: str, message: pd.Series | str) -> None:
-        mask = pd.Series(mask, index=self.code.index).fillna(False).astype(bool)
-        if not mask.any():
+    def add(self, mask, code: str, message: str | Callable[[pd.Series], pd.Series]) -> None:
+        mask = pd.Series(mask, index=self.index).fillna(False).astype(bool)
+        where = np.flatnonzero(mask.to_numpy())
+        if not len(where):
             return
-        msg = message if isinstance(message, str) else message.astype(str)
-        sep = self.reason.where(self.reason == "", self.reason + "；")
-        self.reason = self.reason.where(~mask, sep + msg)
+        msg = np.full(len(where), message, dtype=object) if isinstance(message, str) else \
+            np.asarray(message(mask).astype(str), dtype=object)
+        cur = self.reason[where]
+        self.reason[where] = np.where(cur == "", msg, cur + "；" + msg)
         prio = _PRIORITY.get(code, len(_PRIORITY))
-        current = self.code.map(_PRIORITY).fillna(len(_PRIORITY) + 1)
-        self.code = self.code.where(~(mask & (current > prio)), code)
+        current = np.array([_PRIORITY.get(c, len(_PRIORITY) + 1) for c in self.code[where]])
+        self.code[where] = np.where(current > prio, code, self.code[where])
 
     @property
     def mask(self) -> pd.Series:
-        return self.code.notna()
+        return pd.Series(pd.notna(self.code), index=self.index)
 
     def frame(self, source_row: pd.Series) -> pd.DataFrame:
-        m = self.mask
-        return pd.DataFrame({"source_row": source_row[m], "reason": self.reason[m], "reason_code": self.code[m]})
+        m = self.mask.to_numpy()
+        return pd.DataFrame({"source_row": source_row.to_numpy()[m], "reason": self.reason[m], "reason_code": self.code[m]},
+                            index=self.index[m])
 
 
 def credit_code_expected(codes: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -99,15 +105,20 @@ def credit_code_expected(codes: pd.Series) -> tuple[pd.Series, pd.Series]:
     well_formed: 18 characters from the code alphabet (no I, O, Z, S, V). The check character
     is C18 = 31 - (sum(Ci * Wi) mod 31), Wi = 3^(i-1) mod 31, with 31 written as 0.
     """
-    s = codes.fillna("").astype(str)
-    well = s.str.fullmatch(f"[{GB32100_CHARS}]{{18}}").fillna(False).astype(bool)
-    expected = pd.Series(None, index=s.index, dtype="object")
-    if well.any():
-        arr = np.frombuffer("".join(s[well]).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
-        vals = _LUT[arr[:, :17]]
-        check = (31 - (vals @ GB32100_WEIGHTS) % 31) % 31
-        expected[well] = np.array(list(GB32100_CHARS))[check]
-    return well, expected
+    pos, uniq = pd.factorize(codes.astype(object).where(codes.notna(), None), use_na_sentinel=True)
+    s = pd.Series(uniq, dtype=object).astype(str)
+    well_u = s.str.fullmatch(f"[{GB32100_CHARS}]{{18}}").fillna(False).to_numpy(bool)
+    exp_u = np.full(len(s), None, dtype=object)
+    if well_u.any():
+        arr = np.frombuffer("".join(s[well_u]).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
+        check = (31 - (_LUT[arr[:, :17]] @ GB32100_WEIGHTS) % 31) % 31
+        exp_u[well_u] = np.array(list(GB32100_CHARS), dtype=object)[check]
+    ok = pos >= 0
+    well = np.zeros(len(pos), dtype=bool)
+    well[ok] = well_u[pos[ok]]
+    expected = np.full(len(pos), None, dtype=object)
+    expected[ok] = exp_u[pos[ok]]
+    return pd.Series(well, index=codes.index), pd.Series(expected, index=codes.index, dtype=object)
 
 
 def make_credit_code(prefix17: str) -> str:
@@ -118,7 +129,7 @@ def make_credit_code(prefix17: str) -> str:
 
 def add_deposit_key(df: pd.DataFrame) -> pd.DataFrame:
     """deposits' business key: project_code|credit_code|paid_date (empty parts kept empty)."""
-    parts = [df.get(c, pd.Series(None, index=df.index)) for c in ("project_code", "credit_code")]
+    parts = [df[c] if c in df else pd.Series(None, index=df.index, dtype="str") for c in ("project_code", "credit_code")]
     paid = df["paid_date"] if "paid_date" in df else pd.Series(pd.NaT, index=df.index)
     date_text = pd.to_datetime(paid, errors="coerce").dt.strftime("%Y-%m-%d").fillna("")
     key = parts[0].fillna("").astype(str) + "|" + parts[1].fillna("").astype(str) + "|" + date_text
@@ -136,14 +147,14 @@ def validate(norm: Normalised, kind: str, extra: pd.Series | None = None) -> Che
     _required(p, data, kind)
     for name, mask in norm.bad.items():
         code = norm.bad_code.get(name, "bad_value")
-        p.add(mask, code, _bad_message(kind, name, code, raw[name]))
+        p.add(mask, code, lambda m, name=name, code=code: _bad_message(kind, name, code, raw[name][m]))
     _ranges(p, data, kind)
     _credit_codes(p, data, kind)
     for early, late in DATE_ORDER.get(kind, []):
         if early in data and late in data:
             wrong = data[late] < data[early]
-            p.add(wrong, "date_order", f"{kinds.field_zh(kind, late)}早于{kinds.field_zh(kind, early)}：" + raw[late].astype(str)
-                  + " < " + raw[early].astype(str))
+            p.add(wrong, "date_order", lambda m, e=early, la=late: f"{kinds.field_zh(kind, la)}早于{kinds.field_zh(kind, e)}："
+                  + raw[la][m].astype(str) + " < " + raw[e][m].astype(str))
     _duplicates(p, data, kind)
     good = data[~p.mask]
     return Checked(good, p.frame(data["source_row"]))
@@ -181,22 +192,25 @@ def _ranges(p: Problems, data: pd.DataFrame, kind: str) -> None:
             continue
         col = table.c[name]
         label = kinds.field_zh(kind, name)
-        if isinstance(col.type, (sa.Float, sa.Integer)) and name not in ("year",):
-            neg = pd.to_numeric(data[name], errors="coerce") < 0
-            p.add(neg, "negative_value", label + "不能为负数：" + data[name].astype(str))
+        values = data[name]
+        if isinstance(col.type, (sa.Float, sa.Integer)) and name != "year":
+            num = pd.to_numeric(values, errors="coerce")
+            p.add(num < 0, "negative_value", lambda m, v=num, la=label: la + "不能为负数：" + v[m].astype(str))
         if name == "year":
-            y = pd.to_numeric(data[name], errors="coerce")
-            p.add((y < YEAR_MIN) | (y > YEAR_MAX), "out_of_range", label + f"应在 {YEAR_MIN}-{YEAR_MAX} 之间：" + y.astype(str))
+            y = pd.to_numeric(values, errors="coerce")
+            p.add((y < YEAR_MIN) | (y > YEAR_MAX), "out_of_range",
+                  lambda m, y=y, la=label: la + f"应在 {YEAR_MIN}-{YEAR_MAX} 之间：" + y[m].astype(str))
         if name == "rate":
-            p.add(pd.to_numeric(data[name], errors="coerce") > 1, "out_of_range", "缴存比例应在 0-100% 之间")
+            p.add(pd.to_numeric(values, errors="coerce") > 1, "out_of_range", "缴存比例应在 0-100% 之间")
         if isinstance(col.type, (sa.Date, sa.DateTime)):
-            d = pd.to_datetime(data[name], errors="coerce")
+            d = pd.to_datetime(values, errors="coerce")
             p.add((d.dt.year < YEAR_MIN) | (d.dt.year > YEAR_MAX), "out_of_range",
-                  label + f"应在 {YEAR_MIN}-{YEAR_MAX} 年之间：" + d.dt.strftime("%Y-%m-%d").fillna(""))
+                  lambda m, d=d, la=label: la + f"应在 {YEAR_MIN}-{YEAR_MAX} 年之间：" + d[m].dt.strftime("%Y-%m-%d"))
     for name in ("month", "paid_through_month"):
         if name in data:
             y = pd.to_numeric(data[name].str.slice(0, 4), errors="coerce")
-            p.add((y < YEAR_MIN) | (y > YEAR_MAX), "out_of_range", kinds.field_zh(kind, name) + "年份不合理：" + data[name].astype(str))
+            p.add((y < YEAR_MIN) | (y > YEAR_MAX), "out_of_range",
+                  lambda m, name=name: kinds.field_zh(kind, name) + "年份不合理：" + data[name][m].astype(str))
 
 
 def _credit_codes(p: Problems, data: pd.DataFrame, kind: str) -> None:
@@ -205,12 +219,12 @@ def _credit_codes(p: Problems, data: pd.DataFrame, kind: str) -> None:
             continue
         s = data[name]
         label = kinds.field_zh(kind, name)
-        present = s.notna()
         well, expected = credit_code_expected(s)
-        p.add(present & ~well, "bad_credit_code",
-              label + "“" + s.astype(str) + "”应为 18 位数字或大写字母（不含 I、O、Z、S、V）")
+        p.add(s.notna() & ~well, "bad_credit_code",
+              lambda m, s=s, la=label: la + "“" + s[m].astype(str) + "”应为 18 位数字或大写字母（不含 I、O、Z、S、V）")
         wrong = well & (s.str.slice(17, 18) != expected)
-        p.add(wrong, "bad_credit_code", label + "“" + s.astype(str) + "”校验位错误（按 GB 32100 应为 " + expected.astype(str) + "）")
+        p.add(wrong, "bad_credit_code", lambda m, s=s, e=expected, la=label: la + "“" + s[m].astype(str)
+              + "”校验位错误（按 GB 32100 应为 " + e[m].astype(str) + "）")
 
 
 def _duplicates(p: Problems, data: pd.DataFrame, kind: str) -> None:
@@ -223,12 +237,15 @@ def _duplicates(p: Problems, data: pd.DataFrame, kind: str) -> None:
     dup = sub.duplicated(subset=key, keep="first")
     if not dup.any():
         return
-    first = sub.groupby(key, dropna=False, sort=False)["source_row"].transform("first")
+    first = sub.groupby(key, dropna=False, sort=False)["source_row"].transform("first")[dup]
     shown = ["project_code", "credit_code", "paid_date"] if kind == "deposits" else key
     label = "、".join(kinds.field_zh(kind, k) for k in shown)
-    key_text = sub[key].astype(str).agg(" ".join, axis=1).str.replace("|", " ", regex=False)
-    msg = ("与第 " + first.astype(str) + f" 行重复（{label}：" + key_text + "）")
-    p.add(dup.reindex(data.index, fill_value=False), "duplicate_key", msg.reindex(data.index, fill_value=""))
+    keys = sub.loc[dup, key].astype(str)
+    key_text = keys.iloc[:, 0].str.replace("|", " ", regex=False)
+    for k in key[1:]:
+        key_text = key_text + " " + keys[k]
+    msg = "与第 " + first.astype(str) + f" 行重复（{label}：" + key_text + "）"
+    p.add(dup.reindex(data.index, fill_value=False), "duplicate_key", lambda m: msg.reindex(m.index[m]))
 
 
 def row_json(raw: pd.DataFrame, rows: pd.Index) -> pd.Series:
