@@ -74,17 +74,46 @@ def db_init(db: Optional[str] = DbOpt) -> None:
 def demo(
     out: Path = typer.Option(Path("demo-data"), "--out", help="输出目录"),
     scale: str = typer.Option("city", "--scale", help="city（新密规模）| province（约100倍，用于测性能）"),
-    seed: int = typer.Option(20181, "--seed", help="随机种子（同种子同结果）"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="随机种子（同种子同结果）"),
+    load: bool = typer.Option(False, "--load", help="写完后按清单入库，并创建演示账号（每个角色一个）"),
+    db: Optional[str] = DbOpt,
 ) -> None:
     """生成演示数据：各单位报送的原始表格（xlsx/GBK csv/UTF-8 csv，含常见格式问题）。"""
     if scale not in ("city", "province"):
         fail(f"--scale 须为 city 或 province，收到 {scale!r}")
     from etl.demo import write_demo
 
-    manifest = write_demo(out, scale=scale, seed=seed)
+    manifest = write_demo(out, scale=scale, **({"seed": seed} if seed is not None else {}))
     for f in manifest["files"]:
-        console.print(f"  {f['path']}  {f['kind']}  {f['rows']} 行" + (f"  --crs {f['crs']}" if f.get("crs") not in (None, "wgs84") else ""))
+        crs_note = f"  --crs {f['crs']}" if f.get("crs") not in (None, "wgs84") else ""
+        console.print(f"  {f['file']}  {f['kind']}  {f['rows']} 行{crs_note}", highlight=False)
     console.print(f"演示数据已写入 {out}（清单 {out / 'manifest.json'}）")
+    if load:
+        _load_demo(_store(db), out, manifest)
+
+
+def _load_demo(store, out: Path, manifest: dict) -> None:
+    """Load the demo files as a clerk would, then create the demo accounts.
+
+    Files go in load order of their kinds (villages, employers, projects, ... so later kinds
+    find their project's township); consecutive files with the same declared CRS share a run.
+    """
+    from itertools import groupby
+
+    from dashboard.users import create_demo_accounts
+    from etl.kinds import LOAD_ORDER
+    from etl.pipeline import load_files
+
+    files = sorted(manifest["files"], key=lambda f: LOAD_ORDER.index(f["kind"]))
+    runs = [(crs, [str(out / f["file"]) for f in grp]) for crs, grp in groupby(files, key=lambda f: f.get("crs") or "wgs84")]
+    for crs, paths in runs:
+        rep = load_files(store, paths, crs=crs, user="demo", progress=sys.stderr.isatty())
+        for f in rep["files"]:
+            console.print(f"  入库 {Path(f['file']).name}：读取 {f['rows_read']}，入库 {f['rows_loaded']}，拒绝 {f['rows_rejected']}",
+                          highlight=False)
+    console.print("演示账号（仅存在于演示库）：")
+    for name, role, password in create_demo_accounts(store):
+        console.print(f"  {role:<10} {name:<16} 密码 {password}", highlight=False)
 
 
 @etl_app.command("load")
