@@ -244,11 +244,30 @@ def bind_store(store) -> None:
     original = store._set_scope
 
     def _set_scope(conn, scope):
-        ceiling = db_scope() if _has_request() else None
-        original(conn, narrow(scope, ceiling))
+        original(conn, narrow(scope, _request_ceiling() if _has_request() else None))
 
     store._set_scope = _set_scope
     store._access_ceiling = True
+
+
+def bound_store():
+    """The store `bind_store` was given (the app's), else the settings' default store."""
+    if "store" in _STORE:
+        return _STORE["store"]
+    from geodata.store import open_store
+
+    return open_store()
+
+
+def _request_ceiling() -> list[str] | None:
+    """The signed-in user's database scope; [] while the user is not known yet (the users
+    table itself is not township-scoped, so loading the user still works)."""
+    from flask import g
+
+    u = g.get("_login_user")
+    if u is None or not getattr(u, "is_authenticated", False):
+        return []
+    return _db_scope_for(u.as_access_user())
 
 
 def narrow(scope: Sequence[str] | None, ceiling: Sequence[str] | None) -> list[str] | None:

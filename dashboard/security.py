@@ -25,7 +25,7 @@ STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/")
 
 def csp(script_hashes: list[str] | tuple[str, ...] = ()) -> str:
     """The Content-Security-Policy value (script hashes are 'sha256-…' strings from Dash)."""
-    scripts = " ".join(["'self'", *(f"'{h}'" for h in script_hashes)])
+    scripts = " ".join(["'self'", *(h if h.startswith("'") else f"'{h}'" for h in script_hashes)])
     directives = {
         "default-src": "'self'",
         "script-src": scripts,
@@ -63,7 +63,9 @@ def install(app) -> None:
 
     def policy() -> str:
         # Dash adds inline scripts (clientside callbacks) until its first request is done
-        n = len(getattr(app, "_inline_scripts", ())) + len(getattr(app, "clientside_callback_list", ()) or ())
+        from dash import _callback
+
+        n = len(getattr(app, "_inline_scripts", ())) + len(_callback.GLOBAL_INLINE_SCRIPTS)
         if n not in cache:
             try:
                 cache[n] = csp(app.csp_hashes())
