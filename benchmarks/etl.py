@@ -1,0 +1,127 @@
+"""ETL throughput: rows/second end to end (read -> ... -> load) into PostGIS and GeoPackage,
+against the floor of a plain PostgreSQL COPY of the same raw rows into text columns.
+
+    .venv/bin/python benchmarks/etl.py --scale city [--scale province] [--pg URL] [--backends postgis,gpkg]
+
+Prints one line per (scale, backend) and a markdown table to paste into RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from etl.demo import write_demo  # noqa: E402
+from etl.kinds import LOAD_ORDER  # noqa: E402
+from etl.pipeline import load_files  # noqa: E402
+from geodata.store import open_store  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "out"
+PG = os.environ.get("WAGEMAP_BENCH_DB", "postgresql+psycopg://wagemap:wagemap@127.0.0.1:5432/wagemap_bench")
+
+
+def demo_files(scale: str) -> tuple[Path, dict]:
+    import json
+
+    d = OUT / f"demo-{scale}"
+    m = d / "manifest.json"
+    if not m.exists():
+        t0 = time.perf_counter()
+        write_demo(d, scale=scale)
+        print(f"# generated {scale} demo in {time.perf_counter() - t0:.1f} s", flush=True)
+    return d, json.loads(m.read_text(encoding="utf-8"))
+
+
+def runs(d: Path, manifest: dict) -> list[tuple[str, list[str]]]:
+    from itertools import groupby
+
+    files = sorted(manifest["files"], key=lambda f: LOAD_ORDER.index(f["kind"]))
+    return [(crs, [str(d / f["file"]) for f in g]) for crs, g in groupby(files, key=lambda f: f.get("crs") or "wgs84")]
+
+
+def fresh_store(backend: str, scale: str):
+    if backend == "gpkg":
+        p = OUT / f"bench-{scale}.gpkg"
+        p.unlink(missing_ok=True)
+        return open_store(str(p))
+    admin = sa.create_engine(PG.rsplit("/", 1)[0] + "/wagemap_test", isolation_level="AUTOCOMMIT")
+    name = PG.rsplit("/", 1)[1]
+    with admin.connect() as c:
+        c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        c.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE wagemap_template')
+    admin.dispose()
+    return open_store(PG)
+
+
+def etl_run(store, d: Path, manifest: dict) -> tuple[int, float]:
+    rows = 0
+    t0 = time.perf_counter()
+    for crs, paths in runs(d, manifest):
+        rep = load_files(store, paths, crs=crs, user="bench", progress=False)
+        rows += sum(f["rows_read"] for f in rep["files"])
+    return rows, time.perf_counter() - t0
+
+
+def copy_floor(d: Path, manifest: dict) -> tuple[int, float]:
+    """COPY the csv files' raw rows (the big tables) into text tables: the floor for loading."""
+    import psycopg
+
+    conninfo = PG.replace("postgresql+psycopg://", "postgresql://")
+    rows = 0
+    elapsed = 0.0
+    with psycopg.connect(conninfo) as conn:
+        for f in manifest["files"]:
+            if not f["file"].endswith(".csv"):
+                continue
+            enc = {"utf-8-sig": "utf-8-sig", "gbk": "gb18030"}.get(f.get("encoding") or "utf-8", f.get("encoding") or "utf-8")
+            text = (d / f["file"]).read_text(encoding=enc)
+            header = next(csv.reader(io.StringIO(text.split("\n", 1)[0])))
+            cols = ", ".join(f"c{i} text" for i in range(len(header)))
+            t0 = time.perf_counter()
+            with conn.cursor() as cur:
+                cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS floor_{len(header)} ({cols})")
+                with cur.copy(f"COPY floor_{len(header)} FROM STDIN WITH (FORMAT csv, HEADER true)") as cp:
+                    cp.write(text)
+            conn.commit()
+            elapsed += time.perf_counter() - t0
+            rows += f["rows"]
+    return rows, elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", action="append", default=None)
+    ap.add_argument("--backends", default="postgis,gpkg")
+    a = ap.parse_args()
+    print(f"# machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
+    table = ["| scale | backend | rows | seconds | rows/s |", "|---|---|---|---|---|"]
+    for scale in a.scale or ["city"]:
+        d, manifest = demo_files(scale)
+        for backend in a.backends.split(","):
+            if backend == "gpkg" and scale == "province" and "gpkg" not in (a.backends or ""):
+                continue
+            store = fresh_store(backend, scale)
+            rows, secs = etl_run(store, d, manifest)
+            line = f"| {scale} | {backend} ETL end to end | {rows} | {secs:.1f} | {rows / secs:,.0f} |"
+            print(line, flush=True)
+            table.append(line)
+        if "postgis" in a.backends:
+            rows, secs = copy_floor(d, manifest)
+            line = f"| {scale} | plain COPY of the csv rows (floor) | {rows} | {secs:.2f} | {rows / secs:,.0f} |"
+            print(line, flush=True)
+            table.append(line)
+    print("\n".join(table))
+
+
+if __name__ == "__main__":
+    main()
