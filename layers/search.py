@@ -141,6 +141,14 @@ class SearchIndex:
     addresses: list[str]
     places: pd.DataFrame  # gazetteer: name, names (list), township_code, lon, lat
     townships: gpd.GeoDataFrame = field(repr=False)
+    id_series: pd.Series = field(default=None, repr=False)  # ids as a string Series (vectorised contains)
+    name_len: np.ndarray = field(default=None, repr=False)
+    addr_len: np.ndarray = field(default=None, repr=False)
+
+    def __post_init__(self):
+        self.id_series = pd.Series(self.ids, dtype="string")
+        self.name_len = np.fromiter((len(c) for c in self.names), float, len(self.names))
+        self.addr_len = np.fromiter((len(c) for c in self.addresses), float, len(self.addresses))
 
 
 def normalise(s: object) -> str:
@@ -179,8 +187,9 @@ def build_index(*, townships: gpd.GeoDataFrame, incidents=None, cases=None, proj
         _frame(projects, "project", "project_code", "name", ["contractor", "status"], alt="contractor_credit_code"),
         _frame(enterprises, "enterprise", "credit_code", "name", ["industry"]),
     ]
-    if incidents is not None and len(incidents) and "incident_no" in incidents:  # incidents are titled by their number
-        parts[0]["title"] = parts[0]["key"].str.cat(parts[0]["title"], sep=" ").str.strip()
+    for i in (0, 1):  # incidents and cases are titled by their number, then address / employer
+        if len(parts[i]):
+            parts[i]["title"] = parts[i]["key"].str.cat(parts[i]["title"], sep=" ").str.strip()
     rec = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else parts[0]
     rec = rec.astype({"lon": float, "lat": float})
     ids = rec["key"].astype(str).map(normalise).str.upper().to_numpy(dtype=object)
@@ -297,10 +306,10 @@ def _id_hits(q: str, index: SearchIndex) -> pd.DataFrame:
     key = re.sub(r"\s+", "", q).upper()
     if len(key) < 3 or len(index.ids) == 0:
         return _hits(np.array([], int), index, [], "")
-    ids = pd.Series(index.ids, dtype="string")
+    ids = index.id_series
     kinds = index.records["kind"].to_numpy()
-    exact = (ids == key).to_numpy()
-    alt = (pd.Series(index.alt_ids, dtype="string") == key).to_numpy() & ~exact
+    exact = index.ids == key
+    alt = (index.alt_ids == key) & ~exact
     part = ids.str.contains(key, regex=False).to_numpy() & ~exact if len(key) >= 4 else np.zeros(len(ids), bool)
     lens = ids.str.len().to_numpy(dtype=float)
     score = np.where(exact, 100.0, np.where(alt, 80.0, 70.0 + 25.0 * len(key) / np.maximum(lens, 1)))
@@ -309,14 +318,20 @@ def _id_hits(q: str, index: SearchIndex) -> pd.DataFrame:
     return _hits(sel, index, score[sel], matched)
 
 
-def _fuzzy(q: str, choices: list[str]) -> np.ndarray:
-    """Partial-ratio score of q in each choice, discounted when the choice is much shorter than q."""
+LONG_QUERY = 10  # characters: a longer query is a whole name or address, compared whole (and much faster)
+
+
+def _fuzzy(q: str, choices: list[str], lens: np.ndarray) -> np.ndarray:
+    """Score of q against each choice: partial ratio for a fragment (discounted when the choice is
+    much shorter than q), plain ratio for a long query; an exact match scores 100."""
     if not choices:
         return np.zeros(0)
-    s = process.cdist([q], choices, scorer=fuzz.partial_ratio, score_cutoff=MIN_SCORE, dtype=np.uint8)[0].astype(float)
-    lens = np.fromiter((len(c) for c in choices), float, len(choices))
-    cover = np.minimum(1.0, lens / max(len(q), 1))
-    s = s * (0.6 + 0.4 * cover)
+    scorer = fuzz.ratio if len(q) > LONG_QUERY else fuzz.partial_ratio
+    s = process.cdist([q], choices, scorer=scorer, score_cutoff=MIN_SCORE, dtype=np.uint8, workers=-1)[0].astype(float)
+    if scorer is fuzz.partial_ratio:
+        s = s * (0.6 + 0.4 * np.minimum(1.0, lens / max(len(q), 1)))
+    else:
+        s = np.minimum(s, 99.0)
     return np.where(lens == 0, 0.0, s)
 
 
@@ -324,8 +339,11 @@ def _text_hits(q: str, index: SearchIndex) -> pd.DataFrame:
     if len(q) < 2 or not index.names:
         return _hits(np.array([], int), index, [], "")
     kinds = index.records["kind"].to_numpy()
-    by_name = np.minimum(_fuzzy(q, index.names), 99.0)
-    by_addr = _fuzzy(q, index.addresses) * 0.92  # an address hit ranks below the gazetteer place itself
+    by_name = np.minimum(_fuzzy(q, index.names, index.name_len), 99.0) * np.where(kinds == "case", 0.9, 1.0)
+    by_name[(np.asarray(index.names, dtype=object) == q) & np.isin(kinds, ["project", "enterprise"])] = 100.0  # exact name
+    by_addr = _fuzzy(q, index.addresses, index.addr_len)
+    exact_addr = by_addr >= 99.0 if len(q) > LONG_QUERY else np.zeros(len(by_addr), bool)
+    by_addr = np.where(exact_addr, 99.0, by_addr * 0.92)  # a fragment of an address ranks below the place itself
     score = np.maximum(by_name, by_addr)
     sel = np.flatnonzero(score >= MIN_SCORE)
     matched = [(_NAME_FIELD[kinds[i]] if by_name[i] >= by_addr[i] else "地址") for i in sel]
@@ -356,9 +374,9 @@ def _place_hits(q: str, index: SearchIndex) -> pd.DataFrame:
             if n in (q, rest):
                 best = 99.0
             elif n in rest:
-                best = max(best, 90.0 + 8.0 * min(1.0, len(n) / len(rest)))
+                best = max(best, 90.0 + 6.0 * min(1.0, len(n) / len(rest)))
             elif rest in n:
-                best = max(best, 80.0 + 15.0 * len(rest) / len(n))
+                best = max(best, 85.0 + 12.0 * len(rest) / len(n))
             else:
                 best = max(best, fuzz.ratio(rest, n) * 0.9)
         scores.append(best)
@@ -366,7 +384,7 @@ def _place_hits(q: str, index: SearchIndex) -> pd.DataFrame:
     if towns:  # "超化镇黄固寺村": the township named in the query decides between same-named villages
         same = p["township_code"].isin(towns).to_numpy()
         score = np.where(same, score + 4.0, score - 15.0)
-    score = np.minimum(score, 99.0)
+    score = np.where(score >= 99.0, 99.0, np.minimum(score, 97.0))  # only the exact name reaches 99
     out = pd.DataFrame({
         "kind": "place", "key": p["name"], "title": p["name"],
         "subtitle": p.get("kind", pd.Series("地名", index=p.index)).fillna("地名"),

@@ -156,3 +156,89 @@ def test_results_carry_gcj02_and_township(index):
 def test_township_name_ranks_villages_of_that_township_first(index):
     r = s.search("米村镇朝阳沟", index)
     assert r.sites[0].key == "朝阳沟村"
+
+
+# ---- the demo data: each search form finds the planted site ------------------------------------
+
+def _dms(v: float, pos: str, neg: str) -> str:
+    h = pos if v >= 0 else neg
+    v = abs(v)
+    d, m = int(v), int((v - int(v)) * 60)
+    sec = (v - d - m / 60) * 3600
+    return f"{d}°{m}'{sec:.3f}\"{h}"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The city demo written and loaded by the ETL into a GeoPackage store, with its manifest."""
+    from itertools import groupby
+
+    from etl.demo import write_demo
+    from etl.kinds import LOAD_ORDER
+    from etl.pipeline import load_files
+    from geodata.store import open_store
+
+    out = tmp_path_factory.mktemp("demo")
+    manifest = write_demo(out, scale="city")
+    store = open_store(str(out / "demo.gpkg"))
+    files = sorted(manifest["files"], key=lambda f: LOAD_ORDER.index(f["kind"]))
+    for crs, grp in groupby(files, key=lambda f: f.get("crs") or "wgs84"):
+        load_files(store, [str(out / f["file"]) for f in grp], crs=crs, user="test", progress=False)
+    return store, s.load_index(store), manifest
+
+
+def _planted(demo, site):
+    return next(p for p in demo[2]["planted_sites"] if p["site"] == site)
+
+
+@pytest.mark.parametrize("site", ["incident", "project", "case"])
+def test_demo_planted_site_by_number_fragment_and_address(demo, site):
+    store, index, _ = demo
+    p = _planted(demo, site)
+    queries = [p["key"], p["key"].lower(), p["search"]]
+    if site != "project":
+        queries.append(p["address"])  # the whole address as typed from the file
+    for q in queries:
+        r = s.search(q, index)
+        assert r.status == "found", (q, r.message)
+        top = r.sites[0]
+        assert (top.key, top.township_code) == (p["key"], p["township_code"]), q
+        assert metres((top.lon, top.lat), (p["lon"], p["lat"])) < 1.0, q
+
+
+@pytest.mark.parametrize("site", ["incident", "project", "case"])
+def test_demo_planted_site_by_typed_coordinates(demo, site):
+    _, index, _ = demo
+    p = _planted(demo, site)
+    x, y = p["lon"], p["lat"]
+    gx, gy = gcj02.wgs_to_gcj(np.array([x]), np.array([y]))
+    bx, by = gcj02.wgs_to_bd(np.array([x]), np.array([y]))
+    typed = [f"{x},{y}", f"{y} {x}", f"{_dms(y, 'N', 'S')} {_dms(x, 'E', 'W')}",
+             f"gcj02:{gx[0]:.7f},{gy[0]:.7f}", f"{gx[0]:.7f},{gy[0]:.7f} 高德", f"{bx[0]:.7f},{by[0]:.7f} 百度"]
+    for q in typed:
+        top = s.search(q, index).sites[0]
+        assert top.kind == "coordinate" and top.township_code == p["township_code"], q
+        assert metres((top.lon, top.lat), (x, y)) < 1.0, q
+
+
+def test_demo_employer_by_name_and_credit_code(demo):
+    store, index, _ = demo
+    p = _planted(demo, "case")
+    case = pd.DataFrame(store.read("cases", where={"case_no": p["key"]}))
+    code = str(case["credit_code"].iloc[0])
+    ent = pd.DataFrame(store.read("enterprises", where={"credit_code": code}))
+    assert len(ent) == 1
+    for q in (code, str(ent["name"].iloc[0])):
+        top = s.search(q, index).sites[0]
+        assert (top.kind, top.key) == ("enterprise", code), q
+
+
+def test_demo_address_through_the_gazetteer(demo):
+    store, index, _ = demo
+    p = _planted(demo, "case")
+    villages = pd.DataFrame(store.read("gazetteer"))
+    village = next(v for v in villages.loc[villages["township_code"] == p["township_code"], "name"] if v in p["address"])
+    top = s.search(village, index).sites[0]
+    assert (top.kind, top.key, top.township_code) == ("place", village, p["township_code"])
+    nearest = s.search(p["address"].replace(p["search"], ""), index).sites[0]  # "新密市超化镇何湾村": the village
+    assert nearest.kind == "place" and nearest.key == village
