@@ -52,13 +52,13 @@ def build_file(rng: np.random.Generator, spec: FileSpec, scale: Scale, frame: pd
         method = df["_method"].to_numpy()
         if "address" in cells:
             cells["address"][method == "township"] = None
-    clean = {f: cells[f].copy() for f in cells}
+    clean = {f: cells[f][protect].copy() for f in cells} if protect.any() else {}
     for f, share in spec.full_width.items():
         stats["full_width"][f] = mess.full_width(rng, cells[f], share)
     for f, share in spec.spaces.items():
         stats["spaces"][f] = mess.stray_spaces(rng, cells[f], share)
-    for f in cells:  # planted sites stay exactly as recorded
-        cells[f][protect] = clean[f][protect]
+    for f in clean:  # planted sites stay exactly as recorded
+        cells[f][protect] = clean[f]
     headers = list(spec.headers.values())
     columns = [cells[f] for f in spec.headers]
     path = out_dir / spec.file_name(scale)
