@@ -114,7 +114,7 @@ def add_layer(result: LayerResult, fmap: folium.Map) -> None:
         folium.GeoJson(
             {"type": "FeatureCollection", "features": pfeats}, name=result.title + "·点",
             marker=folium.CircleMarker(radius=5),
-            style_function=lambda f: {"radius": f["properties"]["r"], "fillColor": f["properties"]["c"],
+            style_function=lambda f: {"radius": f["properties"]["r"], "fill": True, "fillColor": f["properties"]["c"],
                                       "color": "#525252", "weight": 0.8, "fillOpacity": 0.85},
             popup=folium.GeoJsonPopup(fields=["popup"], labels=False),
         ).add_to(group)
