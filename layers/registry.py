@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from layers import arrears, coverage
 from layers import assessment, credit, deposits, funds, risk, rules  # issue 5
+from layers import incidents  # issue 7
 from layers.base import Layer
 
 KIND_ZH = {
@@ -28,6 +29,7 @@ _ALL: list[Layer] = [
     deposits.LAYER,  # 工资保证金按规缴存率 (九)
     funds.LAYER,  # 欠薪应急周转金 (十)
     assessment.LAYER,  # 年度考核得分
+    incidents.LAYER,  # 欠薪突发事件 (二十三)
 ]
 
 DEFAULT = "arrears"
