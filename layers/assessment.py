@@ -30,11 +30,13 @@ import pandas as pd
 
 from geodata.settings import Assessment, Rules, get_settings
 from geodata.townships import BY_CODE, TOWNSHIPS
-from layers.base import Filters, LayerData, LayerResult, LegendItem
+from layers import mapfig
+from layers.base import Filters, LayerData, LayerResult
 from layers.credit import as_bool, as_date, as_num, as_text, case_state, col, month_index, rules_of
 from layers.deposits import required_deposits
 from layers.exports import write_xlsx
 from layers.funds import fund_table
+from layers.palettes import BLUES, Classes
 
 INDICATORS: dict[str, str] = {
     "real_name": "实名制覆盖率", "special_account": "工资专户覆盖率", "deposit": "保证金按规缴存率",
@@ -330,19 +332,22 @@ class AssessmentLayer:
         table = scores_zh(res)
         if filters.township:
             table = table[table["乡镇代码"] == filters.township]
-        return LayerResult(key=self.key, title=self.title, unit="分", by_township=by, table=table,
-                           legend=[LegendItem("得分越高越好", "#08519c")],
+        classes = score_classes(by["value"])
+        return LayerResult(key=self.key, title=self.title, unit="分", by_township=by, table=table, legend=classes.legend(),
+                           traces=[mapfig.choropleth_trace(by, classes, self.title)],
                            notes=[f"{year}年度；总分=100×Σ权重×得分/Σ权重（无可计指标不计）；依据(三十二)(三十三)"])
 
     def export_folium(self, result: LayerResult, fmap: Any) -> None:
-        import html
+        from layers.folium_export import add_layer
 
-        import folium
+        add_layer(result, fmap)
 
-        group = folium.FeatureGroup(name=self.title)
-        for note in result.notes:
-            group.add_child(folium.map.Tooltip(html.escape(note)))
-        group.add_to(fmap)
+
+def score_classes(values) -> Classes:
+    """Total scores in five fixed classes (<60, 60-70, 70-80, 80-90, ≥90), ColorBrewer Blues."""
+    y = np.asarray(values, dtype="float64")
+    idx = np.where(np.isnan(y), -1, np.digitize(y, [60, 70, 80, 90]))
+    return Classes(index=idx.astype(int), colors=list(BLUES), labels=["低于60分", "60–70分", "70–80分", "80–90分", "90分及以上"])
 
 
 LAYER = AssessmentLayer()

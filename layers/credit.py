@@ -88,6 +88,11 @@ def date_zh(s: pd.Series, day: bool = True) -> pd.Series:
     return out + d.dt.day.astype("Int64").astype("string") + "日" if day else out
 
 
+def escape(s: pd.Series) -> pd.Series:
+    """Text made safe for map labels (HTML-escaped; missing -> '')."""
+    return pd.Series(s).astype("string").fillna("").map(html.escape).astype(object)
+
+
 def rules_of(rules: Rules | None) -> Rules:
     return rules if rules is not None else get_settings().rules
 
@@ -311,22 +316,24 @@ class CreditLayer:
         if e is not None and not e.empty and {"lon", "lat"} <= set(e.columns):
             loc = pd.DataFrame({"credit_code": as_text(e["credit_code"]).str.upper(), "lon": as_num(e["lon"]), "lat": as_num(e["lat"])})
             pts = bad.merge(loc, on="credit_code", how="inner").dropna(subset=["lon", "lat"])
-            pts = pts.assign(label=pts["name"].fillna(pts["credit_code"]) + "：" + pts["why"],
+            pts = pts.assign(label="<b>" + escape(pts["name"].fillna(pts["credit_code"])) + "</b><br>" + escape(pts["why"]),
                              color=np.where(pts["blacklisted"], "#d62728", "#ff7f0e"), size=10,
                              link="/enterprise/" + pts["credit_code"])
         table = pd.DataFrame({"统一社会信用代码": bad["credit_code"], "单位名称": bad["name"], "诚信等级": bad["grade"],
                               "黑名单": np.where(bad["blacklisted"], "是", "否"), "原因": bad["why"]})
+        from layers import mapfig
+        from layers.palettes import amount_classes
+
+        classes = amount_classes(by["value"], "家")
         return LayerResult(key=self.key, title=self.title, unit="家", by_township=by, points=pts, table=table,
-                           legend=[LegendItem("黑名单", "#d62728"), LegendItem("C/D级", "#ff7f0e")],
+                           legend=classes.legend() + [LegendItem("黑名单", "#d62728"), LegendItem("C/D级", "#ff7f0e")],
+                           traces=[mapfig.choropleth_trace(by, classes, self.title)],
                            notes=[f"截至{date_zh(pd.Series([as_of])).iloc[0]}；(十三) 年度等级于当年{get_settings().rules.credit_effective_month}月起生效"])
 
     def export_folium(self, result: LayerResult, fmap: Any) -> None:
-        import folium
+        from layers.folium_export import add_layer
 
-        group = folium.FeatureGroup(name=self.title)
-        for lon, lat, label, color in result.points[["lon", "lat", "label", "color"]].itertuples(index=False) if not result.points.empty else []:
-            folium.CircleMarker([lat, lon], radius=6, color=color, fill=True, popup=folium.Popup(html.escape(str(label)))).add_to(group)
-        group.add_to(fmap)
+        add_layer(result, fmap)
 
 
 LAYER = CreditLayer()

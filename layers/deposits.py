@@ -17,7 +17,6 @@ Rows keyed by credit code only (other industries) are not attributed to a projec
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import numpy as np
@@ -25,7 +24,9 @@ import pandas as pd
 
 from geodata.settings import Rules
 from layers.base import Filters, LayerData, LayerResult, LegendItem
-from layers.credit import as_bool, case_links, as_date, as_num, as_text, col, rules_of
+from layers.palettes import coverage_classes
+from layers import mapfig
+from layers.credit import as_bool, case_links, escape, as_date, as_num, as_text, col, rules_of
 
 RULE_ZH = {"full": "存在未结欠薪：全额缴存", "exempt": "两年无拖欠且有无拖欠证明：减免", "raised": "发生过拖欠已处理：提高比例",
            "normal": "正常比例"}
@@ -183,25 +184,23 @@ class DepositLayer:
         if not dep.empty and p is not None and {"lon", "lat"} <= set(p.columns):
             loc = pd.DataFrame({"project_code": as_text(p["project_code"]), "lon": as_num(p["lon"]), "lat": as_num(p["lat"])})
             bad = dep[dep["differs"]].merge(loc, on="project_code").dropna(subset=["lon", "lat"])
-            pts = bad.assign(label=bad["name"].fillna(bad["project_code"]) + "：" + bad["flags"],
+            pts = bad.assign(label="<b>" + escape(bad["name"].fillna(bad["project_code"])) + "</b><br>" + escape(bad["flags"]),
                              color=np.where(bad["short"], "#d62728", "#ff7f0e"), size=9, link="/project/" + bad["project_code"])
         table = pd.DataFrame({
             "项目编号": dep.get("project_code"), "项目名称": dep.get("name"), "合同价款(万元)": dep.get("contract_value"),
             "适用规则": dep.get("rule_zh"), "规则比例": dep.get("rate"), "应缴(万元)": dep.get("required"),
             "实缴(万元)": dep.get("paid"), "余额(万元)": dep.get("balance"), "差异": dep.get("flags"),
         })
+        classes = coverage_classes(by["value"], 100.0)
         return LayerResult(key=self.key, title=self.title, unit="%", by_township=by, points=pts, table=table,
-                           legend=[LegendItem("少缴", "#d62728"), LegendItem("其他不符", "#ff7f0e")],
+                           legend=classes.legend() + [LegendItem("少缴", "#d62728"), LegendItem("其他不符", "#ff7f0e")],
+                           traces=[mapfig.choropleth_trace(by, classes, self.title)],
                            notes=["(九) 差异化缴存：未结欠薪全额、两年无拖欠凭证明减免、曾拖欠提高比例"])
 
     def export_folium(self, result: LayerResult, fmap: Any) -> None:
-        import folium
+        from layers.folium_export import add_layer
 
-        group = folium.FeatureGroup(name=self.title)
-        if not result.points.empty:
-            for lon, lat, label, color in result.points[["lon", "lat", "label", "color"]].itertuples(index=False):
-                folium.CircleMarker([lat, lon], radius=6, color=color, fill=True, popup=folium.Popup(html.escape(str(label)))).add_to(group)
-        group.add_to(fmap)
+        add_layer(result, fmap)
 
 
 LAYER = DepositLayer()

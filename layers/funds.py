@@ -8,7 +8,6 @@ year is 未报送 and counts as not at floor.
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import numpy as np
@@ -16,8 +15,10 @@ import pandas as pd
 
 from geodata.settings import Rules
 from geodata.townships import BY_CODE, CITY_CODE, CITY_NAME, TOWNSHIPS, to_code
-from layers.base import Filters, LayerData, LayerResult, LegendItem
+from layers import mapfig
+from layers.base import Filters, LayerData, LayerResult
 from layers.credit import as_num, as_text, col, rules_of
+from layers.palettes import OK, WARNING, Classes
 
 CITY_ALIASES = {CITY_CODE, CITY_CODE[:6], CITY_CODE[:9], CITY_NAME, "市本级", "市级", "新密", "市财政"}
 COLUMNS = ["unit_code", "unit_name", "level", "year", "floor", "budgeted", "balance", "used", "replenished",
@@ -86,7 +87,7 @@ def filter_year(filters: Filters | None, data: LayerData) -> int:
 
 
 class FundLayer:
-    """应急周转金余额 vs 下限 per township for one year (十); the city's fund is in the table and notes."""
+    """应急周转金余额占下限的百分比 per township for one year (十); the city's fund is in the table and notes."""
 
     key = "funds"
     title = "欠薪应急周转金"
@@ -99,10 +100,14 @@ class FundLayer:
         if filters.township:
             t = t[(t["unit_code"] == filters.township) | (t["level"] == "市级")]
         towns = t[t["level"] == "乡镇"]
-        by = pd.DataFrame({"code": towns["unit_code"].to_numpy(), "value": towns["balance"].to_numpy()})
+        share = (towns["balance"] / towns["floor"] * 100).to_numpy()
+        by = pd.DataFrame({"code": towns["unit_code"].to_numpy(), "value": share})
         by["label"] = np.where(towns["balance"].notna(), "余额" + towns["balance"].round(1).astype("string").to_numpy() + "万元（下限"
-                               + towns["floor"].round(0).astype(int).astype(str).to_numpy() + "万元）", "未报送")
+                               + towns["floor"].round(0).astype(int).astype(str).to_numpy() + "万元），" + towns["status"].to_numpy(),
+                               "未报送")
         by["status"] = towns["status"].to_numpy()
+        idx = np.where(np.isnan(share), -1, np.where(towns["at_floor"].to_numpy(dtype=bool), 1, 0))
+        classes = Classes(index=idx, colors=[WARNING["orange"], OK], labels=["余额低于下限", "余额达到下限"])
         city = t[t["level"] == "市级"].iloc[0] if (t["level"] == "市级").any() else None
         notes = [f"{year}年度；(十) 市级不少于{rules_of(None).fund_floor_city:g}万元，乡镇不少于{rules_of(None).fund_floor_township:g}万元"]
         if city is not None:
@@ -110,17 +115,13 @@ class FundLayer:
             notes.append(f"市级周转金：{city['status']}，余额{bal}")
         lacking = int((towns["status"] != "达标").sum())
         notes.append(f"未达标乡镇{lacking}个")
-        return LayerResult(key=self.key, title=self.title, unit="万元", by_township=by, table=fund_table_zh(t),
-                           legend=[LegendItem("达标", "#3182bd"), LegendItem("未达标或未报送", "#fc8d59")], notes=notes)
+        return LayerResult(key=self.key, title=self.title, unit="%", by_township=by, table=fund_table_zh(t),
+                           legend=classes.legend(), notes=notes, traces=[mapfig.choropleth_trace(by, classes, self.title)])
 
     def export_folium(self, result: LayerResult, fmap: Any) -> None:
-        import folium
+        from layers.folium_export import add_layer
 
-        folium.map.Marker  # noqa: B018  (folium imported for parity with the other layers)
-        group = folium.FeatureGroup(name=self.title)
-        for note in result.notes:
-            group.add_child(folium.map.Tooltip(html.escape(note)))
-        group.add_to(fmap)
+        add_layer(result, fmap)
 
 
 LAYER = FundLayer()

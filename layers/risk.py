@@ -19,7 +19,6 @@ S = 36, score = 100 × (1 − e^−0.6) = 45.1; contributions 37.6 and 7.5.
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import h3
@@ -27,8 +26,11 @@ import numpy as np
 import pandas as pd
 
 from geodata.settings import Rules, get_settings
-from layers.base import Filters, LayerData, LayerResult, LegendItem
-from layers.credit import _enterprise_info, as_text, month_zh, rules_of
+from geodata.boundaries import area_km2
+from layers import mapfig
+from layers.base import Filters, LayerData, LayerResult
+from layers.credit import _enterprise_info, as_text, escape, month_zh, rules_of
+from layers.palettes import amount_classes
 from layers.rules import INDICATOR_ZH, context, entity_locations, indicator_trends, warnings
 
 FACTOR_COLUMNS = ["entity_type", "entity_id", "factor", "factor_zh", "points", "source"]
@@ -220,49 +222,80 @@ class RiskHeatLayer:
         s = score(data, filters)
         if filters.township:
             s = s[s["township_code"] == filters.township]
+        hot_at = get_settings().rules.risk_hot_score
         hx = hex_risk(s, data)
         if self.view == "sum" and not hx.empty:
             hx = hx[hx["n_entities"] > 0]  # neighbours only matter for the smoothed density
-        value = "risk_sum" if self.view == "sum" else "density"
-        unit = "分" if self.view == "sum" else "个/平方公里"
-        by_t = s.groupby("township_code")["score"].sum()
-        by = pd.DataFrame({"code": data.townships["code"].to_numpy() if not data.townships.empty else []})
-        by["value"] = by["code"].map(by_t).fillna(0.0)
-        by["label"] = "风险合计" + by["value"].round(0).astype(int).astype(str) + "分"
-        traces = []
-        if not hx.empty:
-            traces.append({
-                "type": "choroplethmap", "geojson": hex_geojson(hx["cell"]), "locations": hx["cell"].tolist(), "featureidkey": "id",
-                "z": hx[value].round(3).tolist(), "colorscale": [[i / 4, c] for i, c in enumerate(HEAT)], "marker": {"opacity": 0.7},
-                "customdata": hx[["cell"]].to_numpy().tolist(), "text": hx["why"].tolist(), "name": self.title,
-                "hovertemplate": "%{text}<br>" + ("风险合计" if self.view == "sum" else "密度") + " %{z:.1f}" + unit + "<extra></extra>",
-            })
+        by = self._by_township(s, data, hot_at)
+        classes = amount_classes(by["value"], self.unit_zh)
+        traces = [mapfig.choropleth_trace(by, classes, self.title), self._hex_trace(hx)]
         pts = s.merge(entity_locations(data), on=["entity_type", "entity_id"])
         pts = pts[pts["score"] > 0]
-        pts = pts.assign(label=pts["name"].fillna(pts["entity_id"]) + "：风险分" + pts["score"].round(0).astype(int).astype(str) + "（" + pts["top_factors"] + "）",
-                         color=np.where(pts["score"] >= get_settings().rules.risk_hot_score, "#d62728", "#ff7f0e"), size=8,
+        label = ("<b>" + escape(pts["name"].fillna(pts["entity_id"])) + "</b><br>风险分" + pts["score"].round(0).astype(int).astype(str)
+                 + "<br>" + escape(pts["top_factors"]))
+        pts = pts.assign(label=label, color=np.where(pts["score"] >= hot_at, "#d62728", "#ff7f0e"), size=8,
                          link=np.where(pts["entity_type"] == "project", "/project/", "/enterprise/") + pts["entity_id"])
-        s = s[s["score"] > 0]  # the table and points list only entities with a factor
+        s = s[s["score"] > 0]  # the table lists only entities with a factor
         table = pd.DataFrame({"对象": s["entity_type"].map({"project": "项目", "employer": "单位"}), "编号": s["entity_id"],
-                              "名称": s["name"], "乡镇代码": s["township_code"], "风险分": s["score"].round(1), "主要因素": s["top_factors"]})
+                              "名称": s["name"], "乡镇代码": s["township_code"], "风险分": s["score"].round(1), "主要因素": s["top_factors"],
+                              "链接": np.where(s["entity_type"] == "project", "/project/", "/enterprise/") + s["entity_id"]})
         ctx_month = context(data, filters).month
-        return LayerResult(key=self.key, title=self.title, unit=unit, by_township=by, points=pts, table=table,
-                           legend=[LegendItem(f"{'低' if i == 0 else '高' if i == 4 else ''}", c) for i, c in enumerate(HEAT)],
-                           traces=traces, notes=[f"评估月份：{month_zh(ctx_month)}；H3分辨率{get_settings().h3_resolution}",
-                                                 "风险分=100×(1−e^(−点数/K))，点数来自预警与指标趋势，见各对象主要因素"])
+        return LayerResult(key=self.key, title=self.title, unit=self.unit_zh, by_township=by, points=pts, table=table,
+                           legend=classes.legend(), traces=traces,
+                           notes=[f"评估月份：{month_zh(ctx_month)}；H3分辨率{get_settings().h3_resolution}（约{_hex_km2():.1f}平方公里/格）",
+                                  "风险分=100×(1−e^(−点数/K))，点数来自预警与指标趋势，见各对象主要因素"])
+
+    @property
+    def unit_zh(self) -> str:
+        return "分" if self.view == "sum" else "个/平方公里"
+
+    def _by_township(self, s: pd.DataFrame, data: LayerData, hot_at: float) -> pd.DataFrame:
+        t = data.townships
+        by = pd.DataFrame({"code": t["code"].to_numpy() if not t.empty else []})
+        if self.view == "sum":
+            by["value"] = by["code"].map(s.groupby("township_code")["score"].sum()).fillna(0.0)
+            by["label"] = "风险合计" + by["value"].round(0).astype(int).astype(str) + "分"
+            return by
+        area = t["area_km2"].to_numpy(float) if "area_km2" in t.columns else area_km2(t) if not t.empty else np.array([])
+        hot = by["code"].map(s[s["score"] >= hot_at].groupby("township_code").size()).fillna(0)
+        by["value"] = hot / np.where(area > 0, area, np.nan)
+        by["label"] = "高风险对象" + hot.astype(int).astype(str) + "个，每平方公里" + by["value"].round(3).astype("string").fillna("—") + "个"
+        return by
+
+    def _hex_trace(self, hx: pd.DataFrame) -> dict:
+        """H3 cells as their own choropleth (geometry inside); customdata = cell id for hex_contents."""
+        value = "risk_sum" if self.view == "sum" else "density"
+        z = hx[value].round(3).tolist() if len(hx) else []
+        return {
+            "type": "choroplethmap", "uid": "hexes", "geojson": hex_geojson(hx["cell"] if len(hx) else []),
+            "locations": hx["cell"].tolist() if len(hx) else [], "featureidkey": "id", "z": z, "zmin": 0,
+            "zmax": max(z) if z and max(z) > 0 else 1, "colorscale": [[i / 4, c] for i, c in enumerate(HEAT)], "showscale": False,
+            "marker": {"opacity": 0.7, "line": {"width": 0.3, "color": "#7f2704"}}, "customdata": hx["cell"].tolist() if len(hx) else [],
+            "text": escape(hx["why"]).tolist() if len(hx) else [], "name": "H3风险格",
+            "hovertemplate": "%{text}<br>" + ("风险合计" if self.view == "sum" else "密度") + " %{z:.2f}" + self.unit_zh + "<extra></extra>",
+        }
 
     def export_folium(self, result: LayerResult, fmap: Any) -> None:
         import folium
 
-        group = folium.FeatureGroup(name=self.title)
-        if result.traces:
-            t = result.traces[0]
-            zmax = max(t["z"]) or 1.0
-            for feat, z, why in zip(t["geojson"]["features"], t["z"], t["text"]):
-                color = HEAT[min(4, int(4 * z / zmax))]
-                folium.GeoJson(feat, style_function=lambda _f, c=color: {"fillColor": c, "color": c, "weight": 0.5, "fillOpacity": 0.6},
-                               popup=folium.Popup(html.escape(f"{why}；{z:.1f}{result.unit}"))).add_to(group)
-        group.add_to(fmap)
+        from layers.folium_export import add_layer
+
+        add_layer(result, fmap)
+        hexes = [t for t in result.traces if t.get("uid") == "hexes"]
+        if not hexes or not hexes[0]["locations"]:
+            return
+        t = hexes[0]
+        zmax = t["zmax"] or 1.0
+        feats = [{**f, "properties": {"popup": f"{why}；{z:.2f}{result.unit}", "c": HEAT[min(4, int(4 * z / zmax))]}}
+                 for f, z, why in zip(t["geojson"]["features"], t["z"], t["text"])]  # why is escaped in build
+        folium.GeoJson({"type": "FeatureCollection", "features": feats}, name=f"{result.title}·H3",
+                       style_function=lambda f: {"fillColor": f["properties"]["c"], "color": f["properties"]["c"], "weight": 0.5,
+                                                 "fillOpacity": 0.6},
+                       popup=folium.GeoJsonPopup(fields=["popup"], labels=False)).add_to(fmap)
+
+
+def _hex_km2() -> float:
+    return h3.average_hexagon_area(get_settings().h3_resolution, "km^2")
 
 
 LAYER = RiskHeatLayer("sum")

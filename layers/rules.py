@@ -22,7 +22,6 @@ Project rules look at active projects only (not 竣工, started on or before as_
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,11 +29,13 @@ import numpy as np
 import pandas as pd
 
 from geodata.settings import Rules
+from layers import mapfig
 from layers.base import Filters, LayerData, LayerResult, LegendItem
 from layers.credit import (
     _enterprise_info, arrears_record, as_bool, as_date, date_zh, as_num, as_text, col, month_end, month_index, month_str, month_zh,
-    restricted_as_of, rules_of,
+    escape, restricted_as_of, rules_of,
 )
+from layers.palettes import amount_classes
 from layers.deposits import required_deposits
 
 INDICATOR_ZH = {"tax_paid": ("纳税额", "万元"), "electricity_kwh": ("用电量", "千瓦时"), "water_m3": ("用水量", "立方米"),
@@ -384,18 +385,18 @@ class WarningsLayer:
         by = pd.DataFrame({"code": data.townships["code"].to_numpy() if not data.townships.empty else []})
         by["value"] = by["code"].map(counts).fillna(0).astype(float)
         by["label"] = by["value"].astype(int).astype(str) + "条（红色" + by["code"].map(reds).fillna(0).astype(int).astype(str) + "条）"
-        return LayerResult(key=self.key, title=self.title, unit="条", by_township=by, points=_points(data, w), table=warnings_table(w),
-                           legend=[LegendItem(f"{SEVERITY_ZH[s]}预警", c) for s, c in SEVERITY_COLOR.items()],
-                           notes=[f"评估月份：{month_zh(w['month'].iloc[0]) if len(w) else '无'}"])
+        classes = amount_classes(by["value"], "条")
+        pts = _points(data, w)
+        month = w["month"].iloc[0] if len(w) else context(data, filters).month
+        return LayerResult(key=self.key, title=self.title, unit="条", by_township=by, points=pts, table=warnings_table(w),
+                           legend=classes.legend() + [LegendItem(f"{SEVERITY_ZH[s]}预警", c) for s, c in SEVERITY_COLOR.items()],
+                           traces=[mapfig.choropleth_trace(by, classes, self.title), mapfig.point_trace(pts, "预警对象")],
+                           notes=[f"评估月份：{month_zh(month)}；(六)(八) 预警规则见“预警清单”页"])
 
     def export_folium(self, result: LayerResult, fmap: Any) -> None:
-        import folium
+        from layers.folium_export import add_layer
 
-        group = folium.FeatureGroup(name=self.title)
-        if not result.points.empty:
-            for lon, lat, label, color in result.points[["lon", "lat", "label", "color"]].itertuples(index=False):
-                folium.CircleMarker([lat, lon], radius=6, color=color, fill=True, popup=folium.Popup(html.escape(str(label)))).add_to(group)
-        group.add_to(fmap)
+        add_layer(result, fmap)
 
 
 def entity_locations(data: LayerData) -> pd.DataFrame:
@@ -418,7 +419,8 @@ def _points(data: LayerData, w: pd.DataFrame) -> pd.DataFrame:
         severity=("severity", "first"), name=("entity_name", "first"), rules=("rule_zh", lambda s: "、".join(dict.fromkeys(s))))
     pts = g.reset_index().merge(entity_locations(data), on=["entity_type", "entity_id"], how="inner")
     link = np.where(pts["entity_type"] == "project", "/project/", "/enterprise/")
-    return pts.assign(label=pts["name"].fillna(pts["entity_id"]) + "：" + pts["rules"], color=pts["severity"].map(SEVERITY_COLOR),
+    label = "<b>" + escape(pts["name"].fillna(pts["entity_id"])) + "</b><br>" + escape(pts["rules"])
+    return pts.assign(label=label, color=pts["severity"].map(SEVERITY_COLOR),
                       size=np.where(pts["severity"] == "red", 12, 9), link=link + pts["entity_id"])
 
 

@@ -48,6 +48,7 @@ def test_unit_code_aliases():
 def test_layer_year_and_city_note():
     res = LAYER.build(data(ROWS), Filters(month_to="2024-12"))
     by = res.by_township.set_index("code")
-    assert by.loc[T1, "value"] == pytest.approx(49.99) and by.loc[T2, "label"] == "未报送"
+    assert by.loc[T1, "value"] == pytest.approx(99.98) and by.loc[T2, "label"] == "未报送"  # % of the 50 万元 floor
+    assert res.traces[0]["z"] == [1, 0]  # class + 1: below floor; no data
     assert any("市级周转金：达标" in n for n in res.notes)
     assert set(res.table["年度"]) == {2024} and "待补足(万元)" in res.table.columns

@@ -89,13 +89,20 @@ def test_density_counts_hot_entities_smoothed_over_neighbours():
 def test_heat_layers_build_traces_with_closed_hexagons():
     d = hand_case()
     res = LAYER.build(d, JUNE)
-    t = res.traces[0]
-    assert t["type"] == "choroplethmap" and len(t["locations"]) == len(t["z"]) == 3  # P, Q, employer A
-    ring = t["geojson"]["features"][0]["geometry"]["coordinates"][0]
+    town, hexes = res.traces
+    assert town["uid"] == "townships" and town["locations"] == ["410183001000", "410183002000"]
+    by = res.by_township.set_index("code")["value"]
+    s = score(d, JUNE)
+    assert by["410183001000"] == pytest.approx(s.loc[s["township_code"] == "410183001000", "score"].sum())
+    assert hexes["uid"] == "hexes" and len(hexes["locations"]) == len(hexes["z"]) == 3  # P, Q, employer A
+    assert hexes["customdata"] == hexes["locations"]  # a click gives the cell for hex_contents
+    ring = hexes["geojson"]["features"][0]["geometry"]["coordinates"][0]
     assert ring[0] == ring[-1] and 113 < ring[0][0] < 114 and 34 < ring[0][1] < 35  # lon, lat order
     dens = DENSITY_LAYER.build(d, JUNE)
-    assert dens.key == "risk_density" and len(dens.traces[0]["locations"]) >= 7
-    assert set(res.by_township["code"]) == {"410183001000", "410183002000"}
+    assert dens.key == "risk_density" and len(dens.traces[1]["locations"]) >= 7
+    area = {"410183001000": 0.0, "410183002000": 0.0}
+    assert set(dens.by_township["code"]) == set(area)
+    assert all("<" not in lab or "<b>" in lab for lab in res.points["label"])
 
 
 def test_hex_geojson_ids():
