@@ -40,10 +40,17 @@ def simulate(scale: str = "city", seed: int = DEFAULT_SEED) -> dict:
     rng = np.random.default_rng([seed, 2])
     no_case = series.troubled_without_case(rng, prj)
     return {
-        "scale": sc, "enterprises": ent, "projects": prj, "cases": cs, "incidents": inc, "no_case": no_case,
+        "scale": sc,
+        "enterprises": ent,
+        "projects": prj,
+        "cases": cs,
+        "incidents": inc,
+        "no_case": no_case,
         "compliance": series.compliance(rng, sc, prj, cs, no_case),
         "indicators": series.indicators(rng, sc, ent, cs, prj, no_case),
-        "deposits": series.deposits(rng, prj, cs, ent), "funds": series.funds(rng, cs), "credit": series.credit(rng, ent, cs),
+        "deposits": series.deposits(rng, prj, cs, ent),
+        "funds": series.funds(rng, cs),
+        "credit": series.credit(rng, ent, cs),
     }
 
 

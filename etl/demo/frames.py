@@ -33,15 +33,25 @@ def world_frames(rng: np.random.Generator, w: dict) -> tuple[dict[str, pd.DataFr
     year = cs["received_date"].to_numpy().astype("datetime64[Y]").astype(int) + 1970
     seq = pd.Series(np.ones(len(cs), dtype=int)).groupby([year, hotline]).cumsum().to_numpy()
     width = 6 if len(cs) >= 50_000 else 5
-    cs_f["case_no"] = np.where(hotline, np.char.add(np.char.add("RX", year.astype(str)), np.char.zfill(seq.astype(str), width)),
-                               np.char.add(np.char.add(np.char.add("AJ", year.astype(str)), "-"), np.char.zfill(seq.astype(str), width)))
+    cs_f["case_no"] = np.where(
+        hotline,
+        np.char.add(np.char.add("RX", year.astype(str)), np.char.zfill(seq.astype(str), width)),
+        np.char.add(np.char.add(np.char.add("AJ", year.astype(str)), "-"), np.char.zfill(seq.astype(str), width)),
+    )
     inc_f = inc.rename(columns={"township": "township_name"})
     frames = {
-        "01": ent_f[~sup].reset_index(drop=True), "02": ent_f[sup].reset_index(drop=True),
-        "03": prj_f[housing].reset_index(drop=True), "04": prj_f[~housing].reset_index(drop=True),
-        "05": w["compliance"], "06": w["deposits"],
-        "07": cs_f[~hotline].reset_index(drop=True), "08": cs_f[hotline].reset_index(drop=True),
-        "09": inc_f, "10": _funds_frame(rng, w["funds"]), "11": w["indicators"], "12": w["credit"],
+        "01": ent_f[~sup].reset_index(drop=True),
+        "02": ent_f[sup].reset_index(drop=True),
+        "03": prj_f[housing].reset_index(drop=True),
+        "04": prj_f[~housing].reset_index(drop=True),
+        "05": w["compliance"],
+        "06": w["deposits"],
+        "07": cs_f[~hotline].reset_index(drop=True),
+        "08": cs_f[hotline].reset_index(drop=True),
+        "09": inc_f,
+        "10": _funds_frame(rng, w["funds"]),
+        "11": w["indicators"],
+        "12": w["credit"],
     }
     sites = _plant_sites(frames)
     return frames, sites
@@ -50,10 +60,13 @@ def world_frames(rng: np.random.Generator, w: dict) -> tuple[dict[str, pd.DataFr
 def _funds_frame(rng: np.random.Generator, f: pd.DataFrame) -> pd.DataFrame:
     """Fund holders as the 财政局 writes them: mostly codes, some by name, the city as 市本级."""
     f = f.copy()
-    names = dict(zip(place.geo().codes, place.geo().names))
+    names = dict(zip(place.geo().codes, place.geo().names, strict=True))
     by_name = rng.random(len(f)) < 0.25
-    f["unit_code"] = np.where(f["unit_code"] == "410183000000", np.where(by_name, "市本级", f["unit_code"]),
-                              np.where(by_name, f["unit_code"].map(names), f["unit_code"]))
+    f["unit_code"] = np.where(
+        f["unit_code"] == "410183000000",
+        np.where(by_name, "市本级", f["unit_code"]),
+        np.where(by_name, f["unit_code"].map(names), f["unit_code"]),
+    )
     return f
 
 
@@ -71,8 +84,11 @@ def _plant_sites(frames: dict[str, pd.DataFrame]) -> list[dict]:
     sites = []
     vil = place.villages()["name"].to_numpy()
     names = place.geo().names
-    for key, prefix, code, field in (("incident", "09", QULIANG_ZONE, "address"), ("project", "03", CHENGGUAN, "name"),
-                                     ("case", "07", CHAOHUA, "address")):
+    for key, prefix, code, field in (
+        ("incident", "09", QULIANG_ZONE, "address"),
+        ("project", "03", CHENGGUAN, "name"),
+        ("case", "07", CHAOHUA, "address"),
+    ):
         df = frames[prefix]
         extra = (df["status"] == "在建").to_numpy() if key == "project" else None
         i = _pick_site(df, code, extra)
@@ -80,16 +96,27 @@ def _plant_sites(frames: dict[str, pd.DataFrame]) -> list[dict]:
         df.loc[i, "_protect"] = True
         t = int(df.loc[i, "township_name"])
         if field == "address":
-            df.loc[i, "address"] = "新密市" + names[t].replace("郑州", "").replace("管理委员会", "") + vil[int(df.loc[i, "village"])] + SITES[key]
+            df.loc[i, "address"] = (
+                "新密市" + names[t].replace("郑州", "").replace("管理委员会", "") + vil[int(df.loc[i, "village"])] + SITES[key]
+            )
         else:
             df.loc[i, "name"] = SITES[key]
         key_field = {"incident": "incident_no", "project": "project_code", "case": "case_no"}[key]
-        sites.append({
-            "site": key, "kind": {"incident": "incidents", "project": "projects", "case": "cases"}[key], "file_prefix": prefix,
-            "key_field": key_field, "key": str(df.loc[i, key_field]), "search": SITES[key],
-            "name": str(df.loc[i, "name"]) if "name" in df else None, "address": str(df.loc[i, "address"]),
-            "township_code": str(place.geo().codes[t]), "lon": round(float(df.loc[i, "lon"]), 6), "lat": round(float(df.loc[i, "lat"]), 6),
-        })
+        sites.append(
+            {
+                "site": key,
+                "kind": {"incident": "incidents", "project": "projects", "case": "cases"}[key],
+                "file_prefix": prefix,
+                "key_field": key_field,
+                "key": str(df.loc[i, key_field]),
+                "search": SITES[key],
+                "name": str(df.loc[i, "name"]) if "name" in df else None,
+                "address": str(df.loc[i, "address"]),
+                "township_code": str(place.geo().codes[t]),
+                "lon": round(float(df.loc[i, "lon"]), 6),
+                "lat": round(float(df.loc[i, "lat"]), 6),
+            }
+        )
     return sites
 
 

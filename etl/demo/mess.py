@@ -18,7 +18,9 @@ from etl.demo import names as nm
 from etl.demo import place
 from geodata.townships import TOWNSHIPS, aliases_for
 
-FULL_WIDTH = str.maketrans("0123456789.-ABCDEFGHJKLMNPQRTUWXY", "０１２３４５６７８９．－ＡＢＣＤＥＦＧＨＪＫＬＭＮＰＱＲＴＵＷＸＹ")
+FULL_WIDTH = str.maketrans(
+    "0123456789.-ABCDEFGHJKLMNPQRTUWXY", "０１２３４５６７８９．－ＡＢＣＤＥＦＧＨＪＫＬＭＮＰＱＲＴＵＷＸＹ"
+)
 EXCEL_EPOCH = np.datetime64("1899-12-30")
 BOOLS = {"是否": ("是", "否"), "有无": ("有", "无"), "勾叉": ("√", "×")}
 REASONS = ("missing_required", "bad_credit_code", "duplicate_key", "outside_city", "date_order", "negative_value")
@@ -69,8 +71,10 @@ def months(rng: np.random.Generator, m: np.ndarray, styles: dict[str, float], xl
     m = np.where(blank, 2000 * 12, m)  # placeholder, blanked below
     style = _pick(rng, len(m), styles)
     fmts = {
-        "iso": lambda v: f"{v // 12}-{v % 12 + 1:02d}", "slash": lambda v: f"{v // 12}/{v % 12 + 1}",
-        "cn": lambda v: f"{v // 12}年{v % 12 + 1}月", "compact": lambda v: f"{v // 12}{v % 12 + 1:02d}",
+        "iso": lambda v: f"{v // 12}-{v % 12 + 1:02d}",
+        "slash": lambda v: f"{v // 12}/{v % 12 + 1}",
+        "cn": lambda v: f"{v // 12}年{v % 12 + 1}月",
+        "compact": lambda v: f"{v // 12}{v % 12 + 1:02d}",
         "cell": (lambda v: dt.date(v // 12, v % 12 + 1, 1)) if xlsx else (lambda v: f"{v // 12}-{v % 12 + 1:02d}"),
     }
     out = np.empty(len(m), dtype=object)
@@ -89,10 +93,19 @@ def datetimes(rng: np.random.Generator, t: np.ndarray, styles: dict[str, float],
     for i in np.flatnonzero(~np.isnat(t)):  # incidents only: a few thousand rows
         x = t[i].astype(dt.datetime)
         s = style[i]
-        out[i] = (x.strftime("%Y-%m-%d %H:%M") if s == "iso" else f"{x.year}/{x.month}/{x.day} {x.hour}:{x.minute:02d}" if s == "slash"
-                  else f"{x.year}年{x.month}月{x.day}日{x.hour}时{x.minute}分" if s == "cn"
-                  else round((t[i] - EXCEL_EPOCH.astype("datetime64[m]")).astype(int) / 1440, 6) if s == "serial"
-                  else x if xlsx else x.strftime("%Y-%m-%d %H:%M:%S"))
+        out[i] = (
+            x.strftime("%Y-%m-%d %H:%M")
+            if s == "iso"
+            else f"{x.year}/{x.month}/{x.day} {x.hour}:{x.minute:02d}"
+            if s == "slash"
+            else f"{x.year}年{x.month}月{x.day}日{x.hour}时{x.minute}分"
+            if s == "cn"
+            else round((t[i] - EXCEL_EPOCH.astype("datetime64[m]")).astype(int) / 1440, 6)
+            if s == "serial"
+            else x
+            if xlsx
+            else x.strftime("%Y-%m-%d %H:%M:%S")
+        )
         if s == "serial" and not xlsx:
             out[i] = str(out[i])
     return out
@@ -110,15 +123,23 @@ def bools(rng: np.random.Generator, b: np.ndarray, styles: dict[str, float]) -> 
     return out
 
 
-def numbers(x: np.ndarray, decimals: int, xlsx: bool, scale: float = 1.0, thousands_share: float = 0.0,
-            rng: np.random.Generator | None = None) -> np.ndarray:
+def numbers(
+    x: np.ndarray,
+    decimals: int,
+    xlsx: bool,
+    scale: float = 1.0,
+    thousands_share: float = 0.0,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
     """Numbers (NaN = blank) as numeric cells (xlsx) or text; `scale` 1e4 writes 万元 as 元."""
     v = np.round(np.asarray(x, dtype=float) * scale, decimals)
     na = np.isnan(v)
     if xlsx:
         out = v.astype(object) if decimals else np.where(na, 0, v).astype(np.int64).astype(object)
     else:
-        out = (np.char.mod(f"%.{decimals}f", np.where(na, 0, v)) if decimals else np.where(na, 0, v).astype(np.int64).astype(str)).astype(object)
+        out = (
+            np.char.mod(f"%.{decimals}f", np.where(na, 0, v)) if decimals else np.where(na, 0, v).astype(np.int64).astype(str)
+        ).astype(object)
     if thousands_share and rng is not None:
         k = np.flatnonzero(~na & (rng.random(len(v)) < thousands_share) & (np.abs(v) >= 1000))
         out[k] = [f"{val:,.{decimals}f}" for val in v[k]]
@@ -165,14 +186,20 @@ def township_names(rng: np.random.Generator, t: np.ndarray, old_share: float) ->
     variants = [sorted(aliases_for(by_code[c]) - {by_code[c].name}) for c in g.codes]
     k = np.flatnonzero(rng.random(len(t)) < old_share)
     pick = rng.random(len(k))
-    out[k] = [variants[t[i]][int(p * len(variants[t[i]]))] for i, p in zip(k, pick)]
+    tk = t[k]
+    for ti in np.unique(tk):  # per township (19), not per row
+        m = tk == ti
+        forms = np.array(variants[ti], dtype=object)
+        out[k[m]] = forms[(pick[m] * len(forms)).astype(int)]
     return out, len(k)
 
 
 # ---- planted rejections ------------------------------------------------------------------
 
-def plant(rng: np.random.Generator, df: pd.DataFrame, rules: dict[str, object], share: float,
-          protect: np.ndarray | None = None) -> pd.DataFrame:
+
+def plant(
+    rng: np.random.Generator, df: pd.DataFrame, rules: dict[str, object], share: float, protect: np.ndarray | None = None
+) -> pd.DataFrame:
     """Break `share` of the rows (at least one per rule) each in one way; adds column `_reject`.
 
     rules: reason_code -> the field it breaks (missing_required, bad_credit_code, negative_value),
@@ -230,7 +257,9 @@ def plant(rng: np.random.Generator, df: pd.DataFrame, rules: dict[str, object], 
     return df
 
 
-def apply_geocoding(rng: np.random.Generator, df: pd.DataFrame, plan: dict[str, float], protect: np.ndarray | None = None) -> pd.DataFrame:
+def apply_geocoding(
+    rng: np.random.Generator, df: pd.DataFrame, plan: dict[str, float], protect: np.ndarray | None = None
+) -> pd.DataFrame:
     """Choose how each row is to be placed (`_method`) and blank what that method must not see.
 
     gazetteer: no coordinates, the address names township + village; township: no coordinates

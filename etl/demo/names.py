@@ -18,7 +18,7 @@ _CHAR_VALUE = {c: i for i, c in enumerate(CREDIT_CHARS)}
 
 def credit_check_char(body17: str) -> str:
     """The 18th character of a credit code whose first 17 characters are `body17`."""
-    s = sum(_CHAR_VALUE[c] * int(w) for c, w in zip(body17, _CREDIT_W))
+    s = sum(_CHAR_VALUE[c] * int(w) for c, w in zip(body17, _CREDIT_W, strict=True))
     return CREDIT_CHARS[(31 - s % 31) % 31]
 
 
@@ -47,7 +47,7 @@ def break_check_char(rng: np.random.Generator, codes: np.ndarray) -> np.ndarray:
     """The same codes with a wrong (but in-set) 18th character: GB 32100 check fails."""
     shift = rng.integers(1, 31, size=len(codes))
     out = []
-    for code, k in zip(codes, shift):  # planted rows only: a few dozen
+    for code, k in zip(codes, shift, strict=True):  # planted rows only: a few dozen
         good = _CHAR_VALUE[code[17]]
         out.append(code[:17] + CREDIT_CHARS[(good + int(k)) % 31])
     return np.array(out, dtype=object)
@@ -118,11 +118,31 @@ def company_names(rng: np.random.Generator, industry: np.ndarray) -> np.ndarray:
     return np.char.add(np.char.add(np.char.add("示例", out.astype(str)), stem), number).astype(object)
 
 
-BANKS = np.array(["示例商业银行新密支行", "示例农村商业银行青屏支行", "示例城市银行新密分理处", "示例储蓄银行新密支行", "示例合作银行超化支行"])
+BANKS = np.array(
+    ["示例商业银行新密支行", "示例农村商业银行青屏支行", "示例城市银行新密分理处", "示例储蓄银行新密支行", "示例合作银行超化支行"]
+)
 
 # ---- places ---------------------------------------------------------------------------
-ROADS = np.array(["示例大道", "溱水路", "青屏大街", "开阳路", "长乐路", "嵩山大道", "金凤路", "惠安路", "平安路", "建设路",
-                  "文化路", "迎宾路", "工业路", "兴业路", "创业路", "滨河路"])
+ROADS = np.array(
+    [
+        "示例大道",
+        "溱水路",
+        "青屏大街",
+        "开阳路",
+        "长乐路",
+        "嵩山大道",
+        "金凤路",
+        "惠安路",
+        "平安路",
+        "建设路",
+        "文化路",
+        "迎宾路",
+        "工业路",
+        "兴业路",
+        "创业路",
+        "滨河路",
+    ]
+)
 PROJECT_WORDS = {
     "房屋建筑": ("示例花园", "示例家园", "示例安置区", "示例学校教学楼", "示例医院门诊楼", "示例厂房"),
     "市政": ("示例道路改造工程", "示例管网工程", "示例公园提升工程", "示例排水工程"),

@@ -61,8 +61,14 @@ def township_index(code: str) -> int:
     return int(np.flatnonzero(geo().codes == code)[0])
 
 
-def sample_in(rng: np.random.Generator, t: int, n: int, centres: np.ndarray | None = None,
-              sigma_km: float = 1.0, uniform_share: float = 0.35) -> np.ndarray:
+def sample_in(
+    rng: np.random.Generator,
+    t: int,
+    n: int,
+    centres: np.ndarray | None = None,
+    sigma_km: float = 1.0,
+    uniform_share: float = 0.35,
+) -> np.ndarray:
     """`n` points (n x 2, lon/lat) inside township `t`: part uniform, part around `centres`."""
     g = geo()
     poly, (x0, y0, x1, y1) = g.inner[t], g.bounds[t]
@@ -91,8 +97,9 @@ def cluster_centres(rng: np.random.Generator, k: int = 3) -> list[np.ndarray]:
     return centres
 
 
-def points_for(rng: np.random.Generator, township: np.ndarray, centres: list[np.ndarray], sigma_km: float = 1.0,
-               uniform_share: float = 0.35) -> np.ndarray:
+def points_for(
+    rng: np.random.Generator, township: np.ndarray, centres: list[np.ndarray], sigma_km: float = 1.0, uniform_share: float = 0.35
+) -> np.ndarray:
     """A point for every row of `township` (indices into geo().codes), clustered per township."""
     out = np.empty((len(township), 2))
     for t in np.unique(township):
@@ -137,7 +144,7 @@ def villages() -> pd.DataFrame:
     so addresses naming them geocode with nothing imported; without that file, a list of the
     same nature is made here (generic names unique citywide: 东岗村, 西沟社区 ...).
     """
-    names = dict(zip(geo().codes, geo().names))
+    names = dict(zip(geo().codes, geo().names, strict=True))
     if BUNDLED_GAZETTEER.exists():
         v = pd.read_csv(BUNDLED_GAZETTEER, dtype={"code": str, "township_code": str, "name": str, "kind": str})
         v = v[v["township_code"].isin(list(names)) & v["lon"].notna() & v["lat"].notna()]
@@ -160,11 +167,17 @@ def _made_villages() -> pd.DataFrame:
         xy = sample_in(rng, t, n, uniform_share=1.0)
         for i in range(n):
             kind = "社区" if street or i == 0 else "村"
-            rows.append({
-                "code": code[:9] + (f"{i + 1:03d}" if kind == "社区" else f"{200 + i:03d}"),
-                "name": combos[used] + kind, "township_code": code, "township_name": g.names[t], "kind": kind,
-                "lon": round(float(xy[i, 0]), 6), "lat": round(float(xy[i, 1]), 6),
-            })
+            rows.append(
+                {
+                    "code": code[:9] + (f"{i + 1:03d}" if kind == "社区" else f"{200 + i:03d}"),
+                    "name": combos[used] + kind,
+                    "township_code": code,
+                    "township_name": g.names[t],
+                    "kind": kind,
+                    "lon": round(float(xy[i, 0]), 6),
+                    "lat": round(float(xy[i, 1]), 6),
+                }
+            )
             used += 1
     return pd.DataFrame(rows)
 

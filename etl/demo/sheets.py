@@ -46,7 +46,9 @@ def build_file(rng: np.random.Generator, spec: FileSpec, scale: Scale, frame: pd
     for f in spec.headers:
         if f in ("lon", "lat"):
             continue
-        cells[f] = np.array(_cells(rng, spec, f, table.c[f] if f in table.c else None, df[f].to_numpy(), xlsx, stats), dtype=object)
+        cells[f] = np.array(
+            _cells(rng, spec, f, table.c[f] if f in table.c else None, df[f].to_numpy(), xlsx, stats), dtype=object
+        )
     if spec.geocode:
         cells["lon"], cells["lat"] = _coords(df, spec.crs, xlsx)
         method = df["_method"].to_numpy()
@@ -64,13 +66,17 @@ def build_file(rng: np.random.Generator, spec: FileSpec, scale: Scale, frame: pd
     path = out_dir / spec.file_name(scale)
     if xlsx:
         groups = [(label, [list(spec.headers).index(f) for f in fields]) for label, fields in spec.groups]
-        layout = writers.write_xlsx(path, headers, columns, spec.title, f"填报单位：{spec.office}    数据截至：2026年10月31日", groups)
+        layout = writers.write_xlsx(
+            path, headers, columns, spec.title, f"填报单位：{spec.office}    数据截至：2026年10月31日", groups
+        )
     else:
         layout = writers.write_csv(path, headers, columns, encoding)
     return _entry(spec, path, fmt, encoding, layout, df, stats, mismatch)
 
 
-def _cells(rng: np.random.Generator, spec: FileSpec, f: str, col: sa.Column | None, v: np.ndarray, xlsx: bool, stats: dict) -> np.ndarray:
+def _cells(
+    rng: np.random.Generator, spec: FileSpec, f: str, col: sa.Column | None, v: np.ndarray, xlsx: bool, stats: dict
+) -> np.ndarray:
     """Typed values of one field -> cells, formatted the way this office writes them."""
     t = col.type if col is not None else sa.String()
     if f in MONTH_FIELDS:
@@ -118,7 +124,9 @@ def _coords(df: pd.DataFrame, crs: str, xlsx: bool) -> tuple[np.ndarray, np.ndar
     return mess.numbers(lon, 6, xlsx), mess.numbers(lat, 6, xlsx)
 
 
-def _entry(spec: FileSpec, path: Path, fmt: str, encoding: str | None, layout: dict, df: pd.DataFrame, stats: dict, mismatch: int) -> dict:
+def _entry(
+    spec: FileSpec, path: Path, fmt: str, encoding: str | None, layout: dict, df: pd.DataFrame, stats: dict, mismatch: int
+) -> dict:
     reject = df["_reject"].to_numpy()
     rows = np.flatnonzero(pd.notna(reject))
     first = layout["first_data_row"]
@@ -133,12 +141,21 @@ def _entry(spec: FileSpec, path: Path, fmt: str, encoding: str | None, layout: d
         if u:
             units[f] = u
     return {
-        "file": path.name, "kind": spec.kind, "office": spec.office, "format": fmt, "encoding": encoding, "crs": spec.crs,
+        "file": path.name,
+        "kind": spec.kind,
+        "office": spec.office,
+        "format": fmt,
+        "encoding": encoding,
+        "crs": spec.crs,
         **layout,
-        "rows": int(len(df)), "rows_expected_loaded": int(kept.sum()), "rows_expected_rejected": int(len(rows)),
+        "rows": int(len(df)),
+        "rows_expected_loaded": int(kept.sum()),
+        "rows_expected_rejected": int(len(rows)),
         "rejected": {r: int((reject == r).sum()) for r in mess.REASONS if (reject == r).any()},
         "rejected_rows": [[int(first + i), str(reject[i])] for i in rows],
-        "geocode": geocode, "township_mismatch": int(mismatch),
-        "columns": {h: f for f, h in spec.headers.items()}, "units": units,
+        "geocode": geocode,
+        "township_mismatch": int(mismatch),
+        "columns": {h: f for f, h in spec.headers.items()},
+        "units": units,
         "mess": {k: v for k, v in stats.items() if v},
     }

@@ -55,12 +55,27 @@ LAGS = {
     "410183108000": "filing",  # 白寨镇: 用工备案 late, 维权公示牌 missing
 }
 FUND_BELOW_FLOOR = {"410183105000": 30.0, "410183200000": 40.0}  # 苟堂镇, 袁庄乡 (十)
-TOWNSHIP_WEIGHT = {"410183100000": 2.0, "410183402000": 2.5, "410183104000": 1.5, "410183401000": 0.3,
-                   "410183001000": 1.6, "410183002000": 1.6, "410183003000": 1.4, "410183400000": 1.2}
+TOWNSHIP_WEIGHT = {
+    "410183100000": 2.0,
+    "410183402000": 2.5,
+    "410183104000": 1.5,
+    "410183401000": 0.3,
+    "410183001000": 1.6,
+    "410183002000": 1.6,
+    "410183003000": 1.4,
+    "410183400000": 1.2,
+}
 INDUSTRIES = np.array(["建筑", "房地产开发", "加工制造", "耐火材料", "矿山开采", "餐饮服务", "批发零售", "交通运输", "其他服务"])
 INDUSTRY_P = np.array([0.16, 0.02, 0.20, 0.10, 0.04, 0.18, 0.18, 0.05, 0.07])
-INDUSTRY_CASE = {"加工制造": 1.5, "耐火材料": 1.3, "矿山开采": 1.6, "餐饮服务": 1.2, "批发零售": 0.5, "交通运输": 0.8,
-                 "其他服务": 1.0}
+INDUSTRY_CASE = {
+    "加工制造": 1.5,
+    "耐火材料": 1.3,
+    "矿山开采": 1.6,
+    "餐饮服务": 1.2,
+    "批发零售": 0.5,
+    "交通运输": 0.8,
+    "其他服务": 1.0,
+}
 CATEGORIES = np.array(["房屋建筑", "市政", "交通", "水务"])
 
 
@@ -81,8 +96,14 @@ def _addresses(rng: np.random.Generator, township: np.ndarray, village: np.ndarr
     v = place.villages()
     roads = nm.ROADS[rng.integers(0, len(nm.ROADS), len(township))]
     no = rng.integers(1, 300, len(township)).astype(str)
-    parts = [np.full(len(township), "新密市", dtype=object), place_names()[township],
-             v["name"].to_numpy()[village], roads.astype(object), no.astype(object), np.full(len(township), "号", dtype=object)]
+    parts = [
+        np.full(len(township), "新密市", dtype=object),
+        place_names()[township],
+        v["name"].to_numpy()[village],
+        roads.astype(object),
+        no.astype(object),
+        np.full(len(township), "号", dtype=object),
+    ]
     out = parts[0]
     for p in parts[1:]:
         out = out + p
@@ -104,14 +125,23 @@ def enterprises(rng: np.random.Generator, scale: Scale, centres: list[np.ndarray
     vil = place.nearest_village(t, xy)
     employees = np.clip(np.round(rng.lognormal(np.log(25), 0.9, n)), 3, 3000).astype(int)
     migrant_share = np.where(ind == "建筑", 0.85, np.where(np.isin(ind, ["加工制造", "耐火材料", "矿山开采"]), 0.45, 0.25))
-    return pd.DataFrame({
-        "credit_code": nm.credit_codes(rng, n), "name": nm.company_names(rng, ind), "industry": ind,
-        "address": _addresses(rng, t, vil), "township": t, "village": vil, "lon": xy[:, 0], "lat": xy[:, 1],
-        "legal_rep": nm.persons(rng, n),
-        "phone": np.where(rng.random(n) < 0.6, nm.mobiles(rng, n), nm.landlines(rng, n)),
-        "employees": employees, "migrant_workers": np.round(employees * migrant_share * rng.uniform(0.6, 1.2, n)).astype(int),
-        "propensity": rng.lognormal(0, 0.8, n),  # latent: some employers are repeat offenders
-    })
+    return pd.DataFrame(
+        {
+            "credit_code": nm.credit_codes(rng, n),
+            "name": nm.company_names(rng, ind),
+            "industry": ind,
+            "address": _addresses(rng, t, vil),
+            "township": t,
+            "village": vil,
+            "lon": xy[:, 0],
+            "lat": xy[:, 1],
+            "legal_rep": nm.persons(rng, n),
+            "phone": np.where(rng.random(n) < 0.6, nm.mobiles(rng, n), nm.landlines(rng, n)),
+            "employees": employees,
+            "migrant_workers": np.round(employees * migrant_share * rng.uniform(0.6, 1.2, n)).astype(int),
+            "propensity": rng.lognormal(0, 0.8, n),  # latent: some employers are repeat offenders
+        }
+    )
 
 
 def projects(rng: np.random.Generator, scale: Scale, centres: list[np.ndarray], ent: pd.DataFrame) -> pd.DataFrame:
@@ -123,7 +153,9 @@ def projects(rng: np.random.Generator, scale: Scale, centres: list[np.ndarray], 
     cat = CATEGORIES[rng.choice(4, n, p=[0.6, 0.2, 0.1, 0.1])]
     gov = rng.random(n) < np.where(cat == "房屋建筑", 0.25, 0.9)
     value = np.round(np.clip(rng.lognormal(np.log(2500), 1.0, n), 50, 80_000), 2)
-    start = np.datetime64("2022-01-01") + rng.integers(0, (np.datetime64("2026-09-30") - np.datetime64("2022-01-01")).astype(int), n)
+    start = np.datetime64("2022-01-01") + rng.integers(
+        0, (np.datetime64("2026-09-30") - np.datetime64("2022-01-01")).astype(int), n
+    )
     dur_m = np.where(cat == "房屋建筑", rng.integers(12, 31, n), rng.integers(4, 19, n))
     start_m = _month(start)
     end_m = start_m + dur_m
@@ -152,25 +184,42 @@ def projects(rng: np.random.Generator, scale: Scale, centres: list[np.ndarray], 
     phase = np.array(["", "一期", "二期", "三期"], dtype=object)[rng.integers(0, 4, n)]
     digits = 6 if n >= 10_000 else 4
     year = (start.astype("datetime64[Y]").astype(int) + 1970).astype(str)
-    return pd.DataFrame({
-        "project_code": np.char.add(np.char.add("XM", year), np.char.zfill((np.arange(n) + 1).astype(str), digits)).astype(object),
-        "name": place_names()[t] + words + phase, "category": cat,
-        "funding": np.where(gov, "政府投资", "社会投资"), "builder": builder,
-        "contractor_idx": contractor, "contractor": ent["name"].to_numpy()[contractor],
-        "contractor_credit_code": ent["credit_code"].to_numpy()[contractor], "contractor_phone": ent["phone"].to_numpy()[contractor],
-        "address": _addresses(rng, t, vil), "township": t, "village": vil, "lon": xy[:, 0], "lat": xy[:, 1],
-        "contract_value": value, "start_date": start, "status": status, "start_m": start_m, "end_m": end_m, "stop_m": stop_m,
-        "filed_date": filed,
-        "labour_officer": np.where(lag_f & (rng.random(n) < 0.3), None, nm.persons(rng, n)),
-        "labour_officer_phone": nm.mobiles(rng, n),
-        "notice_board": rng.random(n) < np.where(lag_f, 0.55, 0.96),
-        "special_account": has_acct,
-        "special_account_bank": np.where(has_acct, nm.BANKS[rng.integers(0, len(nm.BANKS), n)], None),
-        "special_account_opened": np.where(has_acct, opened, np.datetime64("NaT")),
-        "special_account_filed": np.where(has_acct & (rng.random(n) < 0.92), acct_filed, np.datetime64("NaT")),
-        "bank_payroll": rng.random(n) < np.where(lag_mask(t, "bank_payroll"), 0.5, 0.94),
-        "payment_guarantee": rng.random(n) < np.clip(0.15 + value / 20_000, 0, 0.9),
-    })
+    return pd.DataFrame(
+        {
+            "project_code": np.char.add(np.char.add("XM", year), np.char.zfill((np.arange(n) + 1).astype(str), digits)).astype(
+                object
+            ),
+            "name": place_names()[t] + words + phase,
+            "category": cat,
+            "funding": np.where(gov, "政府投资", "社会投资"),
+            "builder": builder,
+            "contractor_idx": contractor,
+            "contractor": ent["name"].to_numpy()[contractor],
+            "contractor_credit_code": ent["credit_code"].to_numpy()[contractor],
+            "contractor_phone": ent["phone"].to_numpy()[contractor],
+            "address": _addresses(rng, t, vil),
+            "township": t,
+            "village": vil,
+            "lon": xy[:, 0],
+            "lat": xy[:, 1],
+            "contract_value": value,
+            "start_date": start,
+            "status": status,
+            "start_m": start_m,
+            "end_m": end_m,
+            "stop_m": stop_m,
+            "filed_date": filed,
+            "labour_officer": np.where(lag_f & (rng.random(n) < 0.3), None, nm.persons(rng, n)),
+            "labour_officer_phone": nm.mobiles(rng, n),
+            "notice_board": rng.random(n) < np.where(lag_f, 0.55, 0.96),
+            "special_account": has_acct,
+            "special_account_bank": np.where(has_acct, nm.BANKS[rng.integers(0, len(nm.BANKS), n)], None),
+            "special_account_opened": np.where(has_acct, opened, np.datetime64("NaT")),
+            "special_account_filed": np.where(has_acct & (rng.random(n) < 0.92), acct_filed, np.datetime64("NaT")),
+            "bank_payroll": rng.random(n) < np.where(lag_mask(t, "bank_payroll"), 0.5, 0.94),
+            "payment_guarantee": rng.random(n) < np.clip(0.15 + value / 20_000, 0, 0.9),
+        }
+    )
 
 
 def _month(d: np.ndarray) -> np.ndarray:
@@ -189,13 +238,24 @@ def cases(rng: np.random.Generator, scale: Scale, ent: pd.DataFrame, prj: pd.Dat
     n_years = int(np.ceil(scale.case_months / 12))
     per_year = np.diff(np.linspace(0, scale.cases, n_years + 1).round().astype(int))
     p_xy = prj[["lon", "lat"]].to_numpy()
-    p_base = (place.hot_factor(p_xy) * np.where(prj["special_account"], 1.0, 2.5) * np.where(prj["bank_payroll"], 1.0, 1.6)
-              * np.where(prj["notice_board"], 1.0, 1.3) * np.where(prj["status"] == "停工", 4.0, 1.0)
-              * np.sqrt(prj["contract_value"].to_numpy() / 1000) * ent["propensity"].to_numpy()[prj["contractor_idx"]])
+    p_base = (
+        place.hot_factor(p_xy)
+        * np.where(prj["special_account"], 1.0, 2.5)
+        * np.where(prj["bank_payroll"], 1.0, 1.6)
+        * np.where(prj["notice_board"], 1.0, 1.3)
+        * np.where(prj["status"] == "停工", 4.0, 1.0)
+        * np.sqrt(prj["contract_value"].to_numpy() / 1000)
+        * ent["propensity"].to_numpy()[prj["contractor_idx"]]
+    )
     e_ind = ent["industry"].to_numpy()
     e_ok = ~np.isin(e_ind, ["建筑", "房地产开发"])
-    e_base = (np.vectorize(lambda i: INDUSTRY_CASE.get(i, 0.0))(e_ind) * e_ok * place.hot_factor(ent[["lon", "lat"]].to_numpy())
-              * np.sqrt(ent["employees"].to_numpy() / 20) * ent["propensity"].to_numpy())
+    e_base = (
+        pd.Series(e_ind).map(INDUSTRY_CASE).fillna(0.0).to_numpy()
+        * e_ok
+        * place.hot_factor(ent[["lon", "lat"]].to_numpy())
+        * np.sqrt(ent["employees"].to_numpy() / 20)
+        * ent["propensity"].to_numpy()
+    )
     had = np.zeros(len(ent), dtype=bool)  # employer had arrears in an earlier year
     rows = []
     for y in range(n_years):
@@ -214,8 +274,9 @@ def cases(rng: np.random.Generator, scale: Scale, ent: pd.DataFrame, prj: pd.Dat
         we = e_base * np.where(had, 2.5, 1.0)
         ei = rng.choice(len(ent), k - k_p, p=we / we.sum())
         m_e = lo + rng.integers(0, hi - lo + 1, k - k_p)
-        rows.append(pd.DataFrame({"project": np.r_[pi, np.full(k - k_p, -1)], "employer": np.r_[emp_p, ei],
-                                  "month": np.r_[m_p, m_e]}))
+        rows.append(
+            pd.DataFrame({"project": np.r_[pi, np.full(k - k_p, -1)], "employer": np.r_[emp_p, ei], "month": np.r_[m_p, m_e]})
+        )
         had[np.r_[emp_p, ei]] = True
     c = pd.concat(rows, ignore_index=True)
     return _case_details(rng, c, ent, prj)
@@ -239,33 +300,61 @@ def _case_details(rng: np.random.Generator, c: pd.DataFrame, ent: pd.DataFrame, 
     status = np.where(special < 0.03, "移送公安", np.where(special < 0.08, "仲裁", "结案"))
     open_ = (closed_d > END) | (status != "结案")
     age = (END - received).astype(int)
-    status = np.where((status == "结案") & open_, np.where(age < 7, "受理", np.where(age < 20, "核查", np.where(age < 45, "立案", "限期整改"))), status)
+    status = np.where(
+        (status == "结案") & open_,
+        np.where(age < 7, "受理", np.where(age < 20, "核查", np.where(age < 45, "立案", "限期整改"))),
+        status,
+    )
     closed = np.where(status == "结案", closed_d, np.datetime64("NaT"))
     recovered = np.round(np.where(status == "结案", amount * rng.uniform(0.85, 1.0, n), amount * rng.uniform(0, 0.4, n)), 2)
     adv = (rng.random(n) < 0.08 + 0.1 * (workers > 30)) & (status != "受理")
-    adv_src = np.array(["乡镇应急周转金", "市级应急周转金", "工资保证金", "施工总承包单位先行垫付", "建设单位先行垫付"], dtype=object)
-    src = np.array(["举报投诉", "12345", "巡查", "欠薪报告", "信访", "线索平台"])[rng.choice(6, n, p=[0.38, 0.27, 0.1, 0.05, 0.1, 0.1])]
+    adv_src = np.array(
+        ["乡镇应急周转金", "市级应急周转金", "工资保证金", "施工总承包单位先行垫付", "建设单位先行垫付"], dtype=object
+    )
+    src = np.array(["举报投诉", "12345", "巡查", "欠薪报告", "信访", "线索平台"])[
+        rng.choice(6, n, p=[0.38, 0.27, 0.1, 0.05, 0.1, 0.1])
+    ]
     p_safe = np.where(is_p, proj, 0)
     xy = np.where(is_p[:, None], prj[["lon", "lat"]].to_numpy()[p_safe], ent[["lon", "lat"]].to_numpy()[emp])
     lead = np.where(rng.random(n) < 0.75, rng.integers(30, 92, n), 0)  # most trouble shows 1-3 months early
     e_name = ent["name"].to_numpy()[emp]
-    return pd.DataFrame({
-        "project": proj, "employer": emp, "received_date": received, "source": src,
-        "project_code": np.where(is_p, prj["project_code"].to_numpy()[p_safe], None),
-        "credit_code": ent["credit_code"].to_numpy()[emp], "employer_name": e_name,
-        "address": np.where(is_p, prj["address"].to_numpy()[p_safe], ent["address"].to_numpy()[emp]),
-        "township": np.where(is_p, prj["township"].to_numpy()[p_safe], ent["township"].to_numpy()[emp]),
-        "village": np.where(is_p, prj["village"].to_numpy()[p_safe], ent["village"].to_numpy()[emp]),
-        "lon": xy[:, 0], "lat": xy[:, 1], "workers": workers, "amount": amount, "status": status, "closed_date": closed,
-        "recovered": recovered, "advanced": np.where(adv, np.round(np.minimum(amount, workers * 0.3), 2), 0.0),
-        "advance_source": np.where(adv, adv_src[rng.integers(0, 5, n)], None),
-        "description": (workers.astype(str).astype(object) + "名农民工反映" + e_name + "拖欠" + months_owed.astype(str).astype(object)
-                        + "个月工资"),
-        "complainant": nm.persons(rng, n), "complainant_id": nm.id_numbers(rng, n), "complainant_phone": nm.mobiles(rng, n),
-        "onset": np.where(lead > 0, received - lead, np.datetime64("NaT")),
-        "resolved": np.where(status == "结案", closed, END),
-        "trouble_end": np.minimum(np.where(status == "结案", closed, END), received + 90),
-    })
+    return pd.DataFrame(
+        {
+            "project": proj,
+            "employer": emp,
+            "received_date": received,
+            "source": src,
+            "project_code": np.where(is_p, prj["project_code"].to_numpy()[p_safe], None),
+            "credit_code": ent["credit_code"].to_numpy()[emp],
+            "employer_name": e_name,
+            "address": np.where(is_p, prj["address"].to_numpy()[p_safe], ent["address"].to_numpy()[emp]),
+            "township": np.where(is_p, prj["township"].to_numpy()[p_safe], ent["township"].to_numpy()[emp]),
+            "village": np.where(is_p, prj["village"].to_numpy()[p_safe], ent["village"].to_numpy()[emp]),
+            "lon": xy[:, 0],
+            "lat": xy[:, 1],
+            "workers": workers,
+            "amount": amount,
+            "status": status,
+            "closed_date": closed,
+            "recovered": recovered,
+            "advanced": np.where(adv, np.round(np.minimum(amount, workers * 0.3), 2), 0.0),
+            "advance_source": np.where(adv, adv_src[rng.integers(0, 5, n)], None),
+            "description": (
+                workers.astype(str).astype(object)
+                + "名农民工反映"
+                + e_name
+                + "拖欠"
+                + months_owed.astype(str).astype(object)
+                + "个月工资"
+            ),
+            "complainant": nm.persons(rng, n),
+            "complainant_id": nm.id_numbers(rng, n),
+            "complainant_phone": nm.mobiles(rng, n),
+            "onset": np.where(lead > 0, received - lead, np.datetime64("NaT")),
+            "resolved": np.where(status == "结案", closed, END),
+            "trouble_end": np.minimum(np.where(status == "结案", closed, END), received + 90),
+        }
+    )
 
 
 def incidents(rng: np.random.Generator, scale: Scale, cs: pd.DataFrame) -> pd.DataFrame:
@@ -274,21 +363,32 @@ def incidents(rng: np.random.Generator, scale: Scale, cs: pd.DataFrame) -> pd.Da
     k = min(scale.incidents, int((w > 0).sum()))
     ci = np.sort(rng.choice(len(cs), k, replace=False, p=w / w.sum()))
     src = cs.iloc[ci].reset_index(drop=True)
-    when = (src["received_date"].to_numpy().astype("datetime64[m]") + rng.integers(0, 6, k).astype("timedelta64[D]")
-            + rng.integers(8 * 60, 18 * 60, k).astype("timedelta64[m]"))
+    when = (
+        src["received_date"].to_numpy().astype("datetime64[m]")
+        + rng.integers(0, 6, k).astype("timedelta64[D]")
+        + rng.integers(8 * 60, 18 * 60, k).astype("timedelta64[m]")
+    )
     when = np.minimum(when, END.astype("datetime64[m]") + np.timedelta64(10 * 60, "m"))
     head = np.maximum(np.round(src["workers"].to_numpy() * rng.uniform(0.6, 1.5, k)), 5).astype(int)
     grade = np.where(head >= 300, "特别重大", np.where(head >= 100, "重大", np.where(head >= 30, "较大", "一般")))
     tname = place.geo().names[src["township"].to_numpy().astype(int)].astype(object)
     recent = (END.astype("datetime64[m]") - when) < np.timedelta64(7 * 24 * 60, "m")
     year = (when.astype("datetime64[Y]").astype(int) + 1970).astype(str)
-    return pd.DataFrame({
-        "incident_no": np.char.add(np.char.add("SJ", year), np.char.zfill((np.arange(k) + 1).astype(str), 4)).astype(object),
-        "occurred_at": when, "address": src["address"].to_numpy(), "township": src["township"].to_numpy(),
-        "village": src["village"].to_numpy(), "lon": src["lon"].to_numpy(), "lat": src["lat"].to_numpy(),
-        "headcount": head, "grade": grade, "project_code": src["project_code"].to_numpy(),
-        "status": np.where(recent, "处置中", "已处置"),
-        "responding_units": "市人社局、" + tname + "、市公安局",
-        "description": head.astype(str).astype(object) + "名农民工聚集讨要" + src["employer_name"].to_numpy() + "拖欠工资",
-        "case": ci,
-    })
+    return pd.DataFrame(
+        {
+            "incident_no": np.char.add(np.char.add("SJ", year), np.char.zfill((np.arange(k) + 1).astype(str), 4)).astype(object),
+            "occurred_at": when,
+            "address": src["address"].to_numpy(),
+            "township": src["township"].to_numpy(),
+            "village": src["village"].to_numpy(),
+            "lon": src["lon"].to_numpy(),
+            "lat": src["lat"].to_numpy(),
+            "headcount": head,
+            "grade": grade,
+            "project_code": src["project_code"].to_numpy(),
+            "status": np.where(recent, "处置中", "已处置"),
+            "responding_units": "市人社局、" + tname + "、市公安局",
+            "description": head.astype(str).astype(object) + "名农民工聚集讨要" + src["employer_name"].to_numpy() + "拖欠工资",
+            "case": ci,
+        }
+    )

@@ -16,8 +16,16 @@ import xlsxwriter
 FIXED_TIME = dt.datetime(2026, 11, 1, 9, 0, 0)
 
 
-def write_xlsx(path: Path, headers: list[str], columns: list[np.ndarray], title: str, subtitle: str,
-               groups: list[tuple[str, list[int]]] = (), sheet: str = "Sheet1", number_index: bool = True) -> dict:
+def write_xlsx(
+    path: Path,
+    headers: list[str],
+    columns: list[np.ndarray],
+    title: str,
+    subtitle: str,
+    groups: list[tuple[str, list[int]]] = (),
+    sheet: str = "Sheet1",
+    number_index: bool = True,
+) -> dict:
     """One sheet: a merged title row, a merged subtitle row, the header (one row, or two with
     merged groups over sub-headers and the other headers merged down), then the data.
 
@@ -28,8 +36,9 @@ def write_xlsx(path: Path, headers: list[str], columns: list[np.ndarray], title:
         headers = ["序号", *headers]
         columns = [np.arange(1, len(columns[0]) + 1).astype(object), *columns]
         groups = [(label, [i + 1 for i in idx]) for label, idx in groups]
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": False, "strings_to_numbers": False, "strings_to_formulas": False,
-                                         "strings_to_urls": False})
+    wb = xlsxwriter.Workbook(
+        str(path), {"constant_memory": False, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
+    )
     wb.set_properties({"created": FIXED_TIME, "author": "wagemap demo", "title": title})
     ws = wb.add_worksheet(sheet)
     f_title = wb.add_format({"bold": True, "font_size": 16, "align": "center", "valign": "vcenter"})
@@ -76,8 +85,14 @@ def write_xlsx(path: Path, headers: list[str], columns: list[np.ndarray], title:
                     ws.write_number(r, j, fv)
     ws.freeze_panes(first, 0)
     wb.close()
-    return {"title_rows": 2, "header_rows": 2 if groups else 1, "header_row": h + 1, "first_data_row": first + 1,
-            "sheet": sheet, "extra_columns": ["序号"] if number_index else []}
+    return {
+        "title_rows": 2,
+        "header_rows": 2 if groups else 1,
+        "header_row": h + 1,
+        "first_data_row": first + 1,
+        "sheet": sheet,
+        "extra_columns": ["序号"] if number_index else [],
+    }
 
 
 def write_csv(path: Path, headers: list[str], columns: list[np.ndarray], encoding: str) -> dict:

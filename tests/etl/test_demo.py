@@ -30,8 +30,18 @@ def small(tmp_path_factory) -> tuple[Path, dict]:
     return out, write_demo(out, scale="small", seed=SEED)
 
 
+_READ: dict[tuple[str, str], pd.DataFrame] = {}
+
+
 def _read(out: Path, f: dict) -> pd.DataFrame:
-    """A demo file read back with plain pandas, as the manifest describes its layout."""
+    """A demo file read back with plain pandas, as the manifest describes its layout (cached per file)."""
+    key = (str(out), f["file"])
+    if key not in _READ:
+        _READ[key] = _read_file(out, f)
+    return _READ[key].copy()
+
+
+def _read_file(out: Path, f: dict) -> pd.DataFrame:
     if f["format"] == "xlsx":
         df = pd.read_excel(out / f["file"], header=None, dtype=object, skiprows=f["first_data_row"] - 1)
         headers = [h for h in _header_cells(out, f)]
@@ -45,7 +55,7 @@ def _header_cells(out: Path, f: dict) -> list[str]:
     top = [c.value for c in ws[f["header_row"]]]
     if f["header_rows"] == 2:
         sub = [c.value for c in ws[f["header_row"] + 1]]
-        return [s if s is not None else t for t, s in zip(top, sub)]
+        return [s if s is not None else t for t, s in zip(top, sub, strict=False)]
     return top
 
 
@@ -68,11 +78,12 @@ def _key_value(v) -> str | None:
 
 # ---- codes --------------------------------------------------------------------------------
 
+
 def _credit_check(body17: str) -> str:
     """GB 32100-2015 written out plainly, independent of names.py."""
     chars = "0123456789ABCDEFGHJKLMNPQRTUWXY"
     weights = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
-    total = sum(chars.index(c) * w for c, w in zip(body17, weights))
+    total = sum(chars.index(c) * w for c, w in zip(body17, weights, strict=True))
     return chars[(31 - total % 31) % 31]
 
 
@@ -84,15 +95,15 @@ def test_credit_codes_are_valid_distinct_and_breakable():
     assert all(_credit_check(c[:17]) == c[17] for c in codes)
     assert all(names.credit_code_valid(c) for c in codes)
     broken = names.break_check_char(rng, codes[:200])
-    assert all(b[:17] == c[:17] and _credit_check(b[:17]) != b[17] for b, c in zip(broken, codes[:200]))
+    assert all(b[:17] == c[:17] and _credit_check(b[:17]) != b[17] for b, c in zip(broken, codes[:200], strict=True))
 
 
 def test_id_numbers_follow_gb11643():
     weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
     check = "10X98765432"
-    assert check[sum(int(a) * w for a, w in zip("11010519491231002", weights)) % 11] == "X"  # the standard's example
+    assert check[sum(int(a) * w for a, w in zip("11010519491231002", weights, strict=True)) % 11] == "X"  # the standard's example
     ids = names.id_numbers(np.random.default_rng(2), 2000)
-    assert all(len(i) == 18 and check[sum(int(a) * w for a, w in zip(i[:17], weights)) % 11] == i[17] for i in ids)
+    assert all(len(i) == 18 and check[sum(int(a) * w for a, w in zip(i[:17], weights, strict=True)) % 11] == i[17] for i in ids)
 
 
 def test_names_are_plainly_synthetic():
@@ -104,6 +115,7 @@ def test_names_are_plainly_synthetic():
 
 
 # ---- determinism ---------------------------------------------------------------------------
+
 
 def _digest(out: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())}
@@ -121,6 +133,7 @@ def test_same_seed_same_bytes(tmp_path, small):
 
 
 # ---- files against the manifest ------------------------------------------------------------
+
 
 def test_manifest_is_written_and_returned(small):
     out, m = small
@@ -218,7 +231,11 @@ def test_planted_rejections_are_what_the_manifest_says(small):
             if code == "bad_credit_code":
                 assert not names.credit_code_valid(_nfkc(r[by_field["credit_code"]]))
             elif code == "missing_required":
-                assert any(_nfkc(r[by_field[c.name]]) in (None, "") for c in table.columns if c.info.get("required") and c.name in by_field)
+                assert any(
+                    _nfkc(r[by_field[c.name]]) in (None, "")
+                    for c in table.columns
+                    if c.info.get("required") and c.name in by_field
+                )
             elif code == "duplicate_key":
                 key = [by_field[k] for k in table.info["key"] if k in by_field]
                 earlier = df.loc[: row - 1, key].map(_key_value)
@@ -265,7 +282,7 @@ def test_geocoding_plan_matches_the_cells(small):
         assert int(swapped.sum()) == f["geocode"]["coord_swapped"], f["file"]
         assert int((~has & named).sum()) == f["geocode"]["gazetteer"], f["file"]
         assert int((~has & addr.isna()).sum()) == f["geocode"]["township"], f["file"]
-        assert all(_in_city(a, b, f["crs"]) for a, b in zip(lon[has], lat[has]))
+        assert all(_in_city(a, b, f["crs"]) for a, b in zip(lon[has], lat[has], strict=True))
 
 
 def test_mess_is_there_and_township_names_still_resolve(small):
@@ -285,7 +302,9 @@ def test_mess_is_there_and_township_names_still_resolve(small):
     kinds = {type(v).__name__ for v in received}
     assert {"datetime", "str"} <= kinds and any(isinstance(v, (int, float)) for v in received)  # date cells, 年月日 text, serials
     assert received.astype(str).str.contains("年").any()
-    fullwidth = sum(int(s["full_width"].get(k, 0)) for f in m["files"] for s in [f["mess"]] if "full_width" in s for k in s["full_width"])
+    fullwidth = sum(
+        int(s["full_width"].get(k, 0)) for f in m["files"] for s in [f["mess"]] if "full_width" in s for k in s["full_width"]
+    )
     assert fullwidth > 0
     assert any(isinstance(v, str) and v != v.strip() for f in m["files"] for v in _read(out, f).to_numpy().ravel())
 
@@ -305,6 +324,7 @@ def test_planted_sites_are_findable(small):
 
 
 # ---- the story -----------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def world() -> dict:
@@ -327,7 +347,7 @@ def test_townships_lag_on_different_mechanisms(world):
 
 
 def test_arrears_cluster_in_hot_spots(world):
-    cs, prj = world["cases"], world["projects"]
+    cs = world["cases"]
     per_t = pd.Series(place.geo().codes[cs["township"].to_numpy().astype(int)]).value_counts()
     assert per_t.index[0] in {c for c, *_ in place.HOT_SPOTS}
     assert per_t.iloc[:3].sum() > 0.35 * len(cs)
@@ -366,6 +386,7 @@ def test_past_arrears_raise_later_risk(world):
 
 
 # ---- scale ---------------------------------------------------------------------------------
+
 
 def test_city_scale_counts_and_time(tmp_path):
     t0 = time.perf_counter()
