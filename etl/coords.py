@@ -14,8 +14,8 @@ import numpy as np
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
-from geodata import gcj02
 from etl.errors import BadOption
+from geodata import gcj02
 
 WGS84, GCJ02, BD09 = "wgs84", "gcj02", "bd09"
 _ALIASES = {
@@ -40,9 +40,9 @@ def parse_crs(text: str | None) -> str:
         try:
             CRS.from_user_input(code)
         except CRSError as e:
-            raise BadOption(f"unknown EPSG code {code}", f"--crs \"{text}\" 不是有效的 EPSG 编号；可用：{CRS_HELP}") from e
+            raise BadOption(f"unknown EPSG code {code}", f'--crs "{text}" 不是有效的 EPSG 编号；可用：{CRS_HELP}') from e
         return code
-    raise BadOption(f"unknown crs {text!r}", f"--crs \"{text}\" 无法识别；可用：{CRS_HELP}")
+    raise BadOption(f"unknown crs {text!r}", f'--crs "{text}" 无法识别；可用：{CRS_HELP}')
 
 
 @lru_cache(maxsize=16)

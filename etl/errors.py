@@ -24,8 +24,16 @@ class UnusableInput(EtlError):
 
     exit_code = 2
 
-    def __init__(self, msg: str, user_msg: str | None = None, *, file: str = "", missing: list[str] | None = None,
-                 unknown: list[str] | None = None, accepted: list[str] | None = None):
+    def __init__(
+        self,
+        msg: str,
+        user_msg: str | None = None,
+        *,
+        file: str = "",
+        missing: list[str] | None = None,
+        unknown: list[str] | None = None,
+        accepted: list[str] | None = None,
+    ):
         super().__init__(msg, user_msg)
         self.file = file
         self.missing = list(missing or [])

@@ -19,25 +19,95 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from etl.errors import MissingColumns
+from etl.kinds import header_key
 from geodata import schema
 from geodata.boundaries import PROJECTED_CRS, demo_boundaries
 from geodata.townships import BY_CODE, TOWNSHIPS
 from geodata.townships import alias_table as township_alias_table
-from etl.errors import MissingColumns
-from etl.kinds import header_key
 
 BUNDLED = Path(__file__).resolve().parent.parent / "geodata" / "data" / "gazetteer_demo.csv"
 COLUMNS = ["code", "name", "township_code", "kind", "aliases", "lon", "lat", "source"]
 DEMO_SOURCE = "示例数据：合成地名，位置随机置于示意边界内，非真实村庄/社区"
 SUFFIXES = ("村民委员会", "居民委员会", "村委会", "居委会", "社区", "村")
 
-_SURNAMES = list("王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方邹孟熊秦邱尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严武戴孔向汤")
-_FEATURES = ["庄", "沟", "岭", "河", "坡", "寨", "洼", "店", "营", "湾", "屯", "岗", "窑", "楼", "堂", "桥",
-             "家沟", "家庄", "家岭", "家寨", "家河", "家坡", "家洼", "家湾"]
-_COMMUNITY = ["和平", "幸福", "建设", "光明", "东关", "西关", "南关", "北关", "文化", "锦绣", "桂花", "金穗", "长乐", "安康",
-              "翠园", "书香", "丰收", "新城", "福寿", "康宁", "嘉禾", "惠民", "兴业", "鸿福", "瑞景", "祥和", "青松", "玉兰",
-              "紫荆", "丹桂", "和美", "泰和", "如意", "吉祥", "永安", "同心", "清泉", "溪岸", "望岳", "朝阳",
-              "南苑", "北苑", "东苑", "西苑", "秀水", "凤凰"]
+_SURNAMES = list(
+    "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方邹孟熊秦邱尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严武戴孔向汤"
+)
+_FEATURES = [
+    "庄",
+    "沟",
+    "岭",
+    "河",
+    "坡",
+    "寨",
+    "洼",
+    "店",
+    "营",
+    "湾",
+    "屯",
+    "岗",
+    "窑",
+    "楼",
+    "堂",
+    "桥",
+    "家沟",
+    "家庄",
+    "家岭",
+    "家寨",
+    "家河",
+    "家坡",
+    "家洼",
+    "家湾",
+]
+_COMMUNITY = [
+    "和平",
+    "幸福",
+    "建设",
+    "光明",
+    "东关",
+    "西关",
+    "南关",
+    "北关",
+    "文化",
+    "锦绣",
+    "桂花",
+    "金穗",
+    "长乐",
+    "安康",
+    "翠园",
+    "书香",
+    "丰收",
+    "新城",
+    "福寿",
+    "康宁",
+    "嘉禾",
+    "惠民",
+    "兴业",
+    "鸿福",
+    "瑞景",
+    "祥和",
+    "青松",
+    "玉兰",
+    "紫荆",
+    "丹桂",
+    "和美",
+    "泰和",
+    "如意",
+    "吉祥",
+    "永安",
+    "同心",
+    "清泉",
+    "溪岸",
+    "望岳",
+    "朝阳",
+    "南苑",
+    "北苑",
+    "东苑",
+    "西苑",
+    "秀水",
+    "凤凰",
+]
 SHARED_NAMES = ("王庄村", "李沟村", "张寨村")  # deliberately in two townships each: tests disambiguation
 
 # header aliases of the official village list
@@ -53,7 +123,12 @@ IMPORT_FIELDS = {
 
 def bundled() -> pd.DataFrame:
     """The bundled synthetic entries (columns COLUMNS)."""
-    df = pd.read_csv(BUNDLED, dtype={"code": str, "township_code": str, "aliases": str}, keep_default_na=False, na_values={"lon": [""], "lat": [""]})
+    df = pd.read_csv(
+        BUNDLED,
+        dtype={"code": str, "township_code": str, "aliases": str},
+        keep_default_na=False,
+        na_values={"lon": [""], "lat": [""]},
+    )
     return df[COLUMNS]
 
 
@@ -89,7 +164,7 @@ def name_forms(name: str, kind: str | None = None) -> set[str]:
 def forms_table(gaz: pd.DataFrame) -> pd.DataFrame:
     """form -> entry row (index into `gaz`), one row per (form, entry); longest forms first."""
     recs = []
-    for i, (name, kind, aliases) in enumerate(zip(gaz["name"], gaz["kind"], gaz["aliases"].fillna(""))):
+    for i, (name, kind, aliases) in enumerate(zip(gaz["name"], gaz["kind"], gaz["aliases"].fillna(""), strict=False)):
         forms = name_forms(name, kind)
         for a in str(aliases).split(";"):
             if a.strip():
@@ -100,6 +175,7 @@ def forms_table(gaz: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---- the bundled demo file (developer tool) ----------------------------------------------------
+
 
 def demo_entries(seed: int = 20180314) -> pd.DataFrame:
     """Synthetic villages/communities per township with points inside each demonstration boundary."""
@@ -112,8 +188,14 @@ def demo_entries(seed: int = 20180314) -> pd.DataFrame:
     communities = [c + "社区" for c in _COMMUNITY]
     rng.shuffle(communities)
     rows = []
-    shared_at = {"410183104000": "王庄村", "410183107000": "王庄村", "410183101000": "李沟村", "410183108000": "李沟村",
-                 "410183105000": "张寨村", "410183200000": "张寨村"}
+    shared_at = {
+        "410183104000": "王庄村",
+        "410183107000": "王庄村",
+        "410183101000": "李沟村",
+        "410183108000": "李沟村",
+        "410183105000": "张寨村",
+        "410183200000": "张寨村",
+    }
     for t in TOWNSHIPS:
         if t.kind == "街道":
             names = [(communities.pop(), "社区") for _ in range(7)]
@@ -124,9 +206,19 @@ def demo_entries(seed: int = 20180314) -> pd.DataFrame:
         if t.code in shared_at:
             names.append((shared_at[t.code], "村"))
         pts = _points_inside(bounds.geometry[t.code], len(names), rng)
-        for j, ((name, kind), (x, y)) in enumerate(zip(names, pts), start=1):
-            rows.append({"code": f"demo-{t.code9}-{j:02d}", "name": name, "township_code": t.code, "kind": kind,
-                         "aliases": "", "x": x, "y": y, "source": DEMO_SOURCE})
+        for j, ((name, kind), (x, y)) in enumerate(zip(names, pts, strict=False), start=1):
+            rows.append(
+                {
+                    "code": f"demo-{t.code9}-{j:02d}",
+                    "name": name,
+                    "township_code": t.code,
+                    "kind": kind,
+                    "aliases": "",
+                    "x": x,
+                    "y": y,
+                    "source": DEMO_SOURCE,
+                }
+            )
     df = pd.DataFrame(rows)
     pts = gpd.GeoSeries(gpd.points_from_xy(df["x"], df["y"]), crs=PROJECTED_CRS).to_crs(4326)
     lonlat = shapely.get_coordinates(pts.to_numpy())
@@ -145,7 +237,7 @@ def _points_inside(poly, n: int, rng: np.random.Generator, inset_m: float = 300.
     spacing = spacing_m
     while len(out) < n:
         xs, ys = rng.uniform(minx, maxx, 400), rng.uniform(miny, maxy, 400)
-        for x, y in zip(xs[shapely.contains_xy(inner, xs, ys)], ys[shapely.contains_xy(inner, xs, ys)]):
+        for x, y in zip(xs[shapely.contains_xy(inner, xs, ys)], ys[shapely.contains_xy(inner, xs, ys)], strict=False):
             if all((x - a) ** 2 + (y - b) ** 2 >= spacing**2 for a, b in out):
                 out.append((float(x), float(y)))
                 if len(out) == n:
@@ -160,6 +252,7 @@ def write_bundled(path: Path = BUNDLED) -> Path:
 
 
 # ---- importer for the official village list ----------------------------------------------------
+
 
 def village_columns(headers: list[str], mapping: dict[str, str] | None = None) -> dict[str, str]:
     """header -> field (code, name, township, kind, lon, lat) for a village list; the first header per field wins.
@@ -204,22 +297,43 @@ def village_entries(raw: pd.DataFrame, source: str, crs: str = "wgs84") -> tuple
         k = raw["kind"].fillna("")
         kind = kind.mask(k.str.contains("社区|居委|11[12]|12[123]", regex=True) & ~name.fillna("").str.endswith("村委会"), "社区")
     short = name.str.replace("村民委员会$|村委会$", "村", regex=True).str.replace(
-        "社区居民委员会$|居民委员会$|社区居委会$|居委会$", "社区", regex=True)
+        "社区居民委员会$|居民委员会$|社区居委会$|居委会$", "社区", regex=True
+    )
     lon = parse_coord(raw["lon"])[0] if "lon" in raw else pd.Series(np.nan, index=raw.index)
     lat = parse_coord(raw["lat"])[0] if "lat" in raw else pd.Series(np.nan, index=raw.index)
     lon, lat = to_wgs84(lon.to_numpy(), lat.to_numpy(), crs)
-    out = pd.DataFrame({"code": code.where(code.str.len() > 0), "name": short, "township_code": town, "kind": kind,
-                        "aliases": name.where(name != short, ""), "lon": np.round(lon, 6), "lat": np.round(lat, 6),
-                        "source": f"导入：{source}", "source_row": raw.index.to_numpy()}, index=raw.index)
+    out = pd.DataFrame(
+        {
+            "code": code.where(code.str.len() > 0),
+            "name": short,
+            "township_code": town,
+            "kind": kind,
+            "aliases": name.where(name != short, ""),
+            "lon": np.round(lon, 6),
+            "lat": np.round(lat, 6),
+            "source": f"导入：{source}",
+            "source_row": raw.index.to_numpy(),
+        },
+        index=raw.index,
+    )
     no_name, no_town = out["name"].isna(), out["name"].notna() & out["township_code"].isna()
     bad = no_name | no_town
-    reason = np.where(no_name, "缺少必填项：村（社区）名称", "无法确定所属乡镇：所属乡镇无法识别，且区划代码前 9 位不是新密市的乡镇")
-    rejected = pd.DataFrame({"source_row": out.index[bad], "reason": reason[bad.to_numpy()],
-                             "reason_code": np.where(no_name, "missing_required", "bad_township")[bad.to_numpy()]})
+    reason = np.where(
+        no_name, "缺少必填项：村（社区）名称", "无法确定所属乡镇：所属乡镇无法识别，且区划代码前 9 位不是新密市的乡镇"
+    )
+    rejected = pd.DataFrame(
+        {
+            "source_row": out.index[bad],
+            "reason": reason[bad.to_numpy()],
+            "reason_code": np.where(no_name, "missing_required", "bad_township")[bad.to_numpy()],
+        }
+    )
     return out[~bad].reset_index(drop=True)[[*COLUMNS, "source_row"]], rejected
 
 
-def read_village_list(path: str | Path, mapping: dict[str, str] | None = None, crs: str = "wgs84") -> tuple[pd.DataFrame, pd.DataFrame]:
+def read_village_list(
+    path: str | Path, mapping: dict[str, str] | None = None, crs: str = "wgs84"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read an official village list (csv/xlsx, every sheet with its headers): (entries, rejected)."""
     from etl.kinds import parse_mapping
     from etl.read import read_file
@@ -235,9 +349,13 @@ def read_village_list(path: str | Path, mapping: dict[str, str] | None = None, c
         goods.append(g)
         bads.append(b)
     if not goods:
-        raise MissingColumns(f"{path}: village list without a name column", f"文件 {path}：村（社区）名录缺少名称列；可用列名："
-                             + "/".join(IMPORT_FIELDS["name"]) + "；或用 --map 源列=name", file=str(path), missing=["name"],
-                             accepted=list(IMPORT_FIELDS["name"]))
+        raise MissingColumns(
+            f"{path}: village list without a name column",
+            f"文件 {path}：村（社区）名录缺少名称列；可用列名：" + "/".join(IMPORT_FIELDS["name"]) + "；或用 --map 源列=name",
+            file=str(path),
+            missing=["name"],
+            accepted=list(IMPORT_FIELDS["name"]),
+        )
     return pd.concat(goods, ignore_index=True), pd.concat(bads, ignore_index=True)
 
 
@@ -251,15 +369,26 @@ def write_entries(conn, entries: pd.DataFrame, replace: bool = True) -> int:
     return len(recs)
 
 
-def import_village_list(store, path: str | Path, mapping: dict[str, str] | list[str] | None = None, crs: str = "wgs84",
-                        replace: bool = True, user: str = "cli") -> dict:
+def import_village_list(
+    store,
+    path: str | Path,
+    mapping: dict[str, str] | list[str] | None = None,
+    crs: str = "wgs84",
+    replace: bool = True,
+    user: str = "cli",
+) -> dict:
     """Load the official village list into the store's gazetteer (one transaction; replaces all entries by default)."""
     good, rejected = read_village_list(path, mapping, crs)
     with store.begin() as conn:
         n = write_entries(conn, good, replace)
         store.audit(user, "import_gazetteer", str(path), f"{n} entries", conn=conn)
-    return {"file": str(path), "rows_read": len(good) + len(rejected), "rows_loaded": len(good), "rows_rejected": len(rejected),
-            "rejected": rejected.to_dict("records")}
+    return {
+        "file": str(path),
+        "rows_read": len(good) + len(rejected),
+        "rows_loaded": len(good),
+        "rows_rejected": len(rejected),
+        "rejected": rejected.to_dict("records"),
+    }
 
 
 if __name__ == "__main__":  # pragma: no cover - developer tool

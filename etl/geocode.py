@@ -19,16 +19,26 @@ import pandas as pd
 import shapely
 from rapidfuzz import fuzz, process
 
-from geodata.boundaries import PROJECTED_CRS, city_outline, demo_boundaries
-from geodata.townships import TOWNSHIPS, alias_table as township_aliases
 from etl import gazetteer as gz
 from etl.coords import to_wgs84
 from etl.normalise import FULLWIDTH
+from geodata.boundaries import PROJECTED_CRS, city_outline, demo_boundaries
+from geodata.townships import TOWNSHIPS
+from geodata.townships import alias_table as township_aliases
 
 CITY_BUFFER_M = 500.0  # points this close outside the simplified outline still count as inside
 FUZZY_CUTOFF = 75.0
-CONFIDENCE = {"coord": 1.0, "coord_swapped": 0.9, "gazetteer": 0.8, "gazetteer_ambiguous": 0.5, "gazetteer_other_township": 0.6,
-              "gazetteer_fuzzy": 0.7, "township_address": 0.4, "township_declared": 0.3, "none": 0.0}
+CONFIDENCE = {
+    "coord": 1.0,
+    "coord_swapped": 0.9,
+    "gazetteer": 0.8,
+    "gazetteer_ambiguous": 0.5,
+    "gazetteer_other_township": 0.6,
+    "gazetteer_fuzzy": 0.7,
+    "township_address": 0.4,
+    "township_declared": 0.3,
+    "none": 0.0,
+}
 METHODS = ("coord", "coord_swapped", "gazetteer", "gazetteer_fuzzy", "township", "none")
 _FULL_SUFFIX = ("村", "社区", "委员会", "居委会", "村委会")
 _NOT_AFTER = r"(?!镇|乡|街道|办事处|管委|风景区|产业集聚区)"
@@ -66,8 +76,12 @@ class Geography:
     township_re: str
 
     @classmethod
-    def build(cls, townships: gpd.GeoDataFrame | None = None, gazetteer: pd.DataFrame | None = None,
-              outline: shapely.Geometry | None = None) -> Geography:
+    def build(
+        cls,
+        townships: gpd.GeoDataFrame | None = None,
+        gazetteer: pd.DataFrame | None = None,
+        outline: shapely.Geometry | None = None,
+    ) -> Geography:
         if townships is None:
             townships = demo_boundaries()
             pts = {t.code: (t.lon, t.lat) for t in TOWNSHIPS}
@@ -82,8 +96,15 @@ class Geography:
         forms = forms[~forms["form"].isin(taken)]
         full = forms["form"].str.endswith(_FULL_SUFFIX)
         t_names = [n for n in township_aliases() if len(n) >= 2 and not n.isdigit()]
-        return cls(townships.to_crs(4326), buffered, gaz, forms, trie_regex(forms.loc[full, "form"]),
-                   trie_regex(forms.loc[~full, "form"]), trie_regex(t_names))
+        return cls(
+            townships.to_crs(4326),
+            buffered,
+            gaz,
+            forms,
+            trie_regex(forms.loc[full, "form"]),
+            trie_regex(forms.loc[~full, "form"]),
+            trie_regex(t_names),
+        )
 
     @classmethod
     def from_store(cls, store) -> Geography:
@@ -143,15 +164,22 @@ def geocode(df: pd.DataFrame, geo: Geography, crs: str = "wgs84") -> Geocoded:
     out["lon"], out["lat"] = lon, lat
     out["geocode_method"], out["geocode_confidence"] = method, np.round(conf, 3)
     out["_town_hint"] = town.where(ok)
-    rejected = pd.concat([_reject(df, outside, "outside_city", _outside_msg(x, y, crs)),
-                          _reject(df, half, "bad_coord", "经度、纬度须同时填写")])
+    rejected = pd.concat(
+        [_reject(df, outside, "outside_city", _outside_msg(x, y, crs)), _reject(df, half, "bad_coord", "经度、纬度须同时填写")]
+    )
     return Geocoded(out[~(outside | half)], rejected)
 
 
 def _outside_msg(x: np.ndarray, y: np.ndarray, crs: str) -> Callable[[np.ndarray], np.ndarray]:
     def build(mask: np.ndarray) -> np.ndarray:
-        return np.array([f"坐标（经度 {a:g}，纬度 {b:g}，{crs}）不在新密市范围内（交换经纬度后也不在）" for a, b in zip(x[mask], y[mask])],
-                        dtype=object)
+        return np.array(
+            [
+                f"坐标（经度 {a:g}，纬度 {b:g}，{crs}）不在新密市范围内（交换经纬度后也不在）"
+                for a, b in zip(x[mask], y[mask], strict=False)
+            ],
+            dtype=object,
+        )
+
     return build
 
 
@@ -159,8 +187,9 @@ def _reject(df: pd.DataFrame, mask: np.ndarray, code: str, reason) -> pd.DataFra
     if not mask.any():
         return pd.DataFrame(columns=["source_row", "reason", "reason_code"])
     reasons = reason(mask) if callable(reason) else reason
-    return pd.DataFrame({"source_row": df["source_row"].to_numpy()[mask], "reason": reasons, "reason_code": code},
-                        index=df.index[mask])
+    return pd.DataFrame(
+        {"source_row": df["source_row"].to_numpy()[mask], "reason": reasons, "reason_code": code}, index=df.index[mask]
+    )
 
 
 def match_addresses(address: pd.Series, declared: pd.Series, geo: Geography) -> pd.DataFrame:
@@ -179,7 +208,9 @@ def match_addresses(address: pd.Series, declared: pd.Series, geo: Geography) -> 
     rows = pd.DataFrame({"u": codes, "declared": declared.to_numpy()}, index=address.index)
     rows = rows[rows["u"] >= 0].join(res, on="u")
     rows["ctx"] = rows["town"].where(rows["town"].notna(), rows["declared"])
-    out = pd.DataFrame({"method": None, "confidence": np.nan, "lon": np.nan, "lat": np.nan, "township": None}, index=address.index)
+    out = pd.DataFrame(
+        {"method": None, "confidence": np.nan, "lon": np.nan, "lat": np.nan, "township": None}, index=address.index
+    )
     out["township"] = rows["town"]
     exact = _pick_entries(rows[rows["form"].notna()], geo)
     _fill(out, exact, "gazetteer", geo.gazetteer)
@@ -211,7 +242,9 @@ def _fuzzy(rows: pd.DataFrame, uniq: pd.Series, geo: Geography) -> pd.DataFrame:
     """rapidfuzz partial_ratio of each address against full names (of its township when known)."""
     full = geo.forms[geo.forms["form"].str.endswith(_FULL_SUFFIX) & (geo.forms["form"].str.len() >= 3)]
     full = full.assign(town=geo.gazetteer["township_code"].to_numpy()[full["entry"].to_numpy()])
-    query = uniq.str.replace(r"^(?:河南省)?(?:郑州市)?(?:新密市)?", "", regex=True).str.replace(f"^(?:{geo.township_re})", "", regex=True)
+    query = uniq.str.replace(r"^(?:河南省)?(?:郑州市)?(?:新密市)?", "", regex=True).str.replace(
+        f"^(?:{geo.township_re})", "", regex=True
+    )
     picks = []
     for ctx, grp in rows.groupby(rows["ctx"].fillna(""), sort=False):
         choices = full[full["town"] == ctx] if ctx else full
@@ -219,14 +252,18 @@ def _fuzzy(rows: pd.DataFrame, uniq: pd.Series, geo: Geography) -> pd.DataFrame:
             continue
         qs = query.to_numpy()[grp["u"].to_numpy()]
         uq, inv = np.unique(qs.astype(str), return_inverse=True)
-        scores = process.cdist(list(uq), list(choices["form"]), scorer=fuzz.partial_ratio, score_cutoff=FUZZY_CUTOFF,
-                               workers=-1, dtype=np.uint8)
+        scores = process.cdist(
+            list(uq), list(choices["form"]), scorer=fuzz.partial_ratio, score_cutoff=FUZZY_CUTOFF, workers=-1, dtype=np.uint8
+        )
         best = scores.argmax(axis=1)
         top = scores[np.arange(len(uq)), best]
         ok = top[inv] >= FUZZY_CUTOFF
         entries = choices["entry"].to_numpy()[best[inv]]
-        picks.append(pd.DataFrame({"entry": entries[ok], "confidence": CONFIDENCE["gazetteer_fuzzy"] * top[inv][ok] / 100.0},
-                                  index=grp.index[ok]))
+        picks.append(
+            pd.DataFrame(
+                {"entry": entries[ok], "confidence": CONFIDENCE["gazetteer_fuzzy"] * top[inv][ok] / 100.0}, index=grp.index[ok]
+            )
+        )
     return pd.concat(picks) if picks else pd.DataFrame(columns=["entry", "confidence"])
 
 
@@ -284,9 +321,12 @@ def related_township(df: pd.DataFrame, kind: str, lookups: dict[str, pd.Series])
     if kind == "funds":
         code = df["unit_code"].astype(object)
         return code, source.where(code.isna(), "unit_code")
-    steps = {"compliance": [("project_code", "projects", "project")], "deposits": [("project_code", "projects", "project"),
-             ("credit_code", "enterprises", "enterprise")], "indicators": [("credit_code", "enterprises", "enterprise")],
-             "credit": [("credit_code", "enterprises", "enterprise")]}.get(kind, [])
+    steps = {
+        "compliance": [("project_code", "projects", "project")],
+        "deposits": [("project_code", "projects", "project"), ("credit_code", "enterprises", "enterprise")],
+        "indicators": [("credit_code", "enterprises", "enterprise")],
+        "credit": [("credit_code", "enterprises", "enterprise")],
+    }.get(kind, [])
     for col, table, label in steps:
         if col not in df or table not in lookups:
             continue

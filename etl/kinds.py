@@ -9,13 +9,24 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
-from geodata import schema
 from etl.errors import BadOption, MissingColumns, UnknownKind
+from geodata import schema
 
 KINDS = tuple(schema.DATA_TABLES)
 # files of a run are processed in this order: a village list first (addresses of the same run are
 # geocoded with it), projects and enterprises before the kinds that take their township from them
-LOAD_ORDER = ("gazetteer", "enterprises", "projects", "funds", "credit", "indicators", "compliance", "deposits", "cases", "incidents")
+LOAD_ORDER = (
+    "gazetteer",
+    "enterprises",
+    "projects",
+    "funds",
+    "credit",
+    "indicators",
+    "compliance",
+    "deposits",
+    "cases",
+    "incidents",
+)
 POINT_FIELDS = {"lon": schema.LON_FIELD, "lat": schema.LAT_FIELD}
 # headers offices add that carry nothing to load; ignored silently (still listed in the report)
 NOISE_HEADERS = {"序号", "编号序号", "no", "no.", "备注", "说明", "填报人", "填表人", "审核人"}
@@ -112,7 +123,7 @@ def parse_mapping(items: list[str] | dict[str, str] | None) -> dict[str, str]:
 def _split_map(item: str) -> tuple[str, str]:
     src, sep, dst = str(item).partition("=")
     if not sep or not src.strip() or not dst.strip():
-        raise BadOption(f"bad --map {item!r}", f"--map 参数 \"{item}\" 格式不对：应为 源列=字段，例如 --map 工程名称=name")
+        raise BadOption(f"bad --map {item!r}", f'--map 参数 "{item}" 格式不对：应为 源列=字段，例如 --map 工程名称=name')
     return src.strip(), dst.strip()
 
 
@@ -126,8 +137,10 @@ def _map_target(kind: str, dst: str, file: str) -> str:
         return f
     raise BadOption(
         f"{file}: --map target {dst!r} is no field of {kind}",
-        f"文件 {file}：--map 的目标 \"{dst}\" 不是{schema.KIND_ZH[kind]}的字段；可用字段：{'、'.join(fl)}",
-        file=file, unknown=[dst], accepted=list(fl),
+        f'文件 {file}：--map 的目标 "{dst}" 不是{schema.KIND_ZH[kind]}的字段；可用字段：{"、".join(fl)}',
+        file=file,
+        unknown=[dst],
+        accepted=list(fl),
     )
 
 
@@ -168,7 +181,11 @@ def resolve(headers: list[str], kind: str | None = None, mapping: dict[str, str]
     mapping = mapping or {}
     if kind is not None and kind not in KINDS:
         raise UnknownKind(
-            f"unknown kind {kind!r}", f"--kind \"{kind}\" 无法识别；可用：{_kinds_text()}", file=file, unknown=[kind], accepted=list(KINDS)
+            f"unknown kind {kind!r}",
+            f'--kind "{kind}" 无法识别；可用：{_kinds_text()}',
+            file=file,
+            unknown=[kind],
+            accepted=list(KINDS),
         )
     kinds = [kind] if kind else list(KINDS)
     maps = {}
@@ -178,20 +195,32 @@ def resolve(headers: list[str], kind: str | None = None, mapping: dict[str, str]
     complete = [k for k in kinds if not set(required(k)) - set(maps[k].columns.values())]
     if complete:
         best = max(complete, key=lambda k: (len(maps[k].columns), len(maps[k].columns) / len(fields(k))))
-        ties = [k for k in complete if len(maps[k].columns) == len(maps[best].columns) and k != best
-                and len(maps[k].columns) / len(fields(k)) == len(maps[best].columns) / len(fields(best))]
+        ties = [
+            k
+            for k in complete
+            if len(maps[k].columns) == len(maps[best].columns)
+            and k != best
+            and len(maps[k].columns) / len(fields(k)) == len(maps[best].columns) / len(fields(best))
+        ]
         if ties:
             names = "、".join(f"{k}（{schema.KIND_ZH[k]}）" for k in [best, *ties])
-            raise UnknownKind(f"{file}: ambiguous kind {[best, *ties]}", f"文件 {file}：无法判断数据类型（可能是 {names}）；请用 --kind 指定",
-                              file=file, accepted=[best, *ties])
+            raise UnknownKind(
+                f"{file}: ambiguous kind {[best, *ties]}",
+                f"文件 {file}：无法判断数据类型（可能是 {names}）；请用 --kind 指定",
+                file=file,
+                accepted=[best, *ties],
+            )
         return maps[best]
     closest = max(kinds, key=lambda k: len(maps[k].columns))
     if not maps[closest].columns:
         shown = "、".join(f'"{h}"' for h in headers[:8] if str(h).strip())
         raise UnknownKind(
             f"{file}: no header recognised ({headers[:8]})",
-            f"文件 {file}：无法识别数据类型，列 {shown} 均无法识别；请用 --kind 指定（{_kinds_text()}），并用 --map 源列=字段 对应列名",
-            file=file, unknown=[str(h) for h in headers], accepted=list(KINDS),
+            f"文件 {file}：无法识别数据类型，列 {shown} 均无法识别；"
+            f"请用 --kind 指定（{_kinds_text()}），并用 --map 源列=字段 对应列名",
+            file=file,
+            unknown=[str(h) for h in headers],
+            accepted=list(KINDS),
         )
     raise _missing_error(closest, maps[closest], file)
 
@@ -217,7 +246,11 @@ def _missing_error(kind: str, hm: HeaderMap, file: str) -> MissingColumns:
     parts.append("或用 " + " ".join(f"--map {src}={f}" for src, f in _suggest(kind, missing, unknown)))
     return MissingColumns(
         f"{file}: kind {kind} misses required {missing}; unknown headers {unknown}",
-        "；".join(parts), file=file, missing=missing, unknown=unknown, accepted=accepted,
+        "；".join(parts),
+        file=file,
+        missing=missing,
+        unknown=unknown,
+        accepted=accepted,
     )
 
 

@@ -13,14 +13,27 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from geodata import schema
-from geodata.townships import CITY_CODE, CITY_NAME, alias_table as township_aliases
 from etl.kinds import HeaderMap
+from geodata import schema
+from geodata.townships import CITY_CODE, CITY_NAME
+from geodata.townships import alias_table as township_aliases
 
 NA_TOKENS = ["", "-", "--", "—", "——", "/", "\\", "null", "none", "nan", "#n/a", "n/a", "na", "空", "暂无"]
 _FW = {i: i - 0xFEE0 for i in range(0xFF01, 0xFF5F)}
-_FW.update({0x3000: " ", 0x00A0: " ", 0x2002: " ", 0x2003: " ", 0x2009: " ", 0x200B: "", 0xFEFF: "", 0x2014: "—",
-            0x2212: "-", 0x00B7: "·"})
+_FW.update(
+    {
+        0x3000: " ",
+        0x00A0: " ",
+        0x2002: " ",
+        0x2003: " ",
+        0x2009: " ",
+        0x200B: "",
+        0xFEFF: "",
+        0x2014: "—",
+        0x2212: "-",
+        0x00B7: "·",
+    }
+)
 FULLWIDTH = str.maketrans(_FW)
 
 TRUE_TOKENS = {"是", "有", "√", "✓", "✔", "☑", "y", "yes", "true", "t", "1", "对", "已", "具备", "符合"}
@@ -29,18 +42,54 @@ MONTH_FIELDS = {"month", "paid_through_month"}
 CODE_FIELDS = {"credit_code", "contractor_credit_code", "project_code", "case_no", "incident_no", "unit_code"}
 PHONE_FIELDS = {"phone", "contractor_phone", "labour_officer_phone", "complainant_phone"}
 CITY_NAMES = {CITY_NAME, "市本级", "全市", "市级", "新密", "410183", CITY_CODE, CITY_CODE[:9]}
-INCIDENT_GRADES = {"一般": "一般", "较大": "较大", "重大": "重大", "特别重大": "特别重大", "iv级": "一般", "ⅳ级": "一般",
-                   "4级": "一般", "四级": "一般", "iii级": "较大", "ⅲ级": "较大", "3级": "较大", "三级": "较大", "ii级": "重大",
-                   "ⅱ级": "重大", "2级": "重大", "二级": "重大", "i级": "特别重大", "ⅰ级": "特别重大", "1级": "特别重大", "一级": "特别重大"}
+INCIDENT_GRADES = {
+    "一般": "一般",
+    "较大": "较大",
+    "重大": "重大",
+    "特别重大": "特别重大",
+    "iv级": "一般",
+    "ⅳ级": "一般",
+    "4级": "一般",
+    "四级": "一般",
+    "iii级": "较大",
+    "ⅲ级": "较大",
+    "3级": "较大",
+    "三级": "较大",
+    "ii级": "重大",
+    "ⅱ级": "重大",
+    "2级": "重大",
+    "二级": "重大",
+    "i级": "特别重大",
+    "ⅰ级": "特别重大",
+    "1级": "特别重大",
+    "一级": "特别重大",
+}
 # value suffixes -> factor into the stored unit; money is stored in 万元
 MONEY_SUFFIX = {"元": 1e-4, "万元": 1.0, "万": 1.0, "亿元": 1e4, "亿": 1e4}
 HEADER_MONEY = {"元": 1e-4, "万元": 1.0, "亿元": 1e4, "万": 1.0}
 COUNT_SUFFIX = {"": 1.0, "人": 1.0, "名": 1.0, "个": 1.0, "张": 1.0, "户": 1.0, "家": 1.0, "年": 1.0, "人次": 1.0}
-MEASURE_SUFFIX = {"": 1.0, "千瓦时": 1.0, "kwh": 1.0, "度": 1.0, "立方米": 1.0, "m3": 1.0, "m³": 1.0, "吨": 1.0, "方": 1.0,
-                  "万千瓦时": 1e4, "万度": 1e4, "万kwh": 1e4, "万立方米": 1e4, "万吨": 1e4, "万方": 1e4}
+MEASURE_SUFFIX = {
+    "": 1.0,
+    "千瓦时": 1.0,
+    "kwh": 1.0,
+    "度": 1.0,
+    "立方米": 1.0,
+    "m3": 1.0,
+    "m³": 1.0,
+    "吨": 1.0,
+    "方": 1.0,
+    "万千瓦时": 1e4,
+    "万度": 1e4,
+    "万kwh": 1e4,
+    "万立方米": 1e4,
+    "万吨": 1e4,
+    "万方": 1e4,
+}
 _NUM = r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*)$"
-_DATE = (r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?"
-         r"(?:[T\s]*(\d{1,2})\s*[:时点]\s*(\d{1,2})?\s*(?:[:分]\s*(\d{1,2})?(?:\.\d+)?\s*秒?)?)?$")
+_DATE = (
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?"
+    r"(?:[T\s]*(\d{1,2})\s*[:时点]\s*(\d{1,2})?\s*(?:[:分]\s*(\d{1,2})?(?:\.\d+)?\s*秒?)?)?$"
+)
 _COMPACT = r"^(\d{4})(\d{2})(\d{2})$"
 _US = r"^(\d{1,2})/(\d{1,2})/(\d{4})$"
 _MONTH = r"^(\d{4})\s*(?:[-/.年]\s*(\d{1,2})\s*月?|(\d{2}))$"
@@ -120,8 +169,11 @@ def parse_coord(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Decimal degrees, or degrees-minutes-seconds ('113°22′33.5″E') -> float degrees."""
     values, bad = parse_number(s, {"": 1.0, "°": 1.0, "度": 1.0, "e": 1.0, "n": 1.0, "东经": 1.0, "北纬": 1.0})
     dms = s.str.replace(" ", "", regex=False).str.extract(_DMS)
-    deg = pd.to_numeric(dms[0], errors="coerce") + pd.to_numeric(dms[1], errors="coerce").fillna(0) / 60 \
+    deg = (
+        pd.to_numeric(dms[0], errors="coerce")
+        + pd.to_numeric(dms[1], errors="coerce").fillna(0) / 60
         + pd.to_numeric(dms[2], errors="coerce").fillna(0) / 3600
+    )
     use = values.isna() & deg.notna()
     values = values.where(~use, deg)
     return values, bad & ~use
@@ -196,8 +248,9 @@ def clean_code(s: pd.Series, upper: bool = False) -> pd.Series:
     return t.str.upper() if upper else t
 
 
-def normalise(fields_df: pd.DataFrame, kind: str, units: dict[str, str] | None = None,
-              source_row: pd.Series | np.ndarray | None = None) -> Normalised:
+def normalise(
+    fields_df: pd.DataFrame, kind: str, units: dict[str, str] | None = None, source_row: pd.Series | np.ndarray | None = None
+) -> Normalised:
     """Typed columns for `kind` from raw text columns named by field (see `select_fields`).
 
     `source_row` defaults to the frame's index (the Excel row numbers `read` gives).

@@ -57,6 +57,7 @@ class Unit:
 
 # ---- the steps ---------------------------------------------------------------------------------
 
+
 def read(path: str | Path, kind: str | None = None, mapping: dict[str, str] | None = None) -> list[Unit]:
     """Read a file and map each sheet's headers to a kind; raise UnusableInput when no sheet is usable."""
     keys = kinds.all_header_keys() | frozenset(mapping or {})
@@ -77,8 +78,11 @@ def read(path: str | Path, kind: str | None = None, mapping: dict[str, str] | No
         unit.sheets.append(sheet)
         unit.maps.append(hm)
     if kind in (None, GAZETTEER):
-        village = [s for s in sheets if s not in [x for u in by_kind.values() for x in u.sheets]
-                   and gz.looks_like_village_list(s.headers, mapping)]
+        village = [
+            s
+            for s in sheets
+            if s not in [x for u in by_kind.values() for x in u.sheets] and gz.looks_like_village_list(s.headers, mapping)
+        ]
         if village:
             maps = [kinds.HeaderMap(GAZETTEER, gz.village_columns(s.headers, mapping)) for s in village]
             by_kind[GAZETTEER] = Unit(str(path), GAZETTEER, village, maps)
@@ -96,7 +100,7 @@ def transform(unit: Unit, geo: Geography | None, crs: str, lookups: dict[str, pd
         return _transform_village_list(unit, crs)
     norms, origin = [], []
     offset = 0
-    for i, (sheet, hm) in enumerate(zip(unit.sheets, unit.maps)):
+    for i, (sheet, hm) in enumerate(zip(unit.sheets, unit.maps, strict=False)):
         f = select_fields(sheet.data, hm)
         src = f.index.to_numpy()
         f.index = pd.RangeIndex(offset, offset + len(f))
@@ -105,7 +109,11 @@ def transform(unit: Unit, geo: Geography | None, crs: str, lookups: dict[str, pd
         offset += len(f)
     norm = _concat(norms)
     origin_df = pd.concat(origin) if origin else pd.DataFrame(columns=["sheet", "source_row"])
-    extra = pd.concat([pd.Series(s.extra.to_numpy(), index=o.index) for s, o in zip(unit.sheets, origin)]) if origin else None
+    extra = (
+        pd.concat([pd.Series(s.extra.to_numpy(), index=o.index) for s, o in zip(unit.sheets, origin, strict=False)])
+        if origin
+        else None
+    )
     checked: Checked = validate(norm, unit.kind, extra)
     rows = checked.good
     rejected = [checked.rejected]
@@ -118,20 +126,25 @@ def transform(unit: Unit, geo: Geography | None, crs: str, lookups: dict[str, pd
         rows["township_code"], source = related_township(rows, unit.kind, lookups)
         unit.extra["township_by_source"] = counts(source)
     rows["source_file"] = unit.source_file
-    rej = pd.concat([r for r in rejected if len(r)]) if any(len(r) for r in rejected) else \
-        pd.DataFrame(columns=["source_row", "reason", "reason_code"])
+    rej = (
+        pd.concat([r for r in rejected if len(r)])
+        if any(len(r) for r in rejected)
+        else pd.DataFrame(columns=["source_row", "reason", "reason_code"])
+    )
     rej = rej.sort_index()
     rej["row_json"] = _row_json(unit, origin_df, rej.index)
     unit.rows, unit.rejected = rows.reset_index(drop=True), rej.reset_index(drop=True)
-    unit.extra.update({
-        "sheets": [s.sheet for s in unit.sheets if s.sheet],
-        "encoding": next((s.encoding for s in unit.sheets if s.encoding), None),
-        "header_row": unit.sheets[0].header_row if unit.sheets else None,
-        "columns": {h: f for hm in unit.maps for h, f in hm.columns.items()},
-        "units": {f: u for hm in unit.maps for f, u in hm.units.items()},
-        "ignored_columns": sorted({h for hm in unit.maps for h in hm.ignored}),
-        "notes": unit.notes,
-    })
+    unit.extra.update(
+        {
+            "sheets": [s.sheet for s in unit.sheets if s.sheet],
+            "encoding": next((s.encoding for s in unit.sheets if s.encoding), None),
+            "header_row": unit.sheets[0].header_row if unit.sheets else None,
+            "columns": {h: f for hm in unit.maps for h, f in hm.columns.items()},
+            "units": {f: u for hm in unit.maps for f, u in hm.units.items()},
+            "ignored_columns": sorted({h for hm in unit.maps for h in hm.ignored}),
+            "notes": unit.notes,
+        }
+    )
     if kinds.is_spatial(unit.kind):
         unit.extra["crs"] = crs
     return unit
@@ -153,14 +166,30 @@ def load(store, conn, unit: Unit, user: str, reporter: Reporter | None = None) -
         if reporter:
             reporter.advance(task, len(part))
     store.add_rejected(conn, batch, unit.kind, unit.source_file, unit.rejected)
-    rep = file_report(file=unit.path, kind=unit.kind, rows_read=unit.rows_read, loaded=unit.rows, rejected=unit.rejected,
-                      batch_id=batch, **done, **unit.extra)
+    rep = file_report(
+        file=unit.path,
+        kind=unit.kind,
+        rows_read=unit.rows_read,
+        loaded=unit.rows,
+        rejected=unit.rejected,
+        batch_id=batch,
+        **done,
+        **unit.extra,
+    )
     store.finish_batch(conn, batch, rep["rows_read"], rep["rows_loaded"], rep["rows_rejected"], rep)
     return rep
 
 
-def load_files(store, paths, kind: str | None = None, crs: str | None = None, mapping=None, user: str = "cli",
-               report_path: str | Path | None = None, progress: bool = True) -> dict:
+def load_files(
+    store,
+    paths,
+    kind: str | None = None,
+    crs: str | None = None,
+    mapping=None,
+    user: str = "cli",
+    report_path: str | Path | None = None,
+    progress: bool = True,
+) -> dict:
     """Load files into the store in one transaction and return the run report (see etl.report).
 
     kind: one of DESIGN §4's kinds, else detected per sheet from its headers. crs: the declared
@@ -192,8 +221,13 @@ def load_files(store, paths, kind: str | None = None, crs: str | None = None, ma
                 files.append(load(store, conn, u, user, reporter))
             store.audit(user, "load", ", ".join(str(p) for p in paths), _audit_text(files), conn=conn)
     secs = time.perf_counter() - t0
-    report = run_report(files, store=store.kind, user=user, seconds=round(secs, 3),
-                        rows_per_second=round(sum(f["rows_read"] for f in files) / max(secs, 1e-9)))
+    report = run_report(
+        files,
+        store=store.kind,
+        user=user,
+        seconds=round(secs, 3),
+        rows_per_second=round(sum(f["rows_read"] for f in files) / max(secs, 1e-9)),
+    )
     if report_path:
         write_json(report, report_path)
     if progress:
@@ -203,18 +237,24 @@ def load_files(store, paths, kind: str | None = None, crs: str | None = None, ma
 
 # ---- helpers -----------------------------------------------------------------------------------
 
+
 def _transform_village_list(unit: Unit, crs: str) -> Unit:
     """The village list: entries for the gazetteer table, rejected rows with reasons."""
     goods, rejs = [], []
-    for sheet, hm in zip(unit.sheets, unit.maps):
+    for sheet, hm in zip(unit.sheets, unit.maps, strict=False):
         good, rej = gz.village_entries(sheet.data[list(hm.columns)].rename(columns=hm.columns), unit.source_file, crs)
         rej["row_json"] = row_json(sheet.data, pd.Index(rej["source_row"])).to_numpy() if len(rej) else []
         goods.append(good)
         rejs.append(rej)
     unit.rows = pd.concat(goods, ignore_index=True)
     unit.rejected = pd.concat(rejs, ignore_index=True)
-    unit.extra.update({"sheets": [s.sheet for s in unit.sheets if s.sheet], "columns": {h: f for hm in unit.maps for h, f in hm.columns.items()},
-                       "notes": ["村（社区）名录：替换全部地名库条目"]})
+    unit.extra.update(
+        {
+            "sheets": [s.sheet for s in unit.sheets if s.sheet],
+            "columns": {h: f for hm in unit.maps for h, f in hm.columns.items()},
+            "notes": ["村（社区）名录：替换全部地名库条目"],
+        }
+    )
     return unit
 
 
@@ -278,7 +318,9 @@ def _remember(lookups: dict[str, pd.Series], unit: Unit) -> None:
 
 
 def _audit_text(files: list[dict]) -> str:
-    parts = [f"{Path(f['file']).name}:{f['kind']} 读取{f['rows_read']} 导入{f['rows_loaded']} 拒绝{f['rows_rejected']}" for f in files]
+    parts = [
+        f"{Path(f['file']).name}:{f['kind']} 读取{f['rows_read']} 导入{f['rows_loaded']} 拒绝{f['rows_rejected']}" for f in files
+    ]
     return "; ".join(parts)
 
 

@@ -57,11 +57,18 @@ def read_file(path: str | Path, header_keys: frozenset[str] | set[str] | None = 
     if suffix in (".csv", ".tsv", ".txt"):
         return [_read_text(p, name, keys)]
     if suffix == ".xls":
-        raise UnreadableFile(f"{name}: legacy .xls", f"文件 {name} 是旧版 .xls 格式：请在 Excel/WPS 中另存为 .xlsx 后再导入", file=name)
-    raise UnreadableFile(f"{name}: unsupported type {suffix}", f"文件 {name} 的类型 {suffix or '(无扩展名)'} 不支持；可用：xlsx、csv、tsv", file=name)
+        raise UnreadableFile(
+            f"{name}: legacy .xls", f"文件 {name} 是旧版 .xls 格式：请在 Excel/WPS 中另存为 .xlsx 后再导入", file=name
+        )
+    raise UnreadableFile(
+        f"{name}: unsupported type {suffix}",
+        f"文件 {name} 的类型 {suffix or '(无扩展名)'} 不支持；可用：xlsx、csv、tsv",
+        file=name,
+    )
 
 
 # ---- text files ------------------------------------------------------------------------------
+
 
 def decode(raw: bytes, name: str = "") -> tuple[str, str]:
     """Decode bytes as UTF-8 (with or without BOM), else GBK, else GB18030; returns (text, encoding)."""
@@ -80,7 +87,9 @@ def decode(raw: bytes, name: str = "") -> tuple[str, str]:
             return raw.decode(best.encoding), best.encoding
         except (UnicodeDecodeError, LookupError):
             pass
-    raise UnreadableFile(f"{name}: undetectable encoding", f"文件 {name} 的编码无法识别：请另存为 UTF-8 或 GBK 编码的 CSV", file=name)
+    raise UnreadableFile(
+        f"{name}: undetectable encoding", f"文件 {name} 的编码无法识别：请另存为 UTF-8 或 GBK 编码的 CSV", file=name
+    )
 
 
 def _sniff_sep(lines: list[str], suffix: str) -> str:
@@ -104,8 +113,18 @@ def _read_text(p: Path, name: str, keys: frozenset[str]) -> Sheet:
     # rows may have more cells than the header (an unquoted comma): read them all so they can be flagged
     wide = max(width, max((line.count(sep) for line in text.splitlines()), default=0) + 1)
     try:
-        df = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str, keep_default_na=False, skip_blank_lines=False,
-                         names=range(wide), skiprows=h + 1, quotechar='"', index_col=False)
+        df = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            names=range(wide),
+            skiprows=h + 1,
+            quotechar='"',
+            index_col=False,
+        )
     except (ValueError, csv.Error, pd.errors.ParserError) as e:
         raise UnreadableFile(f"{name}: {e}", f"文件 {name} 无法按 CSV 读取（{e}）", file=name) from e
     df.index = pd.RangeIndex(h + 2, h + 2 + len(df))  # 1-based line number of each record
@@ -114,13 +133,16 @@ def _read_text(p: Path, name: str, keys: frozenset[str]) -> Sheet:
 
 # ---- xlsx ------------------------------------------------------------------------------------
 
+
 def _read_xlsx(p: Path, name: str, keys: frozenset[str]) -> list[Sheet]:
     from openpyxl import load_workbook
 
     try:
         wb = load_workbook(p, read_only=True, data_only=True)
     except Exception as e:  # noqa: BLE001 - openpyxl raises many types for a bad file
-        raise UnreadableFile(f"{name}: {type(e).__name__}: {e}", f"文件 {name} 不是有效的 xlsx 工作簿（{type(e).__name__}）", file=name) from e
+        raise UnreadableFile(
+            f"{name}: {type(e).__name__}: {e}", f"文件 {name} 不是有效的 xlsx 工作簿（{type(e).__name__}）", file=name
+        ) from e
     sheets: list[Sheet] = []
     fallback: Sheet | None = None
     try:
@@ -232,6 +254,7 @@ def _headers_with_subrow(rows: list[list], h: int, keys: frozenset[str], ws) -> 
 
 # ---- shared ----------------------------------------------------------------------------------
 
+
 def _known(value: object, keys: frozenset[str]) -> bool:
     k = header_key(value)
     return bool(k) and (k in keys or _base(k) in keys)
@@ -270,14 +293,24 @@ def _unique_headers(row: list) -> list[str]:
     return out
 
 
-def _finish(name: str, headers: list[str], df: pd.DataFrame, sheet: str | None, enc: str | None, header_row: int,
-            extra: pd.Series | None = None) -> Sheet:
+def _finish(
+    name: str,
+    headers: list[str],
+    df: pd.DataFrame,
+    sheet: str | None,
+    enc: str | None,
+    header_row: int,
+    extra: pd.Series | None = None,
+) -> Sheet:
     """Trim to the header width, drop fully empty rows, mark rows with cells beyond the headers."""
     width = len(headers)
     if extra is None:
         beyond = df.iloc[:, width:]
-        extra = beyond.notna().any(axis=1) & (beyond.fillna("").astype(str) != "").any(axis=1) if beyond.shape[1] else \
-            pd.Series(False, index=df.index)
+        extra = (
+            beyond.notna().any(axis=1) & (beyond.fillna("").astype(str) != "").any(axis=1)
+            if beyond.shape[1]
+            else pd.Series(False, index=df.index)
+        )
     df = df.iloc[:, :width]
     df.columns = headers
     keep = extra.to_numpy(bool).copy()

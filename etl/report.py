@@ -12,11 +12,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from geodata import schema
 from etl.validate import REASONS
+from geodata import schema
 
-METHOD_ZH = {"coord": "坐标", "coord_swapped": "坐标（经纬度互换已修正）", "gazetteer": "地名匹配", "gazetteer_fuzzy": "地名模糊匹配",
-             "township": "乡镇中心点", "none": "未定位"}
+METHOD_ZH = {
+    "coord": "坐标",
+    "coord_swapped": "坐标（经纬度互换已修正）",
+    "gazetteer": "地名匹配",
+    "gazetteer_fuzzy": "地名模糊匹配",
+    "township": "乡镇中心点",
+    "none": "未定位",
+}
 SOURCE_ZH = {"project": "按项目", "enterprise": "按单位", "unit_code": "按单位代码", "none": "未确定"}
 KIND_ZH = {**schema.KIND_ZH, "gazetteer": "村（社区）名录"}
 BIG_FILE_ROWS = 20_000  # files at least this long get a row progress bar
@@ -64,8 +70,15 @@ def write_json(report: dict, path: str | Path) -> Path:
 def summary_table(report: dict) -> Table:
     """One line per file: rows read/loaded/rejected, top reasons, geocoding methods."""
     t = Table(title="导入结果", show_lines=False)
-    for col, just in (("文件", "left"), ("类型", "left"), ("读取", "right"), ("导入", "right"), ("拒绝", "right"),
-                      ("拒绝原因", "left"), ("定位方式", "left")):
+    for col, just in (
+        ("文件", "left"),
+        ("类型", "left"),
+        ("读取", "right"),
+        ("导入", "right"),
+        ("拒绝", "right"),
+        ("拒绝原因", "left"),
+        ("定位方式", "left"),
+    ):
         t.add_column(col, justify=just)
     for f in report["files"]:
         reasons = "，".join(f"{k} {v}" for k, v in list(f.get("rejected_by_reason_zh", {}).items())[:4])
@@ -75,8 +88,15 @@ def summary_table(report: dict) -> Table:
             placed = "，".join(f"{SOURCE_ZH.get(k, k)} {v}" for k, v in f.get("township_by_source", {}).items())
         if f.get("township_mismatch"):
             placed += f"；乡镇不一致 {f['township_mismatch']}"
-        t.add_row(Path(f["file"]).name, f["kind_zh"], f"{f['rows_read']:,}", f"{f['rows_loaded']:,}",
-                  f"[red]{f['rows_rejected']:,}[/red]" if f["rows_rejected"] else "0", reasons or "-", placed or "-")
+        t.add_row(
+            Path(f["file"]).name,
+            f["kind_zh"],
+            f"{f['rows_read']:,}",
+            f"{f['rows_loaded']:,}",
+            f"[red]{f['rows_rejected']:,}[/red]" if f["rows_rejected"] else "0",
+            reasons or "-",
+            placed or "-",
+        )
     tot = report["totals"]
     t.add_row("[b]合计[/b]", "", f"{tot['rows_read']:,}", f"{tot['rows_loaded']:,}", f"{tot['rows_rejected']:,}", "", "")
     return t
@@ -87,8 +107,10 @@ def print_summary(report: dict, console: Console | None = None) -> None:
     console.print(summary_table(report))
     secs = report.get("seconds")
     if secs:
-        console.print(f"用时 {secs:.1f} 秒，{report['totals']['rows_read'] / max(secs, 1e-9):,.0f} 行/秒；"
-                      f"被拒绝的行及原因见「数据」页或 rejected_rows 表。")
+        console.print(
+            f"用时 {secs:.1f} 秒，{report['totals']['rows_read'] / max(secs, 1e-9):,.0f} 行/秒；"
+            f"被拒绝的行及原因见「数据」页或 rejected_rows 表。"
+        )
 
 
 class Reporter:
@@ -104,8 +126,14 @@ class Reporter:
         if not self.enabled:
             yield self
             return
-        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                  console=self.console, transient=False)
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
         with self._progress:
             yield self
         self._progress = None

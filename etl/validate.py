@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from geodata import schema
-from geodata.townships import valid_names
 from etl import kinds
 from etl.normalise import Normalised
+from geodata import schema
+from geodata.townships import valid_names
 
 # reason_code -> short Chinese label (the report's rejected_by_reason is keyed by reason_code)
 REASONS = {  # in priority order: a row with several problems is counted under the first
@@ -81,8 +81,11 @@ class Problems:
         where = np.flatnonzero(mask.to_numpy())
         if not len(where):
             return
-        msg = np.full(len(where), message, dtype=object) if isinstance(message, str) else \
-            np.asarray(message(mask).astype(str), dtype=object)
+        msg = (
+            np.full(len(where), message, dtype=object)
+            if isinstance(message, str)
+            else np.asarray(message(mask).astype(str), dtype=object)
+        )
         cur = self.reason[where]
         self.reason[where] = np.where(cur == "", msg, cur + "；" + msg)
         prio = _PRIORITY.get(code, len(_PRIORITY))
@@ -95,8 +98,9 @@ class Problems:
 
     def frame(self, source_row: pd.Series) -> pd.DataFrame:
         m = self.mask.to_numpy()
-        return pd.DataFrame({"source_row": source_row.to_numpy()[m], "reason": self.reason[m], "reason_code": self.code[m]},
-                            index=self.index[m])
+        return pd.DataFrame(
+            {"source_row": source_row.to_numpy()[m], "reason": self.reason[m], "reason_code": self.code[m]}, index=self.index[m]
+        )
 
 
 def credit_code_expected(codes: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -153,8 +157,16 @@ def validate(norm: Normalised, kind: str, extra: pd.Series | None = None) -> Che
     for early, late in DATE_ORDER.get(kind, []):
         if early in data and late in data:
             wrong = data[late] < data[early]
-            p.add(wrong, "date_order", lambda m, e=early, la=late: f"{kinds.field_zh(kind, la)}早于{kinds.field_zh(kind, e)}："
-                  + raw[la][m].astype(str) + " < " + raw[e][m].astype(str))
+            p.add(
+                wrong,
+                "date_order",
+                lambda m, e=early, la=late: (
+                    f"{kinds.field_zh(kind, la)}早于{kinds.field_zh(kind, e)}："
+                    + raw[la][m].astype(str)
+                    + " < "
+                    + raw[e][m].astype(str)
+                ),
+            )
     _duplicates(p, data, kind)
     good = data[~p.mask]
     return Checked(good, p.frame(data["source_row"]))
@@ -166,14 +178,17 @@ def _required(p: Problems, data: pd.DataFrame, kind: str) -> None:
         p.add(col.isna(), "missing_required", f"缺少必填项：{kinds.field_zh(kind, f)}")
     if kind in ONE_OF:
         names = ONE_OF[kind]
-        present = pd.concat([data[f].notna() if f in data else pd.Series(False, index=data.index) for f in names], axis=1).any(axis=1)
+        present = pd.concat([data[f].notna() if f in data else pd.Series(False, index=data.index) for f in names], axis=1).any(
+            axis=1
+        )
         p.add(~present, "missing_required", f"{'、'.join(kinds.field_zh(kind, f) for f in names)}至少填写一项")
 
 
 def _bad_message(kind: str, name: str, code: str, raw: pd.Series) -> pd.Series:
     label = kinds.field_zh(kind, name)
     what = {
-        "bad_date": "无法识别为日期（可用 2024-03-01、2024/3/1、2024年3月1日）" if name not in ("month", "paid_through_month")
+        "bad_date": "无法识别为日期（可用 2024-03-01、2024/3/1、2024年3月1日）"
+        if name not in ("month", "paid_through_month")
         else "无法识别为月份（可用 2024-03、2024年3月）",
         "bad_number": "无法识别为数字",
         "bad_bool": "无法识别为是/否（可用 是/否、有/无、√/×、Y/N、1/0）",
@@ -198,19 +213,28 @@ def _ranges(p: Problems, data: pd.DataFrame, kind: str) -> None:
             p.add(num < 0, "negative_value", lambda m, v=num, la=label: la + "不能为负数：" + v[m].astype(str))
         if name == "year":
             y = pd.to_numeric(values, errors="coerce")
-            p.add((y < YEAR_MIN) | (y > YEAR_MAX), "out_of_range",
-                  lambda m, y=y, la=label: la + f"应在 {YEAR_MIN}-{YEAR_MAX} 之间：" + y[m].astype(str))
+            p.add(
+                (y < YEAR_MIN) | (y > YEAR_MAX),
+                "out_of_range",
+                lambda m, y=y, la=label: la + f"应在 {YEAR_MIN}-{YEAR_MAX} 之间：" + y[m].astype(str),
+            )
         if name == "rate":
             p.add(pd.to_numeric(values, errors="coerce") > 1, "out_of_range", "缴存比例应在 0-100% 之间")
         if isinstance(col.type, (sa.Date, sa.DateTime)):
             d = pd.to_datetime(values, errors="coerce")
-            p.add((d.dt.year < YEAR_MIN) | (d.dt.year > YEAR_MAX), "out_of_range",
-                  lambda m, d=d, la=label: la + f"应在 {YEAR_MIN}-{YEAR_MAX} 年之间：" + d[m].dt.strftime("%Y-%m-%d"))
+            p.add(
+                (d.dt.year < YEAR_MIN) | (d.dt.year > YEAR_MAX),
+                "out_of_range",
+                lambda m, d=d, la=label: la + f"应在 {YEAR_MIN}-{YEAR_MAX} 年之间：" + d[m].dt.strftime("%Y-%m-%d"),
+            )
     for name in ("month", "paid_through_month"):
         if name in data:
             y = pd.to_numeric(data[name].str.slice(0, 4), errors="coerce")
-            p.add((y < YEAR_MIN) | (y > YEAR_MAX), "out_of_range",
-                  lambda m, name=name: kinds.field_zh(kind, name) + "年份不合理：" + data[name][m].astype(str))
+            p.add(
+                (y < YEAR_MIN) | (y > YEAR_MAX),
+                "out_of_range",
+                lambda m, name=name: kinds.field_zh(kind, name) + "年份不合理：" + data[name][m].astype(str),
+            )
 
 
 def _credit_codes(p: Problems, data: pd.DataFrame, kind: str) -> None:
@@ -220,11 +244,19 @@ def _credit_codes(p: Problems, data: pd.DataFrame, kind: str) -> None:
         s = data[name]
         label = kinds.field_zh(kind, name)
         well, expected = credit_code_expected(s)
-        p.add(s.notna() & ~well, "bad_credit_code",
-              lambda m, s=s, la=label: la + "“" + s[m].astype(str) + "”应为 18 位数字或大写字母（不含 I、O、Z、S、V）")
+        p.add(
+            s.notna() & ~well,
+            "bad_credit_code",
+            lambda m, s=s, la=label: la + "“" + s[m].astype(str) + "”应为 18 位数字或大写字母（不含 I、O、Z、S、V）",
+        )
         wrong = well & (s.str.slice(17, 18) != expected)
-        p.add(wrong, "bad_credit_code", lambda m, s=s, e=expected, la=label: la + "“" + s[m].astype(str)
-              + "”校验位错误（按 GB 32100 应为 " + e[m].astype(str) + "）")
+        p.add(
+            wrong,
+            "bad_credit_code",
+            lambda m, s=s, e=expected, la=label: (
+                la + "“" + s[m].astype(str) + "”校验位错误（按 GB 32100 应为 " + e[m].astype(str) + "）"
+            ),
+        )
 
 
 def _duplicates(p: Problems, data: pd.DataFrame, kind: str) -> None:

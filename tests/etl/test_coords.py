@@ -18,7 +18,7 @@ def _grid():
 def test_gcj02_forward_matches_prcoords():
     lon, lat = _grid()
     glon, glat = from_wgs84(lon, lat, "gcj02")
-    ref = np.array([prcoords.wgs_gcj((b, a), False) for a, b in zip(lon, lat)])  # (lat, lon)
+    ref = np.array([prcoords.wgs_gcj((b, a), False) for a, b in zip(lon, lat, strict=False)])  # (lat, lon)
     assert haversine_m(glon, glat, ref[:, 1], ref[:, 0]).max() < 0.01
 
 
@@ -26,7 +26,7 @@ def test_gcj02_inverse_within_half_a_metre_of_prcoords():
     lon, lat = _grid()
     glon, glat = from_wgs84(lon, lat, "gcj02")
     wlon, wlat = to_wgs84(glon, glat, "gcj02")
-    ref = np.array([prcoords.gcj_wgs_bored((b, a), False) for a, b in zip(glon, glat)])
+    ref = np.array([prcoords.gcj_wgs_bored((b, a), False) for a, b in zip(glon, glat, strict=False)])
     assert haversine_m(wlon, wlat, ref[:, 1], ref[:, 0]).max() < 0.5
     assert haversine_m(wlon, wlat, lon, lat).max() < 0.01  # and it really inverts the forward transform
 
@@ -34,10 +34,10 @@ def test_gcj02_inverse_within_half_a_metre_of_prcoords():
 def test_bd09_both_ways_against_prcoords():
     lon, lat = _grid()
     blon, blat = from_wgs84(lon, lat, "bd09")
-    ref_fwd = np.array([prcoords.wgs_bd((b, a), False) for a, b in zip(lon, lat)])
+    ref_fwd = np.array([prcoords.wgs_bd((b, a), False) for a, b in zip(lon, lat, strict=False)])
     assert haversine_m(blon, blat, ref_fwd[:, 1], ref_fwd[:, 0]).max() < 0.5
     wlon, wlat = to_wgs84(blon, blat, "bd09")
-    ref = np.array([prcoords.bd_wgs_bored((b, a), False) for a, b in zip(blon, blat)])
+    ref = np.array([prcoords.bd_wgs_bored((b, a), False) for a, b in zip(blon, blat, strict=False)])
     assert haversine_m(wlon, wlat, ref[:, 1], ref[:, 0]).max() < 0.5
     assert haversine_m(wlon, wlat, lon, lat).max() < 0.01
 
@@ -62,9 +62,22 @@ def test_missing_values_pass_through():
     assert np.isnan(lon).all() and np.isnan(lat).all()
 
 
-@pytest.mark.parametrize("given,expected", [(None, "wgs84"), ("WGS84", "wgs84"), ("GPS", "wgs84"), ("cgcs2000", "wgs84"),
-                                             ("GCJ-02", "gcj02"), ("高德", "gcj02"), ("amap", "gcj02"), ("BD09", "bd09"),
-                                             ("百度", "bd09"), ("EPSG:4547", "EPSG:4547"), ("3857", "EPSG:3857")])
+@pytest.mark.parametrize(
+    "given,expected",
+    [
+        (None, "wgs84"),
+        ("WGS84", "wgs84"),
+        ("GPS", "wgs84"),
+        ("cgcs2000", "wgs84"),
+        ("GCJ-02", "gcj02"),
+        ("高德", "gcj02"),
+        ("amap", "gcj02"),
+        ("BD09", "bd09"),
+        ("百度", "bd09"),
+        ("EPSG:4547", "EPSG:4547"),
+        ("3857", "EPSG:3857"),
+    ],
+)
 def test_parse_crs(given, expected):
     assert parse_crs(given) == expected
 

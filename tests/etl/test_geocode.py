@@ -64,8 +64,10 @@ def test_swapped_gcj02(geo):
 def test_address_to_gazetteer_point(geo):
     v = _village(geo, CHAOHUA)
     short = v["name"][:-1]
-    df = frame(address=[f"新密市超化镇{v['name']}3组", f"超化镇{short}东100米", "新密市超化镇人民路", "地址不详", None],
-               declared_township=[None, None, None, None, LIUZHAI])
+    df = frame(
+        address=[f"新密市超化镇{v['name']}3组", f"超化镇{short}东100米", "新密市超化镇人民路", "地址不详", None],
+        declared_township=[None, None, None, None, LIUZHAI],
+    )
     g = geocode(df, geo).data.set_index("source_row")
     assert g.loc[2, "geocode_method"] == g.loc[3, "geocode_method"] == "gazetteer"
     assert (g.loc[2, "lon"], g.loc[2, "lat"]) == (v["lon"], v["lat"])
@@ -78,7 +80,9 @@ def test_a_name_in_two_townships_is_resolved_by_the_township(geo):
     g = geo.gazetteer
     wz = g[g["name"] == "王庄村"]
     assert set(wz["township_code"]) == {CHAOHUA, LIUZHAI}
-    m = match_addresses(pd.Series(["新密市刘寨镇王庄村", "新密市超化镇王庄村", "新密市王庄村"]), pd.Series([None, None, None]), geo)
+    m = match_addresses(
+        pd.Series(["新密市刘寨镇王庄村", "新密市超化镇王庄村", "新密市王庄村"]), pd.Series([None, None, None]), geo
+    )
     lz = wz[wz["township_code"] == LIUZHAI].iloc[0]
     assert (m.loc[0, "lon"], m.loc[0, "lat"]) == (lz["lon"], lz["lat"]) and m.loc[0, "confidence"] == 0.8
     assert m.loc[1, "lon"] != lz["lon"]
@@ -133,6 +137,7 @@ def test_trie_regex_prefers_the_longest_name():
 
 # ---- the gazetteer ------------------------------------------------------------------------------
 
+
 def test_bundled_gazetteer_is_synthetic_and_inside_each_township():
     from geodata.boundaries import demo_boundaries
 
@@ -140,7 +145,7 @@ def test_bundled_gazetteer_is_synthetic_and_inside_each_township():
     assert len(g) > 150 and g["source"].str.contains("示例数据").all()
     b = demo_boundaries().set_index("code")
     pts = gpd.points_from_xy(g["lon"], g["lat"])
-    assert all(b.geometry[c].contains(p) for c, p in zip(g["township_code"], pts))
+    assert all(b.geometry[c].contains(p) for c, p in zip(g["township_code"], pts, strict=False))
     assert set(g["township_code"]) == set(b.index)
 
 
@@ -151,10 +156,13 @@ def test_name_forms():
 
 def test_official_village_list_import(store, tmp_path):
     p = tmp_path / "村级名录.csv"
-    p.write_text("统计用区划代码,名称,城乡分类代码,经度,纬度\n"
-                 "410183104201,黄固寺村民委员会,220,113.41,34.42\n"
-                 "410183001001,青华社区居民委员会,111,,\n"
-                 "999999999999,外地村委会,220,,\n", encoding="gbk")
+    p.write_text(
+        "统计用区划代码,名称,城乡分类代码,经度,纬度\n"
+        "410183104201,黄固寺村民委员会,220,113.41,34.42\n"
+        "410183001001,青华社区居民委员会,111,,\n"
+        "999999999999,外地村委会,220,,\n",
+        encoding="gbk",
+    )
     rep = gz.import_village_list(store, p)
     assert (rep["rows_read"], rep["rows_loaded"], rep["rows_rejected"]) == (3, 2, 1)
     got = gz.entries(store).set_index("name")

@@ -22,7 +22,10 @@ def _csv(path, text, encoding):
     return path
 
 
-PROJECT_CSV = "新密市在建工程项目台账\n\n项目编号,项目名称,所属乡镇,合同价款(元)\nXM-1,一号楼工程,超化镇,12500000\nXM-2,二号路工程,尖山风景区管委,300000\n"
+PROJECT_CSV = (
+    "新密市在建工程项目台账\n\n项目编号,项目名称,所属乡镇,合同价款(元)\n"
+    "XM-1,一号楼工程,超化镇,12500000\nXM-2,二号路工程,尖山风景区管委,300000\n"
+)
 
 
 @pytest.mark.parametrize("encoding,label", [("gbk", "GBK"), ("utf-8-sig", "UTF-8-BOM"), ("utf-8", "UTF-8")])
@@ -113,6 +116,7 @@ def test_unreadable_files(tmp_path):
 
 # ---- kinds: aliases, detection, --map -----------------------------------------------------------
 
+
 def test_alias_tables_are_unambiguous_and_built_from_the_schema():
     from geodata import schema
 
@@ -161,11 +165,12 @@ def test_unknown_kind_and_bad_options():
     assert "无法识别数据类型" in msg and '"甲"' in msg and "--kind" in msg
     assert "--kind" in user_error(UnknownKind, kinds.resolve, ["项目编号"], "things")
     assert "源列=字段" in user_error(BadOption, kinds.parse_mapping, ["工程名称"])
-    assert "不是工程项目的字段" in user_error(BadOption, kinds.resolve, ["工程名称"], "projects", kinds.parse_mapping(["工程名称=nonsense"]))
+    assert "不是工程项目的字段" in user_error(
+        BadOption, kinds.resolve, ["工程名称"], "projects", kinds.parse_mapping(["工程名称=nonsense"])
+    )
 
 
 def test_first_header_wins_and_noise_is_ignored():
     hm = kinds.resolve(["序号", "项目编号", "项目名称", "工程名称", "备注", "负责人"], file="p.csv")
     assert hm.columns == {"项目编号": "project_code", "项目名称": "name"}
     assert hm.ignored == ["工程名称", "负责人"]
-

@@ -21,7 +21,9 @@ def check(columns: dict, rows: list[int] | None = None, kind: str | None = None)
 
 def test_gb32100_check_digit():
     assert make_credit_code("91350100M000100Y4") == "91350100M000100Y43"  # the standard's example
-    well, expected = credit_code_expected(pd.Series(["91350100M000100Y43", "91350100M000100Y40", "12345", "91350100M000100I43", None]))
+    well, expected = credit_code_expected(
+        pd.Series(["91350100M000100Y43", "91350100M000100Y40", "12345", "91350100M000100I43", None])
+    )
     assert well.tolist() == [True, True, False, False, False]
     assert expected.iloc[0] == expected.iloc[1] == "3"
 
@@ -36,12 +38,14 @@ def test_wrong_check_digit_is_rejected_with_the_expected_character():
 
 
 def test_required_fields_types_and_ranges():
-    c = check({
-        "项目编号": ["XM-1", None, "XM-3", "XM-4", "XM-5"],
-        "项目名称": ["一", "二", "三", "四", "五"],
-        "合同价款(万元)": ["10", "10", "-5", "abc", "10"],
-        "开工日期": ["2024-03-01", "2024-03-01", "2024-03-01", "2024-03-01", "1899-01-01"],
-    })
+    c = check(
+        {
+            "项目编号": ["XM-1", None, "XM-3", "XM-4", "XM-5"],
+            "项目名称": ["一", "二", "三", "四", "五"],
+            "合同价款(万元)": ["10", "10", "-5", "abc", "10"],
+            "开工日期": ["2024-03-01", "2024-03-01", "2024-03-01", "2024-03-01", "1899-01-01"],
+        }
+    )
     assert c.good["project_code"].tolist() == ["XM-1"]
     rej = c.rejected.set_index("source_row")
     assert rej.loc[3, "reason_code"] == "missing_required" and "项目编号" in rej.loc[3, "reason"]
@@ -51,8 +55,14 @@ def test_required_fields_types_and_ranges():
 
 
 def test_dates_in_order():
-    c = check({"案件编号": ["A1", "A2"], "受理日期": ["2024-03-10", "2024-03-10"], "结案日期": ["2024-03-20", "2024-03-01"],
-               "被投诉单位": ["甲", "乙"]})
+    c = check(
+        {
+            "案件编号": ["A1", "A2"],
+            "受理日期": ["2024-03-10", "2024-03-10"],
+            "结案日期": ["2024-03-20", "2024-03-01"],
+            "被投诉单位": ["甲", "乙"],
+        }
+    )
     assert c.good["case_no"].tolist() == ["A1"]
     (reason,) = c.rejected["reason"]
     assert c.rejected["reason_code"].tolist() == ["date_order"] and "结案日期早于受理日期" in reason
@@ -64,8 +74,13 @@ def test_one_of_the_employer_fields_is_required_for_cases():
 
 
 def test_duplicate_key_keeps_the_first_valid_row():
-    c = check({"项目编号": ["XM-1", "XM-1", "XM-2", "XM-2", "XM-1"], "月份": ["2024-03", "2024-03", "2024-03", "2024年3月", "2024-04"],
-               "在场人数": ["-1", "10", "5", "6", "7"]})
+    c = check(
+        {
+            "项目编号": ["XM-1", "XM-1", "XM-2", "XM-2", "XM-1"],
+            "月份": ["2024-03", "2024-03", "2024-03", "2024年3月", "2024-04"],
+            "在场人数": ["-1", "10", "5", "6", "7"],
+        }
+    )
     # row 2 is invalid (negative), so row 3 is the first valid XM-1/2024-03; row 5 repeats XM-2/2024-03
     assert c.good["source_row"].tolist() == [3, 4, 6]
     rej = c.rejected.set_index("source_row")
@@ -74,8 +89,14 @@ def test_duplicate_key_keeps_the_first_valid_row():
 
 
 def test_deposit_key_is_derived():
-    c = check({"项目编号": ["XM-1", "XM-1", None, None], "统一社会信用代码": [None, None, GOOD, None],
-               "缴存日期": ["2024-03-01", "2024/3/1", "2024-03-02", "2024-03-03"], "缴存金额(万元)": ["10", "10", "5", "5"]})
+    c = check(
+        {
+            "项目编号": ["XM-1", "XM-1", None, None],
+            "统一社会信用代码": [None, None, GOOD, None],
+            "缴存日期": ["2024-03-01", "2024/3/1", "2024-03-02", "2024-03-03"],
+            "缴存金额(万元)": ["10", "10", "5", "5"],
+        }
+    )
     assert c.good["deposit_key"].tolist() == ["XM-1||2024-03-01", f"|{GOOD}|2024-03-02"]
     assert sorted(c.rejected["reason_code"]) == ["duplicate_key", "missing_required"]
 
