@@ -36,10 +36,10 @@ class EmergencyError(StoreError):
 
 
 def store() -> Store:
-    """The app's store (bound by the app through dashboard.access), else the settings' default."""
-    from dashboard import access  # noqa: PLC0415
+    """The app's store (dashboard.services), else the settings' default."""
+    from dashboard import services  # noqa: PLC0415
 
-    return access.bound_store()
+    return services.store()
 
 
 def _key(scope) -> tuple | None:

@@ -73,8 +73,8 @@ def _float(x) -> float | None:
           Input("em-go", "n_clicks"), Input("em-q", "n_submit"), Input("em-autorun", "data"), State("em-q", "value"),
           prevent_initial_call="initial_duplicate")
 def run_search(_n, _s, autorun, query):
-    if ctx.triggered_id == "em-autorun" and not autorun:
-        return no_update, no_update, no_update, no_update
+    if ctx.triggered_id in (None, "em-autorun") and not (autorun and query):
+        return [], "", [], no_update  # first render without ?q=: nothing searched yet
     result = svc.search(query or "", access.current_scope())
     sites = [s.to_dict() for s in result.sites]
     tone = {"found": "", "ambiguous": "warn", "none": "bad", "empty": ""}[result.status]
