@@ -62,7 +62,8 @@ def write_demo(out_dir: str | Path, scale: str = "city", seed: int = DEFAULT_SEE
     out.mkdir(parents=True, exist_ok=True)
     world = simulate(scale, seed)
     tables, sites = frames.world_frames(np.random.default_rng([seed, 3]), world)
-    entries = [manifest.write_gazetteer(out)]
+    villages = manifest.write_gazetteer(out)
+    entries = []
     names = {}
     for i, spec in enumerate(SPECS):
         rng = np.random.default_rng([seed, 100 + i])
@@ -71,6 +72,6 @@ def write_demo(out_dir: str | Path, scale: str = "city", seed: int = DEFAULT_SEE
         names[spec.name[:2]] = entry["file"]
     for s in sites:
         s["file"] = names[s.pop("file_prefix")]
-    m = manifest.build(seed, scale, entries, sites, frames.story_summary(world))
+    m = manifest.build(seed, scale, entries, sites, frames.story_summary(world), villages)
     manifest.write(out, m)
     return m

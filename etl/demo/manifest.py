@@ -49,16 +49,18 @@ def write_gazetteer(out_dir: Path) -> dict:
         "columns": {h: f for f, h in GAZETTEER_HEADERS.items()},
         "units": {},
         "mess": {},
-        "note": "村/社区名录（示例）：先用 gazetteer 导入，地址中的村名才能被定位",
+        "note": "村/社区名录（示例）：与项目自带的示例地名库相同；正式部署时换成民政部门的名录导入",
     }
 
 
-def build(seed: int, scale_name: str, files: list[dict], sites: list[dict], story: dict) -> dict:
-    """The manifest dict: per file and in total, what was written and what the ETL must report."""
+def build(seed: int, scale_name: str, files: list[dict], sites: list[dict], story: dict, villages: dict) -> dict:
+    """The manifest dict: per file and in total, what was written and what the ETL must report.
+
+    `files` are the data files, each loadable with `wagemap etl load FILE --crs CRS`; the village
+    list (`villages`) is not an ETL kind and is listed apart under "gazetteer".
+    """
     totals: dict[str, dict] = {}
     for f in files:
-        if f["kind"] == "gazetteer":
-            continue
         t = totals.setdefault(f["kind"], {"files": 0, "rows": 0, "rows_expected_loaded": 0, "rejected": {}, "geocode": {}})
         t["files"] += 1
         t["rows"] += f["rows"]
@@ -78,6 +80,7 @@ def build(seed: int, scale_name: str, files: list[dict], sites: list[dict], stor
         "reason_codes": ["missing_required", "bad_credit_code", "duplicate_key", "outside_city", "date_order", "negative_value"],
         "geocode_methods": ["coord", "coord_swapped", "gazetteer", "township"],
         "files": files,
+        "gazetteer": villages,
         "totals": totals,
         "planted_sites": sites,
         "story": story,
