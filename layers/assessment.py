@@ -277,17 +277,43 @@ def _plain(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def assessment_workbook(data: LayerData, year: int, path: str | Path, rules: Rules | None = None,
-                        weights: Assessment | None = None) -> Path:
-    """(三十三) One sheet of scores, one sheet per indicator with its evidence rows, and a sheet of method."""
-    res = assess(data, year, rules, weights)
+def workbook_sheets(data: LayerData, year: int, rules: Rules | None = None, weights: Assessment | None = None,
+                    res: AssessmentResult | None = None) -> dict[str, pd.DataFrame]:
+    """(三十三) The sheets of the export: scores, one per indicator with its evidence rows, the method and weights."""
+    res = res if res is not None else assess(data, year, rules, weights)
     w = weights if weights is not None else get_settings().assessment
     sheets = {f"{year}年度得分": scores_zh(res)}
     for k, zh in INDICATORS.items():
         sheets[zh] = res.evidence[k].rename(columns=EVIDENCE_ZH)
     sheets["指标与权重"] = pd.DataFrame({"指标": list(INDICATORS.values()), "权重": [getattr(w, k) for k in INDICATORS],
                                     "计算": [_METHOD[k] for k in INDICATORS]})
-    return write_sheets(sheets, path)
+    return sheets
+
+
+def assessment_workbook(data: LayerData, year: int, path: str | Path, rules: Rules | None = None,
+                        weights: Assessment | None = None) -> Path:
+    """`wagemap export assessment --year YYYY --out FILE.xlsx`: scores, one sheet per indicator with evidence, method."""
+    return write_sheets(workbook_sheets(data, year, rules, weights), path)
+
+
+def township_breakdown(res: AssessmentResult, code: str, weights: Assessment | None = None) -> pd.DataFrame:
+    """One township's indicators: value, score, weight and points (the points add up to its total)."""
+    w = weights if weights is not None else get_settings().assessment
+    row = res.scores.set_index("code").loc[code]
+    wv = pd.Series({k: float(getattr(w, k)) for k in INDICATORS})
+    sc = pd.Series({k: row[f"{k}_score"] for k in INDICATORS}, dtype=float)
+    denom = wv[sc.notna()].sum()
+    pts = (100 * wv * sc / denom) if denom > 0 else sc * np.nan
+    val = pd.Series({k: row[f"{k}_value"] for k in INDICATORS}, dtype=float)
+    shown = [f"{v:.1f}{UNITS[k]}" if k in ("days_to_close", "arrears_per_project") else ("是" if v == 1 else "否")
+             if k == "fund_at_floor" else f"{v * 100:.1f}%" for k, v in val.items() if pd.notna(v)]
+    shown_full = pd.Series("无数据（不计分）", index=val.index)
+    shown_full[val.notna()] = shown
+    return pd.DataFrame({
+        "key": list(INDICATORS), "指标": list(INDICATORS.values()), "数值": shown_full.to_numpy(),
+        "计数": [int(row[f"{k}_n"]) for k in INDICATORS], "得分": (sc * 100).round(1).to_numpy(), "权重": wv.to_numpy(),
+        "计入总分": pts.round(2).to_numpy(),
+    })
 
 
 _METHOD = {

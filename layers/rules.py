@@ -361,6 +361,21 @@ def warnings(data: LayerData, filters: Filters | None = None, rules: Rules | Non
     return out.assign(_o=order).sort_values(["_o", "township_code", "entity_id", "rule"]).drop(columns="_o").reset_index(drop=True)
 
 
+def filter_warnings(w: pd.DataFrame, township: str | None = None, rules: list[str] | None = None,
+                    severities: list[str] | None = None, entity_type: str | None = None) -> pd.DataFrame:
+    """The warnings a list page shows: any filter left empty keeps everything."""
+    keep = pd.Series(True, index=w.index)
+    if township:
+        keep &= w["township_code"] == township
+    if rules:
+        keep &= w["rule"].isin(rules)
+    if severities:
+        keep &= w["severity"].isin(severities)
+    if entity_type:
+        keep &= w["entity_type"] == entity_type
+    return w[keep]
+
+
 def warnings_table(w: pd.DataFrame) -> pd.DataFrame:
     """The warnings with Chinese headers, for grids and exports."""
     return pd.DataFrame({

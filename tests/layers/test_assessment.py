@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from geodata.settings import Assessment
-from layers.assessment import INDICATORS, LAYER, assess, assessment_workbook
+from layers.assessment import INDICATORS, LAYER, assess, assessment_workbook, township_breakdown
 from layers.base import Filters, LayerData
 from tests.layers.test_rules import A, T1, T2, deposit, project, townships
 
@@ -101,3 +101,13 @@ def test_layer_by_township_and_year():
     by = res.by_township.set_index("code")
     assert by.loc[T2, "value"] == pytest.approx(80.0) and by.loc[T2, "label"] == "80.0分（第1名）"
     assert res.title == "年度考核得分" and res.notes[0].startswith("2024年度")
+
+
+def test_breakdown_points_add_up_to_the_total():
+    res = assess(year_2024(), 2024)
+    for code in (T1, T2):
+        b = township_breakdown(res, code).set_index("key")
+        assert b["计入总分"].sum() == pytest.approx(res.scores.set_index("code").loc[code, "total"], abs=0.05)
+    b2 = township_breakdown(res, T2).set_index("key")
+    assert b2.loc["case_closure", "数值"] == "无数据（不计分）" and b2.loc["fund_at_floor", "数值"] == "否"
+    assert b2.loc["real_name", "数值"] == "100.0%" and b2.loc["real_name", "计入总分"] == pytest.approx(20.0)  # 100·15/75

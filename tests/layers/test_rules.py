@@ -240,3 +240,16 @@ def test_issue5_layers_build_on_empty_data(key):
 
     res = registry.get(key).build(LayerData(townships=townships()), Filters())
     assert list(res.by_township["code"]) == [T1, T2]
+
+
+def test_filter_warnings_for_the_list_page():
+    from layers.rules import filter_warnings
+
+    d = make([project("A"), project("B", township_code=T2)],
+             reports=[report("A", account_funded=0.0, cards_issued=90), report("B", account_funded=20.0)])
+    w = warnings(d, JUNE)
+    assert len(filter_warnings(w)) == len(w) == 3
+    assert set(filter_warnings(w, township=T2)["entity_id"]) == {"B"}
+    assert list(filter_warnings(w, severities=["yellow"])["rule"]) == ["cards_low"]
+    assert set(filter_warnings(w, rules=["account_unfunded"], severities=["red"])["entity_id"]) == {"A"}
+    assert filter_warnings(w, entity_type="employer").empty
