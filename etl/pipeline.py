@@ -28,6 +28,7 @@ from etl.normalise import Normalised, normalise, select_fields
 from etl.read import Sheet, read_file
 from etl.report import BIG_FILE_ROWS, Reporter, counts, file_report, print_summary, run_report, write_json
 from etl.validate import Checked, row_json, validate
+from geodata import schema
 
 GAZETTEER = "gazetteer"  # a village list in the same run: loaded into the gazetteer table, first
 CHUNK_ROWS = 50_000  # rows per upsert call (progress steps; bounded memory on the database side)
@@ -165,6 +166,9 @@ def load(store, conn, unit: Unit, user: str, reporter: Reporter | None = None) -
             done[k] += int(v)
         if reporter:
             reporter.advance(task, len(part))
+    # the rejected rows of a file are those of its latest load: a corrected reload clears the old ones
+    rr = schema.rejected_rows
+    conn.execute(rr.delete().where(rr.c.kind == unit.kind, rr.c.source_file == unit.source_file))
     store.add_rejected(conn, batch, unit.kind, unit.source_file, unit.rejected)
     rep = file_report(
         file=unit.path,
@@ -198,12 +202,17 @@ def load_files(
     missing required columns, bad options.
     """
     t0 = time.perf_counter()
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     crs_name = parse_crs(crs)
     mapping_keys = kinds.parse_mapping(mapping)
-    units = [u for p in paths for u in read(p, kind, mapping_keys)]  # every file usable before any write
-    units.sort(key=lambda u: kinds.LOAD_ORDER.index(u.kind))
     reporter = Reporter(progress)
     with reporter.live():
+        task = reporter.task("读取文件", len(paths))
+        units = []
+        for p in paths:  # every file is read and found usable before anything is written
+            units.extend(read(p, kind, mapping_keys))
+            reporter.advance(task)
+        units.sort(key=lambda u: kinds.LOAD_ORDER.index(u.kind))
         geo = None
         lookups = _lookups(store, units)
         task = reporter.task("清洗、校验、定位", len(units))

@@ -139,7 +139,10 @@ def test_reload_of_the_same_file_changes_nothing(store, tmp_path):
     files = [enterprises_gbk(tmp_path / "e.csv"), projects_xlsx(tmp_path / "p.xlsx")]
     load_files(store, files, progress=False)
     before = {k: store.read(k).drop(columns="geometry", errors="ignore") for k in ("enterprises", "projects")}
+    rejected = store.read("rejected_rows")[["kind", "source_file", "source_row", "reason_code", "row_json"]]
     rep = load_files(store, files, progress=False)
+    again = store.read("rejected_rows")[["kind", "source_file", "source_row", "reason_code", "row_json"]]
+    pd.testing.assert_frame_equal(again.reset_index(drop=True), rejected.reset_index(drop=True))  # replaced, not doubled
     for f in rep["files"]:
         assert (f["inserted"], f["updated"], f["unchanged"]) == (0, 0, f["rows_loaded"])
     for k, df in before.items():
