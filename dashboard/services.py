@@ -1,0 +1,600 @@
+"""Data for the pages: the only place pages and downloads get data (store reads + layers), cached.
+
+Every function takes `scope` (None = all townships, or a list of 12-digit codes, from
+`access.current_scope()`) and the view's filters, and returns plain data (dicts, lists, frames
+the caller must not modify). Results are cached per app, keyed by (function, store, data
+version, scope, arguments): an ETL load changes the data version and so invalidates them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from geodata import schema
+from geodata.settings import Settings, get_settings
+from geodata.store import Store, StoreError, open_store
+from layers import arrears, coverage, gaps, kpi, ledgers, mapfig, registry, trend
+from layers import incidents as incident_layer
+from layers.base import Filters, LayerData, LayerResult
+from layers.coverage_rules import KEYS, project_status
+from layers.palettes import NEUTRAL, OK, WARNING
+from layers.units import add_months, fmt_dates, fmt_month
+
+DATA_KINDS = ("projects", "enterprises", "compliance", "deposits", "cases", "incidents", "funds", "credit")
+POINT_SETS = {"projects": "工程项目", "cases": "欠薪案件", "incidents": "突发事件"}
+CACHE_SIZE = 256
+
+
+class ServiceError(StoreError):
+    """A request the services cannot answer; `user_msg` is shown (Chinese)."""
+
+
+# ---- context: the app's store, settings and cache ------------------------------------------
+
+
+class _Cache:
+    """A small thread-safe LRU; values are shared between requests and must not be modified."""
+
+    def __init__(self, size: int = CACHE_SIZE):
+        self.size = size
+        self._d: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_build(self, key: tuple, build: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._d:
+                self._d.move_to_end(key)
+                return self._d[key]
+        value = build()
+        with self._lock:
+            self._d[key] = value
+            while len(self._d) > self.size:
+                self._d.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._d.clear()
+
+
+@dataclass
+class Context:
+    """What an app's services work with (kept on the Flask app, not in module globals)."""
+
+    store: Store
+    settings: Settings
+    cache: _Cache = field(default_factory=_Cache)
+
+
+_FALLBACK: dict[str, Context] = {}  # outside a Flask app (CLI, tests): one context per store url
+
+
+def attach(server, store: Store, settings: Settings) -> Context:
+    """Give a Flask server its store, settings and cache (called by create_app)."""
+    ctx = Context(store=store, settings=settings)
+    server.extensions["wagemap"] = ctx
+    return ctx
+
+
+def _ctx() -> Context:
+    from flask import current_app, has_app_context
+
+    if has_app_context() and "wagemap" in current_app.extensions:
+        return current_app.extensions["wagemap"]
+    s = get_settings()
+    if s.db not in _FALLBACK:
+        _FALLBACK[s.db] = Context(store=open_store(s.db), settings=s)
+    return _FALLBACK[s.db]
+
+
+def store() -> Store:
+    """The app's store (other services, e.g. the emergency page, use it too)."""
+    return _ctx().store
+
+
+def settings() -> Settings:
+    return _ctx().settings
+
+
+def _version(ctx: Context) -> str:
+    """The store's data version, read once per request."""
+    from flask import g, has_request_context
+
+    if has_request_context():
+        v = getattr(g, "_wagemap_version", None)
+        if v is None:
+            v = g._wagemap_version = ctx.store.data_version()
+        return v
+    return ctx.store.data_version()
+
+
+def scope_key(scope: Sequence[str] | None) -> tuple[str, ...] | None:
+    return None if scope is None else tuple(sorted(set(scope)))
+
+
+def _cached(name: str, scope: Sequence[str] | None, args: tuple, build: Callable[[], Any]) -> Any:
+    ctx = _ctx()
+    key = (name, ctx.store.url, _version(ctx), scope_key(scope), args)
+    return ctx.cache.get_or_build(key, build)
+
+
+# ---- base reads ------------------------------------------------------------------------------
+
+
+def townships(scope: Sequence[str] | None) -> gpd.GeoDataFrame:
+    """The townships the scope covers, with boundaries (WGS-84)."""
+    def build() -> gpd.GeoDataFrame:
+        t = _ctx().store.townships()
+        if scope is not None:
+            t = t[t["code"].isin(list(scope))].reset_index(drop=True)
+        return t
+
+    return _cached("townships", scope, (), build)
+
+
+def township_names(scope: Sequence[str] | None) -> dict[str, str]:
+    t = townships(scope)
+    return dict(zip(t["code"].astype(str), t["name"].astype(str)))
+
+
+def boundaries_are_demo(scope: Sequence[str] | None) -> bool:
+    t = townships(scope)
+    return bool(t["is_demo"].fillna(True).astype(bool).any()) if len(t) else True
+
+
+def layer_data(scope: Sequence[str] | None) -> LayerData:
+    """Every data kind the pages use, read once per data version and scope."""
+    def build() -> LayerData:
+        st = _ctx().store
+        frames = {k: st.read(k, scope=scope) for k in DATA_KINDS}
+        return LayerData(townships=townships(scope), **frames)
+
+    return _cached("layer_data", scope, (), build)
+
+
+def has_data(scope: Sequence[str] | None) -> bool:
+    """Whether the scope has any projects, cases, incidents or enterprises to show."""
+    d = layer_data(scope)
+    return any(len(getattr(d, k)) for k in ("projects", "cases", "incidents", "enterprises"))
+
+
+def months(scope: Sequence[str] | None) -> list[str]:
+    """Months ('YYYY-MM') with data (monthly reports, cases, incidents), up to this month."""
+    def build() -> list[str]:
+        d = layer_data(scope)
+        parts = [d.compliance.get("month", pd.Series(dtype=str)).astype(str).str.slice(0, 7)]
+        for frame, col in ((d.cases, "received_date"), (d.incidents, "occurred_at"), (d.projects, "start_date")):
+            if col in frame.columns:
+                parts.append(pd.to_datetime(frame[col], errors="coerce").dt.strftime("%Y-%m"))
+        s = pd.concat(parts, ignore_index=True).dropna()
+        s = s[s.str.match(r"^\d{4}-\d{2}$") & (s <= date.today().strftime("%Y-%m"))]
+        if s.empty:
+            return []
+        return [str(p) for p in pd.period_range(s.min(), s.max(), freq="M")]
+
+    return _cached("months", scope, (), build)
+
+
+def month_window(scope: Sequence[str] | None, month_from: str | None, month_to: str | None) -> tuple[str, str]:
+    """The month range to show: valid values kept, else the 12 months up to the latest with data."""
+    ms = months(scope)
+    latest = ms[-1] if ms else date.today().strftime("%Y-%m")
+    to = month_to if _is_month(month_to) else latest
+    frm = month_from if _is_month(month_from) else add_months(to, -11)
+    if frm > to:
+        frm, to = to, frm
+    return frm, to
+
+
+def _is_month(m: Any) -> bool:
+    return isinstance(m, str) and len(m) == 7 and m[4] == "-" and m[:4].isdigit() and m[5:].isdigit() and 1 <= int(m[5:]) <= 12
+
+
+def month_options(scope: Sequence[str] | None, month_from: str, month_to: str) -> list[dict[str, str]]:
+    """Dropdown options: the data months plus the chosen ones, labelled 2024年3月."""
+    ms = sorted(set(months(scope)) | {month_from, month_to})
+    return [{"label": fmt_month(m), "value": m} for m in reversed(ms)]
+
+
+def layer_options() -> list[dict[str, str]]:
+    """The layer switcher, straight from the registry (grouped by kind)."""
+    return registry.options()
+
+
+def indicator(key: str | None) -> str:
+    """A valid layer key (unknown or empty -> the default layer)."""
+    return key if key in registry.LAYERS else registry.DEFAULT
+
+
+# ---- the citywide overview ---------------------------------------------------------------------
+
+
+def _filters(month_from: str | None, month_to: str | None, township: str | None = None) -> Filters:
+    return Filters(month_from=month_from, month_to=month_to, township=township)
+
+
+def _build(scope: Sequence[str] | None, key: str, month_from: str, month_to: str, township: str | None) -> LayerResult:
+    return _cached("layer", scope, (key, month_from, month_to, township),
+                   lambda: registry.get(key).build(layer_data(scope), _filters(month_from, month_to, township)))
+
+
+def geometry(scope: Sequence[str] | None) -> dict:
+    """Simplified township GeoJSON for the map (sent to the browser once per page)."""
+    s = settings()
+    return _cached("geojson", scope, (s.basemap,), lambda: mapfig.township_geojson(townships(scope), s.basemap))
+
+
+def map_frame(scope: Sequence[str] | None, focus: str | None = None) -> dict:
+    """The parts of a map figure that do not change with indicator or months: layout and labels."""
+    s = settings()
+    t = townships(scope)
+    layout = mapfig.map_layout(t, s, focus=focus, is_demo=boundaries_are_demo(scope))
+    area = t[t["code"] == focus] if focus is not None and (t["code"] == focus).any() else t
+    if len(area):
+        x0, y0, x1, y1 = (float(v) for v in area.total_bounds)
+        lon, lat = mapfig.display_lonlat([x0, x1], [y0, y1], s.basemap)
+        layout["meta"] = {"fit": [float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1])]}  # app.js fits the zoom
+    return {"layout": layout, "labels": mapfig.label_trace(t, s.basemap)}
+
+
+def overview(scope: Sequence[str] | None, key: str, month_from: str, month_to: str,
+             township: str | None = None) -> dict:
+    """Everything the overview (or a township map) shows for one indicator and month range.
+
+    Returns {key, title, unit, higher_is_better, choropleth (trace keys without geometry),
+    points {projects, cases, incidents: scattermap traces}, bars (records), legend, point_legend,
+    notes, kpis (records), table (records), columns}.
+    """
+    key = indicator(key)
+
+    def build() -> dict:
+        res = _build(scope, key, month_from, month_to, township)
+        layer = registry.get(key)
+        data = layer_data(scope)
+        f = _filters(month_from, month_to, township)
+        choro = dict(res.traces[0]) if res.traces else {}
+        choro.pop("geojson", None)
+        colors = _class_colors(choro)
+        by = res.by_township.copy()
+        by["name"] = by.get("name", by["code"].map(township_names(scope)))
+        by["color"] = [colors.get(c, NEUTRAL) for c in by["code"]]
+        table = _with_links(res.table)
+        return {
+            "key": key, "title": res.title, "unit": res.unit, "higher_is_better": bool(layer.higher_is_better),
+            "kind": layer.kind, "choropleth": choro, "points": _point_traces(res, data, f),
+            "bars": by[["code", "name", "value", "label", "color"]].to_dict("records"),
+            "legend": [(i.label, i.color) for i in res.legend if not i.label.startswith("案件：")],
+            "point_legend": _point_legend(data, f),
+            "notes": list(res.notes),
+            "kpis": [_kpi_record(k) for k in kpi.kpis(data, f)],
+            "table": table.to_dict("records"), "columns": [c for c in table.columns if c != "link"],
+        }
+
+    return _cached("overview", scope, (key, month_from, month_to, township), build)
+
+
+def _class_colors(choro: dict) -> dict[str, str]:
+    """Colour of each township from a stepped choropleth (z = class index + 1, 0 = no data)."""
+    scale = choro.get("colorscale") or []
+    out = {}
+    for code, z in zip(choro.get("locations", []), choro.get("z", [])):
+        i = int(z) * 2
+        out[code] = scale[i][1] if 0 <= i < len(scale) else NEUTRAL
+    return out
+
+
+def _with_links(table: pd.DataFrame) -> pd.DataFrame:
+    """A layer table with a `link` column (to the project or case's page) for the grid."""
+    t = table.copy()
+    if "链接" in t.columns:
+        t["link"] = t.pop("链接").fillna("")
+    elif "项目编号" in t.columns:
+        t["link"] = "/project/" + t["项目编号"].astype(str).map(_quote)
+    return t.astype(object).where(pd.notna(t), None)
+
+
+def _quote(s: str) -> str:
+    from urllib.parse import quote
+
+    return quote(str(s), safe="")
+
+
+def _point_traces(res: LayerResult, data: LayerData, f: Filters) -> dict[str, dict]:
+    """The three point sets over the choropleth: projects, cases, incidents (always all three slots)."""
+    basemap = settings().basemap
+    if res.key in coverage.LAYERS:
+        projects = res.points
+    else:
+        projects = _project_points(data, f)
+    cases, _ = arrears.case_points(arrears.case_state(data, f))
+    inc = incident_layer.LAYER.build(data, f).points
+    return {
+        "projects": mapfig.point_trace(projects, POINT_SETS["projects"], basemap, uid="projects"),
+        "cases": mapfig.point_trace(cases, POINT_SETS["cases"], basemap, uid="cases"),
+        "incidents": mapfig.point_trace(inc, POINT_SETS["incidents"], basemap, uid="incidents"),
+    }
+
+
+def _project_points(data: LayerData, f: Filters) -> pd.DataFrame:
+    """Active projects coloured by whether any mechanism is missing (for non-coverage indicators)."""
+    import html as _html
+
+    wl = gaps.worklist(data, f)
+    st = project_status(data, f)
+    missing = st["project_code"].map(dict(zip(wl["project_code"], wl["missing_zh"]))).fillna("")
+    gap = missing != ""
+    label = ("<b>" + st["name"].fillna("").astype(str).map(_html.escape) + "</b><br>项目编号："
+             + st["project_code"].astype(str).map(_html.escape) + "<br>"
+             + missing.map(lambda m: "缺：" + _html.escape(m) if m else "长效机制齐全"))
+    pts = pd.DataFrame({"lon": st["lon"], "lat": st["lat"], "label": label,
+                        "color": gap.map({True: WARNING["orange"], False: OK}), "size": 8.0,
+                        "link": "/project/" + st["project_code"].astype(str).map(_quote), "gap": gap})
+    pts = pts[pts["lon"].notna() & pts["lat"].notna()]
+    limit = settings().max_points_per_layer
+    if len(pts) > limit:
+        pts = pts.sort_values("gap", ascending=False, kind="stable").head(limit)
+    return pts.reset_index(drop=True)
+
+
+def _point_legend(data: LayerData, f: Filters) -> list[tuple[str, str]]:
+    from layers.response import GRADE_COLORS, GRADES
+
+    items = [("项目：存在缺失", WARNING["orange"]), ("项目：达标/齐全", OK)]
+    items += [(i.label, i.color) for i in arrears.status_legend(arrears.case_state(data, f))]
+    items += [(f"突发事件：{g}", GRADE_COLORS[g]) for g in GRADES]
+    return items
+
+
+def _kpi_record(k: kpi.Kpi) -> dict:
+    return {"key": k.key, "label": k.title, "value": k.label, "note": k.detail,
+            "tone": "warn" if k.warn else "", "layer": k.key if k.key in registry.LAYERS else None}
+
+
+# ---- township ------------------------------------------------------------------------------------
+
+
+def township_view(scope: Sequence[str] | None, code: str, month_from: str, month_to: str,
+                  mask_pii: bool = True) -> dict | None:
+    """The township page: name, KPIs, gap worklist, open cases, monthly trend; None if out of scope."""
+    names = township_names(scope)
+    if code not in names:
+        return None
+
+    def build() -> dict:
+        data = layer_data(scope)
+        f = _filters(month_from, month_to, code)
+        wl = gaps.worklist(data, f, mask_pii=mask_pii)
+        cs = arrears.case_state(data, f)
+        open_cases = _with_links(arrears.case_table(cs[cs["open"]], names))
+        series = trend.monthly(data, f)
+        worklist = wl.assign(since_label=wl["since_label"].astype(object), n_missing=wl["n_missing"].astype(int))
+        cols = ["project_code", "name", "missing_zh", "n_missing", "since_label", "contractor", "contact",
+                "contact_phone", "status", "details", "link"]
+        return {
+            "code": code, "name": names[code],
+            "kpis": [_kpi_record(k) for k in kpi.kpis(data, f)],
+            "worklist": worklist[cols].astype(object).where(worklist[cols].notna(), None).to_dict("records"),
+            "cases": open_cases.to_dict("records"), "case_columns": [c for c in open_cases.columns if c != "link"],
+            "trend": series.astype(object).where(series.notna(), None).to_dict("records"),
+        }
+
+    return _cached("township", scope, (code, month_from, month_to, mask_pii), build)
+
+
+def worklist_frame(scope: Sequence[str] | None, code: str, month_from: str, month_to: str,
+                   mask_pii: bool = True) -> pd.DataFrame | None:
+    """The worklist with Chinese headers, for the xlsx export; None if out of scope."""
+    if code not in township_names(scope):
+        return None
+    wl = gaps.worklist(layer_data(scope), _filters(month_from, month_to, code), mask_pii=mask_pii)
+    return gaps.worklist_table(wl)
+
+
+# ---- project and enterprise ----------------------------------------------------------------------
+
+
+def _batches() -> dict[int, dict]:
+    def build() -> dict[int, dict]:
+        b = _ctx().store.read("load_batches")
+        return {int(r["id"]): r for r in b.astype(object).where(b.notna(), None).to_dict("records")}
+
+    return _cached("batches", None, (), build)
+
+
+def _provenance(row: dict) -> str:
+    """'projects.xlsx 第5行（批次12，2024年5月1日载入）'."""
+    bid = row.get("batch_id")
+    b = _batches().get(int(bid)) if bid is not None and not pd.isna(bid) else None
+    src = row.get("source_file") or (b or {}).get("source_file") or "—"
+    rown = row.get("source_row")
+    where = f" 第{int(rown)}行" if rown is not None and not pd.isna(rown) else ""
+    when = f"，{fmt_dates(pd.Series([b['loaded_at']])).iloc[0]}载入" if b and b.get("loaded_at") is not None else ""
+    return f"{src}{where}（批次{int(bid) if bid is not None and not pd.isna(bid) else '—'}{when}）"
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    """Plain records (no geometry, None for missing) for pages and the cache."""
+    df = pd.DataFrame(df.drop(columns=["geometry", "geom"], errors="ignore"))
+    return df.astype(object).where(df.notna(), None).to_dict("records")
+
+
+def project_view(scope: Sequence[str] | None, code: str, month_to: str | None = None, mask_pii: bool = True) -> dict | None:
+    """The project page: facts, compliance checklist with evidence, cases, deposits, location; None if unseen."""
+    def build() -> dict | None:
+        data = layer_data(scope)
+        p = data.projects
+        rows = p[p["project_code"].astype(str) == code] if len(p) else p
+        if rows.empty:
+            return None
+        row = _records(rows.head(1))[0]
+        f = _filters(None, month_to)
+        st = project_status(data, f)
+        srow = st[st["project_code"] == code]
+        checklist = []
+        prov = _provenance(row)
+        for k in KEYS:
+            m = coverage.MECHANISMS[k]
+            if srow.empty:
+                state, ev, since = "不适用", "项目不在建或未开工，不计入机制检查", ""
+            else:
+                app, met = bool(srow[f"{k}_app"].iloc[0]), bool(srow[f"{k}_met"].iloc[0])
+                state = "达标" if met else ("缺失" if app else "不适用")
+                ev = str(coverage.evidence(srow, k).iloc[0])
+                since = str(coverage.since_text(srow, k).iloc[0]) if state == "缺失" else ""
+            checklist.append({"key": k, "title": m.short, "clause": m.clause, "rule": m.rule, "state": state,
+                              "evidence": ev, "since": since, "source": _evidence_source(k, row, data, code, prov)})
+        cs = arrears.case_state(data, f)
+        cases = _with_links(arrears.case_table(cs[cs["project_code"] == code], township_names(scope)))
+        dep = data.deposits
+        deps = dep[dep["project_code"].astype(str) == code] if len(dep) and "project_code" in dep else dep.iloc[0:0]
+        comp = data.compliance
+        reports = comp[comp["project_code"].astype(str) == code].sort_values("month") if len(comp) else comp
+        return {
+            "project": _mask_row(row, "projects", mask_pii), "provenance": prov,
+            "township": township_names(scope).get(row.get("township_code") or "", row.get("township_code") or "—"),
+            "active": not srow.empty, "eval_month": st.attrs.get("eval_month", ""),
+            "checklist": checklist,
+            "cases": cases.to_dict("records"), "case_columns": [c for c in cases.columns if c != "link"],
+            "deposits": [{**r, "provenance": _provenance(r)} for r in _records(deps)],
+            "reports": [{**r, "provenance": _provenance(r)} for r in _records(reports.tail(12))],
+        }
+
+    return _cached("project", scope, (code, month_to, mask_pii), build)
+
+
+def _evidence_source(key: str, row: dict, data: LayerData, code: str, prov: str) -> str:
+    """Where a checklist item's facts come from: the project row, its monthly reports or deposits."""
+    if key in ("real_name", "card", "monthly_settled"):
+        c = data.compliance
+        r = c[c["project_code"].astype(str) == code] if len(c) else c
+        if len(r):
+            last = _records(r.sort_values("month").tail(1))[0]
+            return "月报 " + _provenance(last)
+        return "无月报"
+    if key == "deposit":
+        d = data.deposits
+        r = d[d["project_code"].astype(str) == code] if len(d) and "project_code" in d else d.iloc[0:0]
+        if len(r):
+            return "；".join(_provenance(x) for x in _records(r.tail(3)))
+        return "无保证金记录"
+    return "项目台账 " + prov
+
+
+def _mask_row(row: dict, kind: str, mask_pii: bool) -> dict:
+    if not mask_pii:
+        return row
+    from layers.exports import mask_frame
+
+    return _records(mask_frame(pd.DataFrame([row]), kind))[0]
+
+
+def enterprise_view(scope: Sequence[str] | None, credit_code: str, month_to: str | None = None,
+                    mask_pii: bool = True) -> dict | None:
+    """The enterprise page: facts, its projects (as contractor) with gaps, cases, deposits, credit."""
+    def build() -> dict | None:
+        data = layer_data(scope)
+        e = data.enterprises
+        rows = e[e["credit_code"].astype(str) == credit_code] if len(e) else e
+        p = data.projects
+        projects = p[p["contractor_credit_code"].astype(str) == credit_code] if len(p) else p
+        c = data.cases
+        case_rows = c[c["credit_code"].astype(str) == credit_code] if len(c) else c
+        if rows.empty and projects.empty and case_rows.empty:
+            return None
+        row = _records(rows.head(1))[0] if len(rows) else {"credit_code": credit_code,
+                                                           "name": _first(projects, "contractor") or _first(case_rows, "employer_name")}
+        f = _filters(None, month_to)
+        wl = gaps.worklist(data, f, mask_pii=mask_pii)
+        missing = dict(zip(wl["project_code"], wl["missing_zh"]))
+        proj = pd.DataFrame({
+            "项目编号": projects["project_code"], "项目名称": projects["name"],
+            "所属乡镇": projects["township_code"].map(township_names(scope)), "项目状态": projects["status"],
+            "开工日期": fmt_dates(projects["start_date"]),
+            "缺失机制": projects["project_code"].map(missing).fillna("—"),
+        }) if len(projects) else pd.DataFrame(columns=["项目编号", "项目名称", "所属乡镇", "项目状态", "开工日期", "缺失机制"])
+        proj = _with_links(proj)
+        cs = arrears.case_state(data, f)
+        cases = _with_links(arrears.case_table(cs[cs["credit_code"] == credit_code], township_names(scope)))
+        cr = data.credit
+        credit = cr[cr["credit_code"].astype(str) == credit_code].sort_values("year") if len(cr) else cr
+        dep = data.deposits
+        deps = dep[dep["credit_code"].astype(str) == credit_code] if len(dep) and "credit_code" in dep else dep.iloc[0:0]
+        return {
+            "enterprise": _mask_row(row, "enterprises", mask_pii), "known": bool(len(rows)),
+            "provenance": _provenance(row) if len(rows) else "无单位台账记录（名称取自项目或案件）",
+            "township": township_names(scope).get(row.get("township_code") or "", "—"),
+            "projects": proj.to_dict("records"), "project_columns": [c for c in proj.columns if c != "link"],
+            "cases": cases.to_dict("records"), "case_columns": [c for c in cases.columns if c != "link"],
+            "credit": [{**r, "provenance": _provenance(r)} for r in _records(credit)],
+            "deposits": [{**r, "provenance": _provenance(r)} for r in _records(deps)],
+        }
+
+    return _cached("enterprise", scope, (credit_code, month_to, mask_pii), build)
+
+
+def _first(df: pd.DataFrame, col: str) -> str | None:
+    if len(df) and col in df.columns:
+        v = df[col].dropna()
+        return str(v.iloc[0]) if len(v) else None
+    return None
+
+
+# ---- ledgers and data ---------------------------------------------------------------------------
+
+LEDGER_NAMES = ledgers.NAMES
+
+
+def ledger(scope: Sequence[str] | None, name: str, month_from: str, month_to: str, township: str | None = None,
+           mask_pii: bool = True) -> pd.DataFrame:
+    """One of the four 台账 (六)(十九) for the scope and months (masked unless the role may see PII)."""
+    if name not in ledgers.LEDGERS:
+        raise ServiceError(f"unknown ledger {name!r}", f"未知台账“{name}”；可选：" + "、".join(LEDGER_NAMES))
+    if township is not None and township not in township_names(scope):
+        township = None
+    return _cached("ledger", scope, (name, month_from, month_to, township, mask_pii),
+                   lambda: ledgers.LEDGERS[name](layer_data(scope), _filters(month_from, month_to, township),
+                                                 mask_pii=mask_pii))
+
+
+def load_history() -> pd.DataFrame:
+    """Every load batch, newest first, with Chinese headers (the 数据 page; not township data)."""
+    def build() -> pd.DataFrame:
+        b = _ctx().store.read("load_batches")
+        if b.empty:
+            return pd.DataFrame(columns=["批次", "数据类型", "来源文件", "载入时间", "操作人", "读取行数", "载入行数", "拒绝行数"])
+        b = b.sort_values("id", ascending=False)
+        return pd.DataFrame({
+            "批次": b["id"].astype(int), "数据类型": b["kind"].map(schema.KIND_ZH).fillna(b["kind"]),
+            "来源文件": b["source_file"], "载入时间": pd.to_datetime(b["loaded_at"]).dt.strftime("%Y-%m-%d %H:%M"),
+            "操作人": b["user_name"], "读取行数": b["rows_read"], "载入行数": b["rows_loaded"], "拒绝行数": b["rows_rejected"],
+        }).reset_index(drop=True)
+
+    return _cached("load_history", None, (), build)
+
+
+def rejected(batch_id: int | None = None) -> pd.DataFrame:
+    """Rejected rows (all, or of one batch) with reason and the source row (ID/phone numbers masked)."""
+    def build() -> pd.DataFrame:
+        from dashboard.access import scrub
+
+        where = {"batch_id": int(batch_id)} if batch_id is not None else None
+        r = _ctx().store.read("rejected_rows", where=where)
+        cols = ["批次", "数据类型", "来源文件", "源文件行号", "拒绝原因", "原因代码", "原始内容"]
+        if r.empty:
+            return pd.DataFrame(columns=cols)
+        r = r.sort_values(["batch_id", "source_row"])
+        return pd.DataFrame({
+            "批次": r["batch_id"].astype(int), "数据类型": r["kind"].map(schema.KIND_ZH).fillna(r["kind"]),
+            "来源文件": r["source_file"], "源文件行号": r["source_row"], "拒绝原因": r["reason"],
+            "原因代码": r["reason_code"], "原始内容": r["row_json"].fillna("").map(scrub),
+        }).reset_index(drop=True)
+
+    return _cached("rejected", None, (batch_id,), build)
