@@ -70,6 +70,9 @@ def write_demo(out_dir: str | Path, scale: str = "city", seed: int = DEFAULT_SEE
         entry = sheets.build_file(rng, spec, world["scale"], tables[spec.name[:2]], out)
         entries.append(entry)
         names[spec.name[:2]] = entry["file"]
+        for stale in (out / f"{spec.name}.xlsx", out / f"{spec.name}.csv"):  # the other scale's format of this file
+            if stale.name != entry["file"] and stale.exists():
+                stale.unlink()
     for s in sites:
         s["file"] = names[s.pop("file_prefix")]
     m = manifest.build(seed, scale, entries, sites, frames.story_summary(world), villages)

@@ -121,6 +121,17 @@ def _digest(out: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())}
 
 
+def test_rewriting_removes_the_other_format_of_a_file(tmp_path):
+    stale = tmp_path / "01_市场监管局_用人单位名录.csv"  # as the province scale writes it
+    stale.write_text("x", encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    m = write_demo(tmp_path, scale="small", seed=SEED)
+    assert not stale.exists() and (tmp_path / "notes.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f["file"] for f in m["files"]] + [m["gazetteer"]["file"], "manifest.json", "notes.txt"]
+    )
+
+
 def test_same_seed_same_bytes(tmp_path, small):
     out, _ = small
     again = tmp_path / "again"
