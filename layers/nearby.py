@@ -148,24 +148,25 @@ _SITE_COLUMNS = {
 def radius_select(table, lon0: float, lat0: float, radius_m: float, backend: str, scope=None):
     """SQLAlchemy SELECT of a spatial table's rows within radius_m (bound parameters only).
 
-    PostGIS: `geom && envelope` (uses the GIST index on geom) then ST_DWithin of both points
-    transformed to EPSG:4547, and ST_Distance in metres as distance_m. GeoPackage: the same
-    box on the lon/lat columns; the exact cut is made by `within()` in EPSG:4547 with pyproj.
+    Both backends cut first by a lon/lat box on the plain lon/lat columns: float comparisons are
+    leakproof, so PostgreSQL may use a btree index on them even under FORCE ROW LEVEL SECURITY
+    (a GIST `&&` on geom is not leakproof and is not used as an index condition behind RLS
+    policies). PostGIS then keeps rows by ST_DWithin of both points transformed to EPSG:4547 and
+    returns ST_Distance in metres; on GeoPackage `within()` makes the same cut with pyproj.
     """
     import sqlalchemy as sa  # noqa: PLC0415
 
-    x0, y0, x1, y1 = bbox(lon0, lat0, radius_m)
+    x0, y0, x1, y1 = (float(v) for v in bbox(lon0, lat0, radius_m))
     cols = [table.c[c] for c in _SITE_COLUMNS[table.name]]
+    box = (table.c.lon.between(x0, x1), table.c.lat.between(y0, y1))
     if backend == "postgis":
         srid = int(PROJECTED_CRS.split(":")[1])
-        here = sa.func.ST_Transform(sa.func.ST_SetSRID(sa.func.ST_MakePoint(lon0, lat0), 4326), srid)
+        here = sa.func.ST_Transform(sa.func.ST_SetSRID(sa.func.ST_MakePoint(float(lon0), float(lat0)), 4326), srid)
         there = sa.func.ST_Transform(table.c.geom, srid)
         q = sa.select(*cols, sa.func.ST_Distance(there, here).label("distance_m")).where(
-            table.c.geom.op("&&")(sa.func.ST_MakeEnvelope(x0, y0, x1, y1, 4326)),
-            sa.func.ST_DWithin(there, here, radius_m),
-        )
+            *box, sa.func.ST_DWithin(there, here, float(radius_m)))
     else:
-        q = sa.select(*cols).where(table.c.lon.between(x0, x1), table.c.lat.between(y0, y1))
+        q = sa.select(*cols).where(*box)
     if scope is not None:
         q = q.where(table.c.township_code.in_(list(scope)))
     return q
@@ -181,6 +182,8 @@ def fetch_nearby(store, lon0: float, lat0: float, radius_km: float = DEFAULT_RAD
     radius_m = float(radius_km) * 1000.0
     frames = {}
     with store.begin(scope) as conn:
+        if store.kind == "postgis":  # ST_Transform's declared cost would trigger JIT compilation (~100 ms)
+            conn.exec_driver_sql("SET LOCAL jit = off")
         for kind in ("projects", "enterprises"):
             q = radius_select(schema.DATA_TABLES[kind], lon0, lat0, radius_m, store.kind, scope)
             frames[kind] = pd.read_sql(q, conn)
