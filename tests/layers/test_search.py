@@ -242,3 +242,21 @@ def test_demo_address_through_the_gazetteer(demo):
     assert (top.kind, top.key, top.township_code) == ("place", village, p["township_code"])
     nearest = s.search(p["address"].replace(p["search"], ""), index).sites[0]  # "新密市超化镇何湾村": the village
     assert nearest.kind == "place" and nearest.key == village
+
+
+def test_search_cli_gives_ranked_sites_with_both_coordinates_and_what_is_near(store):
+    with store.begin() as conn:
+        b = store.new_batch(conn, "projects", "t.xlsx", "t")
+        store.upsert(conn, "projects", pd.DataFrame({
+            "project_code": ["XM-1", "XM-2"], "name": ["金水湾安置房一期", "远处项目"], "township_code": "410183104000",
+            "lon": [SITE[0], SITE[0] + 0.05], "lat": [SITE[1], SITE[1]]}), b)
+    out = s.search_cli(store, "金水湾", radius_km=1.0)
+    json.dumps(out, ensure_ascii=False)  # serialisable as is
+    site = out["sites"][0]
+    assert out["status"] == "found" and out["radius_km"] == 1.0
+    assert (site["key"], site["township_code"]) == ("XM-1", "410183104000")
+    gx, gy = gcj02.wgs_to_gcj(np.array([SITE[0]]), np.array([SITE[1]]))
+    assert (site["gcj_lon"], site["gcj_lat"]) == pytest.approx((gx[0], gy[0]), abs=1e-6)
+    assert [i["key"] for i in site["nearby"]["items"]] == ["XM-1"] and site["nearby"]["summary"]["projects"] == 1
+    none = s.search_cli(store, "不存在的地方")
+    assert none["status"] == "none" and none["sites"] == [] and "未找到" in none["message"]
