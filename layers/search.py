@@ -267,8 +267,11 @@ def search(query: str, index: SearchIndex, limit: int = 10) -> SearchResult:
     typed = parse_coordinates(q)
     if typed is not None:
         return _coordinate_answer(query, typed, index)
-    hits = pd.concat([_id_hits(q, index), _text_hits(q, index), _place_hits(q, index), _township_hits(q, index)],
-                     ignore_index=True)
+    by_id = _id_hits(q, index)
+    if (by_id["score"] >= 100).any():  # an exact incident/case/project/credit code: no need to scan names
+        hits = by_id
+    else:
+        hits = pd.concat([by_id, _text_hits(q, index), _place_hits(q, index), _township_hits(q, index)], ignore_index=True)
     hits = hits[hits["score"] >= MIN_SCORE].dropna(subset=["lon", "lat"])
     if hits.empty:
         return SearchResult(query, "none", f"未找到与“{q}”匹配的地点。{HELP_ZH}", [])

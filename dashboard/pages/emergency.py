@@ -148,6 +148,8 @@ def show_site(site, radius):
     projects = rows.loc[rows["kind"] == "project", "key"] if len(rows) else pd.Series(dtype=str)
     context = svc.site_context(site, scope, personal=personal,
                                nearest_project=projects.iloc[0] if len(projects) else None)
+    if personal and context["contacts"]:
+        access.audit("view_contacts", f"{site.get('kind')}:{site.get('key')}", context.get("project_code") or "")
     return (_site_panel(site), _nearby_list(rows, radius), _contacts(context["contacts"]), _fund(context["fund"]),
             _figure(site, rows, radius, scope))
 
