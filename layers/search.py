@@ -141,12 +141,12 @@ class SearchIndex:
     addresses: list[str]
     places: pd.DataFrame  # gazetteer: name, names (list), township_code, lon, lat
     townships: gpd.GeoDataFrame = field(repr=False)
-    id_series: pd.Series = field(default=None, repr=False)  # ids as a string Series (vectorised contains)
+    ids_u: np.ndarray = field(default=None, repr=False)  # ids as a fixed-width unicode array (np.strings.find)
     name_len: np.ndarray = field(default=None, repr=False)
     addr_len: np.ndarray = field(default=None, repr=False)
 
     def __post_init__(self):
-        self.id_series = pd.Series(self.ids, dtype="string")
+        self.ids_u = np.asarray(self.ids, dtype=str) if len(self.ids) else np.array([], dtype="U1")
         self.name_len = np.fromiter((len(c) for c in self.names), float, len(self.names))
         self.addr_len = np.fromiter((len(c) for c in self.addresses), float, len(self.addresses))
 
@@ -309,19 +309,29 @@ def _id_hits(q: str, index: SearchIndex) -> pd.DataFrame:
     key = re.sub(r"\s+", "", q).upper()
     if len(key) < 3 or len(index.ids) == 0:
         return _hits(np.array([], int), index, [], "")
-    ids = index.id_series
     kinds = index.records["kind"].to_numpy()
     exact = index.ids == key
     alt = (index.alt_ids == key) & ~exact
-    part = ids.str.contains(key, regex=False).to_numpy() & ~exact if len(key) >= 4 else np.zeros(len(ids), bool)
-    lens = ids.str.len().to_numpy(dtype=float)
+    part = (np.strings.find(index.ids_u, key) >= 0) & ~exact if len(key) >= 4 else np.zeros(len(exact), bool)
+    lens = np.strings.str_len(index.ids_u).astype(float)
     score = np.where(exact, 100.0, np.where(alt, 80.0, 70.0 + 25.0 * len(key) / np.maximum(lens, 1)))
-    sel = np.flatnonzero(exact | alt | part)
+    sel = _best(np.where(exact | alt | part, score, 0.0))
     matched = [("施工单位信用代码" if alt[i] else _ID_FIELD[kinds[i]]) for i in sel]
     return _hits(sel, index, score[sel], matched)
 
 
 LONG_QUERY = 10  # characters: a longer query is a whole name or address, compared whole (and much faster)
+
+
+TOP_K = 200  # candidates kept per matcher before ranking (a common word matches thousands)
+
+
+def _best(score: np.ndarray) -> np.ndarray:
+    """Positions of the TOP_K highest scores at or above MIN_SCORE."""
+    sel = np.flatnonzero(score >= MIN_SCORE)
+    if len(sel) > TOP_K:
+        sel = sel[np.argpartition(-score[sel], TOP_K)[:TOP_K]]
+    return sel
 
 
 def _fuzzy(q: str, choices: list[str], lens: np.ndarray) -> np.ndarray:
@@ -348,7 +358,7 @@ def _text_hits(q: str, index: SearchIndex) -> pd.DataFrame:
     exact_addr = by_addr >= 99.0 if len(q) > LONG_QUERY else np.zeros(len(by_addr), bool)
     by_addr = np.where(exact_addr, 99.0, by_addr * 0.92)  # a fragment of an address ranks below the place itself
     score = np.maximum(by_name, by_addr)
-    sel = np.flatnonzero(score >= MIN_SCORE)
+    sel = _best(score)
     matched = [(_NAME_FIELD[kinds[i]] if by_name[i] >= by_addr[i] else "地址") for i in sel]
     return _hits(sel, index, score[sel], matched)
 
