@@ -176,3 +176,19 @@ def test_incident_list_and_response_checklist(app_url, browser):
     expect(page.locator("#em-response")).to_contain_text("完成于")
     page.screenshot(path=str(ARTIFACTS / "emergency_desktop.png"), full_page=True)
     page.close()
+
+
+def test_deep_links_open_the_site(app_url, browser):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    login(page, app_url)
+    page.goto(app_url + "/emergency?incident=SJ-2024-007&r=0.5", wait_until="networkidle")
+    expect(page.locator("#em-site-info")).to_contain_text("SJ-2024-007")
+    expect(page.locator("#em-nearby-summary")).to_contain_text("0.5 公里内")
+    page.goto(app_url + "/emergency?q=" + "gcj02:113.4115,34.4299", wait_until="networkidle")
+    expect(page.locator("#em-site-info")).to_contain_text("超化镇")  # one clear answer is chosen at once
+    expect(page.locator("#em-msg")).to_contain_text("GCJ-02")
+    page.goto(app_url + "/emergency?q=" + "火星基地", wait_until="networkidle")
+    expect(page.locator("#em-msg")).to_contain_text("未找到")
+    page.close()
