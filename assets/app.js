@@ -41,7 +41,7 @@
     var host = document.getElementById(graphId);
     var gd = host && (host.classList.contains("js-plotly-plot") ? host : host.querySelector(".js-plotly-plot"));
     if (!gd || !gd._fullLayout || !gd._fullLayout.map || !window.Plotly) {
-      if ((tries || 0) < 50) { setTimeout(function () { fitOnce(graphId, (tries || 0) + 1); }, 100); }
+      if ((tries || 0) < 300) { setTimeout(function () { fitOnce(graphId, (tries || 0) + 1); }, 100); }
       return;
     }
     if (gd._wagemapFitted) { return; }

@@ -69,17 +69,12 @@ def location_card(scope, row: dict) -> html.Div:
                                          className="map-graph small"), info)
 
 
-def _fit(bounds, lon: float, lat: float, width: int = 340, height: int = 280) -> dict:
-    """Centre and zoom showing the township around the point (MapLibre: 512 px world at zoom 0)."""
-    import math
-
+def _fit(bounds, lon: float, lat: float) -> dict:
+    """Centre and zoom showing the township around the point in the small map (~340 x 280 px)."""
     if not bounds:
         return {"center": {"lon": lon, "lat": lat}, "zoom": 12}
-    x0, y0, x1, y1 = min(bounds[0], lon), min(bounds[1], lat), max(bounds[2], lon), max(bounds[3], lat)
-    merc = lambda v: math.degrees(math.log(math.tan(math.pi / 4 + math.radians(v) / 2)))  # noqa: E731
-    span_x, span_y = max(x1 - x0, 1e-3) * 1.15, max(merc(y1) - merc(y0), 1e-3) * 1.15
-    zoom = min(math.log2(width * 360 / (512 * span_x)), math.log2(height * 360 / (512 * span_y)), 15)
-    return {"center": {"lon": (x0 + x1) / 2, "lat": (y0 + y1) / 2}, "zoom": round(zoom, 2)}
+    box = [min(bounds[0], lon), min(bounds[1], lat), max(bounds[2], lon), max(bounds[3], lat)]
+    return services.fit_view(box, 340, 280, pad=1.15)
 
 
 def small_map(scope, row: dict) -> dict:

@@ -8,6 +8,8 @@ version, scope, arguments): an ETL load changes the data version and so invalida
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -160,6 +162,12 @@ def layer_data(scope: Sequence[str] | None) -> LayerData:
     return _cached("layer_data", scope, (), build)
 
 
+def _fresh(data: LayerData) -> LayerData:
+    """The same frames in a new LayerData: the layers' per-object memo then lives only as long as
+    one view's computation (the view itself is cached), instead of growing on the shared object."""
+    return dataclasses.replace(data)
+
+
 def has_data(scope: Sequence[str] | None) -> bool:
     """Whether the scope has any projects, cases, incidents or enterprises to show."""
     d = layer_data(scope)
@@ -221,11 +229,6 @@ def _filters(month_from: str | None, month_to: str | None, township: str | None 
     return Filters(month_from=month_from, month_to=month_to, township=township)
 
 
-def _build(scope: Sequence[str] | None, key: str, month_from: str, month_to: str, township: str | None) -> LayerResult:
-    return _cached("layer", scope, (key, month_from, month_to, township),
-                   lambda: registry.get(key).build(layer_data(scope), _filters(month_from, month_to, township)))
-
-
 def geometry(scope: Sequence[str] | None) -> dict:
     """Simplified township GeoJSON for the map (sent to the browser once per page)."""
     s = settings()
@@ -241,8 +244,26 @@ def map_frame(scope: Sequence[str] | None, focus: str | None = None) -> dict:
     if len(area):
         x0, y0, x1, y1 = (float(v) for v in area.total_bounds)
         lon, lat = mapfig.display_lonlat([x0, x1], [y0, y1], s.basemap)
-        layout["meta"] = {"fit": [float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1])]}  # app.js fits the zoom
+        bounds = [float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1])]
+        layout["meta"] = {"fit": bounds}  # app.js refits the zoom to the map's real size in the browser
+        layout["map"] = {**layout["map"], **fit_view(bounds, MAP_PX[0], MAP_PX[1])}
     return {"layout": layout, "labels": mapfig.label_trace(t, s.basemap)}
+
+
+MAP_PX = (1200, 620)  # the overview map on a 1920x1080 screen
+
+
+def fit_view(bounds: Sequence[float], width: int, height: int, pad: float = 1.1) -> dict:
+    """Centre and zoom that show lon/lat `bounds` in a width x height px MapLibre map (512 px world at zoom 0)."""
+    x0, y0, x1, y1 = bounds
+
+    def merc(v: float) -> float:
+        return math.degrees(math.log(math.tan(math.pi / 4 + math.radians(v) / 2)))
+
+    span_x, span_y = max(x1 - x0, 1e-3) * pad, max(merc(y1) - merc(y0), 1e-3) * pad
+    zoom = min(math.log2(width * 360 / (512 * span_x)), math.log2(height * 360 / (512 * span_y)), 16.0)
+    clat = math.degrees(2 * math.atan(math.exp(math.radians((merc(y0) + merc(y1)) / 2)))) - 90
+    return {"center": {"lon": (x0 + x1) / 2, "lat": clat}, "zoom": round(zoom, 2)}
 
 
 def overview(scope: Sequence[str] | None, key: str, month_from: str, month_to: str,
@@ -256,10 +277,10 @@ def overview(scope: Sequence[str] | None, key: str, month_from: str, month_to: s
     key = indicator(key)
 
     def build() -> dict:
-        res = _build(scope, key, month_from, month_to, township)
         layer = registry.get(key)
-        data = layer_data(scope)
+        data = _fresh(layer_data(scope))
         f = _filters(month_from, month_to, township)
+        res = layer.build(data, f)
         choro = dict(res.traces[0]) if res.traces else {}
         choro.pop("geojson", None)
         colors = _class_colors(choro)
@@ -369,7 +390,7 @@ def township_view(scope: Sequence[str] | None, code: str, month_from: str, month
         return None
 
     def build() -> dict:
-        data = layer_data(scope)
+        data = _fresh(layer_data(scope))
         f = _filters(month_from, month_to, code)
         wl = gaps.worklist(data, f, mask_pii=mask_pii)
         cs = arrears.case_state(data, f)
@@ -394,7 +415,7 @@ def worklist_frame(scope: Sequence[str] | None, code: str, month_from: str, mont
     """The worklist with Chinese headers, for the xlsx export; None if out of scope."""
     if code not in township_names(scope):
         return None
-    wl = gaps.worklist(layer_data(scope), _filters(month_from, month_to, code), mask_pii=mask_pii)
+    wl = gaps.worklist(_fresh(layer_data(scope)), _filters(month_from, month_to, code), mask_pii=mask_pii)
     return gaps.worklist_table(wl)
 
 
@@ -429,7 +450,7 @@ def _records(df: pd.DataFrame) -> list[dict]:
 def project_view(scope: Sequence[str] | None, code: str, month_to: str | None = None, mask_pii: bool = True) -> dict | None:
     """The project page: facts, compliance checklist with evidence, cases, deposits, location; None if unseen."""
     def build() -> dict | None:
-        data = layer_data(scope)
+        data = _fresh(layer_data(scope))
         p = data.projects
         rows = p[p["project_code"].astype(str) == code] if len(p) else p
         if rows.empty:
@@ -500,7 +521,7 @@ def enterprise_view(scope: Sequence[str] | None, credit_code: str, month_to: str
                     mask_pii: bool = True) -> dict | None:
     """The enterprise page: facts, its projects (as contractor) with gaps, cases, deposits, credit."""
     def build() -> dict | None:
-        data = layer_data(scope)
+        data = _fresh(layer_data(scope))
         e = data.enterprises
         rows = e[e["credit_code"].astype(str) == credit_code] if len(e) else e
         p = data.projects
@@ -560,7 +581,7 @@ def ledger(scope: Sequence[str] | None, name: str, month_from: str, month_to: st
     if township is not None and township not in township_names(scope):
         township = None
     return _cached("ledger", scope, (name, month_from, month_to, township, mask_pii),
-                   lambda: ledgers.LEDGERS[name](layer_data(scope), _filters(month_from, month_to, township),
+                   lambda: ledgers.LEDGERS[name](_fresh(layer_data(scope)), _filters(month_from, month_to, township),
                                                  mask_pii=mask_pii))
 
 
