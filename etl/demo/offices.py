@@ -38,6 +38,7 @@ class FileSpec:
     spaces: dict[str, float] = field(default_factory=dict)
     groups: tuple[tuple[str, tuple[str, ...]], ...] = ()  # two-row header: group label over fields
     big: bool = False  # csv at province scale
+    big_encoding: str = "utf-8-sig"  # ... in this encoding
 
     def file_name(self, scale: Scale) -> str:
         fmt, enc = self.layout(scale)
@@ -45,7 +46,7 @@ class FileSpec:
 
     def layout(self, scale: Scale) -> tuple[str, str | None]:
         if self.fmt == "xlsx" and self.big and scale.big_as_csv:
-            return "csv", "utf-8-sig"
+            return "csv", self.big_encoding
         return self.fmt, self.encoding
 
 
@@ -156,6 +157,7 @@ SPECS: tuple[FileSpec, ...] = (
         full_width={"contract_value": 0.02, "project_code": 0.01, "start_date": 0.02},
         spaces={"name": 0.03, "contractor": 0.03},
         big=True,
+        big_encoding="gbk",
     ),
     FileSpec(
         "04_交通水务局_在建项目",
@@ -228,6 +230,7 @@ SPECS: tuple[FileSpec, ...] = (
         full_width={"workers_onsite": 0.01, "wages_due": 0.01},
         spaces={"project_code": 0.02},
         big=True,
+        big_encoding="utf-8",
     ),
     FileSpec(
         "06_住建局_工资保证金缴存台账",
@@ -440,5 +443,6 @@ SPECS: tuple[FileSpec, ...] = (
         bools={"是否": 0.7, "勾叉": 0.3},
         spaces={"credit_code": 0.02},
         big=True,
+        big_encoding="gbk",
     ),
 )
