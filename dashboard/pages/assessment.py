@@ -145,7 +145,8 @@ def layout(year: str | None = None, t: str | None = None, ind: str | None = None
         html.Div(className="map-head", children=[
             html.Span(f"{y}年度各乡镇考核得分", className="map-title"), components.demo_badge(services.boundaries_are_demo(scope)),
         ]),
-        dcc.Graph(id="as-map", figure=figure(scope, res), config=MAP_CONFIG, className="map-graph"),
+        html.Div(dcc.Graph(id="as-map", figure=figure(scope, res), config=MAP_CONFIG, responsive=True, style={"height": "100%"}),
+                 className="map-graph"),
         html.Div(className="map-foot", children=[html.Div("(三十二)(三十三) 总分=100×Σ(权重×得分)/Σ权重；点击乡镇查看明细")]),
     ])
     side = [
