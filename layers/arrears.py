@@ -9,7 +9,6 @@ date, or status 结案 without a date. "Amount owed" = 欠薪金额 − 追回�
 from __future__ import annotations
 
 import html
-from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -19,7 +18,14 @@ from layers import mapfig
 from layers.base import Filters, LayerData, LayerResult, LegendItem
 from layers.palettes import CLOSED_STATUS, OPEN_STATUSES, STATUS_COLORS, amount_classes, status_color
 from layers.units import (
-    as_dates, as_numbers, as_text, column, fmt_dates, month_start, ref_date,
+    as_dates,
+    as_numbers,
+    as_text,
+    column,
+    fmt_dates,
+    links,
+    month_start,
+    ref_date,
 )
 
 METRICS = {
@@ -78,10 +84,10 @@ def _case_state(cases: pd.DataFrame, filters: Filters) -> pd.DataFrame:
 
 
 def _links(c: pd.DataFrame) -> pd.Series:
-    """Where a click on the case goes: its project, else its employer, else nowhere."""
-    proj = "/project/" + c["project_code"].map(lambda v: quote(str(v), safe=""), na_action="ignore")
-    ent = "/enterprise/" + c["credit_code"].map(lambda v: quote(str(v), safe=""), na_action="ignore")
-    return proj.fillna(ent).fillna("").astype(str)
+    """Where a click on the case goes: its project, else its employer, else nowhere ('')."""
+    proj = links("/project/", c["project_code"])
+    ent = links("/enterprise/", c["credit_code"])
+    return proj.where(proj != "", ent).astype(object)
 
 
 def township_arrears(cs: pd.DataFrame, towns: pd.DataFrame) -> pd.DataFrame:
@@ -120,7 +126,7 @@ class ArrearsLayer:
         classes = amount_classes(by["value"], self.unit)
         points, notes = case_points(cs)
         ref = cs.attrs.get("ref_date", "")
-        names = dict(zip(towns["code"], towns["name"]))
+        names = dict(zip(towns["code"], towns["name"], strict=True))
         notes = [f"截至{ref}在办案件；欠薪金额 = 涉及金额 − 已追回金额（万元）", *notes]
         legend = classes.legend() + status_legend(cs)
         return LayerResult(
@@ -137,7 +143,8 @@ class ArrearsLayer:
 
 def _labels(by: pd.DataFrame) -> list[str]:
     return [
-        f"在办{int(n)}件，欠薪{a:,.1f}万元，涉及{int(w)}人" for n, a, w in zip(by["open_cases"], by["amount_wan"], by["workers"])
+        f"在办{int(n)}件，欠薪{a:,.1f}万元，涉及{int(w)}人"
+        for n, a, w in zip(by["open_cases"], by["amount_wan"], by["workers"], strict=True)
     ]
 
 

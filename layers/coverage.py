@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -21,7 +20,17 @@ from layers import mapfig
 from layers.base import Filters, LayerData, LayerResult
 from layers.coverage_rules import KEYS, gaps, project_status
 from layers.palettes import NEUTRAL, OK, WARNING, coverage_classes
-from layers.units import eval_month, fmt_dates, fmt_month, fmt_months, fmt_pct, ref_date
+from layers.units import (
+    eval_month,
+    fmt_dates,
+    fmt_month,
+    fmt_month_of_dates,
+    fmt_months,
+    fmt_numbers,
+    fmt_pct,
+    links,
+    ref_date,
+)
 
 
 @dataclass(frozen=True)
@@ -100,22 +109,22 @@ def threshold_pct(key: str) -> float:
 
 
 def _n(s: pd.Series) -> pd.Series:
-    return s.round().astype("Int64").astype("string").fillna("—")
+    return fmt_numbers(s, "%.0f")
 
 
 def _w(s: pd.Series) -> pd.Series:
-    return s.map(lambda v: f"{v:,.1f}万元" if v == v else "—").astype("string")
+    return (fmt_numbers(s, "%.1f") + "万元").replace("—万元", "—")
 
 
 def _p(s: pd.Series) -> pd.Series:
-    return s.map(lambda v: f"{v:.1f}%" if v == v else "—").astype("string")
+    return (fmt_numbers(s, "%.1f") + "%").replace("—%", "—")
 
 
 def evidence(status: pd.DataFrame, key: str) -> pd.Series:
     """Chinese evidence per project for one mechanism (dates, amounts, counts); plain text, not escaped."""
     s = status
     rules = get_settings().rules
-    yes = lambda b, t, f: pd.Series(np.where(b, t, f), index=s.index, dtype="string")  # noqa: E731
+    yes = lambda b, t, f: pd.Series(np.where(b, t, f), index=s.index, dtype=object)  # noqa: E731
     month = fmt_months(s["comp_month"])
     if key in ("real_name", "card"):
         what = "实名登记" if key == "real_name" else "发卡"
@@ -126,7 +135,8 @@ def evidence(status: pd.DataFrame, key: str) -> pd.Series:
     if key == "special_account":
         base = "开户" + fmt_dates(s["sa_opened"]) + "，备案" + fmt_dates(s["sa_filed"]) + "；开工" + fmt_dates(s["start_date"])
         bank = s["sa_bank"].fillna("")
-        return yes(s["sa_flag"] | s["sa_opened"].notna(), "已开设" + bank.where(bank == "", "（" + bank + "）") + "，", "未开设专户；") + base
+        opened = "已开设" + bank.where(bank == "", "（" + bank + "）") + "，"
+        return yes(s["sa_flag"] | s["sa_opened"].notna(), opened, "未开设专户；") + base
     if key == "deposit":
         txt = "已缴" + _w(s["deposit_paid"]) + "/应缴" + _w(s["deposit_required"]) + "（合同价款" + _w(s["contract_value"]) \
             + f"×{rules.deposit_rate_normal:.0%}）"
@@ -135,7 +145,8 @@ def evidence(status: pd.DataFrame, key: str) -> pd.Series:
         return yes(s["bank_payroll_flag"], "银行代发：是", "银行代发：否或未报")
     if key == "monthly_settled":
         due = fmt_month(_prev(eval_month_of(s)))
-        return ("工资发放至" + fmt_months(s["paid_through"]) + f"（应至{due}）").where(s["paid_through"].notna(), "无工资发放记录")
+        paid = "工资发放至" + fmt_months(s["paid_through"]) + f"（应至{due}）"
+        return paid.where(s["paid_through"].notna(), "无工资发放记录")
     if key == "notice_board":
         return yes(s["notice_board_flag"], "维权公示牌：已设立", "维权公示牌：未设立或未报")
     if key == "filing":
@@ -161,7 +172,7 @@ def since_text(status: pd.DataFrame, key: str) -> pd.Series:
     """When the gap began: a month for monthly rules, a date otherwise."""
     since = status[f"{key}_since"]
     if key in ("real_name", "card", "monthly_settled"):
-        return fmt_months(since.dt.strftime("%Y-%m"))
+        return fmt_month_of_dates(since)
     return fmt_dates(since)
 
 
@@ -187,10 +198,11 @@ class CoverageLayer:
         classes = coverage_classes(by["value"], threshold_pct(self.key))
         points, notes = self._points(st)
         m = self.mechanism
-        notes = [f"{m.clause} {m.rule}；截至{fmt_month(eval_month(filters))}（{ref_date(filters):%Y-%m-%d}）在建/停工项目", *notes]
+        when = f"截至{fmt_month(eval_month(filters))}（{ref_date(filters):%Y-%m-%d}）在建/停工项目"
+        notes = [f"{m.clause} {m.rule}；{when}", *notes]
         return LayerResult(
             key=self.key, title=self.title, unit=self.unit, by_township=by, points=points,
-            table=self.table(st, dict(zip(towns["code"], towns["name"]))), legend=classes.legend(), notes=notes,
+            table=self.table(st, dict(zip(towns["code"], towns["name"], strict=True))), legend=classes.legend(), notes=notes,
             traces=[mapfig.choropleth_trace(by, classes, self.title),
                     mapfig.point_trace(points, "项目")],
         )
@@ -209,23 +221,27 @@ class CoverageLayer:
         })
 
     def _points(self, st: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+        """Projects as points: gaps orange, met blue, not applicable grey; at most max_points_per_layer (gaps first)."""
         key = self.key
-        gap = gaps(st, key)
-        color = np.where(gap, WARNING["orange"], np.where(st[f"{key}_met"], OK, NEUTRAL))
-        state = np.where(gap, "缺失", np.where(st[f"{key}_met"], "达标", "不适用"))
-        label = ("<b>" + st["name"].fillna("").map(html.escape) + "</b><br>项目编号：" + st["project_code"].map(html.escape)
-                 + "<br>" + self.mechanism.short + "：" + state + "<br>" + evidence(st, key).map(html.escape))
-        pts = pd.DataFrame({
-            "id": st["project_code"], "lon": st["lon"], "lat": st["lat"], "label": label, "color": color,
-            "size": 8.0, "link": "/project/" + st["project_code"].map(lambda c: quote(str(c), safe="")),
-            "gap": gap, "category": state, "township_code": st["township_code"],
-        })
-        pts = pts[pts["lon"].notna() & pts["lat"].notna()]
+        placed = st[st["lon"].notna() & st["lat"].notna()]
         limit = get_settings().max_points_per_layer
         notes = []
-        if len(pts) > limit:
-            pts = pts.sort_values("gap", ascending=False, kind="stable").head(limit)
+        if len(placed) > limit:
+            order = np.argsort(~gaps(placed, key).to_numpy(), kind="stable")[:limit]
+            placed = placed.iloc[np.sort(order)]
             notes.append(f"项目点过多，仅显示{limit}个（缺失项目优先）")
+        gap = gaps(placed, key)
+        met = placed[f"{key}_met"]
+        color = np.where(gap, WARNING["orange"], np.where(met, OK, NEUTRAL))
+        state = np.where(gap, "缺失", np.where(met, "达标", "不适用"))
+        label = ("<b>" + placed["name"].fillna("").map(html.escape) + "</b><br>项目编号："
+                 + placed["project_code"].map(html.escape) + "<br>" + self.mechanism.short + "：" + state + "<br>"
+                 + evidence(placed, key).map(html.escape))
+        pts = pd.DataFrame({
+            "id": placed["project_code"], "lon": placed["lon"], "lat": placed["lat"], "label": label, "color": color,
+            "size": 8.0, "link": links("/project/", placed["project_code"]),
+            "gap": gap, "category": state, "township_code": placed["township_code"],
+        })
         return pts.reset_index(drop=True), notes
 
     def export_folium(self, result: LayerResult, fmap) -> None:

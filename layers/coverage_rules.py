@@ -25,8 +25,16 @@ import pandas as pd
 from geodata.settings import Rules, get_settings
 from layers.base import Filters, LayerData
 from layers.units import (
-    as_dates, as_flags, as_numbers, as_text, column, eval_month, index_to_month, index_to_timestamp,
-    month_index, ref_date,
+    as_dates,
+    as_flags,
+    as_numbers,
+    as_text,
+    column,
+    eval_month,
+    index_to_month,
+    index_to_timestamp,
+    month_index,
+    ref_date,
 )
 
 ACTIVE_STATUSES = ("在建", "停工")
@@ -56,12 +64,15 @@ def _compute(data: LayerData, filters: Filters, rules: Rules) -> pd.DataFrame:
     emi = float(month_index(pd.Series([eval_month(filters)])).iloc[0])
     p = _active_projects(data.projects, filters, ref)
     comp = _compliance(data.compliance, p["project_code"], emi)
-    p = p.merge(comp["latest"], on="project_code", how="left")
-    p = p.merge(comp["paid"], on="project_code", how="left")
-    p = p.merge(_deposit_balance(data.deposits, ref), on="project_code", how="left")
+    for c in ("comp_mi", "onsite", "registered", "cards", "paid_through_mi"):
+        p[c] = comp[c]
+    dep = _deposit_balance(data.deposits, p["project_code"], ref)
+    for c in dep.columns:
+        p[c] = dep[c]
     started_before_month = p["start_date"].isna() | (p["start_date"] < index_to_timestamp(pd.Series([emi])).iloc[0])
-    _worker_rule(p, comp["history"], "real_name", "registered", rules.real_name_min, started_before_month)  # (三) 实名制
-    _worker_rule(p, comp["history"], "card", "cards", rules.card_min, started_before_month)  # (三) 一卡通
+    hist = comp.attrs["history"]
+    _worker_rule(p, hist, "real_name", "registered", rules.real_name_min, started_before_month)  # (三) 实名制
+    _worker_rule(p, hist, "card", "cards", rules.card_min, started_before_month)  # (三) 一卡通
     _special_account_rule(p, ref)  # (十一) 专户
     _deposit_rule(p, rules)  # (九) 工资保证金
     _flag_rule(p, "bank_payroll", p["bank_payroll_flag"])  # (五) 银行代发
@@ -78,10 +89,17 @@ def _compute(data: LayerData, filters: Filters, rules: Rules) -> pd.DataFrame:
 
 
 def _active_projects(projects: pd.DataFrame, filters: Filters, ref: pd.Timestamp) -> pd.DataFrame:
+    """The projects counted (see module docstring), normalised; selection first, then the other columns."""
     df = projects if projects is not None else pd.DataFrame()
+    status = as_text(column(df, "status"), df.index)
+    start = as_dates(column(df, "start_date"), df.index)
+    keep = status.isin(ACTIVE_STATUSES) & (start.isna() | (start <= ref)) & as_text(column(df, "project_code"), df.index).notna()
+    if filters.township:
+        keep &= as_text(column(df, "township_code"), df.index).eq(filters.township)
+    df = df[keep.to_numpy()]
     idx = df.index
     out = pd.DataFrame({c: as_text(column(df, c), idx) for c in _PROJECT_TEXT}, index=idx)
-    out["start_date"] = as_dates(column(df, "start_date"), idx)
+    out["start_date"] = start[keep.to_numpy()]
     out["contract_value"] = as_numbers(column(df, "contract_value"), idx)
     out["lon"] = as_numbers(column(df, "lon"), idx)
     out["lat"] = as_numbers(column(df, "lat"), idx)
@@ -92,11 +110,7 @@ def _active_projects(projects: pd.DataFrame, filters: Filters, ref: pd.Timestamp
     out["sa_flag"] = as_flags(column(df, "special_account"), idx)
     out["bank_payroll_flag"] = as_flags(column(df, "bank_payroll"), idx)
     out["notice_board_flag"] = as_flags(column(df, "notice_board"), idx)
-    keep = out["status"].isin(ACTIVE_STATUSES).fillna(False) & (out["start_date"].isna() | (out["start_date"] <= ref))
-    keep &= out["project_code"].notna()
-    if filters.township:
-        keep &= (out["township_code"] == filters.township).fillna(False)
-    return out[keep].drop_duplicates("project_code").reset_index(drop=True)
+    return out.drop_duplicates("project_code").reset_index(drop=True)
 
 
 def _until(d: pd.Series, ref: pd.Timestamp) -> pd.Series:
@@ -104,54 +118,82 @@ def _until(d: pd.Series, ref: pd.Timestamp) -> pd.Series:
     return d.where(d <= ref)
 
 
-def _compliance(comp: pd.DataFrame, codes: pd.Series, emi: float) -> dict[str, pd.DataFrame]:
-    """Monthly reports up to the evaluation month: the latest per project, history, paid-through."""
-    cols = ["project_code", "mi", "onsite", "registered", "cards", "pt"]
-    if comp is None or comp.empty or "project_code" not in comp.columns:
-        h = pd.DataFrame({c: pd.Series(dtype="float64") for c in cols}).astype({"project_code": "string"})
-    else:
-        h = pd.DataFrame({
-            "project_code": as_text(comp["project_code"]),
-            "mi": month_index(comp["month"]) if "month" in comp.columns else np.nan,
-            "onsite": as_numbers(column(comp, "workers_onsite"), comp.index),
-            "registered": as_numbers(column(comp, "workers_registered"), comp.index),
-            "cards": as_numbers(column(comp, "cards_issued"), comp.index),
-            "pt": month_index(comp["paid_through_month"]) if "paid_through_month" in comp.columns else np.nan,
-        })
-        h = h[(h["mi"] <= emi) & h["project_code"].isin(codes)]
-    latest_mi = h.groupby("project_code")["mi"].transform("max")
-    latest = h[h["mi"] == latest_mi].drop_duplicates("project_code", keep="last")
-    latest = latest.rename(columns={"mi": "comp_mi"})[["project_code", "comp_mi", "onsite", "registered", "cards"]]
-    paid = h.groupby("project_code", as_index=False)["pt"].max().rename(columns={"pt": "paid_through_mi"})
-    return {"latest": latest, "paid": paid, "history": h}
+def _positions(codes: pd.Series, values: pd.Series) -> np.ndarray:
+    """Row position in `codes` (the active projects) of each value; -1 where absent. Integer keys from here on."""
+    return pd.Index(codes.astype(object)).get_indexer(values.astype(object))
 
 
-def _deposit_balance(dep: pd.DataFrame, ref: pd.Timestamp) -> pd.DataFrame:
-    """Per project: deposit paid in by the reference date (万元) and whether a 减免 applies.
+def _per_project(n: int, pid: np.ndarray, values: pd.Series | np.ndarray, how: str) -> np.ndarray:
+    """Reduce `values` by project position into an array of length n (NaN where a project has none)."""
+    out = pd.Series(np.asarray(values, dtype="float64")).groupby(pid).agg(how)
+    return out.reindex(range(n)).to_numpy()
+
+
+def _compliance(comp: pd.DataFrame, codes: pd.Series, emi: float) -> pd.DataFrame:
+    """Monthly reports up to the evaluation month, by project position: latest report, max paid-through.
+
+    Returns a frame aligned with `codes` (comp_mi, onsite, registered, cards, paid_through_mi)
+    with the usable report history in `.attrs["history"]` (pid, mi, onsite, registered, cards).
+    """
+    n = len(codes)
+    cols = ["comp_mi", "onsite", "registered", "cards", "paid_through_mi"]
+    out = pd.DataFrame({c: np.full(n, np.nan) for c in cols})
+    hist = pd.DataFrame({"pid": pd.Series(dtype="int64"), "mi": pd.Series(dtype="float64"),
+                         **{c: pd.Series(dtype="float64") for c in ("onsite", "registered", "cards")}})
+    if comp is not None and not comp.empty and {"project_code", "month"} <= set(comp.columns) and n:
+        pid = _positions(codes, comp["project_code"])
+        mi = month_index(comp["month"]).to_numpy()
+        keep = (pid >= 0) & (mi <= emi)
+        idx = comp.index[keep]
+        hist = pd.DataFrame({
+            "pid": pid[keep], "mi": mi[keep],
+            "onsite": as_numbers(column(comp, "workers_onsite"), comp.index).to_numpy()[keep],
+            "registered": as_numbers(column(comp, "workers_registered"), comp.index).to_numpy()[keep],
+            "cards": as_numbers(column(comp, "cards_issued"), comp.index).to_numpy()[keep],
+        }, index=idx)
+        if len(hist):
+            order = np.lexsort((hist["mi"].to_numpy(), hist["pid"].to_numpy()))
+            h = hist.iloc[order]
+            last = np.r_[h["pid"].to_numpy()[1:] != h["pid"].to_numpy()[:-1], True]  # last row of each project
+            lat = h[last]
+            pos = lat["pid"].to_numpy()
+            out.loc[pos, "comp_mi"] = lat["mi"].to_numpy()
+            for c in ("onsite", "registered", "cards"):
+                out.loc[pos, c] = lat[c].to_numpy()
+            if "paid_through_month" in comp.columns:
+                pt = month_index(comp["paid_through_month"]).to_numpy()[keep]
+                out["paid_through_mi"] = _per_project(n, pid[keep], pt, "max")
+    out.attrs["history"] = hist
+    return out
+
+
+def _deposit_balance(dep: pd.DataFrame, codes: pd.Series, ref: pd.Timestamp) -> pd.DataFrame:
+    """Per project (aligned with `codes`): deposit paid in by the reference date (万元), 减免, first payment.
 
     Each deposit row is one deposit with its current status; 缴存, 动用 and 退还 rows were all
     paid in (the same reading as layers/deposits.py), 减免 rows carry no money.
-
     Deposits keyed by credit code only (no project code) are not attributed to a project here;
     the differentiated rule of issue 5 decides how they count.
     """
-    empty = pd.DataFrame({"project_code": pd.Series(dtype="string"), "deposit_paid": pd.Series(dtype="float64"),
-                          "deposit_exempt": pd.Series(dtype=bool), "deposit_first_paid": pd.Series(dtype="datetime64[ns]")})
-    if dep is None or dep.empty or "project_code" not in dep.columns:
-        return empty
-    d = pd.DataFrame({
-        "project_code": as_text(dep["project_code"]),
-        "paid_date": as_dates(column(dep, "paid_date"), dep.index),
-        "amount": as_numbers(column(dep, "amount"), dep.index).fillna(0.0),
-        "status": as_text(column(dep, "status"), dep.index).fillna("缴存"),
-    })
-    d = d[d["project_code"].notna() & (d["paid_date"] <= ref)]
-    sign = np.where(d["status"].eq("减免").to_numpy(), 0.0, 1.0)
-    d = d.assign(signed=d["amount"] * sign, exempt=d["status"].eq("减免"),
-                 first=d["paid_date"].where(sign > 0))
-    g = d.groupby("project_code", as_index=False).agg(deposit_paid=("signed", "sum"), deposit_exempt=("exempt", "any"),
-                                                      deposit_first_paid=("first", "min"))
-    return g
+    n = len(codes)
+    out = pd.DataFrame({"deposit_paid": np.zeros(n), "deposit_exempt": np.zeros(n, dtype=bool),
+                        "deposit_first_paid": pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]")})
+    if dep is None or dep.empty or "project_code" not in dep.columns or not n:
+        return out
+    pid = _positions(codes, dep["project_code"])
+    paid_date = as_dates(column(dep, "paid_date"), dep.index)
+    keep = (pid >= 0) & (paid_date <= ref).to_numpy()
+    if not keep.any():
+        return out
+    pid = pid[keep]
+    status = as_text(column(dep, "status"), dep.index)[keep].fillna("缴存")
+    exempt = status.eq("减免").to_numpy()
+    amount = as_numbers(column(dep, "amount"), dep.index)[keep].fillna(0.0).to_numpy()
+    out["deposit_paid"] = np.nan_to_num(_per_project(n, pid, np.where(exempt, 0.0, amount), "sum"))
+    out["deposit_exempt"] = _per_project(n, pid, exempt.astype(float), "max") > 0
+    first = pd.Series(paid_date[keep].to_numpy()).where(~exempt)
+    out["deposit_first_paid"] = first.groupby(pid).min().reindex(range(n)).to_numpy()
+    return out
 
 
 # ---- rules ---------------------------------------------------------------------------------
@@ -191,12 +233,14 @@ def _worker_rule(p: pd.DataFrame, hist: pd.DataFrame, key: str, col: str, minimu
 def _since_from_history(p: pd.DataFrame, hist: pd.DataFrame, col: str, minimum: float) -> pd.Series:
     """First month of the current run of failing months (months with onsite 0 or no report are skipped)."""
     h = hist[hist["onsite"] > 0]
-    ok = np.minimum(h[col].fillna(0.0), h["onsite"]) >= minimum * h["onsite"] - 1e-9
-    last_ok = h[ok].groupby("project_code")["mi"].max().rename("last_ok")
-    h = h[~ok].join(last_ok, on="project_code")
-    first_bad = h[h["mi"] > h["last_ok"].fillna(-np.inf)].groupby("project_code")["mi"].min()
-    mi = p["project_code"].map(first_bad)
-    return index_to_timestamp(mi)
+    ok = (np.minimum(h[col].fillna(0.0), h["onsite"]) >= minimum * h["onsite"] - 1e-9).to_numpy()
+    n = len(p)
+    last_ok = _per_project(n, h["pid"].to_numpy()[ok], h["mi"].to_numpy()[ok], "max") if ok.any() else np.full(n, np.nan)
+    bad = h[~ok]
+    after = bad["mi"].to_numpy() > np.nan_to_num(last_ok[bad["pid"].to_numpy()], nan=-np.inf)
+    first_bad = _per_project(n, bad["pid"].to_numpy()[after], bad["mi"].to_numpy()[after], "min") \
+        if after.any() else np.full(n, np.nan)
+    return index_to_timestamp(pd.Series(first_bad, index=p.index))
 
 
 def _special_account_rule(p: pd.DataFrame, ref: pd.Timestamp) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from geodata.schema import DATA_TABLES
+from layers.units import by_unique
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -51,34 +52,32 @@ def neutralise(df: pd.DataFrame) -> pd.DataFrame:
 # ---- personal data -------------------------------------------------------------------------
 
 
-def _mask_middle(s: pd.Series, keep_head: int, keep_tail: int, min_len: int) -> pd.Series:
-    t = s.astype("string").str.strip()
-    n = t.str.len()
-    long_enough = n >= min_len
-    stars = pd.Series("*", index=t.index, dtype="string").str.repeat((n - keep_head - keep_tail).clip(lower=1).fillna(1).astype(int))
-    masked = t.str.slice(0, keep_head) + stars + t.str.slice(-keep_tail) if keep_tail else t.str.slice(0, keep_head) + stars
-    short = pd.Series("*", index=t.index, dtype="string").str.repeat(n.fillna(0).astype(int))
-    return masked.where(long_enough, short).where(t.notna() & (t != ""), t)
+def _keep_ends(v: str, head: int, tail: int, min_len: int) -> str:
+    if len(v) < min_len:
+        return "*" * len(v)
+    return v[:head] + "*" * max(len(v) - head - tail, 1) + (v[-tail:] if tail else "")
+
+
+def _mask(s, fn) -> pd.Series:
+    """Mask each distinct value once; missing stays missing, "" stays ""."""
+    s = _series(s)
+    out = by_unique(s, lambda v: fn(str(v).strip()) if str(v).strip() else str(v).strip(), None)
+    return out.where(s.notna(), s)
 
 
 def mask_id(s: pd.Series) -> pd.Series:
     """ID numbers: first 6 and last 4 kept, '410183199001011234' -> '410183********1234'."""
-    return _mask_middle(_series(s), 6, 4, 11)
+    return _mask(s, lambda v: _keep_ends(v, 6, 4, 11))
 
 
 def mask_phone(s: pd.Series) -> pd.Series:
     """Phone numbers: first 3 and last 4 kept, '13812345678' -> '138****5678'."""
-    return _mask_middle(_series(s), 3, 4, 8)
+    return _mask(s, lambda v: _keep_ends(v, 3, 4, 8))
 
 
 def mask_name(s: pd.Series) -> pd.Series:
     """Person names: first and last character kept, '张三' -> '张*', '张三明' -> '张*明'."""
-    t = _series(s).astype("string").str.strip()
-    n = t.str.len()
-    two = t.str.slice(0, 1) + "*"
-    more = t.str.slice(0, 1) + pd.Series("*", index=t.index, dtype="string").str.repeat((n - 2).clip(lower=1).fillna(1).astype(int)) \
-        + t.str.slice(-1)
-    return more.where(n > 2, two).where(t.notna() & (t != ""), t)
+    return _mask(s, lambda v: v[0] + "*" if len(v) <= 2 else v[0] + "*" * (len(v) - 2) + v[-1])
 
 
 MASKERS = {"id": mask_id, "phone": mask_phone, "name": mask_name}

@@ -29,7 +29,7 @@ from geodata.boundaries import DEMO_LABEL
 from geodata.townships import CITY_NAME, to_code, valid_names
 from layers.base import Filters, LayerData, LayerResult
 from layers.mapfig import SIMPLIFY_DEG
-from layers.palettes import NO_DATA, OUTLINE, Classes
+from layers.palettes import NO_DATA, OUTLINE
 from layers.units import eval_month, fmt_month
 
 VENDOR = Path(__file__).resolve().parents[1] / "assets" / "vendor" / "leaflet"
@@ -64,7 +64,8 @@ def new_map(townships: gpd.GeoDataFrame, focus: str | None = None) -> folium.Map
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     fmap.wagemap_townships = t
     fmap.wagemap_legends = []
-    feats = [_feature(g, {"tooltip": html.escape(str(n))}, str(c)) for c, n, g in zip(t["code"], t["name"], t.geometry)]
+    feats = [_feature(g, {"tooltip": html.escape(str(n))}, str(c))
+             for c, n, g in zip(t["code"], t["name"], t.geometry, strict=True)]
     outline = folium.GeoJson(
         {"type": "FeatureCollection", "features": feats}, name="乡镇边界", control=False,
         style_function=lambda f: {"color": OUTLINE, "weight": 1.2, "fillOpacity": 0.0, "fill": False},
@@ -91,7 +92,7 @@ def add_layer(result: LayerResult, fmap: folium.Map) -> None:
     colors = _class_colors(result)
     inside = towns[towns["code"].isin(by.index)]
     feats = []
-    for code, name, geom in zip(inside["code"], inside["name"], inside.geometry):
+    for code, name, geom in zip(inside["code"], inside["name"], inside.geometry, strict=True):
         label = by.at[code, "label"] if "label" in by.columns else ""
         popup = f"<b>{html.escape(str(name))}</b><br>{html.escape(result.title)}：{html.escape(str(label))}"
         feats.append(_feature(geom, {"popup": popup, "fill": colors.get(code, NO_DATA)}, str(code)))
@@ -109,7 +110,8 @@ def add_layer(result: LayerResult, fmap: folium.Map) -> None:
             {"type": "Feature", "id": f"p{i}", "geometry": {"type": "Point", "coordinates": [round(x, 6), round(y, 6)]},
              "properties": {"popup": _point_popup(lab, link), "c": col, "r": round(float(sz) / 2, 1)}}
             for i, (x, y, lab, col, sz, link) in enumerate(
-                zip(pts["lon"], pts["lat"], pts["label"], pts["color"], pts["size"], pts.get("link", [""] * len(pts))))
+                zip(pts["lon"], pts["lat"], pts["label"], pts["color"], pts["size"], pts.get("link", [""] * len(pts)),
+                    strict=True))
         ]
         folium.GeoJson(
             {"type": "FeatureCollection", "features": pfeats}, name=result.title + "·点",
@@ -137,7 +139,8 @@ def _class_colors(result: LayerResult) -> dict[str, str]:
         return {}
     scale = tr["colorscale"]
     palette = [scale[2 * i][1] for i in range(len(scale) // 2)]
-    return {loc: palette[int(z)] if 0 <= int(z) < len(palette) else NO_DATA for loc, z in zip(tr["locations"], tr["z"])}
+    return {loc: palette[int(z)] if 0 <= int(z) < len(palette) else NO_DATA
+            for loc, z in zip(tr["locations"], tr["z"], strict=True)}
 
 
 def _legend_html(result: LayerResult) -> str:
@@ -164,7 +167,8 @@ def finish(fmap: folium.Map, title: str, is_demo: bool) -> folium.Map:
     """Layer switch, legends, title, the 示意边界 label, and offline assets (no CDN)."""
     folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
     legends = "".join(
-        f"<div class='wm-legend' data-title='{html.escape(t, quote=True)}' style='display:{'block' if shown else 'none'}'>{body}</div>"
+        f"<div class='wm-legend' data-title='{html.escape(t, quote=True)}' "
+        f"style='display:{'block' if shown else 'none'}'>{body}</div>"
         for t, body, shown in fmap.wagemap_legends
     )
     demo = f"<div class='wm-demo'>{DEMO_LABEL}（非法定界线，仅供示意）</div>" if is_demo else ""

@@ -7,8 +7,6 @@ A project is on the list when any mechanism applies to it and is not met (covera
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 import numpy as np
 import pandas as pd
 
@@ -16,7 +14,7 @@ from layers.base import Filters, LayerData
 from layers.coverage import MECHANISMS, evidence, since_text
 from layers.coverage_rules import KEYS, gaps, project_status
 from layers.exports import mask_name, mask_phone
-from layers.units import fmt_dates
+from layers.units import fmt_dates, links
 
 WORKLIST_ZH = {
     "project_code": "项目编号", "name": "项目名称", "township": "所属乡镇", "contractor": "施工总承包单位",
@@ -64,9 +62,9 @@ def worklist(data: LayerData, filters: Filters | None = None, mask_pii: bool = T
     gap = pd.DataFrame({k: gaps(st, k) for k in KEYS})
     any_gap = gap.any(axis=1)
     s, g = st[any_gap], gap[any_gap]
-    missing_zh = pd.Series("", index=s.index, dtype="string")
-    missing = pd.Series("", index=s.index, dtype="string")
-    details = pd.Series("", index=s.index, dtype="string")
+    missing_zh = np.full(len(s), "", dtype=object)
+    missing = np.full(len(s), "", dtype=object)
+    details = np.full(len(s), "", dtype=object)
     since = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
     for k in KEYS:
         has = g[k]
@@ -75,9 +73,8 @@ def worklist(data: LayerData, filters: Filters | None = None, mask_pii: bool = T
         short = MECHANISMS[k].short
         missing_zh = missing_zh + np.where(has, short + "、", "")
         missing = missing + np.where(has, k + ";", "")
-        ev = pd.Series("", index=s.index, dtype="string")
-        ev[has] = short + "：" + evidence(s[has], k) + "；"
-        details = details + ev
+        hv = has.to_numpy()
+        details[hv] = details[hv] + (short + "：" + evidence(s[hv], k) + "；").to_numpy()
         new = s[f"{k}_since"]
         take = has & new.notna() & (since.isna() | (new < since))
         since = since.where(~take, new)
@@ -89,14 +86,19 @@ def worklist(data: LayerData, filters: Filters | None = None, mask_pii: bool = T
         "project_code": s["project_code"], "name": s["name"], "township_code": s["township_code"],
         "township": s["township_code"].map(_names(data)), "contractor": s["contractor"],
         "contractor_credit_code": s["contractor_credit_code"], "contact": contact, "contact_phone": phone,
-        "missing": missing.str.rstrip(";"), "missing_zh": missing_zh.str.rstrip("、"), "n_missing": g.sum(axis=1),
-        "since": since, "since_label": fmt_dates(since), "details": details.str.rstrip("；"),
+        "missing": _rstrip(missing, ";"), "missing_zh": _rstrip(missing_zh, "、"), "n_missing": g.sum(axis=1),
+        "since": since, "since_label": fmt_dates(since), "details": _rstrip(details, "；"),
         "status": s["status"], "start_date": s["start_date"], "start_label": fmt_dates(s["start_date"]),
-        "link": "/project/" + s["project_code"].map(lambda c: quote(str(c), safe="")),
+        "link": links("/project/", s["project_code"]),
         "lon": s["lon"], "lat": s["lat"],
     })
     return out.sort_values(["n_missing", "since", "project_code"], ascending=[False, True, True], kind="stable",
                            ignore_index=True)
+
+
+def _rstrip(a: np.ndarray, ch: str) -> pd.Series:
+    """Drop the trailing separator: every non-empty entry ends with exactly one `ch`."""
+    return pd.Series(a, dtype=object).str.slice(0, -len(ch)).to_numpy()
 
 
 def worklist_table(wl: pd.DataFrame) -> pd.DataFrame:
@@ -110,4 +112,4 @@ def items_table(items: pd.DataFrame) -> pd.DataFrame:
 
 def _names(data: LayerData) -> dict[str, str]:
     t = data.townships
-    return dict(zip(t["code"].astype(str), t["name"].astype(str)))
+    return dict(zip(t["code"].astype(str), t["name"].astype(str), strict=True))

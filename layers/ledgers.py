@@ -41,7 +41,7 @@ def _numbered(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _town_names(data: LayerData) -> dict[str, str]:
-    return dict(zip(data.townships["code"].astype(str), data.townships["name"].astype(str)))
+    return dict(zip(data.townships["code"].astype(str), data.townships["name"].astype(str), strict=True))
 
 
 def project_ledger(data: LayerData, filters: Filters | None = None, mask_pii: bool = True) -> pd.DataFrame:
@@ -99,7 +99,8 @@ def screening_ledger(data: LayerData, filters: Filters | None = None, mask_pii: 
     n_open = code.map(per["n"]).fillna(0).astype(int)
     missing = code.map(wl["missing_zh"]).fillna("")
     problems = missing.where(missing == "", "缺" + missing)
-    problems = problems + np.where(n_open > 0, np.where(problems != "", "；", "") + "在办欠薪案件" + n_open.astype(str) + "件", "")
+    cases_txt = np.where(problems != "", "；", "") + "在办欠薪案件" + n_open.astype(str) + "件"
+    problems = problems + np.where(n_open > 0, cases_txt, "")
     out = pd.DataFrame({
         "排查日期": f"{ref.year}年{ref.month}月{ref.day}日",
         _zh("projects", "project_code"): code, _zh("projects", "name"): st["name"],

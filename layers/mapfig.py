@@ -87,7 +87,7 @@ def township_geojson(townships: gpd.GeoDataFrame, basemap: str | None = None,
     texts = shapely.to_geojson(geoms)
     features = [
         {"type": "Feature", "id": code, "properties": {"name": name}, "geometry": json.loads(t)}
-        for code, name, t in zip(townships["code"], townships["name"], texts)
+        for code, name, t in zip(townships["code"], townships["name"], texts, strict=True)
         if t is not None
     ]
     return {"type": "FeatureCollection", "features": features}
@@ -121,7 +121,7 @@ def choropleth_values(by_township: pd.DataFrame, classes: Classes, title: str,
     name_col = by_township["name"] if "name" in by_township.columns else by_township["code"].map(names)
     text = [
         f"<b>{html.escape(str(n if isinstance(n, str) else c))}</b><br>{html.escape(title)}：{html.escape(str(lab))}"
-        for c, n, lab in zip(codes, name_col, by_township["label"])
+        for c, n, lab in zip(codes, name_col, by_township["label"], strict=True)
     ]
     return {
         "locations": codes,

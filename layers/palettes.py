@@ -53,7 +53,7 @@ class Classes:
     labels: list[str]
 
     def legend(self, with_no_data: bool = True) -> list[LegendItem]:
-        items = [LegendItem(label=lab, color=c) for lab, c in zip(self.labels, self.colors)]
+        items = [LegendItem(label=lab, color=c) for lab, c in zip(self.labels, self.colors, strict=True)]
         if with_no_data and (self.index < 0).any():
             items.append(LegendItem(label="无数据", color=NO_DATA))
         return items

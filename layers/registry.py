@@ -6,9 +6,17 @@ A new layer is one module exposing objects that follow layers/base.Layer, plus o
 
 from __future__ import annotations
 
-from layers import arrears, coverage
-from layers import assessment, credit, deposits, funds, risk, rules  # issue 5
-from layers import incidents  # issue 7
+from layers import (  # issue 5
+    arrears,
+    assessment,
+    coverage,
+    credit,
+    deposits,
+    funds,
+    incidents,  # issue 7
+    risk,
+    rules,
+)
 from layers.base import Layer
 
 KIND_ZH = {

@@ -54,24 +54,37 @@ def month_range(filters: Filters | None, default_months: int = 12) -> list[str]:
 # ---- vectorised month arithmetic -----------------------------------------------------------
 
 
+def by_unique(s: pd.Series, fn, missing=None, dtype=object) -> pd.Series:
+    """Apply `fn` to each distinct value only (months, dates and codes repeat a lot), then spread back.
+
+    Missing values (NA/NaN/NaT/None) give `missing`; `fn` never sees them.
+    """
+    s = s if isinstance(s, pd.Series) else pd.Series(s)
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    table = np.array([fn(u) for u in uniq] + [missing], dtype=dtype)
+    return pd.Series(table[codes], index=s.index)
+
+
+def _mi(v) -> float:
+    if isinstance(v, (pd.Timestamp, date)):
+        return v.year * 12 + v.month - 1
+    t = str(v)
+    try:
+        y, m = int(t[:4]), int(t[5:7])
+    except ValueError:
+        return np.nan
+    return y * 12 + m - 1 if 1 <= m <= 12 and t[4:5] in ("-", "/", ".") else np.nan
+
+
 def month_index(s: pd.Series) -> pd.Series:
-    """'YYYY-MM' (or longer date strings) -> year*12+month-1 as float; NaN where unparseable."""
-    txt = s.astype("string")
-    y = pd.to_numeric(txt.str.slice(0, 4), errors="coerce")
-    m = pd.to_numeric(txt.str.slice(5, 7), errors="coerce")
-    m = m.where((m >= 1) & (m <= 12))
-    return (y * 12 + m - 1).astype("float64")
+    """'YYYY-MM' (or longer date strings, or dates) -> year*12+month-1 as float; NaN where unparseable."""
+    return by_unique(s, _mi, np.nan, dtype="float64")
 
 
 def index_to_month(i: pd.Series) -> pd.Series:
     """Inverse of `month_index`: float index -> 'YYYY-MM' (NA where NaN)."""
     i = pd.Series(i, dtype="float64")
-    ok = i.notna()
-    out = pd.Series(pd.NA, index=i.index, dtype="string")
-    y = (i[ok] // 12).astype("int64")
-    m = (i[ok] % 12).astype("int64") + 1
-    out[ok] = y.astype(str) + "-" + m.astype(str).str.zfill(2)
-    return out
+    return by_unique(i, month_of_index, None)
 
 
 def month_of_index(i: float) -> str:
@@ -112,7 +125,7 @@ def as_flags(s: pd.Series | None, index: pd.Index | None = None) -> pd.Series:
         return pd.Series(False, index=index, dtype=bool)
     if pd.api.types.is_bool_dtype(s.dtype):
         return s.fillna(False).astype(bool)
-    return s.astype("string").str.strip().str.lower().isin(_TRUE).fillna(False).astype(bool)
+    return by_unique(s, lambda v: str(v).strip().lower() in _TRUE, False, dtype=bool)
 
 
 def as_numbers(s: pd.Series | None, index: pd.Index | None = None) -> pd.Series:
@@ -122,11 +135,22 @@ def as_numbers(s: pd.Series | None, index: pd.Index | None = None) -> pd.Series:
 
 
 def as_text(s: pd.Series | None, index: pd.Index | None = None) -> pd.Series:
-    """Text column with missing/blank as NA."""
+    """Text column (object dtype) stripped, with missing/blank as None; work done once per distinct value."""
     if s is None:
-        return pd.Series(pd.NA, index=index, dtype="string")
-    t = s.astype("string").str.strip()
-    return t.mask(t == "")
+        return pd.Series(None, index=index, dtype=object)
+    return by_unique(s, _clean_text, None)
+
+
+def _clean_text(v) -> str | None:
+    t = str(v).strip()
+    return t or None
+
+
+def links(prefix: str, codes: pd.Series) -> pd.Series:
+    """'/project/<code>' per row (URL-quoted once per distinct code), '' where the code is missing."""
+    from urllib.parse import quote
+
+    return by_unique(codes, lambda c: prefix + quote(str(c), safe=""), "")
 
 
 def column(df: pd.DataFrame, name: str) -> pd.Series | None:
@@ -186,16 +210,25 @@ def fmt_value(x, unit: str) -> str:
 
 
 def fmt_months(s: pd.Series) -> pd.Series:
-    """Vectorised fmt_month for a 'YYYY-MM' column."""
-    i = month_index(s)
-    y = (i // 12).astype("Int64").astype("string")
-    m = (i % 12 + 1).astype("Int64").astype("string")
-    return (y + "年" + m + "月").fillna("—")
+    """Vectorised fmt_month for a 'YYYY-MM' column ('—' where missing)."""
+    return by_unique(s, fmt_month, "—")
+
+
+def fmt_month_of_dates(s: pd.Series) -> pd.Series:
+    """Dates -> the month they fall in, '2024年3月' ('—' where missing)."""
+    return by_unique(as_dates(s), lambda t: f"{t.year}年{t.month}月", "—")
 
 
 def fmt_dates(s: pd.Series) -> pd.Series:
-    """Vectorised fmt_date for a datetime column."""
-    d = as_dates(s)
-    out = d.dt.year.astype("Int64").astype("string") + "年" + d.dt.month.astype("Int64").astype("string") + "月" \
-        + d.dt.day.astype("Int64").astype("string") + "日"
-    return out.fillna("—")
+    """Vectorised fmt_date for a date column ('—' where missing)."""
+    return by_unique(as_dates(s), fmt_date, "—")
+
+
+def fmt_numbers(s: pd.Series, pattern: str = "%.1f", missing: str = "—") -> pd.Series:
+    """Numbers to text with a printf pattern, in C (np.char.mod), '—' where missing."""
+    v = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64")
+    ok = ~np.isnan(v)
+    out = np.full(len(v), missing, dtype=object)
+    if ok.any():
+        out[ok] = np.char.mod(pattern, v[ok])
+    return pd.Series(out, index=s.index, dtype=object)

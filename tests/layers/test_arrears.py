@@ -8,7 +8,7 @@ import pytest
 from layers.arrears import LAYERS, case_state, point_size, summary
 from layers.base import Filters
 from layers.palettes import STATUS_COLORS, WARNING
-from tests.layers.builders import A, B, MARCH, XSS, case, data
+from tests.layers.builders import MARCH, XSS, A, B, case, data
 
 
 def cases():

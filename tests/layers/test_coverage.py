@@ -17,7 +17,7 @@ from geodata.settings import Rules
 from layers.base import Filters
 from layers.coverage import LAYERS, MECHANISMS, overall, township_coverage
 from layers.coverage_rules import KEYS, gaps, project_status
-from tests.layers.builders import A, B, MARCH, XSS, data, deposit, project, report
+from tests.layers.builders import MARCH, XSS, A, B, data, deposit, project, report
 
 
 def status(d, filters=MARCH, **rules):

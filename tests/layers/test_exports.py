@@ -8,7 +8,16 @@ import openpyxl
 import pandas as pd
 
 from layers.exports import (
-    csv_bytes, mask_frame, mask_id, mask_name, mask_phone, neutralise, pii_columns, sheet_name, write_xlsx, xlsx_bytes,
+    csv_bytes,
+    mask_frame,
+    mask_id,
+    mask_name,
+    mask_phone,
+    neutralise,
+    pii_columns,
+    sheet_name,
+    write_xlsx,
+    xlsx_bytes,
 )
 from layers.ledgers import NAMES, case_ledger, complaint_ledger, ledgers, project_ledger, screening_ledger
 from tests.layers.builders import MARCH, XSS, case, data, deposit, project, report

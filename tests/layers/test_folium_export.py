@@ -11,7 +11,7 @@ import pytest
 
 from layers.base import Filters
 from layers.folium_export import ExportError, export_map, export_township, leaflet_css
-from tests.layers.builders import A, B, MARCH, XSS, case, data, deposit, project, report
+from tests.layers.builders import MARCH, XSS, A, B, case, data, deposit, project, report
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"

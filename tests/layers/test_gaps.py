@@ -13,7 +13,7 @@ from layers.coverage_rules import KEYS
 from layers.gaps import gap_items, worklist, worklist_table
 from layers.kpi import as_dict, kpis
 from layers.trend import monthly, table
-from tests.layers.builders import A, B, MARCH, case, data, deposit, project, report
+from tests.layers.builders import MARCH, A, B, case, data, deposit, project, report
 
 
 def scenario():

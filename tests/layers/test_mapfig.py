@@ -14,7 +14,7 @@ from geodata.settings import load_settings
 from layers import mapfig
 from layers.coverage import LAYERS
 from layers.palettes import NO_DATA
-from tests.layers.builders import A, B, MARCH, XSS, data, project, townships
+from tests.layers.builders import MARCH, XSS, A, B, data, project, townships
 
 
 def test_geojson_ids_are_codes_and_coverage_stays_valid():
@@ -38,7 +38,7 @@ def test_gcj02_forward_matches_prcoords():
     lon = np.array([113.3780, 113.2341, 113.6450, 113.5])
     lat = np.array([34.5405, 34.5909, 34.5000, 34.38])
     glon, glat = mapfig.wgs84_to_gcj02(lon, lat)
-    for x, y, gx, gy in zip(lon, lat, glon, glat):
+    for x, y, gx, gy in zip(lon, lat, glon, glat, strict=True):
         ref = prcoords.wgs_gcj(prcoords.Coords(y, x))
         assert gx == pytest.approx(ref.lon, abs=1e-9) and gy == pytest.approx(ref.lat, abs=1e-9)
     # display only on AMap

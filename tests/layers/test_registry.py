@@ -10,7 +10,16 @@ from layers import registry
 from layers.base import Filters
 from layers.palettes import BLUES, NO_DATA, WARNING, amount_classes, coverage_classes, stepped_colorscale
 from layers.units import (
-    add_months, eval_month, fmt_date, fmt_month, fmt_months, fmt_pct, fmt_people, fmt_wan, month_index, month_range,
+    add_months,
+    eval_month,
+    fmt_date,
+    fmt_month,
+    fmt_months,
+    fmt_pct,
+    fmt_people,
+    fmt_wan,
+    month_index,
+    month_range,
     ref_date,
 )
 from tests.layers.builders import MARCH, data, project
