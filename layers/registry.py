@@ -6,16 +6,16 @@ A new layer is one module exposing objects that follow layers/base.Layer, plus o
 
 from __future__ import annotations
 
-from layers import (  # issue 5
+from layers import (
     arrears,
-    assessment,
+    assessment,  # issue 5
     coverage,
-    credit,
-    deposits,
-    funds,
+    credit,  # issue 5
+    deposits,  # issue 5
+    funds,  # issue 5
     incidents,  # issue 7
-    risk,
-    rules,
+    risk,  # issue 5
+    rules,  # issue 5
 )
 from layers.base import Layer
 
