@@ -78,8 +78,8 @@ def as_known_at(data: LayerData, month: str) -> LayerData:
     reporting = set(comp.loc[month_index(comp["month"]) == m, "project_code"]) if len(comp) else set()
     status = p["status"].astype("string")
     # current status only: 停工 is unknown for the past; a 竣工 project reporting in M was active then
-    p["status"] = np.where(status.eq("停工").fillna(False) | (status.eq("竣工").fillna(False) & p["project_code"].isin(reporting)),
-                           "在建", p["status"].astype(object))
+    done_then_active = status.eq("竣工").fillna(False) & p["project_code"].isin(reporting)
+    p["status"] = np.where(status.eq("停工").fillna(False) | done_then_active, "在建", p["status"].astype(object))
     dep = upto_date(data.deposits, "paid_date").copy()
     if "status" in dep.columns:  # 动用/退还 is today's status: when it happened is unknown, so not used for the past
         dep["status"] = dep["status"].where(~dep["status"].isin(["动用", "已动用", "退还", "已退还"]), "缴存")
@@ -130,16 +130,16 @@ def one_month(data: LayerData, links: pd.DataFrame, received: pd.Series, month: 
     end = month_end(month)
     s = score(view, Filters(month_to=month, as_of=str(end.date())))[["entity_type", "entity_id", "score", "points"]]
     rec = arrears_record(view, end)
-    past = set(zip(rec["entity_type"], rec["entity_id"]))
-    s["baseline"] = [float(k in past) for k in zip(s["entity_type"], s["entity_id"])]
+    past = set(zip(rec["entity_type"], rec["entity_id"], strict=False))
+    s["baseline"] = [float(k in past) for k in zip(s["entity_type"], s["entity_id"], strict=False)]
     contractor = view.projects.set_index("project_code")["contractor_credit_code"].astype("string").str.upper()
     is_p = s["entity_type"] == "project"
     via = s.loc[is_p, "entity_id"].map(contractor).isin({e for t, e in past if t == "employer"})
     s.loc[is_p, "baseline"] = np.maximum(s.loc[is_p, "baseline"], via.astype(float))
     horizon_end = month_end(month_str(month_index(pd.Series([month])).iloc[0] + horizon))
     new = links[links["case_no"].map(received).between(end + pd.Timedelta(days=1), horizon_end)]
-    hit = set(zip(new["entity_type"], new["entity_id"]))
-    s["label"] = [k in hit for k in zip(s["entity_type"], s["entity_id"])]
+    hit = set(zip(new["entity_type"], new["entity_id"], strict=False))
+    s["label"] = [k in hit for k in zip(s["entity_type"], s["entity_id"], strict=False)]
     s["month"] = month
     return s
 
@@ -189,9 +189,11 @@ def markdown(summary: pd.DataFrame, args: argparse.Namespace, first: str, last: 
     head = "| " + " | ".join(fmt.columns) + " |\n|" + "---|" * len(fmt.columns) + "\n"
     body = "".join("| " + " | ".join(str(v) for v in row) + " |\n" for row in fmt.itertuples(index=False))
     return (f"{MARK_START}\n## Risk score backtest (`benchmarks/risk_backtest.py`)\n\n"
-            f"Demo scale `{args.scale}`, seed {args.seed}; months {first} … {last}, label = a case in the next {args.horizon} months; "
-            f"{secs:.0f} s. **The demo history is synthetic** (trouble is simulated to show 1-3 months before a case), so this shows "
-            "the score and its plumbing work, not that it predicts real arrears.\n\n" + head + body + f"\n{MARK_END}\n")
+            f"Demo scale `{args.scale}`, seed {args.seed}; months {first} … {last}, "
+            f"label = a case in the next {args.horizon} months; {secs:.0f} s. "
+            "**The demo history is synthetic** (trouble is simulated to show 1-3 months before a case), "
+            "so this shows the score and its plumbing work, not that it predicts real arrears.\n\n"
+            + head + body + f"\n{MARK_END}\n")
 
 
 def record(text: str, path: Path) -> None:

@@ -64,7 +64,8 @@ def assess(data: LayerData, year: int, rules: Rules | None = None, weights: Asse
     r = rules_of(rules)
     w = weights if weights is not None else get_settings().assessment
     ref = pd.Timestamp(year=year, month=12, day=31)
-    codes = data.townships["code"].tolist() if data.townships is not None and not data.townships.empty else [t.code for t in TOWNSHIPS]
+    has_towns = data.townships is not None and not data.townships.empty
+    codes = data.townships["code"].tolist() if has_towns else [t.code for t in TOWNSHIPS]
     proj = _active_projects(data, year, ref, r)
     ev: dict[str, pd.DataFrame] = {}
     ev.update(_project_indicators(data, proj, ref, r))
@@ -84,7 +85,8 @@ def assess(data: LayerData, year: int, rules: Rules | None = None, weights: Asse
     scores["total"] = np.where(denom > 0, 100 * (np.nan_to_num(s) * wv).sum(axis=1) / np.where(denom > 0, denom, 1), np.nan)
     scores["rank"] = scores["total"].rank(ascending=False, method="min").astype("Int64")
     for k in ev:
-        ev[k] = ev[k].assign(township=ev[k]["township_code"].map(lambda c: BY_CODE[c].name if c in BY_CODE else c))[EVIDENCE_COLUMNS]
+        names = ev[k]["township_code"].map(lambda c: BY_CODE[c].name if c in BY_CODE else c)
+        ev[k] = ev[k].assign(township=names)[EVIDENCE_COLUMNS]
     return AssessmentResult(year, scores.sort_values(["rank", "code"]).reset_index(drop=True), ev)
 
 
@@ -108,7 +110,8 @@ def _ev(frame: pd.DataFrame, item_type: str, id_col: str, name_col: str, value: 
     return pd.DataFrame({
         "township_code": frame["township_code"].to_numpy(), "township": None, "item_type": item_type,
         "item_id": frame[id_col].to_numpy(), "item_name": frame[name_col].to_numpy() if name_col in frame else None,
-        "value": np.broadcast_to(np.asarray(value, dtype=object), n), "passed": np.broadcast_to(np.asarray(passed, dtype=object), n),
+        "value": np.broadcast_to(np.asarray(value, dtype=object), n),
+        "passed": np.broadcast_to(np.asarray(passed, dtype=object), n),
         "note": np.broadcast_to(np.asarray(note, dtype=object), n),
     }, columns=EVIDENCE_COLUMNS)
 
@@ -139,8 +142,10 @@ def _project_indicators(data: LayerData, proj: pd.DataFrame, ref: pd.Timestamp, 
     applicable = onsite.notna() | ~has_report  # reports with nobody on site: nothing to register
     passed = ratio >= r.real_name_min - 1e-9
     rn = f[applicable]
-    out["real_name"] = _ev(rn, "项目", "project_code", "name", ratio[applicable].round(4), np.where(passed[applicable], "是", "否"),
-                           np.where(onsite[applicable].notna(), m_txt[applicable] + "在场" + onsite[applicable].astype("Int64").astype("string")
+    out["real_name"] = _ev(rn, "项目", "project_code", "name", ratio[applicable].round(4),
+                           np.where(passed[applicable], "是", "否"),
+                           np.where(onsite[applicable].notna(),
+                                    m_txt[applicable] + "在场" + onsite[applicable].astype("Int64").astype("string")
                                     + "人，实名登记" + reg[applicable].astype("Int64").astype("string") + "人", "本年度无月报"))
 
     # (十一) opened and filed on or before the start; dates after 31 Dec do not exist yet
@@ -149,7 +154,8 @@ def _project_indicators(data: LayerData, proj: pd.DataFrame, ref: pd.Timestamp, 
     ok_o = opened.notna() & (f["start"].isna() | (opened <= f["start"]))
     ok_f = filed.notna() & (f["start"].isna() | (filed <= f["start"]))
     sa_ok = has & ok_o & ok_f
-    note = np.select([~has, opened.isna(), ~ok_o, filed.isna(), ~ok_f], ["未开设专户", "无开户日期", "开工后才开户", "未备案", "开工后才备案"], "开工前开户并备案")
+    note = np.select([~has, opened.isna(), ~ok_o, filed.isna(), ~ok_f],
+                     ["未开设专户", "无开户日期", "开工后才开户", "未备案", "开工后才备案"], "开工前开户并备案")
     out["special_account"] = _ev(f, "项目", "project_code", "name", np.where(sa_ok, 1, 0), np.where(sa_ok, "是", "否"), note)
 
     # (九) the differentiated rule
@@ -159,7 +165,8 @@ def _project_indicators(data: LayerData, proj: pd.DataFrame, ref: pd.Timestamp, 
         paid, req = f["project_code"].map(dep["paid"]).fillna(0.0), f["project_code"].map(dep["required"]).fillna(0.0)
         why = f["project_code"].map(dep["rule_zh"]).fillna("")
         out["deposit"] = _ev(f, "项目", "project_code", "name", paid.round(2), np.where(short, "否", "是"),
-                             why + "：应缴" + req.round(2).astype("string") + "万元，实缴" + paid.round(2).astype("string") + "万元")
+                             why + "：应缴" + req.round(2).astype("string") + "万元，实缴"
+                             + paid.round(2).astype("string") + "万元")
     else:
         out["deposit"] = _ev(f, "项目", "project_code", "name", 0, "否", "")
     out["bank_payroll"] = _ev(f, "项目", "project_code", "name", f["bank"].astype(int), np.where(f["bank"], "是", "否"),
@@ -172,14 +179,15 @@ def _project_indicators(data: LayerData, proj: pd.DataFrame, ref: pd.Timestamp, 
 def _fund_evidence(data: LayerData, year: int, codes: list[str]) -> pd.DataFrame:
     t = fund_table(data, [year], units=codes)
     t = t.assign(township_code=t["unit_code"])
-    note = t["status"] + "：余额" + t["balance"].round(2).astype("string").fillna("—") + "万元，下限" + t["floor"].round(0).astype(int).astype(str) + "万元"
+    balance = t["balance"].round(2).astype("string").fillna("—")
+    note = t["status"] + "：余额" + balance + "万元，下限" + t["floor"].round(0).astype(int).astype(str) + "万元"
     return _ev(t, "应急周转金", "unit_code", "unit_name", t["at_floor"].astype(int), np.where(t["at_floor"], "是", "否"), note)
 
 
 def _year_cases(data: LayerData, year: int, ref: pd.Timestamp, r: Rules) -> pd.DataFrame:
     st = case_state(data, ref, r)
-    c = data.cases
-    town = pd.Series(as_text(col(c, "township_code", None)).to_numpy(), index=as_text(col(c, "case_no")).to_numpy()) if c is not None and not c.empty else pd.Series(dtype=object)
+    c = data.cases if data.cases is not None else pd.DataFrame()
+    town = pd.Series(as_text(col(c, "township_code", None)).to_numpy(), index=as_text(col(c, "case_no")).to_numpy(), dtype=object)
     st["township_code"] = st["case_no"].map(town.groupby(level=0).first()) if len(town) else pd.NA
     st = st[(st["received"].dt.year == year) & st["township_code"].notna()].copy()
     st["days"] = np.where(st["closed_date"].notna(), (st["closed_date"] - st["received"]).dt.days,
@@ -194,14 +202,17 @@ def _case_indicators(data: LayerData, year: int, ref: pd.Timestamp, r: Rules) ->
     closed_txt = st["closed_date"].dt.strftime("%Y-%m-%d").fillna("未结")
     base_note = "受理" + rec + "，结案" + closed_txt + "，状态" + st["status"].fillna("—")
     out = {
-        "case_closure": _ev(st, "案件", "case_no", "employer_name", st["closed"].astype(int), np.where(st["closed"], "是", "否"), base_note),
-        "days_to_close": _ev(st[st["days"].notna()], "案件", "case_no", "employer_name", st.loc[st["days"].notna(), "days"].astype(int),
-                             np.where(st.loc[st["days"].notna(), "days"] <= r.assess_days_full, "是", "否"),
-                             np.where(st.loc[st["days"].notna(), "closed"], "已结案", "未结，计至年底")),
+        "case_closure": _ev(st, "案件", "case_no", "employer_name", st["closed"].astype(int), np.where(st["closed"], "是", "否"),
+                            base_note),
     }
+    d = st[st["days"].notna()]
+    out["days_to_close"] = _ev(d, "案件", "case_no", "employer_name", d["days"].astype(int),
+                               np.where(d["days"] <= r.assess_days_full, "是", "否"),
+                               np.where(d["closed"], "已结案", "未结，计至年底"))
     major = st[st["major"]]
     mj = _ev(major, "重大案件", "case_no", "employer_name", major["closed"].astype(int), np.where(major["closed"], "是", "否"),
-             "欠薪" + major["amount"].round(2).astype("string") + "万元、" + major["workers"].astype("Int64").astype("string") + "人；" + base_note[st["major"]])
+             "欠薪" + major["amount"].round(2).astype("string") + "万元、" + major["workers"].astype("Int64").astype("string")
+             + "人；" + base_note[st["major"]])
     inc = data.incidents if data.incidents is not None else pd.DataFrame()
     it = pd.DataFrame({"incident_no": as_text(col(inc, "incident_no", None)), "when": as_date(col(inc, "occurred_at")),
                        "township_code": as_text(col(inc, "township_code", None)), "status": as_text(col(inc, "status", None)),
@@ -209,7 +220,8 @@ def _case_indicators(data: LayerData, year: int, ref: pd.Timestamp, r: Rules) ->
     it = it[(it["when"].dt.year == year) & it["township_code"].notna()]
     done = it["status"].isin(r.incident_done_statuses).fillna(False)
     ij = _ev(it, "群体事件", "incident_no", "grade", done.astype(int), np.where(done, "是", "否"),
-             it["when"].dt.strftime("%Y-%m-%d") + "，" + it["headcount"].astype("Int64").astype("string") + "人，" + it["grade"].fillna("") + "，" + it["status"].fillna("—"))
+             it["when"].dt.strftime("%Y-%m-%d") + "，" + it["headcount"].astype("Int64").astype("string") + "人，"
+             + it["grade"].fillna("") + "，" + it["status"].fillna("—"))
     out["incidents_handled"] = pd.concat([x for x in (mj, ij) if not x.empty] or [mj], ignore_index=True)
     return out
 
@@ -337,7 +349,8 @@ def assessment_year(data: LayerData, filters: Filters | None) -> int:
         return int(f.month_to[:4])
     if f.as_of:
         return int(str(f.as_of)[:4])
-    d = as_date(col(data.cases, "received_date")) if data.cases is not None and not data.cases.empty else pd.Series(dtype="datetime64[ns]")
+    d = as_date(col(data.cases,
+                    "received_date")) if data.cases is not None and not data.cases.empty else pd.Series(dtype="datetime64[ns]")
     return int(d.dt.year.max()) if d.notna().any() else pd.Timestamp.today().year - 1
 
 
@@ -354,7 +367,8 @@ class AssessmentLayer:
         res = assess(data, year)
         s = res.scores
         by = pd.DataFrame({"code": s["code"], "value": s["total"]})
-        by["label"] = np.where(s["total"].notna(), s["total"].round(1).astype("string") + "分（第" + s["rank"].astype("string") + "名）", "无数据")
+        by["label"] = np.where(s["total"].notna(),
+                               s["total"].round(1).astype("string") + "分（第" + s["rank"].astype("string") + "名）", "无数据")
         table = scores_zh(res)
         if filters.township:
             table = table[table["乡镇代码"] == filters.township]

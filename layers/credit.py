@@ -112,11 +112,11 @@ def case_links(data: LayerData) -> pd.DataFrame:
     pcode = as_text(col(c, "project_code", None))
     ccode = as_text(col(c, "credit_code", None)).str.upper()
     if not data.enterprises.empty and "employer_name" in c.columns:
-        by_name = dict(zip(as_text(data.enterprises["name"]), as_text(data.enterprises["credit_code"]).str.upper()))
+        by_name = dict(zip(as_text(data.enterprises["name"]), as_text(data.enterprises["credit_code"]).str.upper(), strict=False))
         ccode = ccode.fillna(as_text(c["employer_name"]).map(by_name))
     if not data.projects.empty:
         contractor = dict(zip(as_text(data.projects["project_code"]),
-                              as_text(col(data.projects, "contractor_credit_code", None)).str.upper()))
+                              as_text(col(data.projects, "contractor_credit_code", None)).str.upper(), strict=False))
         ccode = ccode.fillna(pcode.map(contractor))
     proj = pd.DataFrame({"case_no": case_no, "entity_type": "project", "entity_id": pcode})
     emp = pd.DataFrame({"case_no": case_no, "entity_type": "employer", "entity_id": ccode})
@@ -132,7 +132,8 @@ def case_state(data: LayerData, as_of: pd.Timestamp, rules: Rules | None = None)
     closed_date = as_date(col(c, "closed_date"))
     status = as_text(col(c, "status", None))
     # a closed date counts from that day; a 结案 status without a date counts as closed
-    closed = (closed_date.notna() & (closed_date <= as_of)) | (closed_date.isna() & status.isin(r.case_closed_statuses).fillna(False))
+    by_status = closed_date.isna() & status.isin(r.case_closed_statuses).fillna(False)
+    closed = (closed_date.notna() & (closed_date <= as_of)) | by_status
     out = pd.DataFrame({
         "case_no": as_text(col(c, "case_no")), "received": received, "closed": closed.astype(bool),
         "closed_date": closed_date.where(closed_date <= as_of), "amount": as_num(col(c, "amount")),
@@ -198,7 +199,7 @@ def blacklist_as_of(data: LayerData, as_of: pd.Timestamp, rules: Rules | None = 
 
 
 def restricted_as_of(data: LayerData, as_of: pd.Timestamp, rules: Rules | None = None) -> pd.DataFrame:
-    """(十七)(二十六) Employers under joint punishment: blacklisted or graded C/D. Columns credit_code, grade, blacklisted, why."""
+    """(十七)(二十六) Employers under joint punishment (blacklisted or C/D): credit_code, grade, blacklisted, why."""
     r = rules_of(rules)
     g = grades_as_of(data, as_of, r)
     g = g[g["grade"].isin(r.guarantee_grades)]
@@ -252,7 +253,8 @@ def publication_list(data: LayerData, quarter: str, rules: Rules | None = None) 
         "移出日期": out["delisted"].dt.strftime("%Y-%m-%d"), "列入原因": out["reason"],
     }, columns=PUBLICATION_COLUMNS)
     order = {"新列入": 0, "移出": 1, "继续公示": 2}
-    return table.sort_values(["类别", "统一社会信用代码"], key=lambda s: s.map(order) if s.name == "类别" else s).reset_index(drop=True)
+    table = table.sort_values(["类别", "统一社会信用代码"], key=lambda s: s.map(order) if s.name == "类别" else s)
+    return table.reset_index(drop=True)
 
 
 def publication_xlsx(table: pd.DataFrame, path: str | Path) -> Path:
@@ -314,7 +316,8 @@ class CreditLayer:
         pts = pd.DataFrame()
         e = data.enterprises
         if e is not None and not e.empty and {"lon", "lat"} <= set(e.columns):
-            loc = pd.DataFrame({"credit_code": as_text(e["credit_code"]).str.upper(), "lon": as_num(e["lon"]), "lat": as_num(e["lat"])})
+            loc = pd.DataFrame({"credit_code": as_text(e["credit_code"]).str.upper(), "lon": as_num(e["lon"]),
+                                "lat": as_num(e["lat"])})
             pts = bad.merge(loc, on="credit_code", how="inner").dropna(subset=["lon", "lat"])
             pts = pts.assign(label="<b>" + escape(pts["name"].fillna(pts["credit_code"])) + "</b><br>" + escape(pts["why"]),
                              color=np.where(pts["blacklisted"], "#d62728", "#ff7f0e"), size=10,
@@ -328,7 +331,8 @@ class CreditLayer:
         return LayerResult(key=self.key, title=self.title, unit="家", by_township=by, points=pts, table=table,
                            legend=classes.legend() + [LegendItem("黑名单", "#d62728"), LegendItem("C/D级", "#ff7f0e")],
                            traces=[mapfig.choropleth_trace(by, classes, self.title)],
-                           notes=[f"截至{date_zh(pd.Series([as_of])).iloc[0]}；(十三) 年度等级于当年{get_settings().rules.credit_effective_month}月起生效"])
+                           notes=[f"截至{date_zh(pd.Series([as_of])).iloc[0]}；(十三) 年度等级于当年"
+                                  f"{get_settings().rules.credit_effective_month}月起生效"])
 
     def export_folium(self, result: LayerResult, fmap: Any) -> None:
         from layers.folium_export import add_layer

@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 
 from geodata.settings import Rules
-from layers.base import Filters, LayerData, LayerResult, LegendItem
-from layers.palettes import coverage_classes
 from layers import mapfig
-from layers.credit import as_bool, case_links, escape, as_date, as_num, as_text, col, rules_of
+from layers.base import Filters, LayerData, LayerResult, LegendItem
+from layers.credit import as_bool, as_date, as_num, as_text, case_links, col, escape, rules_of
+from layers.palettes import coverage_classes
 
 RULE_ZH = {"full": "存在未结欠薪：全额缴存", "exempt": "两年无拖欠且有无拖欠证明：减免", "raised": "发生过拖欠已处理：提高比例",
            "normal": "正常比例"}
@@ -130,7 +130,8 @@ def _record_at(data: LayerData, codes: pd.Series, when: pd.Series, r: Rules) -> 
     j = j.merge(links[["case_no", "entity_id"]], on="entity_id").merge(cs, on="case_no")
     j = j[j["received"] < j["when"]]
     closed = (j["closed_date"].notna() & (j["closed_date"] <= j["when"])) | (j["closed_date"].isna() & j["closed_flag"])
-    g = j.assign(open=~closed).groupby("row").agg(n_cases=("case_no", "nunique"), n_open=("open", "sum"), last_case=("received", "max"))
+    g = j.assign(open=~closed).groupby("row").agg(n_cases=("case_no", "nunique"), n_open=("open", "sum"),
+                                                  last_case=("received", "max"))
     out = g.reindex(np.arange(len(codes)))
     out.index = codes.index
     return out.fillna({"n_cases": 0, "n_open": 0}).astype({"n_cases": int, "n_open": int})
@@ -149,7 +150,8 @@ def _flag(out: pd.DataFrame, r: Rules) -> pd.DataFrame:
         "over": np.where(over, "多缴：实缴" + fmt(out["paid"]) + "万元，应缴" + fmt(out["required"]) + "万元", ""),
         "low": np.where(out["low_balance"] & ~out["short"], "已动用或退还未补足：余额" + fmt(out["balance"]) + "万元", ""),
         "unjust": np.where(unjust, "不符合减免条件却登记减免（不得擅自减免）", ""),
-        "mismatch": np.where(mismatch, "登记比例" + fmt(out["recorded_rate"] * 100) + "%，规则比例" + fmt(out["rate"] * 100) + "%", ""),
+        "mismatch": np.where(mismatch, "登记比例" + fmt(out["recorded_rate"] * 100) + "%，规则比例"
+                             + fmt(out["rate"] * 100) + "%", ""),
     }, index=out.index).fillna("")
     out["flags"] = parts.agg(lambda row: "；".join(x for x in row if x), axis=1) if len(out) else pd.Series(dtype=str)
     out["differs"] = out["short"] | over | unjust | mismatch
@@ -178,7 +180,8 @@ class DepositLayer:
             by["n"] = by["code"].map(g["count"]).fillna(0).astype(int)
         else:
             by["value"], by["n"] = np.nan, 0
-        by["label"] = np.where(by["value"].notna(), by["value"].round(1).astype("string") + "%（" + by["n"].astype(str) + "个项目）", "无在建项目")
+        by["label"] = np.where(by["value"].notna(),
+                               by["value"].round(1).astype("string") + "%（" + by["n"].astype(str) + "个项目）", "无在建项目")
         pts = pd.DataFrame()
         p = data.projects
         if not dep.empty and p is not None and {"lon", "lat"} <= set(p.columns):

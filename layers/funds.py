@@ -48,12 +48,14 @@ def fund_table(data: LayerData, years: list[int] | None = None, rules: Rules | N
     if years is None:
         years = sorted(rows["year"].unique().tolist())
     if units is None:
-        tw = data.townships["code"].tolist() if data.townships is not None and not data.townships.empty else [t.code for t in TOWNSHIPS]
+        has_towns = data.townships is not None and not data.townships.empty
+        tw = data.townships["code"].tolist() if has_towns else [t.code for t in TOWNSHIPS]
         units = [CITY_CODE, *tw]
     grid = pd.MultiIndex.from_product([units, years], names=["unit_code", "year"]).to_frame(index=False)
     out = grid.merge(rows, on=["unit_code", "year"], how="left")
     is_city = out["unit_code"] == CITY_CODE
-    out["unit_name"] = np.where(is_city, CITY_NAME + "（市级）", out["unit_code"].map(lambda c: BY_CODE[c].name if c in BY_CODE else c))
+    out["unit_name"] = np.where(is_city, CITY_NAME + "（市级）",
+                                out["unit_code"].map(lambda c: BY_CODE[c].name if c in BY_CODE else c))
     out["level"] = np.where(is_city, "市级", "乡镇")
     out["floor"] = np.where(is_city, r.fund_floor_city, r.fund_floor_township)  # (十) 200万 / 50万
     reported = out["balance"].notna() | out["budgeted"].notna()
@@ -102,14 +104,15 @@ class FundLayer:
         towns = t[t["level"] == "乡镇"]
         share = (towns["balance"] / towns["floor"] * 100).to_numpy()
         by = pd.DataFrame({"code": towns["unit_code"].to_numpy(), "value": share})
-        by["label"] = np.where(towns["balance"].notna(), "余额" + towns["balance"].round(1).astype("string").to_numpy() + "万元（下限"
-                               + towns["floor"].round(0).astype(int).astype(str).to_numpy() + "万元），" + towns["status"].to_numpy(),
-                               "未报送")
+        floor = towns["floor"].round(0).astype(int).astype(str)
+        text = "余额" + towns["balance"].round(1).astype("string") + "万元（下限" + floor + "万元），" + towns["status"]
+        by["label"] = np.where(towns["balance"].notna(), text.to_numpy(), "未报送")
         by["status"] = towns["status"].to_numpy()
         idx = np.where(np.isnan(share), -1, np.where(towns["at_floor"].to_numpy(dtype=bool), 1, 0))
         classes = Classes(index=idx, colors=[WARNING["orange"], OK], labels=["余额低于下限", "余额达到下限"])
         city = t[t["level"] == "市级"].iloc[0] if (t["level"] == "市级").any() else None
-        notes = [f"{year}年度；(十) 市级不少于{rules_of(None).fund_floor_city:g}万元，乡镇不少于{rules_of(None).fund_floor_township:g}万元"]
+        r = rules_of(None)
+        notes = [f"{year}年度；(十) 市级不少于{r.fund_floor_city:g}万元，乡镇不少于{r.fund_floor_township:g}万元"]
         if city is not None:
             bal = "—" if pd.isna(city["balance"]) else f"{city['balance']:g}万元"
             notes.append(f"市级周转金：{city['status']}，余额{bal}")

@@ -25,8 +25,8 @@ import h3
 import numpy as np
 import pandas as pd
 
-from geodata.settings import Rules, get_settings
 from geodata.boundaries import area_km2
+from geodata.settings import Rules, get_settings
 from layers import mapfig
 from layers.base import Filters, LayerData, LayerResult
 from layers.credit import _enterprise_info, as_text, escape, month_zh, rules_of
@@ -57,7 +57,8 @@ def factors(data: LayerData, filters: Filters | None = None, rules: Rules | None
         + (tr["drop"].clip(0, 1) * 100).round(0).astype(int).astype(str) + "%",
         "points": r.risk_trend_points * tr["drop"].clip(0, 1), "source": "trend",
     })
-    out = pd.concat([x for x in (wf, tf) if not x.empty], ignore_index=True) if len(wf) + len(tf) else pd.DataFrame(columns=FACTOR_COLUMNS)
+    out = pd.concat([x for x in (wf, tf) if not x.empty],
+                    ignore_index=True) if len(wf) + len(tf) else pd.DataFrame(columns=FACTOR_COLUMNS)
     return out[FACTOR_COLUMNS]
 
 
@@ -122,11 +123,11 @@ def score(data: LayerData, filters: Filters | None = None, rules: Rules | None =
     allf["contribution"] = np.where(allf["S"] > 0, allf["score"] * allf["points"] / allf["S"], 0.0)
     allf = allf.sort_values(["entity_type", "entity_id", "contribution"], ascending=[True, True, False])
     rows = allf[["factor", "factor_zh", "points", "contribution"]].to_dict("records")
-    keys = list(zip(allf["entity_type"], allf["entity_id"]))
+    keys = list(zip(allf["entity_type"], allf["entity_id"], strict=False))
     grouped: dict[tuple, list] = {}
-    for k, row in zip(keys, rows):
+    for k, row in zip(keys, rows, strict=False):
         grouped.setdefault(k, []).append(row)
-    out_keys = list(zip(out["entity_type"], out["entity_id"]))
+    out_keys = list(zip(out["entity_type"], out["entity_id"], strict=False))
     out["factors"] = [grouped.get(k, []) for k in out_keys]
     out["top_factors"] = [
         "；".join(f"{f['factor_zh']} +{f['contribution']:.1f}" for f in fs[:top]) if fs else "无预警" for fs in out["factors"]
@@ -141,7 +142,7 @@ def with_cells(scores: pd.DataFrame, data: LayerData, resolution: int) -> pd.Dat
     loc = entity_locations(data)
     s = scores.merge(loc, on=["entity_type", "entity_id"], how="inner")
     # h3-py v4 has no array API: one C call per point (~1 µs), fine at city scale
-    s["cell"] = [h3.latlng_to_cell(la, lo, resolution) for la, lo in zip(s["lat"].to_numpy(), s["lon"].to_numpy())]
+    s["cell"] = [h3.latlng_to_cell(la, lo, resolution) for la, lo in zip(s["lat"].to_numpy(), s["lon"].to_numpy(), strict=False)]
     return s
 
 
@@ -198,7 +199,8 @@ def hex_geojson(cells: pd.Series) -> dict:
     feats = []
     for c in cells:
         ring = [[lng, lat] for lat, lng in h3.cell_to_boundary(c)]
-        feats.append({"type": "Feature", "id": c, "properties": {"cell": c}, "geometry": {"type": "Polygon", "coordinates": [ring + ring[:1]]}})
+        geom = {"type": "Polygon", "coordinates": [ring + ring[:1]]}
+        feats.append({"type": "Feature", "id": c, "properties": {"cell": c}, "geometry": geom})
     return {"type": "FeatureCollection", "features": feats}
 
 
@@ -231,13 +233,14 @@ class RiskHeatLayer:
         traces = [mapfig.choropleth_trace(by, classes, self.title), self._hex_trace(hx)]
         pts = s.merge(entity_locations(data), on=["entity_type", "entity_id"])
         pts = pts[pts["score"] > 0]
-        label = ("<b>" + escape(pts["name"].fillna(pts["entity_id"])) + "</b><br>风险分" + pts["score"].round(0).astype(int).astype(str)
-                 + "<br>" + escape(pts["top_factors"]))
+        label = ("<b>" + escape(pts["name"].fillna(pts["entity_id"])) + "</b><br>风险分"
+                 + pts["score"].round(0).astype(int).astype(str) + "<br>" + escape(pts["top_factors"]))
         pts = pts.assign(label=label, color=np.where(pts["score"] >= hot_at, "#d62728", "#ff7f0e"), size=8,
                          link=np.where(pts["entity_type"] == "project", "/project/", "/enterprise/") + pts["entity_id"])
         s = s[s["score"] > 0]  # the table lists only entities with a factor
         table = pd.DataFrame({"对象": s["entity_type"].map({"project": "项目", "employer": "单位"}), "编号": s["entity_id"],
-                              "名称": s["name"], "乡镇代码": s["township_code"], "风险分": s["score"].round(1), "主要因素": s["top_factors"],
+                              "名称": s["name"], "乡镇代码": s["township_code"], "风险分": s["score"].round(1),
+                              "主要因素": s["top_factors"],
                               "链接": np.where(s["entity_type"] == "project", "/project/", "/enterprise/") + s["entity_id"]})
         ctx_month = context(data, filters).month
         return LayerResult(key=self.key, title=self.title, unit=self.unit_zh, by_township=by, points=pts, table=table,
@@ -259,7 +262,8 @@ class RiskHeatLayer:
         area = t["area_km2"].to_numpy(float) if "area_km2" in t.columns else area_km2(t) if not t.empty else np.array([])
         hot = by["code"].map(s[s["score"] >= hot_at].groupby("township_code").size()).fillna(0)
         by["value"] = hot / np.where(area > 0, area, np.nan)
-        by["label"] = "高风险对象" + hot.astype(int).astype(str) + "个，每平方公里" + by["value"].round(3).astype("string").fillna("—") + "个"
+        per_km2 = by["value"].round(3).astype("string").fillna("—")
+        by["label"] = "高风险对象" + hot.astype(int).astype(str) + "个，每平方公里" + per_km2 + "个"
         return by
 
     def _hex_trace(self, hx: pd.DataFrame) -> dict:
@@ -270,9 +274,11 @@ class RiskHeatLayer:
             "type": "choroplethmap", "uid": "hexes", "geojson": hex_geojson(hx["cell"] if len(hx) else []),
             "locations": hx["cell"].tolist() if len(hx) else [], "featureidkey": "id", "z": z, "zmin": 0,
             "zmax": max(z) if z and max(z) > 0 else 1, "colorscale": [[i / 4, c] for i, c in enumerate(HEAT)], "showscale": False,
-            "marker": {"opacity": 0.7, "line": {"width": 0.3, "color": "#7f2704"}}, "customdata": hx["cell"].tolist() if len(hx) else [],
+            "marker": {"opacity": 0.7, "line": {"width": 0.3, "color": "#7f2704"}},
+            "customdata": hx["cell"].tolist() if len(hx) else [],
             "text": escape(hx["why"]).tolist() if len(hx) else [], "name": "H3风险格",
-            "hovertemplate": "%{text}<br>" + ("风险合计" if self.view == "sum" else "密度") + " %{z:.2f}" + self.unit_zh + "<extra></extra>",
+            "hovertemplate": "%{text}<br>" + ("风险合计" if self.view == "sum" else "密度") + " %{z:.2f}" + self.unit_zh
+                             + "<extra></extra>",
         }
 
     def export_folium(self, result: LayerResult, fmap: Any) -> None:
@@ -287,7 +293,7 @@ class RiskHeatLayer:
         t = hexes[0]
         zmax = t["zmax"] or 1.0
         feats = [{**f, "properties": {"popup": f"{why}；{z:.2f}{result.unit}", "c": HEAT[min(4, int(4 * z / zmax))]}}
-                 for f, z, why in zip(t["geojson"]["features"], t["z"], t["text"])]  # why is escaped in build
+                 for f, z, why in zip(t["geojson"]["features"], t["z"], t["text"], strict=False)]  # why is escaped in build
         folium.GeoJson({"type": "FeatureCollection", "features": feats}, name=f"{result.title}·H3",
                        style_function=lambda f: {"fillColor": f["properties"]["c"], "color": f["properties"]["c"], "weight": 0.5,
                                                  "fillOpacity": 0.6},

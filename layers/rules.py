@@ -32,11 +32,24 @@ from geodata.settings import Rules
 from layers import mapfig
 from layers.base import Filters, LayerData, LayerResult, LegendItem
 from layers.credit import (
-    _enterprise_info, arrears_record, as_bool, as_date, date_zh, as_num, as_text, col, month_end, month_index, month_str, month_zh,
-    escape, restricted_as_of, rules_of,
+    _enterprise_info,
+    arrears_record,
+    as_bool,
+    as_date,
+    as_num,
+    as_text,
+    col,
+    date_zh,
+    escape,
+    month_end,
+    month_index,
+    month_str,
+    month_zh,
+    restricted_as_of,
+    rules_of,
 )
-from layers.palettes import amount_classes
 from layers.deposits import required_deposits
+from layers.palettes import amount_classes
 
 INDICATOR_ZH = {"tax_paid": ("纳税额", "万元"), "electricity_kwh": ("用电量", "千瓦时"), "water_m3": ("用水量", "立方米"),
                 "social_insurance_headcount": ("参保人数", "人"), "bank_inflow": ("银行资金流入", "万元")}
@@ -80,7 +93,8 @@ def evaluation_point(data: LayerData, filters: Filters | None) -> tuple[str, pd.
     as_of = pd.Timestamp(f.as_of) if f.as_of else None
     month = f.month_to
     if month is None:
-        idx = pd.concat([month_index(col(k, "month")) for k in (data.compliance, data.indicators) if k is not None and not k.empty]
+        idx = pd.concat([month_index(col(k, "month")) for k in (data.compliance,
+                                                                data.indicators) if k is not None and not k.empty]
                         or [pd.Series(dtype=float)])
         if as_of is not None:
             idx = idx[idx <= as_of.year * 12 + as_of.month - 1]
@@ -107,7 +121,8 @@ def context(data: LayerData, filters: Filters | None = None, rules: Rules | None
     comp = pd.DataFrame({
         "project_code": as_text(col(c, "project_code", None)), "m": month_index(col(c, "month")),
         "onsite": as_num(col(c, "workers_onsite")), "registered": as_num(col(c, "workers_registered")),
-        "cards": as_num(col(c, "cards_issued")), "due": as_num(col(c, "wages_due")), "paid_bank": as_num(col(c, "wages_paid_bank")),
+        "cards": as_num(col(c, "cards_issued")), "due": as_num(col(c, "wages_due")),
+        "paid_bank": as_num(col(c, "wages_paid_bank")),
         "funded": as_num(col(c, "account_funded")), "paid_through": month_index(col(c, "paid_through_month")),
     })
     m = int(month_index(pd.Series([month])).iloc[0])
@@ -168,7 +183,8 @@ def rule_wages_unpaid(ctx: Context) -> pd.DataFrame:
     r = ctx.rules
     sev = np.select([hit["behind"] >= r.unpaid_months_red, hit["behind"] >= r.unpaid_months_orange], ["red", "orange"], "yellow")
     paid_txt = hit["paid_through"].map(lambda i: month_zh(month_str(i)))
-    ev = "工资发放至" + paid_txt + "，应至" + month_zh(month_str(ctx.m - 1)) + "，拖后" + hit["behind"].astype(int).astype(str) + "个月"
+    due = month_zh(month_str(ctx.m - 1))
+    ev = "工资发放至" + paid_txt + "，应至" + due + "，拖后" + hit["behind"].astype(int).astype(str) + "个月"
     return _emit("project", hit, "wages_unpaid", sev, ev, hit["behind"], 0, ctx)
 
 
@@ -260,7 +276,8 @@ def rule_guarantee_missing(ctx: Context) -> pd.DataFrame:
     by_name = pd.Series(names.index, index=names["name"]).groupby(level=0).first() if not names.empty else pd.Series(dtype=object)
     builder_code = p["builder"].map(by_name)
     frames = []
-    for role, code, who in (("建设单位", builder_code, p["builder"]), ("施工总承包单位", p["contractor_credit_code"], p["contractor"])):
+    roles = (("建设单位", builder_code, p["builder"]), ("施工总承包单位", p["contractor_credit_code"], p["contractor"]))
+    for role, code, who in roles:
         hit_mask = code.isin(bad.index) & ~p["guarantee"]
         hit = p.assign(code=code, who=who.fillna(code))[hit_mask]
         if hit.empty:
@@ -285,12 +302,17 @@ def rule_past_arrears(ctx: Context) -> pd.DataFrame:
     rec = rec[~is_p | rec["entity_id"].isin(proj.index)].copy()
     is_p = rec["entity_type"] == "project"
     rec["name"] = np.where(is_p, rec["entity_id"].map(proj["name"]), rec["entity_id"].map(info["name"]))
-    rec["township_code"] = np.where(is_p, rec["entity_id"].map(proj["township_code"]), rec["entity_id"].map(info["township_code"]))
+    rec["township_code"] = np.where(is_p, rec["entity_id"].map(proj["township_code"]),
+                                    rec["entity_id"].map(info["township_code"]))
     sev = np.where(rec["n_open"] > 0, "orange", "yellow")
-    ev = ("截至" + date_zh(pd.Series([ctx.as_of])).iloc[0] + "共有欠薪案件" + rec["n_cases"].astype(str) + "件（" + rec["case_nos"]
-          + "），最近受理于" + date_zh(rec["last_case"], day=False) + np.where(rec["n_open"] > 0, "，未结" + rec["n_open"].astype(str) + "件", "，均已结案"))
-    frames = [_emit(t, rec[rec["entity_type"] == t], "past_arrears", sev[(rec["entity_type"] == t).to_numpy()],
-                    ev[rec["entity_type"] == t], rec.loc[rec["entity_type"] == t, "n_cases"], 0, ctx) for t in ("project", "employer")]
+    since = "截至" + date_zh(pd.Series([ctx.as_of])).iloc[0]
+    still = np.where(rec["n_open"] > 0, "，未结" + rec["n_open"].astype(str) + "件", "，均已结案")
+    ev = (since + "共有欠薪案件" + rec["n_cases"].astype(str) + "件（" + rec["case_nos"]
+          + "），最近受理于" + date_zh(rec["last_case"], day=False) + still)
+    frames = []
+    for t in ("project", "employer"):
+        mask = rec["entity_type"] == t
+        frames.append(_emit(t, rec[mask], "past_arrears", sev[mask.to_numpy()], ev[mask], rec.loc[mask, "n_cases"], 0, ctx))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -339,7 +361,8 @@ def rule_indicator_drop(ctx: Context) -> pd.DataFrame:
     frames = []
     for field, g in hit.groupby("field", sort=False):
         zh, unit = INDICATOR_ZH.get(field, (field, ""))
-        sev = np.select([g["drop"] >= r.indicator_drop_red - EPS, g["drop"] >= r.indicator_drop_orange - EPS], ["red", "orange"], "yellow")
+        sev = np.select([g["drop"] >= r.indicator_drop_red - EPS, g["drop"] >= r.indicator_drop_orange - EPS],
+                        ["red", "orange"], "yellow")
         ev = (month_zh(ctx.month) + zh + _f(g["current"], 1) + unit + "，前" + g["n_hist"].astype(int).astype(str) + "个月均值"
               + _f(g["baseline"], 1) + unit + "，下降" + _pct(g["drop"]))
         frames.append(_emit("employer", g, f"drop_{field}", sev, ev, g["drop"], r.indicator_drop, ctx))
@@ -358,7 +381,8 @@ def warnings(data: LayerData, filters: Filters | None = None, rules: Rules | Non
     if filters is not None and filters.township:
         out = out[out["township_code"] == filters.township]
     order = out["severity"].map(SEVERITY_RANK)
-    return out.assign(_o=order).sort_values(["_o", "township_code", "entity_id", "rule"]).drop(columns="_o").reset_index(drop=True)
+    return out.assign(_o=order).sort_values(["_o", "township_code", "entity_id",
+                                             "rule"]).drop(columns="_o").reset_index(drop=True)
 
 
 def filter_warnings(w: pd.DataFrame, township: str | None = None, rules: list[str] | None = None,
@@ -399,7 +423,8 @@ class WarningsLayer:
         reds = w[w["severity"] == "red"].groupby("township_code").size()
         by = pd.DataFrame({"code": data.townships["code"].to_numpy() if not data.townships.empty else []})
         by["value"] = by["code"].map(counts).fillna(0).astype(float)
-        by["label"] = by["value"].astype(int).astype(str) + "条（红色" + by["code"].map(reds).fillna(0).astype(int).astype(str) + "条）"
+        n_red = by["code"].map(reds).fillna(0).astype(int).astype(str)
+        by["label"] = by["value"].astype(int).astype(str) + "条（红色" + n_red + "条）"
         classes = amount_classes(by["value"], "条")
         pts = _points(data, w)
         month = w["month"].iloc[0] if len(w) else context(data, filters).month
@@ -420,7 +445,8 @@ def entity_locations(data: LayerData) -> pd.DataFrame:
     for kind, df, key in (("project", data.projects, "project_code"), ("employer", data.enterprises, "credit_code")):
         if df is not None and not df.empty and {"lon", "lat"} <= set(df.columns):
             ids = as_text(df[key]).str.upper() if kind == "employer" else as_text(df[key])
-            frames.append(pd.DataFrame({"entity_type": kind, "entity_id": ids, "lon": as_num(df["lon"]), "lat": as_num(df["lat"])}))
+            frames.append(pd.DataFrame({"entity_type": kind, "entity_id": ids, "lon": as_num(df["lon"]),
+                                        "lat": as_num(df["lat"])}))
     if not frames:
         return pd.DataFrame(columns=["entity_type", "entity_id", "lon", "lat"])
     return pd.concat(frames, ignore_index=True).dropna().drop_duplicates(["entity_type", "entity_id"])

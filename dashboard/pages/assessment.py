@@ -17,7 +17,14 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html
 from dashboard import access, components, services
 from layers import mapfig
 from layers.assessment import (
-    EVIDENCE_ZH, INDICATORS, AssessmentResult, assess, score_classes, scores_zh, township_breakdown, workbook_sheets,
+    EVIDENCE_ZH,
+    INDICATORS,
+    AssessmentResult,
+    assess,
+    score_classes,
+    scores_zh,
+    township_breakdown,
+    workbook_sheets,
 )
 from layers.exports import xlsx_bytes
 
@@ -68,7 +75,7 @@ def _year(arg, scope) -> int:
 def _by_township(res: AssessmentResult) -> pd.DataFrame:
     s = res.scores
     by = pd.DataFrame({"code": s["code"], "name": s["name"], "value": s["total"]})
-    by["label"] = [f"{v:.1f}分（第{r}名）" if pd.notna(v) else "无数据" for v, r in zip(s["total"], s["rank"])]
+    by["label"] = [f"{v:.1f}分（第{r}名）" if pd.notna(v) else "无数据" for v, r in zip(s["total"], s["rank"], strict=False)]
     return by
 
 
@@ -93,13 +100,15 @@ def breakdown(res: AssessmentResult, code: str | None) -> list:
     b = township_breakdown(res, code)
     head = html.Div(className="kpis", children=[
         html.Div([html.Div("乡镇", className="kpi-label"), html.Div(row["name"], className="kpi-value")], className="kpi"),
-        html.Div([html.Div("总分", className="kpi-label"), html.Div(components.text(None if pd.isna(row["total"]) else f"{row['total']:.1f}分"),
+        html.Div([html.Div("总分", className="kpi-label"),
+                  html.Div(components.text(None if pd.isna(row["total"]) else f"{row['total']:.1f}分"),
                                                                   className="kpi-value")], className="kpi"),
-        html.Div([html.Div("排名", className="kpi-label"), html.Div(f"第{row['rank']}名 / {len(res.scores)}", className="kpi-value")],
-                 className="kpi"),
+        html.Div([html.Div("排名", className="kpi-label"),
+                  html.Div(f"第{row['rank']}名 / {len(res.scores)}", className="kpi-value")], className="kpi"),
     ])
     cols = ["指标", "数值", "计数", "得分", "权重", "计入总分"]
-    return [head, components.grid("as-breakdown-grid", b[cols].astype(object).where(b[cols].notna(), None).to_dict("records"), cols,
+    return [head, components.grid("as-breakdown-grid", b[cols].astype(object).where(b[cols].notna(), None).to_dict("records"),
+                                  cols,
                                   height=540, dashGridOptions={"pagination": False})]
 
 
@@ -109,7 +118,7 @@ def evidence(res: AssessmentResult, key: str, code: str | None) -> list[dict]:
         ev = ev[ev["township_code"] == code]
     out = ev.rename(columns=EVIDENCE_ZH)[EVIDENCE_COLUMNS]
     links = {"项目": "/project/", "在建项目": "/project/", "案件": "/case/", "重大案件": "/case/"}
-    out = out.assign(link=[links.get(t, "") + str(i) if t in links else "" for t, i in zip(out["类型"], out["编号"])])
+    out = out.assign(link=[links[t] + str(i) if t in links else "" for t, i in zip(out["类型"], out["编号"], strict=True)])
     return out.astype(object).where(out.notna(), None).to_dict("records")
 
 
@@ -118,7 +127,8 @@ def _weights_card() -> html.Div:
     rows = [html.Tr([html.Td(zh), html.Td(f"{getattr(w, k):g}")]) for k, zh in INDICATORS.items()]
     return components.card("指标与权重", html.Table([html.Thead(html.Tr([html.Th("指标"), html.Th("权重")])), html.Tbody(rows)],
                                                 className="simple-table"),
-                           html.Small("权重在设置 assessment.* 中修改；无可计数据的指标不计分，其余权重按比例折算。", className="muted"))
+                           html.Small("权重在设置 assessment.* 中修改；无可计数据的指标不计分，其余权重按比例折算。",
+                                      className="muted"))
 
 
 # ---- layout and callbacks -------------------------------------------------------------------------
@@ -139,18 +149,21 @@ def layout(year: str | None = None, t: str | None = None, ind: str | None = None
                                                value=y, clearable=False, searchable=False)),
         _weights_card(),
         components.card("导出", html.Button("⤓ 导出考核表（Excel）", id="as-export", className="button download", n_clicks=0),
-                        html.Small("得分表及每项指标的证据明细，各一张工作表", className="muted"), dcc.Download(id="as-download")),
+                        html.Small("得分表及每项指标的证据明细，各一张工作表", className="muted"),
+                        dcc.Download(id="as-download")),
     ]
     main = html.Div(className="card map-card", children=[
         html.Div(className="map-head", children=[
-            html.Span(f"{y}年度各乡镇考核得分", className="map-title"), components.demo_badge(services.boundaries_are_demo(scope)),
+            html.Span(f"{y}年度各乡镇考核得分", className="map-title"),
+            components.demo_badge(services.boundaries_are_demo(scope)),
         ]),
         html.Div(dcc.Graph(id="as-map", figure=figure(scope, res), config=MAP_CONFIG, responsive=True, style={"height": "100%"}),
                  className="map-graph"),
         html.Div(className="map-foot", children=[html.Div("(三十二)(三十三) 总分=100×Σ(权重×得分)/Σ权重；点击乡镇查看明细")]),
     ])
     side = [
-        components.card("图例", components.legend("考核得分", [(i.label, i.color) for i in score_classes(res.scores["total"]).legend()])),
+        components.card("图例", components.legend("考核得分", [(i.label,
+                                                          i.color) for i in score_classes(res.scores["total"]).legend()])),
         components.card("各乡镇排名（点击查看明细）", dcc.Graph(id="as-bars", figure=bars(res), config=components.GRAPH_CONFIG)),
     ]
     details = html.Div([
@@ -165,11 +178,14 @@ def layout(year: str | None = None, t: str | None = None, ind: str | None = None
             html.Div(id="as-evidence-title", className="muted", children=_evidence_title(res, key, code)),
             components.grid("as-evidence", evidence(res, key, code), EVIDENCE_COLUMNS, link_col="编号"),
         ),
-        components.card("各乡镇得分表", components.grid("as-table", table.astype(object).where(table.notna(), None).to_dict("records"),
-                                                  list(table.columns))),
+        components.card("各乡镇得分表", components.grid("as-table", _records(table), list(table.columns))),
     ])
     return components.page("年度考核", crumbs, filters=filters, main=main, side=side, details=details,
                            extra=[dcc.Store(id="as-town", data=code), dcc.Store(id="as-sink")])
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    return df.astype(object).where(df.notna(), None).to_dict("records")
 
 
 def _evidence_title(res: AssessmentResult, key: str, code: str | None) -> str:

@@ -25,6 +25,7 @@ dash.register_page(__name__, path="/warnings", name="欠薪预警", title="欠�
 
 MAP_CONFIG = {**components.GRAPH_CONFIG, "scrollZoom": True}
 TYPES = {"project": "项目", "employer": "单位"}
+Scope = tuple[str, ...] | None
 GRID_COLUMNS = ["等级", "对象", "名称", "编号", "乡镇", "规则", "依据", "证据", "月份"]
 RISK_COLUMNS = ["对象", "名称", "编号", "乡镇", "风险分", "主要因素"]
 
@@ -40,7 +41,7 @@ def _data(scope) -> LayerData:
 
 
 @lru_cache(maxsize=8)
-def _computed(url: str, version: str, scope: tuple[str, ...] | None, month: str) -> tuple[pd.DataFrame, pd.DataFrame, LayerResult]:
+def _computed(url: str, version: str, scope: Scope, month: str) -> tuple[pd.DataFrame, pd.DataFrame, LayerResult]:
     sc = list(scope) if scope is not None else None
     d = _data(sc)
     f = Filters(month_to=month)
@@ -80,13 +81,15 @@ def risk_rows(s: pd.DataFrame, names: dict[str, str], township: str | None, top:
         s = s[s["township_code"] == township]
     s = s.head(top)
     t = pd.DataFrame({"对象": s["entity_type"].map(TYPES), "名称": s["name"].fillna(s["entity_id"]), "编号": s["entity_id"],
-                      "乡镇": s["township_code"].map(names).fillna("—"), "风险分": s["score"].round(1), "主要因素": s["top_factors"],
+                      "乡镇": s["township_code"].map(names).fillna("—"), "风险分": s["score"].round(1),
+                      "主要因素": s["top_factors"],
                       "link": s["entity_type"].map({"project": "/project/", "employer": "/enterprise/"}) + s["entity_id"]})
     return t.astype(object).where(t.notna(), None).to_dict("records")
 
 
 def kpis(w: pd.DataFrame) -> html.Div:
-    items = [{"label": f"{SEVERITY_ZH[k]}预警", "value": f"{int((w['severity'] == k).sum())}条", "tone": "bad" if k == "red" else "warn"}
+    items = [{"label": f"{SEVERITY_ZH[k]}预警", "value": f"{int((w['severity'] == k).sum())}条",
+              "tone": "bad" if k == "red" else "warn"}
              for k in ("red", "orange", "yellow")]
     items.append({"label": "涉及对象", "value": f"{w[['entity_type', 'entity_id']].drop_duplicates().shape[0]}个"})
     return components.kpi_cards(items)
@@ -99,11 +102,13 @@ def rule_bars(w: pd.DataFrame) -> dict:
     for sev in ("red", "orange", "yellow"):
         c = w[w["severity"] == sev]["rule_zh"].value_counts().reindex(order).fillna(0)
         data.append({"type": "bar", "orientation": "h", "x": c.tolist(), "y": order, "name": SEVERITY_ZH[sev],
-                     "marker": {"color": SEVERITY_COLOR[sev]}, "hovertemplate": "%{y}：%{x}条<extra>" + SEVERITY_ZH[sev] + "</extra>"})
-    return {"data": data, "layout": {"barmode": "stack", "height": max(180, 22 * len(order) + 60), "font": {"family": components.FONT},
-                                     "margin": {"l": 8, "r": 8, "t": 4, "b": 30}, "yaxis": {"automargin": True, "fixedrange": True},
-                                     "xaxis": {"fixedrange": True, "title": {"text": "条"}}, "showlegend": False,
-                                     "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)"}}
+                     "marker": {"color": SEVERITY_COLOR[sev]},
+                     "hovertemplate": "%{y}：%{x}条<extra>" + SEVERITY_ZH[sev] + "</extra>"})
+    layout = {"barmode": "stack", "height": max(180, 22 * len(order) + 60), "font": {"family": components.FONT},
+              "margin": {"l": 8, "r": 8, "t": 4, "b": 30}, "yaxis": {"automargin": True, "fixedrange": True},
+              "xaxis": {"fixedrange": True, "title": {"text": "条"}}, "showlegend": False,
+              "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)"}
+    return {"data": data, "layout": layout}
 
 
 def heat_figure(scope, heat: LayerResult, township: str | None) -> dict:
@@ -119,7 +124,7 @@ def hex_panel(s: pd.DataFrame, data: LayerData, heat: LayerResult, cell: str | N
     if not cell:
         return [html.P("点击地图上的六边形，查看格内的项目和单位及其风险原因。", className="muted")]
     hexes = next((tr for tr in heat.traces if tr.get("uid") == "hexes"), {"locations": [], "text": []})
-    why = dict(zip(hexes["locations"], hexes["text"])).get(cell, "")
+    why = dict(zip(hexes["locations"], hexes["text"], strict=False)).get(cell, "")
     inside = hex_contents(s, data, cell)
     inside = inside.rename(columns={"链接": "link"})
     recs = inside.astype(object).where(inside.notna(), None).to_dict("records")
@@ -144,24 +149,28 @@ def layout(month: str | None = None, t: str | None = None, rule: str | None = No
     etype = type if type in TYPES else None
     w, s, heat = computed(scope, m)
     shown = filter_warnings(w, town, rules_on, sev_on, etype)
-    filters = [
-        components.card("筛选",
-                        components.filter_group("评估月份", dcc.Dropdown(id="wn-month", value=m, clearable=False, searchable=False,
-                                                                     options=services.month_options(scope, m, m))),
-                        components.filter_group("乡镇", dcc.Dropdown(id="wn-town", value=town, placeholder="全部乡镇",
-                                                                   options=[{"label": v, "value": k} for k, v in names.items()])),
-                        components.filter_group("规则", dcc.Dropdown(id="wn-rule", value=rules_on, multi=True, placeholder="全部规则",
-                                                                   options=[{"label": f"{zh} {cl}", "value": k} for k, (zh, cl) in RULES.items()])),
-                        components.filter_group("等级", dcc.Checklist(id="wn-sev", value=sev_on, className="point-switch",
-                                                                    options=[{"label": f"{v}预警", "value": k} for k, v in SEVERITY_ZH.items()])),
-                        components.filter_group("对象", dcc.RadioItems(id="wn-type", value=etype or "", className="point-switch",
-                                                                     options=[{"label": "全部", "value": ""},
-                                                                              *({"label": v, "value": k} for k, v in TYPES.items())]))),
-    ]
+    rule_opts = [{"label": f"{zh} {cl}", "value": k} for k, (zh, cl) in RULES.items()]
+    sev_opts = [{"label": f"{v}预警", "value": k} for k, v in SEVERITY_ZH.items()]
+    type_opts = [{"label": "全部", "value": ""}, *({"label": v, "value": k} for k, v in TYPES.items())]
+    month_opts = services.month_options(scope, m, m)
+    town_opts = [{"label": v, "value": k} for k, v in names.items()]
+    month_dd = dcc.Dropdown(id="wn-month", value=m, clearable=False, searchable=False, options=month_opts)
+    town_dd = dcc.Dropdown(id="wn-town", value=town, placeholder="全部乡镇", options=town_opts)
+    rule_dd = dcc.Dropdown(id="wn-rule", value=rules_on, multi=True, placeholder="全部规则", options=rule_opts)
+    filters = [components.card(
+        "筛选",
+        components.filter_group("评估月份", month_dd),
+        components.filter_group("乡镇", town_dd),
+        components.filter_group("规则", rule_dd),
+        components.filter_group("等级", dcc.Checklist(id="wn-sev", value=sev_on, className="point-switch", options=sev_opts)),
+        components.filter_group("对象", dcc.RadioItems(id="wn-type", value=etype or "", className="point-switch",
+                                                     options=type_opts)),
+    )]
     main = html.Div(className="card map-card", children=[
         html.Div(className="map-head", children=[html.Span(f"欠薪风险热力（{components.month_zh(m)}）", className="map-title"),
                                                  components.demo_badge(services.boundaries_are_demo(scope))]),
-        html.Div(dcc.Graph(id="wn-map", figure=heat_figure(scope, heat, town), config=MAP_CONFIG, responsive=True, style={"height": "100%"}),
+        html.Div(dcc.Graph(id="wn-map", figure=heat_figure(scope, heat, town), config=MAP_CONFIG, responsive=True,
+                           style={"height": "100%"}),
                  className="map-graph"),
         html.Div(className="map-foot", children=[html.Div(n) for n in heat.notes]),
     ])

@@ -9,7 +9,7 @@ import pytest
 from geodata.settings import Assessment
 from layers.assessment import INDICATORS, LAYER, assess, assessment_workbook, township_breakdown
 from layers.base import Filters, LayerData
-from tests.layers.test_rules import A, T1, T2, deposit, project, townships
+from tests.layers.test_rules import T1, T2, A, deposit, project, townships
 
 
 def monthly(code: str, registered: int = 100) -> list[dict]:
@@ -28,14 +28,18 @@ def year_2024() -> LayerData:
     compliance = monthly("P1") + monthly("P2", registered=90) + monthly("Q1")
     deposits = [deposit("P1"), deposit("P2", 1.0), deposit("Q1")]
     cases = [
-        dict(case_no="K1", received_date="2024-03-01", closed_date="2024-03-21", status="结案", township_code=T1, amount=10.0, workers=5,
+        dict(case_no="K1", received_date="2024-03-01", closed_date="2024-03-21", status="结案", township_code=T1, amount=10.0,
+             workers=5,
              credit_code="914101830000000009"),
         dict(case_no="K2", received_date="2024-11-01", status="立案", township_code=T1, amount=60.0, workers=8,
              credit_code="914101830000000009"),  # major (≥ 50 万元), open at year end: 60 days
-        dict(case_no="K0", received_date="2023-12-30", status="结案", closed_date="2024-01-05", township_code=T2, amount=99.0, workers=1),
+        dict(case_no="K0", received_date="2023-12-30", status="结案", closed_date="2024-01-05", township_code=T2, amount=99.0,
+             workers=1),
     ]
-    incidents = [dict(incident_no="I1", occurred_at="2024-05-01 10:00", township_code=T1, status="已处置", grade="一般", headcount=20),
-                 dict(incident_no="I0", occurred_at="2023-05-01 10:00", township_code=T2, status="处置中", grade="一般", headcount=9)]
+    incidents = [
+        dict(incident_no="I1", occurred_at="2024-05-01 10:00", township_code=T1, status="已处置", grade="一般", headcount=20),
+        dict(incident_no="I0", occurred_at="2023-05-01 10:00", township_code=T2, status="处置中", grade="一般", headcount=9),
+    ]
     funds = [dict(unit_code=T1, year=2024, budgeted=60.0, balance=60.0, used=0.0, replenished=0.0)]
     ent = [dict(credit_code=A, name="甲建设公司", township_code=T1)]
     return LayerData(townships=townships(), projects=pd.DataFrame(projects), compliance=pd.DataFrame(compliance),
@@ -54,7 +58,8 @@ def test_two_townships_scored_by_hand():
     assert t1["days_to_close_value"] == pytest.approx(40.0)  # (20 + 60) / 2
     assert t1["days_to_close_score"] == pytest.approx((90 - 40) / 60)
     assert t1["arrears_per_project_value"] == pytest.approx(35.0) and t1["arrears_per_project_score"] == 0
-    by_hand_t1 = 15 * .5 + 15 * .5 + 15 * .5 + 10 * .5 + 5 * 1 + 10 * 1 + 15 * .5 + 5 * (50 / 60) + 5 * .5 + 5 * 0  # / 100 weights
+    # weights sum to 100: 15 实名 + 15 专户 + 15 保证金 + 10 代发 + 5 公示牌 + 10 周转金 + 15 结案 + 5 天数 + 5 处置 + 5 欠薪
+    by_hand_t1 = 15 * .5 + 15 * .5 + 15 * .5 + 10 * .5 + 5 * 1 + 10 * 1 + 15 * .5 + 5 * (50 / 60) + 5 * .5 + 5 * 0
     assert t1["total"] == pytest.approx(by_hand_t1)  # 56.67
     # T2: no case and no incident in 2024 -> those three are left out; weights renormalised over 75
     assert pd.isna(t2["case_closure_score"]) and pd.isna(t2["days_to_close_score"]) and pd.isna(t2["incidents_handled_score"])
@@ -86,7 +91,8 @@ def test_workbook_sheets_hold_the_evidence(tmp_path):
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames[0] == "2024年度得分" and set(INDICATORS.values()) <= set(wb.sheetnames)
     scores = list(wb["2024年度得分"].iter_rows(values_only=True))
-    assert scores[0][:4] == ("排名", "乡镇代码", "乡镇", "总分") and scores[1][2] == "新华路街道" and scores[1][3] == pytest.approx(80.0)
+    assert scores[0][:4] == ("排名", "乡镇代码", "乡镇", "总分")
+    assert scores[1][2] == "新华路街道" and scores[1][3] == pytest.approx(80.0)
     rows = list(wb["实名制覆盖率"].iter_rows(values_only=True))
     assert rows[0] == ("乡镇代码", "乡镇", "类型", "编号", "名称", "数值", "是否达标", "说明")
     p2 = next(r for r in rows if r[3] == "P2")

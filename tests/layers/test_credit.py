@@ -7,22 +7,32 @@ import pandas as pd
 
 from layers.base import Filters
 from layers.credit import (
-    LAYER, arrears_record, blacklist_as_of, case_links, grades_as_of, grades_by_year, publication_list, publication_xlsx,
+    LAYER,
+    arrears_record,
+    blacklist_as_of,
+    case_links,
+    grades_as_of,
+    grades_by_year,
+    publication_list,
+    publication_xlsx,
     restricted_as_of,
 )
-from tests.layers.test_rules import A, B, T1, make, project
+from tests.layers.test_rules import T1, A, B, make, project
 
 C = "914101830000000003"
 CREDIT = [
     dict(credit_code=A, year=2023, grade="A", blacklisted=False),
     dict(credit_code=A, year=2024, grade="C", blacklisted=False),
-    dict(credit_code=B, year=2024, grade="D", blacklisted=True, listed_date="2024-04-10", delisted_date=None, reason="=HYPERLINK(1)"),
-    dict(credit_code=C, year=2023, grade="D", blacklisted=True, listed_date="2023-10-10", delisted_date="2024-05-20", reason="拒不改正"),
+    dict(credit_code=B, year=2024, grade="D", blacklisted=True, listed_date="2024-04-10", delisted_date=None,
+         reason="=HYPERLINK(1)"),
+    dict(credit_code=C, year=2023, grade="D", blacklisted=True, listed_date="2023-10-10", delisted_date="2024-05-20",
+         reason="拒不改正"),
 ]
 
 
 def data():
-    ent = [dict(credit_code=A, name="甲建设公司", township_code=T1), dict(credit_code=B, name="乙置业公司", township_code=T1, lon=113.3, lat=34.5),
+    ent = [dict(credit_code=A, name="甲建设公司", township_code=T1),
+           dict(credit_code=B, name="乙置业公司", township_code=T1, lon=113.3, lat=34.5),
            dict(credit_code=C, name="丙劳务公司", township_code=T1, lon=113.31, lat=34.5)]
     return make([project("P")], credit=CREDIT, enterprises=ent)
 
@@ -48,10 +58,10 @@ def test_restricted_joint_punishment():
 
 def test_quarterly_publication_list():
     q2 = publication_list(data(), "2024Q2")
-    assert list(zip(q2["类别"], q2["统一社会信用代码"])) == [("新列入", B), ("移出", C)]
+    assert list(zip(q2["类别"], q2["统一社会信用代码"], strict=False)) == [("新列入", B), ("移出", C)]
     assert q2.loc[0, "单位名称"] == "乙置业公司" and q2.loc[0, "列入日期"] == "2024-04-10"
     q3 = publication_list(data(), "2024Q3")
-    assert list(zip(q3["类别"], q3["统一社会信用代码"])) == [("继续公示", B)]
+    assert list(zip(q3["类别"], q3["统一社会信用代码"], strict=False)) == [("继续公示", B)]
     q4_2023 = publication_list(data(), "2023Q4")
     assert list(q4_2023["类别"]) == ["新列入"]
 
@@ -71,7 +81,8 @@ def test_grades_by_year_wide():
 
 def test_case_links_and_record():
     d = make([project("P")], cases=[
-        dict(case_no="K1", received_date="2024-01-05", project_code="P", credit_code=None, status="结案", closed_date="2024-02-01"),
+        dict(case_no="K1", received_date="2024-01-05", project_code="P", credit_code=None, status="结案",
+             closed_date="2024-02-01"),
         dict(case_no="K2", received_date="2024-03-05", employer_name="乙置业公司", status="立案"),
     ])
     links = case_links(d)

@@ -7,7 +7,7 @@ import pytest
 
 from layers.base import Filters
 from layers.deposits import LAYER, required_deposits
-from tests.layers.test_rules import A, T1, deposit, make, project
+from tests.layers.test_rules import T1, A, deposit, make, project
 
 AS_OF = pd.Timestamp("2024-06-30")
 

@@ -10,7 +10,7 @@ import pytest
 from geodata.settings import Rules
 from layers.base import Filters
 from layers.risk import DENSITY_LAYER, LAYER, hex_contents, hex_geojson, hex_risk, score
-from tests.layers.test_rules import A, JUNE, make, project, report
+from tests.layers.test_rules import JUNE, A, make, project, report
 
 HIST = {f"2024-0{m}": 100.0 for m in range(1, 6)}
 
@@ -18,7 +18,8 @@ HIST = {f"2024-0{m}": 100.0 for m in range(1, 6)}
 def hand_case():
     """P: 专户 red (funded 10 < half of 30) + 一卡通 yellow (94 %); Q: clean; contractor A: electricity −40 %."""
     ind = [dict(credit_code=A, month=m, electricity_kwh=v) for m, v in {**HIST, "2024-06": 60.0}.items()]
-    return make([project("P"), project("Q", lon=113.45)], reports=[report("P", account_funded=10.0, cards_issued=94), report("Q")],
+    return make([project("P"), project("Q", lon=113.45)], reports=[report("P", account_funded=10.0, cards_issued=94),
+                                                                   report("Q")],
                 indicators=ind)
 
 

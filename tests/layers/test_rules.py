@@ -60,7 +60,7 @@ def fired(data: LayerData, rule: str, filters: Filters = JUNE) -> dict[str, str]
     """entity_id -> severity for one rule."""
     w = warnings(data, filters)
     w = w[w["rule"] == rule]
-    return dict(zip(w["entity_id"], w["severity"]))
+    return dict(zip(w["entity_id"], w["severity"], strict=False))
 
 
 def test_compliant_project_has_no_warning_and_columns_are_tidy():
@@ -167,8 +167,10 @@ def test_guarantee_missing_blacklisted_builder_by_name():
 
 def test_past_arrears_employer_and_project():
     cases = [
-        dict(case_no="C1", received_date="2023-03-01", credit_code=A, status="结案", closed_date="2023-04-01", township_code=T1, amount=5.0),
-        dict(case_no="C2", received_date="2024-06-30", project_code="P", credit_code=None, status="受理", township_code=T1, amount=3.0),
+        dict(case_no="C1", received_date="2023-03-01", credit_code=A, status="结案", closed_date="2023-04-01", township_code=T1,
+             amount=5.0),
+        dict(case_no="C2", received_date="2024-06-30", project_code="P", credit_code=None, status="受理", township_code=T1,
+             amount=3.0),
         dict(case_no="C3", received_date="2024-07-01", credit_code=B, status="受理", township_code=T2, amount=1.0),  # after as_of
     ]
     d = make([project("P"), project("Q", contractor_credit_code=B, contractor="乙置业公司")], cases=cases)
