@@ -7,6 +7,7 @@ with a reason naming the column and the value.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +19,32 @@ from geodata import schema
 from geodata.townships import CITY_CODE, CITY_NAME
 from geodata.townships import alias_table as township_aliases
 
-NA_TOKENS = ["", "-", "--", "—", "——", "/", "\\", "null", "none", "nan", "#n/a", "n/a", "na", "空", "暂无"]
+NA_TOKENS = [
+    "",
+    "-",
+    "--",
+    "—",
+    "——",
+    "/",
+    "\\",
+    "null",
+    "NULL",
+    "Null",
+    "none",
+    "None",
+    "NONE",
+    "nan",
+    "NaN",
+    "NAN",
+    "#N/A",
+    "#n/a",
+    "N/A",
+    "n/a",
+    "NA",
+    "na",
+    "空",
+    "暂无",
+]
 _FW = {i: i - 0xFEE0 for i in range(0xFF01, 0xFF5F)}
 _FW.update(
     {
@@ -121,11 +147,24 @@ def select_fields(df: pd.DataFrame, hm: HeaderMap) -> pd.DataFrame:
     return df[cols].rename(columns=hm.columns)
 
 
+_NEEDS_FW = re.compile("[" + "".join(chr(c) for c in _FW) + "]")
+_HAS_WS = re.compile(r"\s")
+
+
+def _clean_one(v: str) -> str:
+    if _NEEDS_FW.search(v):  # most cells have no full-width character: skip the translation
+        v = v.translate(FULLWIDTH)
+    return " ".join(v.split()) if _HAS_WS.search(v) else v
+
+
 def clean_text(s: pd.Series) -> pd.Series:
-    """Full-width -> half-width, spaces collapsed and trimmed, placeholders ('-', '/', '无'...) -> missing."""
+    """Full-width -> half-width, spaces collapsed and trimmed, placeholders ('-', '/', 'NULL'...) -> missing.
+
+    One pass of C string methods per value (translate, split, join): callers give distinct values.
+    """
     t = pd.Series(s, dtype="str", index=s.index) if s.dtype != "str" else s
-    t = t.str.translate(FULLWIDTH).str.replace(r"\s+", " ", regex=True).str.strip()
-    return t.mask(t.str.lower().isin(NA_TOKENS))
+    t = pd.Series(t.map(_clean_one, na_action="ignore"), dtype="str", index=s.index)
+    return t.mask(t.isin(NA_TOKENS))
 
 
 def to_half_width(s: pd.Series) -> pd.Series:
@@ -133,14 +172,22 @@ def to_half_width(s: pd.Series) -> pd.Series:
 
 
 def parse_number(s: pd.Series, suffixes: dict[str, float], default_scale: float = 1.0) -> tuple[pd.Series, pd.Series]:
-    """Numbers with thousands separators and unit suffixes -> float (scaled); returns (values, bad mask)."""
-    t = s.str.replace(r"[,¥$\s]", "", regex=True).str.replace("人民币", "", regex=False)
-    parts = t.str.extract(_NUM)
-    num = pd.to_numeric(parts[0], errors="coerce")
-    suffix = parts[1].fillna("").str.lower()
-    scale = suffix.map(suffixes).astype(float)
-    scale = scale.where(suffix != "", default_scale if "" not in suffixes else suffixes[""] * default_scale)
-    values = (num * scale).astype(float)
+    """Numbers with thousands separators and unit suffixes -> float (scaled); returns (values, bad mask).
+
+    Plain numbers take the fast path (pd.to_numeric); only the rest go through the regex.
+    """
+    plain_scale = suffixes[""] * default_scale if "" in suffixes else default_scale
+    direct = pd.to_numeric(s, errors="coerce").astype(float)
+    values = direct * plain_scale
+    rest = s.notna() & direct.isna()
+    if rest.any():
+        r = s[rest]
+        t = r.str.replace(r"[,¥$\s]", "", regex=True).str.replace("人民币", "", regex=False)
+        parts = t.str.extract(_NUM)
+        num = pd.to_numeric(parts[0], errors="coerce")
+        suffix = parts[1].fillna("").str.lower()
+        scale = suffix.map(suffixes).astype(float).where(suffix != "", plain_scale)
+        values[rest] = (num * scale).astype(float)
     bad = s.notna() & values.isna()
     return values, bad
 
@@ -168,15 +215,18 @@ def parse_rate(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 def parse_coord(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Decimal degrees, or degrees-minutes-seconds ('113°22′33.5″E') -> float degrees."""
     values, bad = parse_number(s, {"": 1.0, "°": 1.0, "度": 1.0, "e": 1.0, "n": 1.0, "东经": 1.0, "北纬": 1.0})
-    dms = s.str.replace(" ", "", regex=False).str.extract(_DMS)
-    deg = (
-        pd.to_numeric(dms[0], errors="coerce")
-        + pd.to_numeric(dms[1], errors="coerce").fillna(0) / 60
-        + pd.to_numeric(dms[2], errors="coerce").fillna(0) / 3600
-    )
-    use = values.isna() & deg.notna()
-    values = values.where(~use, deg)
-    return values, bad & ~use
+    if bad.any():
+        dms = s[bad].str.replace(" ", "", regex=False).str.extract(_DMS)
+        deg = (
+            pd.to_numeric(dms[0], errors="coerce")
+            + pd.to_numeric(dms[1], errors="coerce").fillna(0) / 60
+            + pd.to_numeric(dms[2], errors="coerce").fillna(0) / 3600
+        )
+        use = deg.notna()
+        values[deg.index[use]] = deg[use]
+        bad = bad.copy()
+        bad[deg.index[use]] = False
+    return values, bad
 
 
 def parse_datetime(s: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -244,7 +294,10 @@ def unit_codes(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def clean_code(s: pd.Series, upper: bool = False) -> pd.Series:
     """Identifiers: no spaces at all, Excel's '.0' removed, optionally upper case."""
-    t = s.str.replace(r"\s", "", regex=True).str.replace(r"^(\d+)\.0$", r"\1", regex=True)
+    t = s.str.replace(" ", "", regex=False)
+    dot0 = t.str.endswith(".0").fillna(False).astype(bool)
+    if dot0.any():
+        t = t.where(~dot0, t.str.replace(r"^(\d+)\.0$", r"\1", regex=True))
     return t.str.upper() if upper else t
 
 

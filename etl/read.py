@@ -95,8 +95,30 @@ def decode(raw: bytes, name: str = "") -> tuple[str, str]:
 def _sniff_sep(lines: list[str], suffix: str) -> str:
     if suffix == ".tsv":
         return "\t"
-    counts = {sep: sum(line.count(sep) for line in lines) for sep in (",", "\t", ";", "，")}
+    counts = {sep: sum(line.count(sep) for line in lines) for sep in (",", "\t", ";")}
     return max(counts, key=counts.get) if any(counts.values()) else ","
+
+
+def _max_fields(raw: bytes, sep: str, block: int = 1 << 23) -> int:
+    """The most separators on any line + 1, counted on the bytes in blocks (GBK/UTF-8 never use
+    an ASCII byte inside a multi-byte character, so ',' and tab bytes are always separators)."""
+    arr = np.frombuffer(raw, dtype=np.uint8)
+    code = ord(sep)
+    best, carry, start = 0, 0, 0
+    while start < len(arr):
+        chunk = arr[start : start + block]
+        nl = np.flatnonzero(chunk == 10)
+        seps = np.flatnonzero(chunk == code)
+        line = np.searchsorted(nl, seps)  # line number of each separator within the block
+        counts = np.bincount(line, minlength=len(nl) + 1)
+        counts[0] += carry  # the first line continues the previous block's last line
+        best = max(best, int(counts.max()) if len(counts) else 0)
+        carry = int(counts[-1]) if len(nl) == 0 else int(counts[len(nl)])
+        start += block
+    return best + 1
+
+
+_CODECS = {"UTF-8-BOM": "utf-8-sig", "UTF-8": "utf-8", "GBK": "gbk", "GB18030": "gb18030"}
 
 
 def _read_text(p: Path, name: str, keys: frozenset[str]) -> Sheet:
@@ -104,17 +126,19 @@ def _read_text(p: Path, name: str, keys: frozenset[str]) -> Sheet:
     if not raw.strip():
         raise UnreadableFile(f"{name}: empty", f"文件 {name} 是空文件", file=name)
     text, enc = decode(raw, name)
-    head_lines = text.splitlines()[:HEADER_SCAN_ROWS]
+    head_lines = text[:200_000].splitlines()[:HEADER_SCAN_ROWS]
+    del text
     sep = _sniff_sep(head_lines, p.suffix.lower())
     head = list(csv.reader(head_lines, delimiter=sep))
     h = _header_row_index(head, keys)
     headers = _unique_headers(head[h])
     width = len(headers)
     # rows may have more cells than the header (an unquoted comma): read them all so they can be flagged
-    wide = max(width, max((line.count(sep) for line in text.splitlines()), default=0) + 1)
+    wide = max(width, _max_fields(raw, sep))
     try:
         df = pd.read_csv(
-            io.StringIO(text),
+            io.BytesIO(raw),
+            encoding=_CODECS.get(enc, enc),
             sep=sep,
             header=None,
             dtype=str,
@@ -125,7 +149,7 @@ def _read_text(p: Path, name: str, keys: frozenset[str]) -> Sheet:
             quotechar='"',
             index_col=False,
         )
-    except (ValueError, csv.Error, pd.errors.ParserError) as e:
+    except (ValueError, csv.Error, pd.errors.ParserError, LookupError) as e:
         raise UnreadableFile(f"{name}: {e}", f"文件 {name} 无法按 CSV 读取（{e}）", file=name) from e
     df.index = pd.RangeIndex(h + 2, h + 2 + len(df))  # 1-based line number of each record
     return _finish(name, headers, df, None, enc, h + 1)
@@ -313,12 +337,15 @@ def _finish(
         )
     df = df.iloc[:, :width]
     df.columns = headers
-    keep = extra.to_numpy(bool).copy()
-    for c in range(width):  # a row is kept when any cell has more than blanks (each distinct value tested once)
-        pos, uniq = pd.factorize(df.iloc[:, c], use_na_sentinel=True)
-        blank = pd.Series(uniq, dtype="str").str.strip().eq("").to_numpy(bool)
-        keep |= (pos >= 0) & ~blank[np.maximum(pos, 0)]
-    keep = pd.Series(keep, index=df.index)
+    vals = df.to_numpy(dtype=object)
+    filled = pd.notna(vals) & (vals != "")
+    count = filled.sum(axis=1)
+    keep = count > 0
+    few = np.flatnonzero(keep & (count <= 2))  # rows of one or two cells may be only blanks: look closer
+    if len(few):
+        sub = df.iloc[few].astype("str")
+        keep[few] = sub.apply(lambda c: c.str.strip().ne("") & c.notna()).any(axis=1).to_numpy(bool)
+    keep = pd.Series(keep | extra.to_numpy(bool), index=df.index)
     df, extra = df[keep], extra[keep]
     noise = [h for h in headers if header_key(h) in NOISE_HEADERS]
     notes = [f"忽略列：{'、'.join(noise)}"] if noise else []
