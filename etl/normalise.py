@@ -19,32 +19,7 @@ from geodata import schema
 from geodata.townships import CITY_CODE, CITY_NAME
 from geodata.townships import alias_table as township_aliases
 
-NA_TOKENS = [
-    "",
-    "-",
-    "--",
-    "—",
-    "——",
-    "/",
-    "\\",
-    "null",
-    "NULL",
-    "Null",
-    "none",
-    "None",
-    "NONE",
-    "nan",
-    "NaN",
-    "NAN",
-    "#N/A",
-    "#n/a",
-    "N/A",
-    "n/a",
-    "NA",
-    "na",
-    "空",
-    "暂无",
-]
+NA_TOKENS = ["", *"- -- — —— / \\ null NULL Null none None NONE nan NaN NAN #N/A #n/a N/A n/a NA na 空 暂无".split()]
 _FW = {i: i - 0xFEE0 for i in range(0xFF01, 0xFF5F)}
 _FW.update(
     {
