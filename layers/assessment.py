@@ -308,6 +308,13 @@ def assessment_workbook(data: LayerData, year: int, path: str | Path, rules: Rul
     return write_sheets(workbook_sheets(data, year, rules, weights), path)
 
 
+def export_assessment_xlsx(store: Any, year: int, path: str | Path) -> Path:
+    """`wagemap export assessment --year YYYY --out FILE.xlsx`: read the store (all townships), write the workbook."""
+    kinds = ("projects", "enterprises", "compliance", "deposits", "cases", "incidents", "funds", "credit")
+    data = LayerData(townships=store.townships(), **{k: store.read(k) for k in kinds})
+    return assessment_workbook(data, year, path)
+
+
 def township_breakdown(res: AssessmentResult, code: str, weights: Assessment | None = None) -> pd.DataFrame:
     """One township's indicators: value, score, weight and points (the points add up to its total)."""
     w = weights if weights is not None else get_settings().assessment

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from geodata.settings import Assessment
-from layers.assessment import INDICATORS, LAYER, assess, assessment_workbook, township_breakdown
+from layers.assessment import INDICATORS, LAYER, assess, assessment_workbook, export_assessment_xlsx, township_breakdown
 from layers.base import Filters, LayerData
 from tests.layers.test_rules import T1, T2, A, deposit, project, townships
 
@@ -117,3 +117,18 @@ def test_breakdown_points_add_up_to_the_total():
     b2 = township_breakdown(res, T2).set_index("key")
     assert b2.loc["case_closure", "数值"] == "无数据（不计分）" and b2.loc["fund_at_floor", "数值"] == "否"
     assert b2.loc["real_name", "数值"] == "100.0%" and b2.loc["real_name", "计入总分"] == pytest.approx(20.0)  # 100·15/75
+
+
+def test_cli_export_reads_the_store(tmp_path):
+    d = year_2024()
+
+    class FakeStore:  # the two calls the export makes (geodata.store interface)
+        def townships(self):
+            return d.townships
+
+        def read(self, kind):
+            return getattr(d, kind)
+
+    path = export_assessment_xlsx(FakeStore(), 2024, tmp_path / "out.xlsx")
+    wb = openpyxl.load_workbook(path)
+    assert wb["2024年度得分"].max_row == 3 and wb["案件结案率"].max_row == 3
