@@ -79,11 +79,12 @@ def _feature(geom, props: dict[str, Any], fid: str) -> dict[str, Any]:
     return {"type": "Feature", "id": fid, "properties": props, "geometry": json.loads(shapely.to_geojson(geom))}
 
 
-def add_layer(result: LayerResult, fmap: folium.Map) -> None:
+def add_layer(result: LayerResult, fmap: folium.Map) -> folium.FeatureGroup:
     """Add one layer: choropleth and its points in one switchable group, and its legend.
 
     `result.points["label"]` is already escaped HTML (the layers escape user text);
-    township names and labels are escaped here.
+    township names and labels are escaped here. Returns the group: a layer with more to
+    draw (e.g. hexagons) adds it there, so it switches with the layer instead of covering all.
     """
     towns: gpd.GeoDataFrame = fmap.wagemap_townships
     first = not fmap.wagemap_legends
@@ -122,6 +123,7 @@ def add_layer(result: LayerResult, fmap: folium.Map) -> None:
         ).add_to(group)
     group.add_to(fmap)
     fmap.wagemap_legends.append((result.title, _legend_html(result), first))
+    return group
 
 
 def _point_popup(label: str, link: Any) -> str:
@@ -233,14 +235,17 @@ def leaflet_css() -> str:
 
 def export_map(data: LayerData, filters: Filters | None = None, path: str | Path | None = None,
                layer_keys: list[str] | None = None) -> str:
-    """Build the standalone HTML (every registered layer unless `layer_keys`), write it to `path` if given."""
+    """Build the standalone HTML (every registered layer unless `layer_keys`), write it to `path` if given.
+
+    Only the first layer's group is shown at first; the radio switch in the corner picks another.
+    """
     from layers import registry
 
     filters = filters or Filters()
     towns = data.townships
     focus = filters.township
     fmap = new_map(towns, focus)
-    keys = layer_keys or [k for k, layer in registry.LAYERS.items() if layer.kind in ("arrears", "coverage")]
+    keys = layer_keys or list(registry.LAYERS)
     for key in keys:
         layer = registry.get(key)
         layer.export_folium(layer.build(data, filters), fmap)
@@ -269,10 +274,37 @@ def export_township(store, township: str, out: str | Path, filters: Filters | No
     towns = store.townships()
     if not (towns["code"] == code).any():
         raise ExportError(f"数据库中没有乡镇 {code} 的边界；请先运行 wagemap db init")
-    scope = [code]
-    data = LayerData(townships=towns, **{k: store.read(k, scope=scope)
-                                         for k in ("projects", "compliance", "deposits", "cases")})
+    data = read_territory(store, code)
     f = filters or Filters()
     f = Filters(month_from=f.month_from, month_to=f.month_to, township=code, as_of=f.as_of)
     export_map(data, f, out)
     return Path(out)
+
+
+def read_territory(store, code: str) -> LayerData:
+    """Everything the layers may use for one township, through the store interface.
+
+    Rows are scoped by township; monthly reports and deposits also by the territory's project
+    codes (a report row may carry no township), credit grades and fund rows are read whole
+    (they are keyed by enterprise or unit, not by place), indicators for the territory's employers.
+    """
+    scope = [code]
+    projects = store.read("projects", scope=scope)
+    codes = sorted(set(projects["project_code"].dropna())) if len(projects) else []
+    enterprises = store.read("enterprises", scope=scope)
+    credit_codes = sorted(set(enterprises.get("credit_code", pd.Series(dtype=object)).dropna())
+                          | set(projects.get("contractor_credit_code", pd.Series(dtype=object)).dropna()))
+
+    def by_codes(kind: str, column: str, values: list[str]) -> pd.DataFrame:
+        scoped = store.read(kind, scope=scope)
+        if not values:
+            return scoped
+        return pd.concat([scoped, store.read(kind, where={column: values})]).drop_duplicates("id").reset_index(drop=True)
+
+    return LayerData(
+        townships=store.townships(), projects=projects, enterprises=enterprises,
+        compliance=by_codes("compliance", "project_code", codes), deposits=by_codes("deposits", "project_code", codes),
+        cases=store.read("cases", scope=scope), incidents=store.read("incidents", scope=scope),
+        funds=store.read("funds"), credit=store.read("credit"),
+        indicators=by_codes("indicators", "credit_code", credit_codes),
+    )

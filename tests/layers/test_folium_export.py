@@ -80,7 +80,7 @@ def test_opens_offline_in_chromium_shows_townships_and_text_popups(tmp_path, chr
     from playwright.sync_api import sync_playwright
 
     page_file = tmp_path / "map.html"
-    export_map(xss_data(), MARCH, page_file)
+    export_map(xss_data(), MARCH, page_file, layer_keys=["arrears", "arrears_cases", "real_name", "notice_board"])
     remote, dialogs = [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path, args=ARGS)
@@ -112,5 +112,16 @@ def test_opens_offline_in_chromium_shows_townships_and_text_popups(tmp_path, chr
         page.locator(".leaflet-control-layers label", has_text="实名制登记率").click(timeout=5000)
         assert page.locator(".wm-legend[data-title='实名制登记率']").is_visible()
         assert not page.locator(".wm-legend[data-title='欠薪金额']").is_visible()
+        # the project named like an XSS probe, in the 实名制 layer's points
+        project_text = ""
+        circles = page.locator("path.leaflet-interactive[d*='a']")
+        for i in range(circles.count()):
+            box = circles.nth(i).bounding_box()
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.wait_for_timeout(200)
+            project_text = page.locator(".leaflet-popup-content").inner_text()
+            if "项目编号：P1" in project_text:
+                break
+        assert project_text.startswith(XSS) and page.locator(".leaflet-popup-content img").count() == 0
         browser.close()
     assert remote == [] and dialogs == []
