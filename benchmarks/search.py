@@ -38,7 +38,8 @@ PG = os.environ.get("WAGEMAP_TEST_DB", "postgresql+psycopg://wagemap:wagemap@127
 SCALES = {"city": dict(projects=2_000, enterprises=15_000, cases=3_000, incidents=40),
           "province": dict(projects=200_000, enterprises=300_000, cases=300_000, incidents=4_000)}
 WORDS = list("华豫嵩溱洧青屏新密超化金水裕达恒通宏泰鑫源盛隆永安昌建兴瑞祥德鸿福")
-KINDS_ZH = ["住宅小区", "安置房", "综合楼", "管网工程", "道路工程", "学校", "厂房", "耐火材料厂", "劳务有限公司", "建设工程有限公司"]
+KINDS_ZH = ["住宅小区", "安置房", "综合楼", "管网工程", "道路工程", "学校", "厂房", "耐火材料厂", "劳务有限公司",
+            "建设工程有限公司"]
 REPEATS = 30
 
 
@@ -112,7 +113,8 @@ def load(store, data: dict[str, pd.DataFrame]) -> float:
     t0 = time.perf_counter()
     with store.begin() as conn:
         gaz = villages()
-        conn.execute(sa.insert(schema.gazetteer), gaz[["name", "township_code", "lon", "lat"]].assign(kind="村").to_dict("records"))
+        rows = gaz[["name", "township_code", "lon", "lat"]].assign(kind="村").to_dict("records")
+        conn.execute(sa.insert(schema.gazetteer), rows)
         for kind, df in data.items():
             batch = store.new_batch(conn, kind, f"bench-{kind}.csv", "bench")
             store.upsert(conn, kind, df, batch)
@@ -137,7 +139,7 @@ def queries(data: dict[str, pd.DataFrame], rng: np.random.Generator) -> dict[str
         "完整地址": pick(c, "address"),
         "村名": v,
         "坐标 WGS-84": [f"{x:.6f},{y:.6f}" for x, y in xy],
-        "坐标 GCJ-02": [f"{x:.6f},{y:.6f} 高德" for x, y in zip(gx, gy)],
+        "坐标 GCJ-02": [f"{x:.6f},{y:.6f} 高德" for x, y in zip(gx, gy, strict=False)],
     }
 
 

@@ -116,7 +116,8 @@ def site_context(site: dict, scope=None, s: Store | None = None, personal: bool 
             r = p.iloc[0]
             contacts += [
                 {"role": "施工总承包单位", "name": r.get("contractor"), "phone": r.get("contractor_phone"), "of": r.get("name")},
-                {"role": "劳资专管员", "name": r.get("labour_officer"), "phone": r.get("labour_officer_phone"), "of": r.get("name")},
+                {"role": "劳资专管员", "name": r.get("labour_officer"), "phone": r.get("labour_officer_phone"),
+                 "of": r.get("name")},
                 {"role": "建设单位", "name": r.get("builder"), "phone": None, "of": r.get("name")},
             ]
     if site.get("kind") == "enterprise":
@@ -171,7 +172,8 @@ def fund_balance(code: str, scope=None, s: Store | None = None) -> dict | None:
 def incident_list(scope=None, grades=None, statuses=None, s: Store | None = None) -> pd.DataFrame:
     """Incidents in scope, newest first, optionally only some grades / statuses."""
     s = s or store()
-    df = _cached("incidents", s, scope, lambda: pd.DataFrame(s.read("incidents", scope=scope)).drop(columns=["geometry"], errors="ignore"))
+    df = _cached("incidents", s, scope,
+                 lambda: pd.DataFrame(s.read("incidents", scope=scope)).drop(columns=["geometry"], errors="ignore"))
     return inc.incident_rows(df, grades=grades, statuses=statuses)
 
 
@@ -189,7 +191,7 @@ def save_incident(form: dict, user: str, scope=None, s: Store | None = None) -> 
     """Validate (as ETL input) and upsert one incident; audit-logged. Raises IncidentInputError."""
     s = s or store()
     tw = s.townships()
-    row = inc.validate_incident(form, townships_of=lambda x, y: srch.township_of(x, y, tw))
+    row = inc.validate_incident(form, townships_of=lambda x, y: nb.township_of(x, y, tw))
     if scope is not None and row["township_code"] not in scope:
         raise inc.IncidentInputError({"lon": "该地点不在您的辖区内，不能录入"})
     existed = incident(row["incident_no"], None, s) is not None

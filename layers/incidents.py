@@ -69,7 +69,8 @@ class IncidentLayer:
         by["label"] = by["value"].astype(int).astype(str) + "起"
         pts = rows.dropna(subset=["lon", "lat"])
         when = pts["occurred_at"].dt.strftime("%Y年%m月%d日 %H:%M").fillna("")
-        label = (pts["incident_no"].astype(str).map(html.escape) + " " + pts["grade"] + " · " + pts["status"] + "<br>" + when + " "
+        label = (pts["incident_no"].astype(str).map(html.escape) + " " + pts["grade"] + " · " + pts["status"]
+                 + "<br>" + when + " "
                  + pts["address"].fillna("").astype(str).map(html.escape)
                  + "<br>聚集 " + pts["headcount"].fillna(0).astype(int).astype(str) + " 人")
         points = pd.DataFrame({
@@ -94,7 +95,8 @@ class IncidentLayer:
 
         group = folium.FeatureGroup(name=self.title)
         p = result.points
-        for lon, lat, label, color, size in (p[["lon", "lat", "label", "color", "size"]].itertuples(index=False) if not p.empty else []):
+        rows = p[["lon", "lat", "label", "color", "size"]].itertuples(index=False) if not p.empty else []
+        for lon, lat, label, color, size in rows:
             folium.CircleMarker([lat, lon], radius=size / 2, color=color, fill=True, fill_opacity=0.85,
                                 popup=folium.Popup(str(label), max_width=300)).add_to(group)  # label is escaped in build
         group.add_to(fmap)

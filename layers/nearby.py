@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+import shapely
 from pyproj import Transformer
 
 from geodata.boundaries import PROJECTED_CRS
@@ -44,6 +45,18 @@ def bbox(lon0: float, lat0: float, radius_m: float) -> tuple[float, float, float
     dlat = radius_m * 1.1 / 110_574.0
     dlon = radius_m * 1.1 / (111_320.0 * max(np.cos(np.radians(lat0 + np.sign(lat0) * dlat)), 1e-6))
     return lon0 - dlon, lat0 - dlat, lon0 + dlon, lat0 + dlat
+
+
+def township_of(lon, lat, townships) -> np.ndarray:
+    """12-digit township code containing each WGS-84 point ("" outside every unit); townships: a GeoDataFrame."""
+    lon, lat = np.atleast_1d(np.asarray(lon, float)), np.atleast_1d(np.asarray(lat, float))
+    out = np.full(len(lon), "", dtype=object)
+    if townships is None or len(townships) == 0 or "geometry" not in townships:
+        return out
+    for code, geom in zip(townships["code"], townships.geometry, strict=True):  # 19 polygons, vectorised over points
+        if geom is not None:
+            out[(out == "") & shapely.contains_xy(geom, lon, lat)] = code
+    return out
 
 
 def within(df: pd.DataFrame, lon0: float, lat0: float, radius_m: float) -> pd.DataFrame:

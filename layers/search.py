@@ -17,11 +17,11 @@ from dataclasses import asdict, dataclass, field
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from rapidfuzz import fuzz, process
 
 from geodata import gcj02
 from geodata.townships import BY_CODE, alias_table
+from layers.nearby import township_of
 
 # ---- coordinate systems ---------------------------------------------------------------------
 
@@ -204,7 +204,8 @@ def _places(gazetteer: pd.DataFrame | None) -> pd.DataFrame:
         return pd.DataFrame(columns=["name", "names", "township_code", "lon", "lat", "kind"])
     g = gazetteer.dropna(subset=["lon", "lat"]).copy()
     aliases = g["aliases"].fillna("").astype(str) if "aliases" in g else pd.Series("", index=g.index)
-    g["names"] = [[n, *[a for a in re.split(r"[;；,，、]", al) if a]] for n, al in zip(g["name"].astype(str), aliases)]
+    split = [[a for a in re.split(r"[;；,，、]", al) if a] for al in aliases]
+    g["names"] = [[n, *more] for n, more in zip(g["name"].astype(str), split, strict=True)]
     return g[["name", "names", "township_code", "lon", "lat", *(["kind"] if "kind" in g else [])]].reset_index(drop=True)
 
 
@@ -253,7 +254,8 @@ class SearchResult:
                 "typed_crs": self.typed.crs if self.typed else None, "sites": [s.to_dict() for s in self.sites]}
 
 
-HELP_ZH = "可输入：事件编号、案件编号、项目名称或编号、单位名称或统一社会信用代码、地址（乡镇/村/社区名）或坐标（如 113.38,34.54，高德坐标加“高德”）"
+HELP_ZH = ("可输入：事件编号、案件编号、项目名称或编号、单位名称或统一社会信用代码、地址（乡镇/村/社区名）"
+           "或坐标（如 113.38,34.54，高德坐标加“高德”）")
 MIN_SCORE = 60.0
 _ID_FIELD = {"incident": "事件编号", "case": "案件编号", "project": "项目编号", "enterprise": "统一社会信用代码"}
 _NAME_FIELD = {"incident": "事件编号/地点", "case": "被投诉单位", "project": "项目名称", "enterprise": "单位名称"}
@@ -422,18 +424,6 @@ def _township_hits(q: str, index: SearchIndex) -> pd.DataFrame:
                                        "score", "matched"])
 
 
-def township_of(lon, lat, townships: gpd.GeoDataFrame) -> np.ndarray:
-    """12-digit township code containing each WGS-84 point ("" outside every unit)."""
-    lon, lat = np.atleast_1d(np.asarray(lon, float)), np.atleast_1d(np.asarray(lat, float))
-    out = np.full(len(lon), "", dtype=object)
-    if townships is None or len(townships) == 0 or "geometry" not in townships:
-        return out
-    for code, geom in zip(townships["code"], townships.geometry):  # 19 polygons, vectorised over points
-        if geom is not None:
-            out[(out == "") & shapely.contains_xy(geom, lon, lat)] = code
-    return out
-
-
 def _sites(hits: pd.DataFrame, index: SearchIndex) -> list[Site]:
     lon, lat = hits["lon"].to_numpy(float), hits["lat"].to_numpy(float)
     glon, glat = to_gcj02(lon, lat)
@@ -447,7 +437,7 @@ def _sites(hits: pd.DataFrame, index: SearchIndex) -> list[Site]:
              township_name=BY_CODE[c].name if c in BY_CODE else "", score=round(float(s), 1), matched=str(m))
         for k, key, t, st, a, x, y, gx, gy, c, s, m in zip(
             hits["kind"], hits["key"], hits["title"], hits["subtitle"], hits["address"], lon, lat, glon, glat, codes,
-            hits["score"], hits["matched"])
+            hits["score"], hits["matched"], strict=False)
     ]
 
 
@@ -480,7 +470,9 @@ def load_index(store, scope=None) -> SearchIndex:
     """Read what search needs from `store` (a geodata.store.Store) for `scope` and build the index."""
     frames = {k: pd.DataFrame(store.read(k, scope=scope, columns=cols)).drop(columns=["geometry"], errors="ignore")
               for k, cols in _INDEX_COLUMNS.items()}
-    gaz = store.read("gazetteer")
+    from etl.gazetteer import entries  # noqa: PLC0415  (the store's village list, else the bundled demo one)
+
+    gaz = entries(store)
     if scope is not None and len(gaz):
         gaz = gaz[gaz["township_code"].isin(list(scope))]
     return build_index(townships=store.townships(), gazetteer=gaz, **frames)

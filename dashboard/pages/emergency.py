@@ -13,7 +13,7 @@ from layers import incidents as inc
 from layers import nearby as nb
 from layers import response as resp
 from layers import search as srch
-from layers.mapfig import display_lonlat, label_trace, map_layout, township_geojson
+from layers.mapfig import display_lonlat, label_trace, map_layout
 from layers.units import fmt_wan
 
 dash.register_page(__name__, path="/emergency", name="应急", title="应急指挥 · 根治欠薪一张图")
@@ -31,7 +31,8 @@ def layout(q: str | None = None, incident: str | None = None, r: str | None = No
     radius = float(r) if r and _float(r) in nb.RADIUS_CHOICES_KM else nb.DEFAULT_RADIUS_KM
     search_card = components.card("查找现场", html.Div([
         dcc.Input(id="em-q", type="search", value=q or "", debounce=False, autoComplete="off",
-                  placeholder="事件/案件编号、项目、单位、地址或坐标", style={"width": "100%", "padding": "8px", "fontSize": "16px"}),
+                  placeholder="事件/案件编号、项目、单位、地址或坐标",
+                  style={"width": "100%", "padding": "8px", "fontSize": "16px"}),
         html.Button("查找", id="em-go", n_clicks=0, className="button", style={"marginTop": "6px", "width": "100%"}),
         html.Small("坐标示例：113.38,34.54 · 34°32'N 113°23'E · 高德坐标加“高德”，百度坐标加“百度”", className="muted small"),
         html.Div("周边半径", className="filter-label", style={"marginTop": "8px"}),
@@ -106,7 +107,8 @@ def list_incidents(grades, statuses, _refresh):
     for r in rows.head(100).itertuples(index=False):  # at most 100 buttons; a display loop, not data work
         when = r.occurred_at.strftime("%Y年%m月%d日 %H:%M") if pd.notna(r.occurred_at) else "时间不详"
         items.append(html.Button(id={"type": "em-inc", "no": str(r.incident_no)}, n_clicks=0, style=_BTN, children=[
-            html.Span(r.grade, style={"background": resp.GRADE_COLORS.get(r.grade), "color": "#fff" if r.grade in ("重大", "特别重大") else "#222",
+            html.Span(r.grade, style={"background": resp.GRADE_COLORS.get(r.grade),
+                                      "color": "#fff" if r.grade in ("重大", "特别重大") else "#222",
                                       "padding": "0 6px", "borderRadius": "4px", "marginRight": "6px"}),
             html.B(str(r.incident_no)), html.Span(f" · {r.status}", className="muted"),
             html.Div(f"{when} · {components.text(r.address)}", className="muted small"),
@@ -142,7 +144,8 @@ def show_site(site, radius):
     scope = access.current_scope()
     radius = float(radius or nb.DEFAULT_RADIUS_KM)
     if not site:
-        return _site_panel(None), html.P("选定现场后显示周边的项目和单位。", className="muted"), "", "", _figure(None, pd.DataFrame(), radius, scope)
+        hint = html.P("选定现场后显示周边的项目和单位。", className="muted")
+        return _site_panel(None), hint, "", "", _figure(None, pd.DataFrame(), radius, scope)
     personal = access.can_see_personal_data()
     rows = svc.nearby(site["lon"], site["lat"], radius, scope, personal=personal)
     projects = rows.loc[rows["kind"] == "project", "key"] if len(rows) else pd.Series(dtype=str)
@@ -175,7 +178,8 @@ def _coord_row(label: str, value: str, cid: str):
     return html.Div(style={"display": "flex", "alignItems": "center", "gap": "6px", "flexWrap": "wrap", "marginTop": "4px"},
                     children=[html.Span(label, className="muted small", style={"minWidth": "130px"}),
                               html.Code(value, id=f"{cid}-text"),
-                              dcc.Clipboard(id=cid, content=value, title="复制", style={"cursor": "pointer", "fontSize": "18px"})])
+                              dcc.Clipboard(id=cid, content=value, title="复制",
+                                            style={"cursor": "pointer", "fontSize": "18px"})])
 
 
 def _nearby_list(rows: pd.DataFrame, radius: float):
@@ -219,7 +223,8 @@ def _fund(f: dict | None):
     return html.Div([html.Div([f"{f['year']}年余额：", html.Span(fmt_wan(f["balance"]), style=tone)]),
                      html.Div(f"预算 {fmt_wan(f['budgeted'])} · 已动用 {fmt_wan(f['used'])} · 下限 {fmt_wan(f['floor'])}",
                               className="muted small"),
-                     html.Div("低于 (十) 规定下限，须及时补足" if f["below_floor"] else "可用于 (二十四) 先行垫付", className="small")])
+                     html.Div("低于 (十) 规定下限，须及时补足" if f["below_floor"] else "可用于 (二十四) 先行垫付",
+                              className="small")])
 
 
 def _figure(site: dict | None, rows: pd.DataFrame, radius_km: float, scope) -> dict:
@@ -306,7 +311,8 @@ def show_response(site, clicks, _refresh):
                   f" · 完成于 {r.done_at:%m-%d %H:%M}（{r.user_name}）" if pd.notna(r.done_at) else "",
                   f" · {r.clause}"], className="small"),
     ]) for r in table.itertuples(index=False)]
-    return [html.P(f"{it['incident_no']}：{it['grade']}事件 · {resp.elapsed_zh(it['occurred_at'])} · 已完成 {s['done']}/{s['total']}，"
+    return [html.P(f"{it['incident_no']}：{it['grade']}事件 · {resp.elapsed_zh(it['occurred_at'])} · "
+                   f"已完成 {s['done']}/{s['total']}，"
                    f"超时未办 {s['overdue']} 项"), html.Ul(rows, style={"listStyle": "none", "padding": 0, "margin": 0})]
 
 
@@ -349,7 +355,7 @@ def save_incident(_n, *args):
     user = access.current_user()
     if user.role not in EDIT_ROLES:
         return html.P("当前角色无权录入突发事件（应急或属地乡镇角色可录入）。", className="notice bad"), no_update
-    form = {n: v for (n, _, _), v in zip(_FIELDS, values)} | {"grade": grade, "status": status}
+    form = {n: v for (n, _, _), v in zip(_FIELDS, values, strict=False)} | {"grade": grade, "status": status}
     if site:
         form |= {"lon": site["lon"], "lat": site["lat"]}
     try:

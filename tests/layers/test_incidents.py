@@ -9,7 +9,7 @@ import pytest
 from geodata.boundaries import demo_boundaries
 from layers import incidents as inc
 from layers.base import Filters, LayerData
-from layers.search import township_of
+from layers.nearby import township_of
 
 
 @pytest.fixture(scope="module")

@@ -127,8 +127,9 @@ def test_radius_query_in_the_store_matches_the_hand_count(store):
 
 
 def test_radius_sql_uses_bound_parameters_only():
-    from geodata import schema
     from sqlalchemy.dialects import postgresql
+
+    from geodata import schema
 
     q = nb.radius_select(schema.projects, 113.38, 34.54, 1000.0, "postgis", scope=["410183001000"])
     sql = str(q.compile(dialect=postgresql.dialect()))

@@ -16,7 +16,7 @@ def keys(grade):
 
 def test_each_grade_adds_to_the_one_below():
     sets = [keys(g) for g in r.GRADES]
-    for lower, higher in zip(sets, sets[1:]):
+    for lower, higher in zip(sets, sets[1:], strict=False):
         assert lower < higher
     assert "police_on_site" not in keys("一般") and "police_on_site" in keys("较大")
     assert "first_on_site" in keys("重大") and "fund_advance" in keys("重大")  # (二十三)(二十四)

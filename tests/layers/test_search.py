@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -236,7 +235,9 @@ def test_demo_employer_by_name_and_credit_code(demo):
 def test_demo_address_through_the_gazetteer(demo):
     store, index, _ = demo
     p = _planted(demo, "case")
-    villages = pd.DataFrame(store.read("gazetteer"))
+    from etl.gazetteer import entries
+
+    villages = entries(store)
     village = next(v for v in villages.loc[villages["township_code"] == p["township_code"], "name"] if v in p["address"])
     top = s.search(village, index).sites[0]
     assert (top.kind, top.key, top.township_code) == ("place", village, p["township_code"])
