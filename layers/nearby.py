@@ -186,33 +186,34 @@ def radius_select(table, lon0: float, lat0: float, radius_m: float, backend: str
 
 
 def fetch_nearby(store, lon0: float, lat0: float, radius_km: float = DEFAULT_RADIUS_KM, scope=None) -> pd.DataFrame:
-    """`nearby()` answered from the store: the radius cut runs in the database, cases are read by key.
+    """`nearby()` answered from the store in one transaction: the radius cut runs in the database,
+    then the open cases of the sites found are read by project code or credit code.
 
     `store` is a geodata.store.Store; `scope` township codes or None. Same columns as `nearby()`.
+    On PostGIS the database already cut at radius_m; `within` recomputes the same EPSG:4547
+    distances with PROJ (agreeing to millimetres), so both backends answer through one code path.
     """
+    import sqlalchemy as sa  # noqa: PLC0415
+
     from geodata import schema  # noqa: PLC0415
 
     radius_m = float(radius_km) * 1000.0
-    frames = {}
+    frames, cases = {}, None
     with store.begin(scope) as conn:
         if store.kind == "postgis":  # ST_Transform's declared cost would trigger JIT compilation (~100 ms)
             conn.exec_driver_sql("SET LOCAL jit = off")
         for kind in ("projects", "enterprises"):
             q = radius_select(schema.DATA_TABLES[kind], lon0, lat0, radius_m, store.kind, scope)
-            frames[kind] = pd.read_sql(q, conn)
-    # on PostGIS the database already cut at radius_m; `within` recomputes the same distances with
-    # PROJ (agreeing to millimetres) so both backends answer through one code path
-    codes = frames["projects"]["project_code"].dropna().astype(str).tolist()
-    credits = frames["enterprises"]["credit_code"].dropna().astype(str).tolist()
-    case_cols = ["case_no", "project_code", "credit_code", "workers", "amount", "recovered", "status", "closed_date"]
-    parts = []
-    if codes:
-        parts.append(pd.DataFrame(store.read("cases", scope=scope, where={"project_code": codes}, columns=case_cols)))
-    if credits:
-        parts.append(pd.DataFrame(store.read("cases", scope=scope, where={"credit_code": credits}, columns=case_cols)))
-    cases = pd.concat(parts, ignore_index=True).drop_duplicates("case_no") if parts else None
-    if cases is not None:
-        cases = cases.drop(columns=["geometry"], errors="ignore")
-    return nearby(lon0, lat0, projects=frames["projects"].drop(columns=["distance_m"], errors="ignore"),
-                  enterprises=frames["enterprises"].drop(columns=["distance_m"], errors="ignore"), cases=cases,
+            frames[kind] = pd.read_sql(q, conn).drop(columns=["distance_m"], errors="ignore")
+        t = schema.cases
+        codes = frames["projects"]["project_code"].dropna().astype(str).tolist()
+        credits = frames["enterprises"]["credit_code"].dropna().astype(str).tolist()
+        links = ([t.c.project_code.in_(codes)] if codes else []) + ([t.c.credit_code.in_(credits)] if credits else [])
+        if links:
+            cols = ["case_no", "project_code", "credit_code", "workers", "amount", "recovered", "status", "closed_date"]
+            q = sa.select(*[t.c[c] for c in cols]).where(sa.or_(*links))
+            if scope is not None:
+                q = q.where(t.c.township_code.in_(list(scope)))
+            cases = pd.read_sql(q, conn)
+    return nearby(lon0, lat0, projects=frames["projects"], enterprises=frames["enterprises"], cases=cases,
                   radius_km=radius_km)
