@@ -88,7 +88,8 @@ class Geography:
             townships["lon"] = townships["code"].map(lambda c: pts[c][0])
             townships["lat"] = townships["code"].map(lambda c: pts[c][1])
         gaz = (gz.bundled() if gazetteer is None else gazetteer).reset_index(drop=True)
-        base = outline if outline is not None else city_outline()
+        # the city: the bundled outline, and any imported boundary reaching beyond it
+        base = outline if outline is not None else shapely.union_all([city_outline(), *townships.to_crs(4326).geometry])
         buffered = gpd.GeoSeries([base], crs=4326).to_crs(PROJECTED_CRS).buffer(CITY_BUFFER_M).to_crs(4326).iloc[0]
         shapely.prepare(buffered)
         forms = gz.forms_table(gaz)
