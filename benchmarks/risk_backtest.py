@@ -40,6 +40,10 @@ from layers.risk import score  # noqa: E402
 
 KINDS = ("projects", "enterprises", "compliance", "deposits", "cases", "incidents", "funds", "indicators", "credit")
 MARK_START, MARK_END = "<!-- risk_backtest:start -->", "<!-- risk_backtest:end -->"
+NOTE = ("单位·有指标: the demo gives (八) indicator series mostly to employers that have cases, so having indicators at all\n"
+        "predicts a case; this row compares score and baseline within those employers only. Baseline = past arrears only\n"
+        "(the entity, or a project's contractor, had a case by the end of M). Status-based rules (停工, 动用) are off\n"
+        "for past months because the store keeps only the current status.\n")
 
 
 # ---- data --------------------------------------------------------------------------------------
@@ -193,7 +197,7 @@ def markdown(summary: pd.DataFrame, args: argparse.Namespace, first: str, last: 
             f"label = a case in the next {args.horizon} months; {secs:.0f} s. "
             "**The demo history is synthetic** (trouble is simulated to show 1-3 months before a case), "
             "so this shows the score and its plumbing work, not that it predicts real arrears.\n\n"
-            + head + body + f"\n{MARK_END}\n")
+            + head + body + "\n" + NOTE + f"\n{MARK_END}\n")
 
 
 def record(text: str, path: Path) -> None:
