@@ -116,3 +116,21 @@ def test_township_filter_limits_heat():
     d = hand_case()
     res = LAYER.build(d, Filters(month_to="2024-06", township="410183002000"))
     assert res.table.empty
+
+
+def test_backtest_metrics_with_ties():
+    import importlib.util
+    from pathlib import Path
+
+    import numpy as np
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "risk_backtest.py"
+    spec = importlib.util.spec_from_file_location("risk_backtest", path)
+    bt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bt)
+    label = np.array([True, False, True, False, False])
+    assert bt.roc_auc(np.array([0.9, 0.1, 0.8, 0.2, 0.3]), label) == 1.0
+    assert bt.roc_auc(np.zeros(5), label) == 0.5  # all tied: chance
+    # top 10 % of 5 = 1 entity; two tied at the top, one positive: expected precision 0.5
+    assert bt.precision_at(np.array([1.0, 1.0, 0.0, 0.0, 0.0]), np.array([True, False, False, False, False])) == 0.5
+    assert np.isnan(bt.roc_auc(np.ones(3), np.array([False, False, False])))
