@@ -1,5 +1,7 @@
 """Arrears layers: cases as points sized by amount and coloured by status; open cases, amount and workers per township.
 
+The month range defaults to the 12 months up to the reference month ("new" and "closed in
+the range" count there; closed cases older than the range are not drawn).
 A case is open at the reference date (end of the month range, see layers/units.ref_date)
 when it was received by then and not closed by then: closed = a 结案日期 on or before the
 date, or status 结案 without a date. "Amount owed" = 欠薪金额 − 追回金额 of open cases, in
@@ -24,6 +26,7 @@ from layers.units import (
     column,
     fmt_dates,
     links,
+    month_range,
     month_start,
     ref_date,
 )
@@ -53,7 +56,7 @@ def _case_state(cases: pd.DataFrame, filters: Filters) -> pd.DataFrame:
     c = cases if cases is not None else pd.DataFrame()
     i = c.index
     ref = ref_date(filters)
-    start = month_start(filters.month_from) if filters.month_from else pd.Timestamp.min
+    start = month_start(month_range(filters)[0])  # month_from, default the 12 months up to the reference month
     out = pd.DataFrame({
         k: as_text(column(c, k), i)
         for k in ("case_no", "township_code", "source", "project_code", "credit_code", "employer_name", "address", "status")

@@ -144,7 +144,7 @@ def evidence(status: pd.DataFrame, key: str) -> pd.Series:
     if key == "bank_payroll":
         return yes(s["bank_payroll_flag"], "银行代发：是", "银行代发：否或未报")
     if key == "monthly_settled":
-        due = fmt_month(_prev(eval_month_of(s)))
+        due = fmt_month(s.attrs.get("due_month"))
         paid = "工资发放至" + fmt_months(s["paid_through"]) + f"（应至{due}）"
         return paid.where(s["paid_through"].notna(), "无工资发放记录")
     if key == "notice_board":
@@ -155,17 +155,6 @@ def evidence(status: pd.DataFrame, key: str) -> pd.Series:
     if key == "labour_officer":
         return yes(s["labour_officer"].notna(), "劳资专管员：已配备", "劳资专管员：未配备")
     raise KeyError(key)
-
-
-def eval_month_of(status: pd.DataFrame) -> str:
-    return status.attrs.get("eval_month", "")
-
-
-def _prev(month: str) -> str:
-    if not month:
-        return ""
-    p = pd.Period(month, freq="M") - 1
-    return str(p)
 
 
 def since_text(status: pd.DataFrame, key: str) -> pd.Series:

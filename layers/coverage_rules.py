@@ -69,18 +69,23 @@ def _compute(data: LayerData, filters: Filters, rules: Rules) -> pd.DataFrame:
     dep = _deposit_balance(data.deposits, p["project_code"], ref)
     for c in dep.columns:
         p[c] = dep[c]
-    started_before_month = p["start_date"].isna() | (p["start_date"] < index_to_timestamp(pd.Series([emi])).iloc[0])
+    # the reporting month: the evaluation month, or the latest month any report reached if earlier
+    # (reports come in after the month ends; mid-month "today" must not fail every project)
+    rmi = min(emi, _data_month(data.compliance, emi))
+    started_before_month = p["start_date"].isna() | (p["start_date"] < index_to_timestamp(pd.Series([rmi])).iloc[0])
     hist = comp.attrs["history"]
     _worker_rule(p, hist, "real_name", "registered", rules.real_name_min, started_before_month)  # (三) 实名制
     _worker_rule(p, hist, "card", "cards", rules.card_min, started_before_month)  # (三) 一卡通
     _special_account_rule(p, ref)  # (十一) 专户
     _deposit_rule(p, rules)  # (九) 工资保证金
     _flag_rule(p, "bank_payroll", p["bank_payroll_flag"])  # (五) 银行代发
-    _settled_rule(p, emi, started_before_month)  # (五)(十九) 月结月清
+    _settled_rule(p, rmi, started_before_month)  # (五)(十九) 月结月清
     _flag_rule(p, "notice_board", p["notice_board_flag"])  # (三十一) 维权信息公示牌
     _filing_rule(p, ref, rules)  # (二) 用工备案
     _flag_rule(p, "labour_officer", p["labour_officer"].notna())  # (四) 劳资专管员
     p.attrs["eval_month"] = eval_month(filters)
+    p.attrs["report_month"] = index_to_month(pd.Series([rmi])).iloc[0]
+    p.attrs["due_month"] = index_to_month(pd.Series([rmi - 1])).iloc[0]
     p.attrs["ref_date"] = ref.strftime("%Y-%m-%d")
     return p
 
@@ -167,6 +172,15 @@ def _compliance(comp: pd.DataFrame, codes: pd.Series, emi: float) -> pd.DataFram
     return out
 
 
+def _data_month(comp: pd.DataFrame, emi: float) -> float:
+    """Latest report month in the data up to the evaluation month (the whole frame given, not one project)."""
+    if comp is None or comp.empty or "month" not in comp.columns:
+        return emi
+    mi = month_index(comp["month"])
+    mi = mi[mi <= emi]
+    return float(mi.max()) if len(mi) and mi.notna().any() else emi
+
+
 def _deposit_balance(dep: pd.DataFrame, codes: pd.Series, ref: pd.Timestamp) -> pd.DataFrame:
     """Per project (aligned with `codes`): deposit paid in by the reference date (万元), 减免, first payment.
 
@@ -217,7 +231,7 @@ def _worker_rule(p: pd.DataFrame, hist: pd.DataFrame, key: str, col: str, minimu
 
     Per project the count is capped at onsite (registered workers who left do not raise the
     rate). Onsite = 0: nothing to register, the rule does not apply. No report at all: a gap
-    once the project has run a full month (no report means no 实名制 evidence).
+    when the project started before the reporting month (no report means no 实名制 evidence).
     """
     onsite, n = p["onsite"], p[col]
     covered = np.minimum(n.fillna(0.0), onsite)
@@ -280,14 +294,16 @@ def _deposit_rule(p: pd.DataFrame, rules: Rules) -> None:
     _set(p, "deposit", pd.Series(True, index=p.index), met, p["start_date"])
 
 
-def _settled_rule(p: pd.DataFrame, emi: float, started: pd.Series) -> None:
-    """(五)(十九) 月结月清: wages paid through the month before the evaluation month.
+def _settled_rule(p: pd.DataFrame, rmi: float, started: pd.Series) -> None:
+    """(五)(十九) 月结月清: wages paid through the month before the reporting month.
 
-    Applies once the project has worked a month before the evaluation month. The gap began
+    The reporting month is the evaluation month, or the latest month the reports reach if
+    that is earlier (October's report is the newest in mid-November: wages due through
+    September). Applies to projects started before the reporting month began. The gap began
     with the first unpaid month (paid through + 1), or at the start without any record.
     """
     pt = p["paid_through_mi"]
-    met = pt >= emi - 1
+    met = pt >= rmi - 1
     since = index_to_timestamp(pt + 1).fillna(p["start_date"])
     _set(p, "monthly_settled", started, met, since)
     p["paid_through"] = index_to_month(pt)

@@ -64,6 +64,7 @@ def new_map(townships: gpd.GeoDataFrame, focus: str | None = None) -> folium.Map
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     fmap.wagemap_townships = t
     fmap.wagemap_legends = []
+    fmap.wagemap_groups = []
     feats = [_feature(g, {"tooltip": html.escape(str(n))}, str(c))
              for c, n, g in zip(t["code"], t["name"], t.geometry, strict=True)]
     outline = folium.GeoJson(
@@ -122,8 +123,20 @@ def add_layer(result: LayerResult, fmap: folium.Map) -> folium.FeatureGroup:
             popup=folium.GeoJsonPopup(fields=["popup"], labels=False),
         ).add_to(group)
     group.add_to(fmap)
+    fmap.wagemap_groups.append(group)
     fmap.wagemap_legends.append((result.title, _legend_html(result), first))
     return group
+
+
+def _extras_off(fmap: folium.Map, names: set[str]) -> None:
+    """Overlays a layer added to the map itself (not through `add_layer`) start switched off.
+
+    Otherwise they would cover whichever layer is chosen; the user ticks them in the control.
+    """
+    for name in names:
+        child = fmap._children[name]
+        if isinstance(child, folium.map.Layer) and child not in fmap.wagemap_groups and getattr(child, "control", False):
+            child.show = False
 
 
 def _point_popup(label: str, link: Any) -> str:
@@ -189,7 +202,7 @@ html,body{{font-family:{FONT};}}
 .leaflet-container{{background:#ffffff;font-family:{FONT};}}
 .wm-title{{position:fixed;top:10px;left:60px;z-index:1000;background:rgba(255,255,255,.92);padding:6px 10px;
   border-radius:4px;font-size:16px;font-weight:bold;box-shadow:0 1px 4px rgba(0,0,0,.3);}}
-.wm-legend{{position:fixed;bottom:30px;right:10px;z-index:1000;background:rgba(255,255,255,.95);padding:8px 10px;
+.wm-legend{{position:fixed;bottom:90px;left:10px;z-index:1000;background:rgba(255,255,255,.95);padding:8px 10px;
   border-radius:4px;font-size:12px;line-height:18px;max-width:260px;box-shadow:0 1px 4px rgba(0,0,0,.3);}}
 .wm-legend i{{display:inline-block;width:14px;height:14px;margin-right:6px;vertical-align:-2px;border:1px solid #bdbdbd;}}
 .wm-legend-title{{font-weight:bold;margin-bottom:4px;}}
@@ -248,7 +261,9 @@ def export_map(data: LayerData, filters: Filters | None = None, path: str | Path
     keys = layer_keys or list(registry.LAYERS)
     for key in keys:
         layer = registry.get(key)
+        before = set(fmap._children)
         layer.export_folium(layer.build(data, filters), fmap)
+        _extras_off(fmap, set(fmap._children) - before)
     name = CITY_NAME
     if focus is not None:
         hit = towns.loc[towns["code"] == focus, "name"]
@@ -308,3 +323,8 @@ def read_territory(store, code: str) -> LayerData:
         funds=store.read("funds"), credit=store.read("credit"),
         indicators=by_codes("indicators", "credit_code", credit_codes),
     )
+
+
+def export_township_map(store, township: str, out: str | Path, filters: Filters | None = None) -> Path:
+    """The name the CLI (`wagemap export map`) calls: same as `export_township`."""
+    return export_township(store, township, out, filters)

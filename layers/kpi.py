@@ -13,7 +13,7 @@ from layers.arrears import case_state, summary
 from layers.base import Filters, LayerData
 from layers.coverage import MECHANISMS, overall, threshold_pct
 from layers.coverage_rules import KEYS, gaps, project_status
-from layers.units import fmt_count, fmt_pct, fmt_people, fmt_wan
+from layers.units import eval_month, fmt_count, fmt_month, fmt_pct, fmt_people, fmt_wan
 
 
 @dataclass
@@ -42,9 +42,10 @@ def kpis(data: LayerData, filters: Filters | None = None) -> list[Kpi]:
         any_gap |= gaps(st, k)
     n_gap = int(any_gap.sum())
     new = int(cs["new_in_range"].sum()) if len(cs) else 0
+    period = f"{fmt_month(filters.month_from)}至{fmt_month(eval_month(filters))}新收" if filters.month_from else "近12个月新收"
     out = [
         Kpi("arrears_cases", "在办欠薪案件", a["open_cases"], "件", fmt_count(a["open_cases"]),
-            f"所选期间新收{new}件", higher_is_better=False, warn=a["open_cases"] > 0),
+            f"{period}{new}件", higher_is_better=False, warn=a["open_cases"] > 0),
         Kpi("arrears", "欠薪金额", a["amount_wan"], "万元", fmt_wan(a["amount_wan"]), "在办案件未追回金额",
             higher_is_better=False, warn=a["amount_wan"] > 0),
         Kpi("arrears_workers", "涉及农民工", a["workers"], "人", fmt_people(a["workers"]), "在办案件涉及人数",

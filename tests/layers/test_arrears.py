@@ -82,3 +82,14 @@ def test_township_filter_and_empty():
     assert set(r.points["township_code"]) == {B}
     empty = LAYERS["arrears"].build(data(), MARCH)
     assert empty.by_township["value"].tolist() == [0.0, 0.0] and empty.points.empty
+
+
+def test_default_range_is_twelve_months():
+    d = data(cases=[case("OLD", status="结案", received_date="2022-05-01", closed_date="2022-06-01"),
+                    case("RECENT", status="结案", received_date="2024-01-01", closed_date="2024-02-01"),
+                    case("OPEN", received_date="2021-01-01")])
+    f = Filters(month_to="2024-03", as_of="2024-12-31")  # no month_from: 2023-04..2024-03
+    cs = case_state(d, f).set_index("case_no")
+    assert cs["new_in_range"].to_dict() == {"OLD": False, "RECENT": True, "OPEN": False}
+    pts = LAYERS["arrears"].build(d, f).points
+    assert sorted(pts["id"]) == ["OPEN", "RECENT"]  # long-closed cases are not drawn; open ones always are

@@ -252,3 +252,18 @@ def test_empty_store_gives_no_data_not_errors():
     for key in KEYS:
         r = LAYERS[key].build(d, MARCH)
         assert r.by_township["value"].isna().all() and r.points.empty
+
+
+def test_monthly_settled_follows_the_reporting_month():
+    # mid-April, the newest reports are March's: wages are due through February, not March
+    d = data([project("OK"), project("BEHIND"), project("STALE"), project("NEW", start_date="2024-03-05")],
+             [report("OK", "2024-03", paid_through="2024-02"), report("BEHIND", "2024-03", paid_through="2024-01"),
+              report("STALE", "2024-01", paid_through="2023-12")])
+    st = status(d, Filters(month_to="2024-04", as_of="2024-04-15"))
+    assert row_state(st, "monthly_settled") == {"OK": "met", "BEHIND": "gap", "STALE": "gap", "NEW": "n/a"}
+    assert row_state(st, "real_name") == {"OK": "met", "BEHIND": "met", "STALE": "met", "NEW": "n/a"}
+    from layers.coverage import evidence
+
+    gap_rows = project_status(d, Filters(month_to="2024-04", as_of="2024-04-15"))
+    gap_rows = gap_rows[gap_rows["monthly_settled_app"] & ~gap_rows["monthly_settled_met"]]
+    assert set(evidence(gap_rows, "monthly_settled")) == {"工资发放至2024年1月（应至2024年2月）", "工资发放至2023年12月（应至2024年2月）"}
