@@ -40,6 +40,7 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "case": frozenset({"leader", "township", "emergency", "assessor"}),
     "ledgers": frozenset({"leader", "township", "assessor"}),
     "risk": frozenset({"leader", "township", "assessor"}),
+    "warnings": frozenset({"leader", "township", "emergency", "assessor"}),  # (八) early warnings, scoped
     "emergency": frozenset({"leader", "township", "emergency"}),  # (二十三)(二十四); township: own territory
     "assessment": frozenset({"leader", "assessor"}),  # (三十二)(三十三) compares townships: not for one township
     "data": frozenset({"leader", "admin"}),  # load history, rejected rows (raw rows of every township)
