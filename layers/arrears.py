@@ -156,8 +156,11 @@ def point_size(amount_wan: pd.Series) -> pd.Series:
     return (6.0 + 3.0 * np.sqrt(amount_wan.clip(lower=0.0))).clip(6.0, 30.0)
 
 
+CLOSED_POINT = "#bdbdbd"  # closed cases: small light-grey dots under the open ones
+
+
 def case_points(cs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """Open cases and cases closed within the range, as map points (labels escaped)."""
+    """Open cases (sized by amount, warning colours) and cases closed within the range (small grey), labels escaped."""
     c = cs[(cs["open"] | cs["closed_in_range"]) & cs["lon"].notna() & cs["lat"].notna()]
     esc = lambda s: s.fillna("").astype(str).map(html.escape)  # noqa: E731
     label = ("<b>案件 " + esc(c["case_no"]) + "</b><br>" + esc(c["employer_name"]) + "<br>状态：" + c["shown_status"]
@@ -167,7 +170,8 @@ def case_points(cs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
              + "<br>受理日期：" + fmt_dates(c["received"]))
     pts = pd.DataFrame({
         "id": c["case_no"], "lon": c["lon"], "lat": c["lat"], "label": label,
-        "color": c["shown_status"].map(status_color), "size": point_size(c["amount"]), "link": c["link"],
+        "color": c["shown_status"].map(status_color).where(c["open"], CLOSED_POINT),
+        "size": point_size(c["amount"]).where(c["open"], 5.0), "link": c["link"],
         "open": c["open"], "amount": c["amount"], "category": c["shown_status"], "township_code": c["township_code"],
     })
     limit = get_settings().max_points_per_layer
@@ -175,6 +179,8 @@ def case_points(cs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     if len(pts) > limit:
         pts = pts.sort_values(["open", "amount"], ascending=[False, False], kind="stable").head(limit)
         notes.append(f"案件点过多，仅显示{limit}件（在办、金额大者优先）")
+    # drawn in order: closed (small, grey) first, then open cases largest first, so small ones on top stay clickable
+    pts = pts.sort_values(["open", "amount"], ascending=[True, False], kind="stable")
     return pts.reset_index(drop=True), notes
 
 
@@ -182,7 +188,8 @@ def status_legend(cs: pd.DataFrame) -> list[LegendItem]:
     """Point colours for the statuses present (warning colours for open, grey for closed)."""
     present = set(cs["shown_status"].dropna()) if len(cs) else set()
     order = [*OPEN_STATUSES, "在办", CLOSED_STATUS]
-    return [LegendItem(label=f"案件：{s}", color=STATUS_COLORS[s]) for s in order if s in present]
+    return [LegendItem(label=f"案件：{s}" + ("（范围内结案）" if s == CLOSED_STATUS else ""),
+                       color=CLOSED_POINT if s == CLOSED_STATUS else STATUS_COLORS[s]) for s in order if s in present]
 
 
 def case_table(cs: pd.DataFrame, names: dict[str, str] | None = None) -> pd.DataFrame:

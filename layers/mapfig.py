@@ -104,7 +104,8 @@ def center_zoom(townships: gpd.GeoDataFrame, focus: str | None = None, width_px:
         return {"lon": 113.39, "lat": 34.50}, 9.5
     span_x = max(maxx - minx, 1e-3) * 1.15
     span_y = max(maxy - miny, 1e-3) * 1.15 / math.cos(math.radians((miny + maxy) / 2))
-    zoom = min(math.log2(width_px * 360 / (256 * span_x)), math.log2(height_px * 360 / (256 * span_y)))
+    # MapLibre: the world is 512 px wide at zoom 0
+    zoom = min(math.log2(width_px * 360 / (512 * span_x)), math.log2(height_px * 360 / (512 * span_y)))
     return {"lon": (minx + maxx) / 2, "lat": (miny + maxy) / 2}, round(min(zoom, 16.0), 2)
 
 
@@ -221,14 +222,14 @@ def basemap_layers(settings: Settings | None = None) -> list[dict[str, Any]]:
 
 
 def map_layout(townships: gpd.GeoDataFrame, settings: Settings | None = None, focus: str | None = None,
-               is_demo: bool | None = None) -> dict[str, Any]:
+               is_demo: bool | None = None, size: tuple[int, int] = (700, 560)) -> dict[str, Any]:
     """Layout: white background (offline) or tiles, fitted to the city or the focused township.
 
     `uirevision` depends on the focus only, so zoom and pan survive indicator/month changes
-    and reset on drill-down.
+    and reset on drill-down. `size` is the map's expected pixel size (width, height) for the fit.
     """
     s = settings or get_settings()
-    center, zoom = center_zoom(townships, focus)
+    center, zoom = center_zoom(townships, focus, *size)
     clon, clat = display_lonlat([center["lon"]], [center["lat"]], s.basemap)
     if is_demo is None:
         is_demo = bool(townships["is_demo"].fillna(True).any()) if "is_demo" in townships.columns else True
@@ -251,7 +252,8 @@ def map_layout(townships: gpd.GeoDataFrame, settings: Settings | None = None, fo
 
 
 def figure(result: LayerResult, townships: gpd.GeoDataFrame, settings: Settings | None = None,
-           focus: str | None = None, geojson: dict | None = None, labels: bool = True) -> dict[str, Any]:
+           focus: str | None = None, geojson: dict | None = None, labels: bool = True,
+           size: tuple[int, int] = (700, 560)) -> dict[str, Any]:
     """A complete plotly figure dict: the layer's traces with the geometry attached, labels, layout."""
     s = settings or get_settings()
     gj = geojson or township_geojson(townships, s.basemap)
@@ -263,4 +265,4 @@ def figure(result: LayerResult, townships: gpd.GeoDataFrame, settings: Settings 
         traces.append(t)
     if labels:
         traces.append(label_trace(townships, s.basemap))
-    return {"data": traces, "layout": map_layout(townships, s, focus)}
+    return {"data": traces, "layout": map_layout(townships, s, focus, size=size)}

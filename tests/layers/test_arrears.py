@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from layers.arrears import LAYERS, case_state, point_size, summary
+from layers.arrears import CLOSED_POINT, LAYERS, case_state, point_size, summary
 from layers.base import Filters
-from layers.palettes import STATUS_COLORS, WARNING
+from layers.palettes import WARNING
 from tests.layers.builders import MARCH, XSS, A, B, case, data
 
 
@@ -61,14 +61,15 @@ def test_points_sized_by_amount_coloured_by_status_with_links():
     r = LAYERS["arrears"].build(d, MARCH)
     pts = r.points.set_index("id")
     assert sorted(pts.index) == ["C1", "C2", "C3", "C4", "C7"]  # open + closed within the range (C5 closed earlier)
-    assert pts.loc["C2", "color"] == WARNING["red"] and pts.loc["C3", "color"] == STATUS_COLORS["结案"]
+    assert pts.loc["C2", "color"] == WARNING["red"] and pts.loc["C3", "color"] == CLOSED_POINT and pts.loc["C3", "size"] == 5
     assert pts.loc["C2", "size"] > pts.loc["C1", "size"] > pts.loc["C7", "size"]
     assert pts.loc["C1", "link"] == "/project/P1"
     assert pts.loc["C2", "link"] == "/enterprise/91410183MA0000000X"
     assert pts.loc["C7", "link"] == ""
     assert XSS not in pts.loc["C1", "label"] and "&lt;img" in pts.loc["C1", "label"]
     labels = [i.label for i in r.legend]
-    assert "案件：移送公安" in labels and "案件：结案" in labels
+    assert "案件：移送公安" in labels and "案件：结案（范围内结案）" in labels
+    assert r.points["open"].tolist() == sorted(r.points["open"].tolist())  # closed drawn first, open on top
 
 
 def test_point_size_scale():
