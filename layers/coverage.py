@@ -144,8 +144,7 @@ def evidence(status: pd.DataFrame, key: str) -> pd.Series:
     if key == "bank_payroll":
         return yes(s["bank_payroll_flag"], "银行代发：是", "银行代发：否或未报")
     if key == "monthly_settled":
-        due = fmt_month(s.attrs.get("due_month"))
-        paid = "工资发放至" + fmt_months(s["paid_through"]) + f"（应至{due}）"
+        paid = "工资发放至" + fmt_months(s["paid_through"]) + "（应至" + fmt_months(s["settled_due"]) + "）"
         return paid.where(s["paid_through"].notna(), "无工资发放记录")
     if key == "notice_board":
         return yes(s["notice_board_flag"], "维权公示牌：已设立", "维权公示牌：未设立或未报")

@@ -34,6 +34,7 @@ from layers.units import (
     index_to_month,
     index_to_timestamp,
     month_index,
+    month_of_index,
     ref_date,
 )
 
@@ -307,6 +308,7 @@ def _settled_rule(p: pd.DataFrame, rmi: float, started: pd.Series) -> None:
     since = index_to_timestamp(pt + 1).fillna(p["start_date"])
     _set(p, "monthly_settled", started, met, since)
     p["paid_through"] = index_to_month(pt)
+    p["settled_due"] = month_of_index(rmi - 1)  # the month wages must be paid through (a column: survives merges)
     p["comp_month"] = index_to_month(p["comp_mi"])
 
 
