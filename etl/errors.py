@@ -19,7 +19,8 @@ class UnusableInput(EtlError):
     a bad `--map` or `--crs`. The CLI exits 2 and nothing is written.
 
     `file` names the input file, `missing` the required fields not found, `unknown` the file's
-    headers that matched no field, `accepted` a short list of accepted header names.
+    headers that matched no field, `accepted` a short list of accepted header names, `kind` the
+    data kind the file was taken for (when known).
     """
 
     exit_code = 2
@@ -33,12 +34,14 @@ class UnusableInput(EtlError):
         missing: list[str] | None = None,
         unknown: list[str] | None = None,
         accepted: list[str] | None = None,
+        kind: str | None = None,
     ):
         super().__init__(msg, user_msg)
         self.file = file
         self.missing = list(missing or [])
         self.unknown = list(unknown or [])
         self.accepted = list(accepted or [])
+        self.kind = kind
 
 
 class UnreadableFile(UnusableInput):

@@ -251,6 +251,7 @@ def _missing_error(kind: str, hm: HeaderMap, file: str) -> MissingColumns:
         missing=missing,
         unknown=unknown,
         accepted=accepted,
+        kind=kind,
     )
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 from etl import gazetteer as gz
 from etl import kinds
 from etl.coords import parse_crs
-from etl.errors import UnusableInput
+from etl.errors import MissingColumns, UnusableInput
 from etl.geocode import Geography, assign_township, geocode, related_township
 from etl.normalise import Normalised, normalise, select_fields
 from etl.read import Sheet, read_file
@@ -34,7 +34,7 @@ GAZETTEER = "gazetteer"  # a village list in the same run: loaded into the gazet
 CHUNK_ROWS = 50_000  # rows per upsert call (progress steps; bounded memory on the database side)
 
 
-@dataclass
+@dataclass(eq=False)
 class Unit:
     """One file's sheets of one kind: what becomes one load batch."""
 
@@ -78,6 +78,9 @@ def read(path: str | Path, kind: str | None = None, mapping: dict[str, str] | No
         unit = by_kind.setdefault(hm.kind, Unit(str(path), hm.kind, [], []))
         unit.sheets.append(sheet)
         unit.maps.append(hm)
+    for e in errors:  # a sheet of a kind this file holds, but missing a column: unusable, not skipped
+        if isinstance(e, MissingColumns) and e.kind in by_kind:
+            raise e
     if kind in (None, GAZETTEER):
         village = [
             s
@@ -88,7 +91,15 @@ def read(path: str | Path, kind: str | None = None, mapping: dict[str, str] | No
             maps = [kinds.HeaderMap(GAZETTEER, gz.village_columns(s.headers, mapping)) for s in village]
             by_kind[GAZETTEER] = Unit(str(path), GAZETTEER, village, maps)
     if not by_kind:
-        raise errors[0]
+        if errors:
+            raise errors[0]
+        raise MissingColumns(
+            f"{path}: no village list columns",
+            f"文件 {path}：不是村（社区）名录，缺少名称列和所属乡镇列；可用列名：名称/村名/村（社区）名称，所属乡镇/区划代码；"
+            "或用 --map 源列=name",
+            file=str(path),
+            missing=["name", "township"],
+        )
     units = list(by_kind.values())
     for u in units:
         u.notes = skipped + [n for s in u.sheets for n in s.notes]

@@ -21,7 +21,7 @@ ENCODINGS = ("utf-8-sig", "gbk", "gb18030")
 SUFFIXES = (".xlsx", ".xlsm", ".csv", ".tsv", ".txt")
 
 
-@dataclass
+@dataclass(eq=False)
 class Sheet:
     """One table read from a file: headers as the clerk wrote them (made unique), cells as strings.
 

@@ -277,3 +277,35 @@ def test_the_demo_scenario_loads_as_its_manifest_says(store, tmp_path):
         assert sorted(zip(rej["source_row"], rej["reason_code"], strict=False)) == sorted(tuple(r) for r in f["rejected_rows"]), (
             f["file"]
         )
+
+
+def test_every_sheet_of_a_workbook_and_a_broken_sheet(store, tmp_path):
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "一季度"
+    ws.append(["项目编号", "月份", "在场人数"])
+    ws.append(["XM-1", "2024-01", 10])
+    ws2 = wb.create_sheet("二季度")
+    ws2.append(["项目编号", "月份", "在场人数"])
+    ws2.append(["XM-1", "2024-04", 12])
+    ws2.append(["XM-1", "2024-01", 11])  # repeats a key of the first sheet
+    wb.create_sheet("说明").append(["本表每季度报送一次"])
+    wb.save(tmp_path / "c.xlsx")
+    (f,) = load_files(store, [tmp_path / "c.xlsx"], progress=False)["files"]
+    assert f["sheets"] == ["一季度", "二季度"] and (f["rows_read"], f["rows_loaded"]) == (3, 2)
+    assert f["rejected_by_reason"] == {"duplicate_key": 1}
+    row = json.loads(store.read("rejected_rows")["row_json"].iloc[0])
+    assert row["工作表"] == "二季度" and row["月份"] == "2024-01"
+    ws3 = wb.create_sheet("三季度")
+    ws3.append(["项目代号", "月份", "在场人数"])  # the same table with a header the ETL does not know
+    ws3.append(["XM-1", "2024-07", 9])
+    wb.save(tmp_path / "c.xlsx")
+    with pytest.raises(MissingColumns) as e:
+        load_files(store, [tmp_path / "c.xlsx"], progress=False)
+    assert "三季度" in e.value.user_msg and '"项目代号"' in e.value.user_msg
+
+
+def test_a_file_with_headers_only(store, tmp_path):
+    (tmp_path / "p.csv").write_text("项目编号,项目名称,经度,纬度\n", encoding="utf-8")
+    (f,) = load_files(store, [tmp_path / "p.csv"], progress=False)["files"]
+    assert (f["kind"], f["rows_read"], f["rows_loaded"], f["rows_rejected"]) == ("projects", 0, 0, 0)
