@@ -162,7 +162,8 @@ def write_xlsx(sheets: dict[str, pd.DataFrame] | pd.DataFrame, target: str | Pat
 
 def _width(s: pd.Series, header: str) -> float:
     """Column width in Excel units: CJK characters count double; capped at 60."""
-    sample = [header, *(str(v) for v in s.head(200).tolist() if v is not None and v == v)]
+    head = s.head(200)
+    sample = [header, *(str(v) for v in head[head.notna()].tolist())]  # NA-safe: None, NaN, NaT and pd.NA skipped
     longest = max(sum(2 if ord(ch) > 0x2E80 else 1 for ch in v) for v in sample)
     return float(np.clip(longest + 2, 6, 60))
 

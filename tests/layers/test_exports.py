@@ -8,6 +8,7 @@ import openpyxl
 import pandas as pd
 
 from layers.exports import (
+    _width,
     csv_bytes,
     mask_frame,
     mask_id,
@@ -60,6 +61,24 @@ def test_xlsx_cells_are_strings_not_formulas():
     assert ws.cell(row=2, column=2).value == 1.5
     assert ws.cell(row=2, column=3).is_date
     assert ws.freeze_panes == "A2"
+
+
+def test_xlsx_with_missing_values_of_every_kind():
+    """pd.NA (object, string, Int64), None, NaN and NaT cells: written as blanks, widths from the rest."""
+    df = pd.DataFrame({
+        "单位名称": pd.Series([pd.NA, "河南甲建设有限公司", None], dtype=object),
+        "等级": pd.array(["A", pd.NA, "C"], dtype="string"),
+        "人数": pd.array([3, None, 5], dtype="Int64"),
+        "金额": [1.5, float("nan"), 2.0],
+        "日期": pd.to_datetime(["2024-03-05", None, "2024-04-01"]),
+    })
+    assert _width(df["单位名称"], "单位名称") == len("河南甲建设有限公司") * 2 + 2
+    assert _width(pd.Series([pd.NA, None], dtype=object), "编号") == 6  # header only, at the minimum width
+    ws = openpyxl.load_workbook(io.BytesIO(xlsx_bytes({"名单": df})))["名单"]
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    assert rows[0][:4] == (None, "A", 3, 1.5) and rows[1][:4] == ("河南甲建设有限公司", None, None, None)
+    assert rows[1][4] is None and rows[2][:3] == (None, "C", 5)
+    assert ws.column_dimensions["A"].width >= len("河南甲建设有限公司") * 2
 
 
 def test_xlsx_to_path_and_sheet_names(tmp_path):
