@@ -87,3 +87,15 @@ def test_parse_crs_rejects_unknown(given):
     with pytest.raises(BadOption) as e:
         parse_crs(given)
     assert "--crs" in e.value.user_msg and "wgs84" in e.value.user_msg
+
+
+def test_bd09_gcj02_pair_against_prcoords():
+    from etl.coords import bd_to_gcj, gcj_to_bd
+
+    lon, lat = _grid()
+    blon, blat = gcj_to_bd(lon, lat)
+    ref = np.array([prcoords.gcj_bd((b, a)) for a, b in zip(lon, lat, strict=True)])
+    assert haversine_m(blon, blat, ref[:, 1], ref[:, 0]).max() < 0.01
+    glon, glat = bd_to_gcj(blon, blat)
+    ref = np.array([prcoords.bd_gcj_bored((b, a)) for a, b in zip(blon, blat, strict=True)])
+    assert haversine_m(glon, glat, ref[:, 1], ref[:, 0]).max() < 0.5
