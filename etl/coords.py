@@ -17,6 +17,20 @@ from pyproj.exceptions import CRSError
 
 from etl.errors import BadOption
 from geodata import gcj02
+from geodata.gcj02 import bd_to_gcj, bd_to_wgs, gcj_to_bd, gcj_to_wgs, wgs_to_bd, wgs_to_gcj
+
+__all__ = [
+    "parse_crs",
+    "to_wgs84",
+    "from_wgs84",
+    "haversine_m",
+    "wgs_to_gcj",
+    "gcj_to_wgs",
+    "gcj_to_bd",
+    "bd_to_gcj",
+    "bd_to_wgs",
+    "wgs_to_bd",
+]
 
 WGS84, GCJ02, BD09 = "wgs84", "gcj02", "bd09"
 _ALIASES = {
