@@ -30,7 +30,7 @@ from layers.coverage_rules import KEYS, project_status
 from layers.palettes import NEUTRAL, OK, WARNING
 from layers.units import add_months, fmt_dates, fmt_month
 
-DATA_KINDS = ("projects", "enterprises", "compliance", "deposits", "cases", "incidents", "funds", "credit")
+DATA_KINDS = ("projects", "enterprises", "compliance", "deposits", "cases", "incidents", "funds", "indicators", "credit")
 POINT_SETS = {"projects": "工程项目", "cases": "欠薪案件", "incidents": "突发事件"}
 CACHE_SIZE = 256
 

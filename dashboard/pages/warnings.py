@@ -7,7 +7,6 @@ why it is hot (layers.risk.hex_contents).
 
 from __future__ import annotations
 
-import dataclasses
 from functools import lru_cache
 
 import dash
@@ -33,11 +32,8 @@ RISK_COLUMNS = ["对象", "名称", "编号", "乡镇", "风险分", "主要因�
 # ---- data (cached per store, data version, scope and month) -------------------------------------
 
 def _data(scope) -> LayerData:
-    """The page's data: the shared layer data, plus the (八) indicators when the services leave them out."""
-    d = services.layer_data(scope)
-    if d.indicators is None or d.indicators.empty:
-        d = dataclasses.replace(d, indicators=services.store().read("indicators", scope=scope))
-    return d
+    """The page's data: the shared layer data (with the (八) indicators)."""
+    return services.layer_data(scope)
 
 
 @lru_cache(maxsize=8)
