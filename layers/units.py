@@ -62,7 +62,7 @@ def by_unique(s: pd.Series, fn, missing=None, dtype=object) -> pd.Series:
     s = s if isinstance(s, pd.Series) else pd.Series(s)
     codes, uniq = pd.factorize(s, use_na_sentinel=True)
     table = np.array([fn(u) for u in uniq] + [missing], dtype=dtype)
-    return pd.Series(table[codes], index=s.index)
+    return pd.Series(table[codes], index=s.index, dtype=dtype)  # object stays object (no slow str inference)
 
 
 def _mi(v) -> float:
@@ -230,5 +230,17 @@ def fmt_numbers(s: pd.Series, pattern: str = "%.1f", missing: str = "—") -> pd
     ok = ~np.isnan(v)
     out = np.full(len(v), missing, dtype=object)
     if ok.any():
-        out[ok] = np.char.mod(pattern, v[ok])
+        out[ok] = _format(v[ok], pattern)
     return pd.Series(out, index=s.index, dtype=object)
+
+
+def _format(v: np.ndarray, pattern: str) -> np.ndarray:
+    """printf-style formatting in numpy; integer arithmetic for the two patterns the layers use."""
+    if pattern == "%.0f":
+        return np.round(v).astype(np.int64).astype(str)
+    if pattern == "%.1f":
+        t = np.round(v * 10).astype(np.int64)
+        a = np.abs(t)
+        sign = np.where(t < 0, "-", "")
+        return np.char.add(np.char.add(np.char.add(sign, (a // 10).astype(str)), "."), (a % 10).astype(str))
+    return np.char.mod(pattern, v)

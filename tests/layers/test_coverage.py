@@ -266,4 +266,5 @@ def test_monthly_settled_follows_the_reporting_month():
 
     gap_rows = project_status(d, Filters(month_to="2024-04", as_of="2024-04-15"))
     gap_rows = gap_rows[gap_rows["monthly_settled_app"] & ~gap_rows["monthly_settled_met"]]
-    assert set(evidence(gap_rows, "monthly_settled")) == {"工资发放至2024年1月（应至2024年2月）", "工资发放至2023年12月（应至2024年2月）"}
+    assert set(evidence(gap_rows, "monthly_settled")) == {
+        "工资发放至2024年1月（应至2024年2月）", "工资发放至2023年12月（应至2024年2月）"}
