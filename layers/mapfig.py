@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 
 from geodata.boundaries import DEMO_LABEL
+from geodata.gcj02 import transform_geometries, wgs_to_gcj
 from geodata.settings import Settings, get_settings
 from layers.base import LayerResult
 from layers.palettes import NO_DATA, OUTLINE, Classes, stepped_colorscale
@@ -37,29 +38,9 @@ OSM = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
 # ---- coordinates for display ---------------------------------------------------------------
 
-_GCJ_A = 6378245.0
-_GCJ_EE = 0.00669342162296594323
-
-
 def wgs84_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
-    """WGS-84 -> GCJ-02 (the published forward formula), vectorised; for AMap display only."""
-    lon = np.asarray(lon, dtype="float64")
-    lat = np.asarray(lat, dtype="float64")
-    x, y = lon - 105.0, lat - 35.0
-    pi = math.pi
-    common = (20 * np.sin(6 * x * pi) + 20 * np.sin(2 * x * pi)) * 2 / 3
-    dlat = -100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x)) + common
-    dlat += (20 * np.sin(y * pi) + 40 * np.sin(y / 3 * pi)) * 2 / 3
-    dlat += (160 * np.sin(y / 12 * pi) + 320 * np.sin(y * pi / 30)) * 2 / 3
-    dlon = 300 + x + 2 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x)) + common
-    dlon += (20 * np.sin(x * pi) + 40 * np.sin(x / 3 * pi)) * 2 / 3
-    dlon += (150 * np.sin(x / 12 * pi) + 300 * np.sin(x / 30 * pi)) * 2 / 3
-    rad = lat / 180 * pi
-    magic = 1 - _GCJ_EE * np.sin(rad) ** 2
-    sq = np.sqrt(magic)
-    dlat = dlat * 180 / ((_GCJ_A * (1 - _GCJ_EE)) / (magic * sq) * pi)
-    dlon = dlon * 180 / (_GCJ_A / sq * np.cos(rad) * pi)
-    return lon + dlon, lat + dlat
+    """WGS-84 -> GCJ-02 (geodata.gcj02, vectorised); for AMap display only."""
+    return wgs_to_gcj(np.asarray(lon, dtype="float64"), np.asarray(lat, dtype="float64"))
 
 
 def display_lonlat(lon, lat, basemap: str) -> tuple[np.ndarray, np.ndarray]:
@@ -82,7 +63,7 @@ def township_geojson(townships: gpd.GeoDataFrame, basemap: str | None = None,
     except Exception:  # not a clean coverage (e.g. an imported file with overlaps): per polygon
         geoms = shapely.simplify(geoms, tolerance, preserve_topology=True)
     if basemap == "amap":
-        geoms = shapely.transform(geoms, lambda xy: np.column_stack(wgs84_to_gcj02(xy[:, 0], xy[:, 1])))
+        geoms = transform_geometries(geoms, wgs_to_gcj)
     geoms = shapely.set_precision(geoms, PRECISION_DEG)
     texts = shapely.to_geojson(geoms)
     features = [
