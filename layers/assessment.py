@@ -162,11 +162,11 @@ def _project_indicators(data: LayerData, proj: pd.DataFrame, ref: pd.Timestamp, 
     dep = required_deposits(data, ref, r).set_index("project_code") if not f.empty else pd.DataFrame()
     if not f.empty and not dep.empty:
         short = f["project_code"].map(dep["short"]).fillna(True).astype(bool)
-        paid, req = f["project_code"].map(dep["paid"]).fillna(0.0), f["project_code"].map(dep["required"]).fillna(0.0)
+        paid, req = f["project_code"].map(dep["paid"]).fillna(0.0), f["project_code"].map(dep["required"])
         why = f["project_code"].map(dep["rule_zh"]).fillna("")
+        due = ("应缴" + req.round(2).astype("string") + "万元").fillna("合同价款未报")
         out["deposit"] = _ev(f, "项目", "project_code", "name", paid.round(2), np.where(short, "否", "是"),
-                             why + "：应缴" + req.round(2).astype("string") + "万元，实缴"
-                             + paid.round(2).astype("string") + "万元")
+                             why + "：" + due + "，实缴" + paid.round(2).astype("string") + "万元")
     else:
         out["deposit"] = _ev(f, "项目", "project_code", "name", 0, "否", "")
     out["bank_payroll"] = _ev(f, "项目", "project_code", "name", f["bank"].astype(int), np.where(f["bank"], "是", "否"),

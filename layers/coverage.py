@@ -49,7 +49,7 @@ MECHANISMS: dict[str, Mechanism] = {m.key: m for m in (
     Mechanism("real_name", "实名制登记率", "实名制", "(三)", "最近月报实名登记人数/在场人数，项目达标线按设置", "workers"),
     Mechanism("card", "一卡通发放率", "一卡通", "(三)", "最近月报工作信息卡发放数/在场人数", "workers"),
     Mechanism("special_account", "工资专户开设率", "工资专户", "(十一)", "开工前开设农民工工资专用账户并书面备案"),
-    Mechanism("deposit", "工资保证金足额率", "工资保证金", "(九)", "已缴保证金不低于应缴额（合同价款×缴存比例）"),
+    Mechanism("deposit", "工资保证金足额率", "工资保证金", "(九)", "保证金余额不低于应缴额（合同价款×按欠薪记录差异化的比例）"),
     Mechanism("bank_payroll", "银行代发覆盖率", "银行代发", "(五)", "委托银行通过专户代发农民工工资"),
     Mechanism("monthly_settled", "月结月清率", "月结月清", "(五)(十九)", "工资已发放至上月"),
     Mechanism("notice_board", "维权公示牌设置率", "维权公示牌", "(三十一)", "工地醒目位置设立维权信息告示牌"),
@@ -123,7 +123,6 @@ def _p(s: pd.Series) -> pd.Series:
 def evidence(status: pd.DataFrame, key: str) -> pd.Series:
     """Chinese evidence per project for one mechanism (dates, amounts, counts); plain text, not escaped."""
     s = status
-    rules = get_settings().rules
     yes = lambda b, t, f: pd.Series(np.where(b, t, f), index=s.index, dtype=object)  # noqa: E731
     month = fmt_months(s["comp_month"])
     if key in ("real_name", "card"):
@@ -138,9 +137,13 @@ def evidence(status: pd.DataFrame, key: str) -> pd.Series:
         opened = "已开设" + bank.where(bank == "", "（" + bank + "）") + "，"
         return yes(s["sa_flag"] | s["sa_opened"].notna(), opened, "未开设专户；") + base
     if key == "deposit":
-        txt = "已缴" + _w(s["deposit_paid"]) + "/应缴" + _w(s["deposit_required"]) + "（合同价款" + _w(s["contract_value"]) \
-            + f"×{rules.deposit_rate_normal:.0%}）"
-        return txt.where(~s["deposit_exempt"], "已减免（无拖欠证明）")
+        # (九) 差异化缴存: the rule and rate come from layers.deposits (the contractor's arrears record)
+        held = "已缴" + _w(s["deposit_paid"]) + "，余额" + _w(s["deposit_balance"])
+        rule = s["deposit_rule_zh"].fillna("正常比例").astype(object)
+        txt = held + "/应缴" + _w(s["deposit_required"]) + "（合同价款" + _w(s["contract_value"]) + "×" \
+            + _p(s["deposit_rate"] * 100) + "，" + rule + "）"
+        txt = txt.where(s["deposit_required"].notna(), held + "（合同价款未报，无法核定应缴额）")
+        return txt.where(~s["deposit_exempt"], "减免：" + rule)
     if key == "bank_payroll":
         return yes(s["bank_payroll_flag"], "银行代发：是", "银行代发：否或未报")
     if key == "monthly_settled":

@@ -24,6 +24,7 @@ import pandas as pd
 
 from geodata.settings import Rules, get_settings
 from layers.base import Filters, LayerData
+from layers.deposits import required_deposits
 from layers.units import (
     as_dates,
     as_flags,
@@ -67,9 +68,9 @@ def _compute(data: LayerData, filters: Filters, rules: Rules) -> pd.DataFrame:
     comp = _compliance(data.compliance, p["project_code"], emi)
     for c in ("comp_mi", "onsite", "registered", "cards", "paid_through_mi"):
         p[c] = comp[c]
-    dep = _deposit_balance(data.deposits, p["project_code"], ref)
+    dep = _deposit_due(data, p["project_code"], ref, rules)
     for c in dep.columns:
-        p[c] = dep[c]
+        p[c] = dep[c].to_numpy()
     # the reporting month: the evaluation month, or the latest month any report reached if earlier
     # (reports come in after the month ends; mid-month "today" must not fail every project)
     rmi = min(emi, _data_month(data.compliance, emi))
@@ -78,7 +79,7 @@ def _compute(data: LayerData, filters: Filters, rules: Rules) -> pd.DataFrame:
     _worker_rule(p, hist, "real_name", "registered", rules.real_name_min, started_before_month)  # (三) 实名制
     _worker_rule(p, hist, "card", "cards", rules.card_min, started_before_month)  # (三) 一卡通
     _special_account_rule(p, ref)  # (十一) 专户
-    _deposit_rule(p, rules)  # (九) 工资保证金
+    _deposit_rule(p)  # (九) 工资保证金, 差异化缴存
     _flag_rule(p, "bank_payroll", p["bank_payroll_flag"])  # (五) 银行代发
     _settled_rule(p, rmi, started_before_month)  # (五)(十九) 月结月清
     _flag_rule(p, "notice_board", p["notice_board_flag"])  # (三十一) 维权信息公示牌
@@ -182,32 +183,26 @@ def _data_month(comp: pd.DataFrame, emi: float) -> float:
     return float(mi.max()) if len(mi) and mi.notna().any() else emi
 
 
-def _deposit_balance(dep: pd.DataFrame, codes: pd.Series, ref: pd.Timestamp) -> pd.DataFrame:
-    """Per project (aligned with `codes`): deposit paid in by the reference date (万元), 减免, first payment.
+def _deposit_due(data: LayerData, codes: pd.Series, ref: pd.Timestamp, rules: Rules) -> pd.DataFrame:
+    """(九) 差异化缴存 per project (aligned with `codes`): layers.deposits.required_deposits at `ref`.
 
-    Each deposit row is one deposit with its current status; 缴存, 动用 and 退还 rows were all
-    paid in (the same reading as layers/deposits.py), 减免 rows carry no money.
-    Deposits keyed by credit code only (no project code) are not attributed to a project here;
-    the differentiated rule of issue 5 decides how they count.
+    One reading for this coverage rule, the deposit_short warning, the deposit layer and the
+    assessment: the contractor's arrears record sets the rule and the rate; paid = money paid in
+    (缴存/动用/退还), balance = still held (缴存), both up to `ref`; `deposit_low` is the
+    warnings' `low_balance` (held below required less `deposit_tolerance`; with no contract
+    value, nothing held). Deposits keyed by credit code only are not attributed to a project.
     """
-    n = len(codes)
-    out = pd.DataFrame({"deposit_paid": np.zeros(n), "deposit_exempt": np.zeros(n, dtype=bool),
-                        "deposit_first_paid": pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]")})
-    if dep is None or dep.empty or "project_code" not in dep.columns or not n:
-        return out
-    pid = _positions(codes, dep["project_code"])
-    paid_date = as_dates(column(dep, "paid_date"), dep.index)
-    keep = (pid >= 0) & (paid_date <= ref).to_numpy()
-    if not keep.any():
-        return out
-    pid = pid[keep]
-    status = as_text(column(dep, "status"), dep.index)[keep].fillna("缴存")
-    exempt = status.eq("减免").to_numpy()
-    amount = as_numbers(column(dep, "amount"), dep.index)[keep].fillna(0.0).to_numpy()
-    out["deposit_paid"] = np.nan_to_num(_per_project(n, pid, np.where(exempt, 0.0, amount), "sum"))
-    out["deposit_exempt"] = _per_project(n, pid, exempt.astype(float), "max") > 0
-    first = pd.Series(paid_date[keep].to_numpy()).where(~exempt)
-    out["deposit_first_paid"] = first.groupby(pid).min().reindex(range(n)).to_numpy()
+    cols = {"rule": None, "rule_zh": None, "rate": np.nan, "required": np.nan, "paid": 0.0, "balance": 0.0,
+            "low_balance": True, "flags": ""}
+    dep = required_deposits(data, ref, rules).reindex(columns=["project_code", *cols])
+    dep = dep[dep["project_code"].notna()].drop_duplicates("project_code").set_index("project_code")
+    at = dep.reindex(pd.Index(codes.astype(object)))
+    out = pd.DataFrame({f"deposit_{c}": at[c].fillna(d).to_numpy() if d is not None else at[c].to_numpy()
+                        for c, d in cols.items()})
+    out["deposit_low"] = out.pop("deposit_low_balance").astype(bool)
+    out["deposit_exempt"] = (out["deposit_rule"] == "exempt").to_numpy()
+    for c in ("deposit_rate", "deposit_required", "deposit_paid", "deposit_balance"):
+        out[c] = out[c].astype(float)
     return out
 
 
@@ -272,27 +267,16 @@ def _special_account_rule(p: pd.DataFrame, ref: pd.Timestamp) -> None:
     _set(p, "special_account", pd.Series(True, index=p.index), has & opened_ok & filed_ok, start)
 
 
-def required_deposit(p: pd.DataFrame, rules: Rules) -> pd.Series:
-    """(九) Required 工资保证金 in 万元: contract value × the normal rate.
+def _deposit_rule(p: pd.DataFrame) -> None:
+    """(九) 差异化缴存: the deposit still held covers what the contractor's record requires.
 
-    PLACEHOLDER for issue 5, which replaces it with the differentiated rule (exempt after
-    2 years without arrears with a 无拖欠证明, raised after past arrears, full while arrears
-    are open). Same signature: projects frame in, 万元 per row out (NaN = cannot be set).
+    Met exactly when the deposit_short warning (layers.rules) does not fire: exempt projects
+    (two clean years and a 无拖欠证明) need nothing; a 减免 claimed without qualifying, a deposit
+    used and not replenished, or one below required·(1 - tolerance) is a gap.
     """
-    return p["contract_value"] * rules.deposit_rate_normal
-
-
-def _deposit_rule(p: pd.DataFrame, rules: Rules) -> None:
-    """(九) paid ≥ required. A 减免 record meets the rule; with no contract value, any payment does."""
-    required = required_deposit(p, rules)
-    paid = p["deposit_paid"].fillna(0.0)
-    exempt = p["deposit_exempt"].fillna(False).astype(bool)
-    p["deposit_required"] = required
-    p["deposit_paid"] = paid
-    p["deposit_exempt"] = exempt
-    p["deposit_value"] = (paid / required * 100).where(required > 0)
-    met = exempt | (required.notna() & (paid >= required - 1e-6)) | (required.isna() & (paid > 0))
-    _set(p, "deposit", pd.Series(True, index=p.index), met, p["start_date"])
+    req = p["deposit_required"]
+    p["deposit_value"] = (p["deposit_balance"] / req * 100).where(req > 0)
+    _set(p, "deposit", pd.Series(True, index=p.index), ~p["deposit_low"], p["start_date"])
 
 
 def _settled_rule(p: pd.DataFrame, rmi: float, started: pd.Series) -> None:

@@ -7,7 +7,8 @@ project's start date; `as_of` when the start is unknown or later), in this order
      and a 无拖欠证明 on file (deposits.no_arrears_cert) -> exempt (0)
   3. a case before, all closed                         -> raised rate (rules.deposit_rate_raised)
   4. otherwise                                         -> normal rate (rules.deposit_rate_normal)
-required = contract_value (万元) × rate. Each deposit row is one deposit with its current status:
+required = contract_value (万元) × rate (0 when exempt; unknown when the contract value is not
+reported, and then a deposit on file is what is asked for). Each deposit row is one deposit with its current status:
 paid = Σ amount of rows 缴存/动用/退还 (money paid in), balance = Σ 缴存 (still held), both up to `as_of`.
 A project differs from the rule when what it paid is outside required ± tolerance, when it is
 marked 减免 without qualifying (不得擅自减免), or when its recorded rate is not the rule's rate;
@@ -99,7 +100,8 @@ def required_deposits(data: LayerData, as_of: pd.Timestamp, rules: Rules | None 
     out["rule"] = rule
     out["rule_zh"] = out["rule"].map(RULE_ZH)
     out["rate"] = out["rule"].map(rate_of).astype(float)
-    out["required"] = (out["contract_value"] * out["rate"]).fillna(0.0)
+    # exempt needs nothing; otherwise NaN when the contract value is not reported (cannot be set)
+    out["required"] = np.where(out["rule"] == "exempt", 0.0, out["contract_value"] * out["rate"])
     out["cert"] = cert.to_numpy()
 
     by_proj = rows[rows["project_code"].notna()]
@@ -138,15 +140,19 @@ def _record_at(data: LayerData, codes: pd.Series, when: pd.Series, r: Rules) -> 
 
 
 def _flag(out: pd.DataFrame, r: Rules) -> pd.DataFrame:
-    tol = out["required"] * r.deposit_tolerance
-    out["short"] = out["paid"] < out["required"] - tol - 1e-9
-    out["low_balance"] = out["balance"] < out["required"] - tol - 1e-9
-    over = out["paid"] > out["required"] + tol + 1e-9
+    known = out["required"].notna()
+    req = out["required"].fillna(0.0)
+    tol = req * r.deposit_tolerance
+    # required unknown (no contract value): any deposit paid in / still held meets it
+    out["short"] = np.where(known, out["paid"] < req - tol - 1e-9, out["paid"] <= 0)
+    out["low_balance"] = np.where(known, out["balance"] < req - tol - 1e-9, out["balance"] <= 0)
+    over = known & (out["paid"] > req + tol + 1e-9)
     unjust = out["claimed_exempt"] & (out["rule"] != "exempt")
     mismatch = out["recorded_rate"].notna() & ((out["recorded_rate"] - out["rate"]).abs() > 1e-6)
     fmt = lambda s: s.round(2).astype("string").str.replace(r"\.0$", "", regex=True)  # noqa: E731
     parts = pd.DataFrame({
-        "short": np.where(out["short"], "少缴：实缴" + fmt(out["paid"]) + "万元，应缴" + fmt(out["required"]) + "万元", ""),
+        "short": np.where(out["short"] & known, "少缴：实缴" + fmt(out["paid"]) + "万元，应缴" + fmt(out["required"]) + "万元",
+                          np.where(out["short"], "合同价款未报，无法核定应缴额，且未缴存保证金", "")),
         "over": np.where(over, "多缴：实缴" + fmt(out["paid"]) + "万元，应缴" + fmt(out["required"]) + "万元", ""),
         "low": np.where(out["low_balance"] & ~out["short"], "已动用或退还未补足：余额" + fmt(out["balance"]) + "万元", ""),
         "unjust": np.where(unjust, "不符合减免条件却登记减免（不得擅自减免）", ""),

@@ -10,7 +10,8 @@ Boundaries (each rule fires strictly past its threshold; the threshold itself is
   wages_unpaid         paid_through_month < M-1 (月结月清)              yellow 1 month, orange/red from settings
   real_name_low        registered/onsite < real_name_min               orange < coverage_orange, red < coverage_red
   cards_low            cards/onsite < card_min                         same grading
-  deposit_short        held balance < required·(1-tolerance) (九)       red when nothing held
+  deposit_short        held balance < required·(1-tolerance) (九)       red when nothing held; contract
+                       value unknown: fires when nothing is held
   filing_late          filed - start > filing_within_days (二)          yellow filed late, orange not filed
   stopped_with_workers status 停工 and workers_onsite > 0 in M          red
   payroll_below_min    wages_paid_bank·10000/onsite < min wage          red below `payroll_red_share`
@@ -223,6 +224,8 @@ def rule_deposit_short(ctx: Context) -> pd.DataFrame:
     sev = np.where(hit["balance"] <= EPS, "red", "orange")
     ev = ("按“" + hit["rule_zh"] + "”应缴" + _f(hit["required"], 2) + "万元（合同价款" + _f(hit["contract_value"], 0) + "万元×"
           + _pct(hit["rate"]) + "），实缴" + _f(hit["paid"], 2) + "万元，现余额" + _f(hit["balance"], 2) + "万元")
+    unknown = "按“" + hit["rule_zh"] + "”须缴存，合同价款未报无法核定应缴额，现余额" + _f(hit["balance"], 2) + "万元"
+    ev = ev.where(hit["required"].notna(), unknown)
     return _emit("project", hit, "deposit_short", sev, ev, hit["balance"], hit["required"], ctx)
 
 

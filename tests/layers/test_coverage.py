@@ -2,7 +2,7 @@
 
 Reference point in every test: MARCH = months 2024-01..2024-03 → reference date 2024-03-31,
 evaluation month 2024-03, "last month" 2024-02; rules from the defaults (实名制/一卡通 ≥ 95%,
-保证金 2% of contract value, 用工备案 within 31 days).
+保证金 2% of contract value for a contractor without arrears (九), 用工备案 within 31 days).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from geodata.settings import Rules
 from layers.base import Filters
 from layers.coverage import LAYERS, MECHANISMS, overall, township_coverage
 from layers.coverage_rules import KEYS, gaps, project_status
-from tests.layers.builders import MARCH, XSS, A, B, data, deposit, project, report
+from tests.layers.builders import MARCH, XSS, A, B, case, data, deposit, project, report
 
 
 def status(d, filters=MARCH, **rules):
@@ -134,29 +134,79 @@ def test_special_account_opened_and_filed_before_start():
 # ---- 工资保证金 (九) ---------------------------------------------------------------------------
 
 
-def test_deposit_paid_vs_required():
+def test_deposit_held_vs_required():
+    """(九) met when the deposit still held covers the rule's amount less `deposit_tolerance` (1%)."""
     d = data(
-        [project(c) for c in ("EQ", "SHORT", "TWO", "EXEMPT", "LATE", "USED")]
+        [project(c) for c in ("EQ", "TOL", "SHORT", "TWO", "EXEMPT", "LATE", "USED")]
         + [project("NOVAL", contract_value=None), project("NOVAL0", contract_value=None), project("NONE")],
         deposits=[
             deposit("EQ", 20.0),  # 1000 万元 × 2% = 20: equal meets
-            deposit("SHORT", 19.99),
+            deposit("TOL", 19.8),  # 20 less 1%: the boundary meets
+            deposit("SHORT", 19.79),
             deposit("TWO", 10.0, "2024-01-05"), deposit("TWO", 10.0, "2024-02-05"),
-            deposit("EXEMPT", 0.0, status="减免"),
+            deposit("EXEMPT", 0.0, status="减免"),  # 减免 without a 无拖欠证明: not exempt (不得擅自减免)
             deposit("LATE", 20.0, "2024-04-02"),  # paid after the reference date
-            deposit("USED", 20.0, status="动用"),  # paid in, then used: it was paid
-            deposit("NOVAL", 5.0),
+            deposit("USED", 20.0, status="动用"),  # paid in, then used and not replenished: nothing held
+            deposit("NOVAL", 5.0),  # no contract value: the amount cannot be set, a deposit held is enough
             {"credit_code": "91410183MA0000000X", "paid_date": "2024-01-05", "amount": 99.0, "status": "缴存"},
         ],
     )
     st = status(d)
-    assert row_state(st, "deposit") == {"EQ": "met", "SHORT": "gap", "TWO": "met", "EXEMPT": "met", "LATE": "gap",
-                                        "USED": "met", "NOVAL": "met", "NOVAL0": "gap", "NONE": "gap"}
+    assert row_state(st, "deposit") == {"EQ": "met", "TOL": "met", "SHORT": "gap", "TWO": "met", "EXEMPT": "gap",
+                                        "LATE": "gap", "USED": "gap", "NOVAL": "met", "NOVAL0": "gap", "NONE": "gap"}
     assert st.loc["SHORT", "deposit_required"] == pytest.approx(20.0)
     assert st.loc["TWO", "deposit_paid"] == pytest.approx(20.0)
+    assert (st.loc["USED", "deposit_paid"], st.loc["USED", "deposit_balance"]) == (pytest.approx(20.0), 0.0)
+    assert set(st["deposit_rule"]) == {"normal"} and math.isnan(st.loc["NOVAL", "deposit_required"])
     by = township_coverage(project_status(d, MARCH), d.townships, "deposit").set_index("code")
-    assert by.loc[A, "value"] == pytest.approx(5 / 9 * 100)
-    assert by.loc[A, "label"] == "55.6%（5/9个项目）"
+    assert by.loc[A, "value"] == pytest.approx(4 / 10 * 100)
+    assert by.loc[A, "label"] == "40.0%（4/10个项目）"
+
+
+X, Y, Z = "91410183MA00000X1X", "91410183MA00000Y2X", "91410183MA00000Z3X"
+
+
+def differentiated():
+    """Contractors' projects (1000 万元, started 2024-01-10): open arrears, past arrears, clean with a 证明, none."""
+    cases = [case("C-X", credit_code=X, received_date="2023-06-01"),  # still open at the start
+             case("C-Y", credit_code=Y, received_date="2023-06-01", status="结案", closed_date="2023-07-01")]
+    projects = [project("FULL", contractor_credit_code=X), project("RAISED", contractor_credit_code=Y),
+                project("EXEMPT", contractor_credit_code=Z), project("NORMAL"), project("FULL_OK", contractor_credit_code=X)]
+    cert = {**deposit("EXEMPT", 0.0, status="减免"), "no_arrears_cert": True}
+    deposits = [deposit("FULL", 30.0), deposit("RAISED", 30.0), cert, deposit("NORMAL", 20.0), deposit("FULL_OK", 50.0)]
+    return data(projects, deposits=deposits, cases=cases)
+
+
+def test_deposit_rate_follows_the_contractor_record():
+    """(九) 差异化缴存: full rate (5%) while arrears are open, raised (3%) after past arrears, exempt after two clean
+    years with a 无拖欠证明, normal (2%) otherwise."""
+    st = status(differentiated())
+    assert st["deposit_rule"].to_dict() == {"FULL": "full", "RAISED": "raised", "EXEMPT": "exempt", "NORMAL": "normal",
+                                            "FULL_OK": "full"}
+    assert st["deposit_required"].to_dict() == pytest.approx({"FULL": 50.0, "RAISED": 30.0, "EXEMPT": 0.0, "NORMAL": 20.0,
+                                                              "FULL_OK": 50.0})
+    assert row_state(st, "deposit") == {"FULL": "gap", "RAISED": "met", "EXEMPT": "met", "NORMAL": "met", "FULL_OK": "met"}
+    from layers.coverage import evidence
+
+    ev = evidence(st, "deposit")
+    assert ev["FULL"] == "已缴30.0万元，余额30.0万元/应缴50.0万元（合同价款1000.0万元×5.0%，存在未结欠薪：全额缴存）"
+    assert ev["EXEMPT"].startswith("减免：两年无拖欠")
+
+
+def test_deposit_gaps_are_the_deposit_warnings():
+    """Coverage and the deposit_short warning read one rule: the gaps are exactly the warned projects."""
+    from layers.rules import warnings
+
+    d = differentiated()
+    more = data([project("SHORT"), project("USED"), project("NONE"), project("NOVAL", contract_value=None),
+                 project("NOVAL0", contract_value=None)],
+                deposits=[deposit("SHORT", 19.79), deposit("USED", 20.0, status="动用"), deposit("NOVAL", 5.0)])
+    d.projects = pd.concat([d.projects, more.projects], ignore_index=True)
+    d.deposits = pd.concat([d.deposits, more.deposits], ignore_index=True)
+    st = status(d)
+    gaps_ = set(st.index[st["deposit_app"] & ~st["deposit_met"]])
+    w = warnings(d, Filters(month_to="2024-03"))
+    assert gaps_ == set(w.loc[w["rule"] == "deposit_short", "entity_id"]) == {"FULL", "SHORT", "USED", "NONE", "NOVAL0"}
 
 
 def test_deposit_rate_comes_from_settings():

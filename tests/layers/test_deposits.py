@@ -77,3 +77,15 @@ def test_layer_share_by_township():
     res = LAYER.build(d, Filters(as_of="2024-06-30"))
     assert res.by_township.set_index("code").loc[T1, "value"] == pytest.approx(50.0)
     assert list(res.table["项目编号"]) == ["P", "Q"]
+
+
+def test_unknown_contract_value():
+    """Without a contract value the required amount is unknown: a deposit on file meets it, none is short."""
+    none = rule_of(deposits=[], contract_value=None)
+    assert pd.isna(none["required"]) and none["short"] and none["low_balance"] and none["differs"]
+    assert "合同价款未报" in none["flags"]
+    held = rule_of(deposits=[deposit("P", 0.5)], contract_value=None)
+    assert not held["short"] and not held["low_balance"] and held["flags"] == ""
+    cert = [deposit("P", 0.0, rate=0.0, status="减免", no_arrears_cert=True)]
+    exempt = rule_of(deposits=cert, contract_value=None)
+    assert (exempt["rule"], exempt["required"], exempt["short"]) == ("exempt", 0.0, False)

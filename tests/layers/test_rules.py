@@ -115,6 +115,14 @@ def test_deposit_used_counts_as_paid_but_not_held():
     assert fired(d, "deposit_short") == {"A": "red"}
 
 
+def test_deposit_short_without_contract_value():
+    """No contract value: the amount cannot be set; nothing held fires (red), any deposit held does not."""
+    d = make([project("A", contract_value=None), project("B", contract_value=None)], deposits=[deposit("B", 0.5)])
+    assert fired(d, "deposit_short") == {"A": "red"}
+    w = warnings(d, JUNE)
+    assert "合同价款未报" in w.loc[w["rule"] == "deposit_short", "evidence"].iloc[0]
+
+
 def test_filing_late_boundaries():
     d = make([
         project("A", filed_date="2024-02-01"),  # 31 days after start: in time
