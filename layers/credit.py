@@ -10,8 +10,9 @@ shares (booleans, dates, months) so that rules, deposits, funds and assessment a
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,8 @@ from layers.base import Filters, LayerData, LayerResult, LegendItem
 
 TRUE_STRINGS = {"true", "1", "1.0", "是", "有", "y", "yes", "√", "已设立", "已开设", "已缴存"}
 CLOSED_DEFAULT = ("结案", "已结案")
+GRADES = ("A", "B", "C", "D")
+QUARTER_RE = re.compile(r"^\d{4}Q[1-4]$")
 
 
 # ---- coercions shared by the policy layers ---------------------------------------------------
@@ -257,11 +260,67 @@ def publication_list(data: LayerData, quarter: str, rules: Rules | None = None) 
     return table.reset_index(drop=True)
 
 
-def publication_xlsx(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write the quarterly list to xlsx (formula-like cells neutralised)."""
+def publication_xlsx(table: pd.DataFrame, target: str | Path | IO[bytes]) -> Path | IO[bytes]:
+    """Write the quarterly list to xlsx, a path or a binary file (formula-like cells neutralised)."""
+    if hasattr(target, "write"):
+        from layers.exports import write_xlsx
+
+        write_xlsx({"黑名单公示": table}, target)
+        return target
     from layers.assessment import write_sheets  # one xlsx writer for the policy layers
 
-    return write_sheets({"黑名单公示": table}, path)
+    return write_sheets({"黑名单公示": table}, target)
+
+
+def is_quarter(q: Any) -> bool:
+    """'2024Q2' (what a URL or a route may carry)."""
+    return isinstance(q, str) and QUARTER_RE.match(q) is not None
+
+
+def quarter_zh(quarter: str) -> str:
+    """'2024Q2' -> '2024年第2季度'."""
+    return f"{quarter[:4]}年第{quarter[-1]}季度"
+
+
+def quarter_of(when: pd.Timestamp) -> str:
+    return str(pd.Period(when, freq="Q")).upper()
+
+
+def event_quarters(data: LayerData, rules: Rules | None = None) -> list[str]:
+    """(十四) Quarters in which an employer joined or left the blacklist, oldest first."""
+    cr = credit_rows(data, rules)
+    cr = cr[cr["blacklisted"]]
+    when = pd.concat([cr["listed"], cr["delisted"]]).dropna()
+    return sorted({quarter_of(t) for t in when.drop_duplicates()})
+
+
+BLACKLIST_COLUMNS = ["统一社会信用代码", "单位名称", "所属乡镇", "诚信等级", "列入日期", "列入原因"]
+
+
+def blacklist_table(data: LayerData, as_of: pd.Timestamp, rules: Rules | None = None) -> pd.DataFrame:
+    """(十四) The blacklist on `as_of` with Chinese headers: who, where, grade in force, since when, why."""
+    b = blacklist_as_of(data, as_of, rules)
+    ent = _enterprise_info(data)
+    grades = grades_as_of(data, as_of, rules).set_index("credit_code")["grade"]
+    out = pd.DataFrame({
+        "统一社会信用代码": b["credit_code"], "单位名称": b["credit_code"].map(ent["name"]),
+        "所属乡镇": b["credit_code"].map(ent["township"]), "诚信等级": b["credit_code"].map(grades),
+        "列入日期": b["listed"].dt.strftime("%Y-%m-%d"), "列入原因": b["reason"],
+    }, columns=BLACKLIST_COLUMNS)
+    return out.sort_values(["列入日期", "统一社会信用代码"], ascending=[False, True]).reset_index(drop=True)
+
+
+def grade_distribution(data: LayerData, rules: Rules | None = None) -> pd.DataFrame:
+    """(十三) Employers per grade per year: 年度, A, B, C, D, 合计 (one row per year, newest first)."""
+    cr = credit_rows(data, rules)
+    cr = cr[cr["grade"].isin(GRADES) & cr["year"].notna()]
+    if cr.empty:
+        return pd.DataFrame(columns=["年度", *GRADES, "合计"])
+    t = pd.crosstab(cr["year"].astype(int), cr["grade"]).reindex(columns=list(GRADES), fill_value=0)
+    t["合计"] = t.sum(axis=1)
+    t = t.sort_index(ascending=False)
+    t.index = [f"{y}年度" for y in t.index]
+    return t.rename_axis("年度").reset_index()
 
 
 def _names(data: LayerData) -> pd.Series:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import openpyxl
 import pandas as pd
 
@@ -10,11 +12,16 @@ from layers.credit import (
     LAYER,
     arrears_record,
     blacklist_as_of,
+    blacklist_table,
     case_links,
+    event_quarters,
+    grade_distribution,
     grades_as_of,
     grades_by_year,
+    is_quarter,
     publication_list,
     publication_xlsx,
+    quarter_zh,
     restricted_as_of,
 )
 from tests.layers.test_rules import T1, A, B, make, project
@@ -96,3 +103,31 @@ def test_layer_counts_by_township():
     res = LAYER.build(data(), Filters(as_of="2024-06-30"))
     assert res.by_township.set_index("code").loc[T1, "value"] == 3
     assert set(res.points["credit_code"]) == {B, C}  # A has no coordinates
+
+
+def test_publication_xlsx_to_a_binary_file():
+    buf = io.BytesIO()
+    publication_xlsx(publication_list(data(), "2024Q2"), buf)
+    rows = list(openpyxl.load_workbook(io.BytesIO(buf.getvalue()))["黑名单公示"].iter_rows(values_only=True))
+    assert [r[1] for r in rows[1:]] == ["新列入", "移出"]
+
+
+def test_quarters():
+    assert event_quarters(data()) == ["2023Q4", "2024Q2"]  # C listed 2023-10, B listed 2024-04, C delisted 2024-05
+    assert quarter_zh("2024Q2") == "2024年第2季度"
+    assert is_quarter("2024Q4") and not is_quarter("2024Q5") and not is_quarter("2024q1") and not is_quarter(None)
+
+
+def test_blacklist_table_now():
+    t = blacklist_table(data(), pd.Timestamp("2024-04-30"))
+    assert list(t["统一社会信用代码"]) == [B, C]  # newest listing first
+    assert t.loc[0, "单位名称"] == "乙置业公司" and pd.isna(t.loc[0, "诚信等级"])  # its 2024 grade D is in force from June
+    assert (t.loc[1, "单位名称"], t.loc[1, "诚信等级"], t.loc[1, "列入日期"]) == ("丙劳务公司", "D", "2023-10-10")
+    assert list(blacklist_table(data(), pd.Timestamp("2024-06-30"))["统一社会信用代码"]) == [B]
+
+
+def test_grade_distribution_per_year():
+    g = grade_distribution(data()).set_index("年度")
+    assert g.loc["2024年度", ["A", "B", "C", "D", "合计"]].tolist() == [0, 0, 1, 1, 2]
+    assert g.loc["2023年度", ["A", "D", "合计"]].tolist() == [1, 1, 2]
+    assert list(g.index) == ["2024年度", "2023年度"]
