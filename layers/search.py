@@ -142,13 +142,23 @@ class SearchIndex:
     places: pd.DataFrame  # gazetteer: name, names (list), township_code, lon, lat
     townships: gpd.GeoDataFrame = field(repr=False)
     ids_u: np.ndarray = field(default=None, repr=False)  # ids as a fixed-width unicode array (np.strings.find)
-    name_len: np.ndarray = field(default=None, repr=False)
-    addr_len: np.ndarray = field(default=None, repr=False)
+    id_pos: dict = field(default=None, repr=False)  # id -> positions (exact codes in O(1))
+    alt_pos: dict = field(default=None, repr=False)
+    name_codes: np.ndarray = field(default=None, repr=False)  # names/addresses factorised: fuzzy-match each
+    name_uniq: list = field(default=None, repr=False)  # distinct string once (many cases share an address)
+    addr_codes: np.ndarray = field(default=None, repr=False)
+    addr_uniq: list = field(default=None, repr=False)
 
     def __post_init__(self):
-        self.ids_u = np.asarray(self.ids, dtype=str) if len(self.ids) else np.array([], dtype="U1")
-        self.name_len = np.fromiter((len(c) for c in self.names), float, len(self.names))
-        self.addr_len = np.fromiter((len(c) for c in self.addresses), float, len(self.addresses))
+        n = len(self.ids)
+        self.ids_u = np.asarray(self.ids, dtype=str) if n else np.array([], dtype="U1")
+        pos = pd.Series(np.arange(n))
+        self.id_pos = pos.groupby(self.ids, sort=False).indices if n else {}
+        self.alt_pos = pos.groupby(self.alt_ids, sort=False).indices if n else {}
+        self.name_codes, uniq = pd.factorize(pd.Series(self.names, dtype=object))
+        self.name_uniq = list(uniq)
+        self.addr_codes, uniq = pd.factorize(pd.Series(self.addresses, dtype=object))
+        self.addr_uniq = list(uniq)
 
 
 def normalise(s: object) -> str:
@@ -312,8 +322,11 @@ def _id_hits(q: str, index: SearchIndex) -> pd.DataFrame:
     if len(key) < 3 or len(index.ids) == 0:
         return _hits(np.array([], int), index, [], "")
     kinds = index.records["kind"].to_numpy()
-    exact = index.ids == key
-    alt = (index.alt_ids == key) & ~exact
+    exact = np.zeros(len(index.ids), bool)
+    exact[index.id_pos.get(key, [])] = True
+    alt = np.zeros(len(index.ids), bool)
+    alt[index.alt_pos.get(key, []) if key else []] = True
+    alt &= ~exact
     part = (np.strings.find(index.ids_u, key) >= 0) & ~exact if len(key) >= 4 else np.zeros(len(exact), bool)
     lens = np.strings.str_len(index.ids_u).astype(float)
     score = np.where(exact, 100.0, np.where(alt, 80.0, 70.0 + 25.0 * len(key) / np.maximum(lens, 1)))
@@ -336,28 +349,33 @@ def _best(score: np.ndarray) -> np.ndarray:
     return sel
 
 
-def _fuzzy(q: str, choices: list[str], lens: np.ndarray) -> np.ndarray:
-    """Score of q against each choice: partial ratio for a fragment (discounted when the choice is
-    much shorter than q), plain ratio for a long query; an exact match scores 100."""
-    if not choices:
-        return np.zeros(0)
+def _fuzzy(q: str, uniq: list[str], codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Score of q against each record's string (each distinct string scored once): partial ratio for
+    a fragment (discounted when the string is much shorter than q), plain ratio for a long query;
+    and whether the string equals q."""
+    if not uniq:
+        return np.zeros(len(codes)), np.zeros(len(codes), bool)
     scorer = fuzz.ratio if len(q) > LONG_QUERY else fuzz.partial_ratio
-    s = process.cdist([q], choices, scorer=scorer, score_cutoff=MIN_SCORE, dtype=np.uint8, workers=-1)[0].astype(float)
+    s = process.cdist([q], uniq, scorer=scorer, score_cutoff=MIN_SCORE, dtype=np.uint8, workers=-1)[0].astype(float)
+    lens = np.fromiter((len(c) for c in uniq), float, len(uniq))
     if scorer is fuzz.partial_ratio:
         s = s * (0.6 + 0.4 * np.minimum(1.0, lens / max(len(q), 1)))
     else:
         s = np.minimum(s, 99.0)
-    return np.where(lens == 0, 0.0, s)
+    s = np.where(lens == 0, 0.0, s)
+    same = np.asarray(uniq, dtype=object) == q
+    return s[codes], same[codes]
 
 
 def _text_hits(q: str, index: SearchIndex) -> pd.DataFrame:
     if len(q) < 2 or not index.names:
         return _hits(np.array([], int), index, [], "")
     kinds = index.records["kind"].to_numpy()
-    by_name = np.minimum(_fuzzy(q, index.names, index.name_len), 99.0) * np.where(kinds == "case", 0.9, 1.0)
-    by_name[(np.asarray(index.names, dtype=object) == q) & np.isin(kinds, ["project", "enterprise"])] = 100.0  # exact name
-    by_addr = _fuzzy(q, index.addresses, index.addr_len)
-    exact_addr = by_addr >= 99.0 if len(q) > LONG_QUERY else np.zeros(len(by_addr), bool)
+    by_name, same = _fuzzy(q, index.name_uniq, index.name_codes)
+    exact_name = same & np.isin(kinds, ["project", "enterprise"])
+    by_name = np.where(exact_name, 100.0, np.minimum(by_name, 99.0) * np.where(kinds == "case", 0.9, 1.0))
+    by_addr, same = _fuzzy(q, index.addr_uniq, index.addr_codes)
+    exact_addr = same | ((by_addr >= 99.0) if len(q) > LONG_QUERY else False)
     by_addr = np.where(exact_addr, 99.0, by_addr * 0.92)  # a fragment of an address ranks below the place itself
     score = np.maximum(by_name, by_addr)
     sel = _best(score)
