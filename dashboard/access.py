@@ -43,6 +43,7 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "warnings": frozenset({"leader", "township", "emergency", "assessor"}),  # (八) early warnings, scoped
     "emergency": frozenset({"leader", "township", "emergency"}),  # (二十三)(二十四); township: own territory
     "assessment": frozenset({"leader", "assessor"}),  # (三十二)(三十三) compares townships: not for one township
+    "credit": frozenset({"leader", "assessor", "admin"}),  # (十三)(十四) grades, blacklist, quarterly publication
     "data": frozenset({"leader", "admin"}),  # load history, rejected rows (raw rows of every township)
     "admin": frozenset({"admin"}),  # users and the audit log
     "not_found_404": ALL,
@@ -53,6 +54,7 @@ LEADER_ONLY = frozenset({"leader"})
 # Longest matching prefix wins; a route not listed is leader-only (fail closed).
 ROUTE_ROLES: dict[str, frozenset[str]] = {
     "/download/assessment": frozenset({"leader", "assessor"}),
+    "/download/credit": frozenset({"leader", "assessor", "admin"}),  # (十四) quarterly publication list
     "/download/data": frozenset({"leader", "admin"}),
     "/download/rejected": frozenset({"leader", "admin"}),
     "/download/incidents": frozenset({"leader", "township", "emergency"}),

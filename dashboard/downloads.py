@@ -1,4 +1,4 @@
-"""Flask routes for the xlsx/csv downloads: worklist, ledgers, layer tables, load history, rejected rows.
+"""Flask routes for the xlsx/csv downloads: worklist, ledgers, layer tables, load history, rejected rows, blacklist.
 
 Every route takes its scope from `access.current_scope()` and its data from `services`;
 files are masked for the role (ID/phone/name) and formula-neutralised (layers.exports).
@@ -15,6 +15,7 @@ from flask import Response, abort, request, send_file
 
 from dashboard import access, services
 from layers import registry
+from layers.credit import is_quarter, publication_list, publication_xlsx, quarter_zh
 from layers.exports import csv_bytes, xlsx_bytes
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -28,6 +29,7 @@ def register(server) -> None:
     server.add_url_rule("/download/layer/<key>.xlsx", "dl_layer", layer_xlsx)
     server.add_url_rule("/download/data/history.xlsx", "dl_history", history_xlsx)
     server.add_url_rule("/download/rejected.<fmt>", "dl_rejected", rejected_file)
+    server.add_url_rule("/download/credit/publication.xlsx", "dl_credit_publication", credit_publication_xlsx)
 
 
 def _months() -> tuple[str, str]:
@@ -105,3 +107,15 @@ def rejected_file(fmt: str) -> Response:
     if fmt == "xlsx":
         return _xlsx({"被拒绝的行": df}, stem)
     abort(404)
+
+
+def credit_publication_xlsx() -> Response:
+    """/download/credit/publication.xlsx?q=YYYYQn: (十四) the quarter's blacklist publication list."""
+    q = (request.args.get("q") or "").upper()
+    if not is_quarter(q):
+        abort(404)
+    table = publication_list(services.layer_data(access.current_scope()), q)
+    buf = io.BytesIO()
+    publication_xlsx(table, buf)
+    buf.seek(0)
+    return send_file(buf, mimetype=XLSX, as_attachment=True, download_name=f"黑名单公示名单_{quarter_zh(q)}.xlsx", max_age=0)
