@@ -114,7 +114,8 @@ def _check_role(role: str, township: str | None) -> str | None:
         return None
     code = to_code(township) if township else None
     if code is None or code not in BY_CODE:
-        raise UserError(f"bad township {township!r}", f"township 角色须用 --township 指定乡镇（12位代码或名称），收到 {township!r}")
+        raise UserError(f"bad township {township!r}",
+                        f"township 角色须用 --township 指定乡镇（12位代码或名称），收到 {township!r}")
     return code
 
 

@@ -24,7 +24,7 @@ ACTION_ZH = {
     "login": "登录", "login_failed": "登录失败", "logout": "退出", "export": "导出", "load": "数据载入",
     "view_case": "查看案件", "view_person": "查看单位/人员", "view_project": "查看项目", "denied": "越权访问被拒",
     "user_add": "新增用户", "user_disable": "停用用户", "user_enable": "启用用户", "user_reset": "重设密码",
-    "view_audit": "查看审计日志",
+    "view_audit": "查看审计日志", "view_contacts": "查看联系人", "import_gazetteer": "导入地名库",
 }
 DAYS = [(1, "1天"), (7, "7天"), (30, "30天"), (365, "1年"), (0, "全部")]
 
@@ -43,8 +43,8 @@ def layout(**_):
         components.filter_group("时间范围", dcc.RadioItems(id="adm-days", value=7, options=[
             {"label": lbl, "value": d} for d, lbl in DAYS])),
     ]
-    main = components.card("审计日志", html.Div(id="adm-log"),
-                           html.Small(f"最新在前，最多显示 {MAX_ROWS} 条；身份证号、电话在日志中均已脱敏。", className="muted small"))
+    note = f"最新在前，最多显示 {MAX_ROWS} 条；身份证号、电话在日志中均已脱敏。"
+    main = components.card("审计日志", html.Div(id="adm-log"), html.Small(note, className="muted small"))
     details = components.card("用户", _users_table(),
                               html.P(["新增、停用、重设密码请用命令行：", html.Code("wagemap users add|disable|reset 用户名")],
                                      className="muted small"))
