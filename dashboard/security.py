@@ -54,8 +54,36 @@ HEADERS = {
 }
 
 
+def scrub_logs() -> None:
+    """Mask ID and phone numbers in every log record of the process (messages, arguments, tracebacks).
+
+    Installed once as the log record factory, so records from any library (werkzeug request
+    lines with query strings, callback tracebacks) pass through `access.scrub`.
+    """
+    from dashboard.access import scrub
+
+    old = logging.getLogRecordFactory()
+    if getattr(old, "_wagemap_scrub", False):
+        return
+
+    def factory(*args, **kwargs):
+        record = old(*args, **kwargs)
+        try:
+            record.msg = scrub(record.getMessage())
+            record.args = None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+        except Exception:  # noqa: BLE001 - never lose a log line to the scrubber
+            pass
+        return record
+
+    factory._wagemap_scrub = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
 def install(app) -> None:
     """Add the headers, the same-origin check for state-changing requests and traceback-free errors."""
+    scrub_logs()
     server = app.server
     server.config["PROPAGATE_EXCEPTIONS"] = False
     server.debug = False
