@@ -239,6 +239,8 @@ def load_files(
         with store.begin() as conn:
             for u in units:
                 files.append(load(store, conn, u, user, reporter))
+            if any(u.kind in ("projects", "enterprises") for u in units):
+                store.fill_related_townships(conn)  # rows loaded before their project/employer
             store.audit(user, "load", ", ".join(str(p) for p in paths), _audit_text(files), conn=conn)
     secs = time.perf_counter() - t0
     report = run_report(

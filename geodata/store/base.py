@@ -194,6 +194,24 @@ class Store:
     def _upsert_rows(self, conn: sa.Connection, t: sa.Table, key: list[str], df: pd.DataFrame) -> dict[str, int]:  # pragma: no cover
         raise NotImplementedError
 
+    # kinds without a point take the township of the project / employer they belong to
+    RELATED = (("compliance", "project_code", "projects", "project_code"),
+               ("deposits", "project_code", "projects", "project_code"),
+               ("deposits", "credit_code", "enterprises", "credit_code"),
+               ("indicators", "credit_code", "enterprises", "credit_code"),
+               ("credit", "credit_code", "enterprises", "credit_code"))
+
+    def fill_related_townships(self, conn: sa.Connection) -> int:
+        """Give rows still without a township the one of their project/employer (loaded later)."""
+        n = 0
+        for child, ckey, parent, pkey in self.RELATED:
+            c, p = schema.DATA_TABLES[child], schema.DATA_TABLES[parent]
+            match = sa.select(p.c.township_code).where(p.c[pkey] == c.c[ckey], p.c.township_code.isnot(None))
+            stmt = (c.update().where(c.c.township_code.is_(None), c.c[ckey].isnot(None), match.exists())
+                    .values(township_code=match.scalar_subquery()))
+            n += conn.execute(stmt).rowcount or 0
+        return n
+
     def delete_batch(self, batch_id: int) -> int:
         """Delete every row a load batch wrote (and its rejected rows and the batch record)."""
         n = 0

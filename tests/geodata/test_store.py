@@ -113,3 +113,14 @@ def test_alembic_upgrades_from_empty_and_downgrades(pg_url):
     idx = {i["name"] for i in sa.inspect(s.engine).get_indexes("projects")}
     assert "ix_projects_geog" in idx
     s.engine.dispose()
+
+
+def test_rows_loaded_before_their_project_get_its_township_later(store):
+    with store.begin() as conn:
+        b = store.new_batch(conn, "compliance", "c.csv")
+        store.upsert(conn, "compliance", pd.DataFrame({"project_code": ["P1", "P9"], "month": ["2024-05", "2024-05"],
+                                                       "workers_onsite": [10, 3]}), b)
+        store.upsert(conn, "projects", _projects(), b)
+        assert store.fill_related_townships(conn) == 1
+    got = store.read("compliance").set_index("project_code")["township_code"]
+    assert got["P1"] == "410183104000" and pd.isna(got["P9"])
