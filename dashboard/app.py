@@ -59,7 +59,7 @@ def create_app(store: Store | None = None, settings: Settings | None = None) -> 
         title=f"{components.APP_NAME}",
         update_title=None,
         on_error=_on_error,
-        compress=False,
+        compress=True,  # flask-compress: gzip/br/zstd for layouts, callback responses and bundles
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     app.index_string = _INDEX
