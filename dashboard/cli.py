@@ -172,15 +172,30 @@ def import_boundaries(
 def serve(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8050, "--port"),
+    workers: int = typer.Option(2, "--workers", help="gunicorn 工作进程数（默认 2，与本机核数相当）"),
     db: Optional[str] = DbOpt,
 ) -> None:
-    """启动地图看板（Dash）。"""
-    store = _store(db)
-    from dashboard.app import create_app
+    """启动地图看板（Dash，经 gunicorn 提供服务）。"""
+    store = _store(db)  # create / migrate the store once, before the workers start
+    from gunicorn.app.base import BaseApplication
 
-    dash_app = create_app(store=store)
-    console.print(f"看板地址：http://{host}:{port}/")
-    dash_app.run(host=host, port=port, debug=False)
+    from dashboard.auth import _secret_key
+    from geodata.settings import get_settings
+
+    _secret_key(store, get_settings())  # made once here, so the workers never race to create it
+
+    class _Server(BaseApplication):
+        def load_config(self) -> None:
+            for k, v in {"bind": f"{host}:{port}", "workers": workers, "timeout": 120, "accesslog": None}.items():
+                self.cfg.set(k, v)
+
+        def load(self):
+            from dashboard.wsgi import server
+
+            return server
+
+    console.print(f"看板地址：http://{host}:{port}/", highlight=False)
+    _Server().run()
 
 
 @export_app.command("map")
