@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -10,9 +10,12 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
+from geodata import schema
+from geodata.store import base
 from geodata.store.base import Scope, Store, StoreError
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+PART_ROWS = 10_000  # rows per COPY + INSERT; the next part is prepared while the server writes this one
 
 
 def alembic_config(url: str) -> Config:
@@ -44,38 +47,61 @@ class PostgisStore(Store):
         value = "*" if scope is None else ",".join(scope)
         conn.execute(sa.select(sa.func.set_config("app.township", value, True)))
 
-    def _upsert_rows(self, conn: sa.Connection, t: sa.Table, key: list[str], df: pd.DataFrame) -> dict[str, int]:
-        """COPY into a temporary stage, then one INSERT … SELECT into the table.
+    def upsert(self, conn: sa.Connection, kind: str, df: pd.DataFrame, batch_id: int) -> dict[str, int]:
+        """As Store.upsert, in parts of PART_ROWS rows: while the server writes one part, Python
+        prepares the next (hash, types, CSV) — the two sides run on two cores instead of taking turns.
 
-        When the table holds no row of another load batch (a first load, or the later chunks of
+        The connection is used by one thread at a time (the writer); the caller's transaction is kept.
+        """
+        t = schema.DATA_TABLES[kind]
+        key = t.info["key"]
+        done = {"inserted": 0, "updated": 0, "unchanged": 0}
+        if df.empty:
+            return done
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wagemap-load") as writer:
+            pending = None
+            for start in range(0, len(df), PART_ROWS):
+                part = base.prepare_rows(t, df.iloc[start : start + PART_ROWS], batch_id)
+                cols, text = _csv(t, part)
+                if pending is not None:
+                    _add(done, pending.result())
+                pending = writer.submit(self._write, conn, t, key, cols, text, len(part), batch_id)
+            _add(done, pending.result())
+        return done
+
+    def _upsert_rows(self, conn: sa.Connection, t: sa.Table, key: list[str], df: pd.DataFrame) -> dict[str, int]:
+        cols, text = _csv(t, df)
+        batch = df["batch_id"].iloc[0] if "batch_id" in df.columns and len(df) else None
+        return self._write(conn, t, key, cols, text, len(df), batch)
+
+    def _write(self, conn: sa.Connection, t: sa.Table, key: list[str], cols: list[str], text: str, n_rows: int,
+               batch: int | None) -> dict[str, int]:
+        """COPY prepared rows into a temporary stage, then one INSERT … SELECT into the table.
+
+        When the table holds no row of another load batch (a first load, or the later parts of
         one), nothing can conflict: a plain INSERT (about a third less server time than
         ON CONFLICT, measured in benchmarks/RESULTS.md), inside a savepoint so that a key repeated
-        across chunks falls back to the upsert. Otherwise ON CONFLICT … DO UPDATE where the row
+        across parts falls back to the upsert. Otherwise ON CONFLICT … DO UPDATE where the row
         hash changed, counted in the server (one row back, not one per input row).
         """
-        cols = [c for c in df.columns if c in t.c and c not in ("id", "geom")]
         stage = f"stage_{t.name}"  # identifiers come from our schema, never from input
         conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{stage}"')
         conn.exec_driver_sql(f'CREATE TEMP TABLE "{stage}" (LIKE "{t.name}" INCLUDING DEFAULTS) ON COMMIT DROP')
-        buf = io.StringIO()
-        df[cols].to_csv(buf, index=False, header=False, na_rep="\\N")
-        buf.seek(0)
         col_list = ", ".join(f'"{c}"' for c in cols)
         raw = conn.connection.driver_connection
         with raw.cursor() as cur, cur.copy(f'COPY "{stage}" ({col_list}) FROM STDIN WITH (FORMAT csv, NULL \'\\N\')') as cp:
-            while chunk := buf.read(1 << 20):
-                cp.write(chunk)
+            for i in range(0, len(text), 1 << 20):
+                cp.write(text[i : i + (1 << 20)])
         geom = ", ST_SetSRID(ST_MakePoint(lon, lat), 4326)" if "geom" in t.c else ""
         geom_col = ', "geom"' if geom else ""
         insert = f'INSERT INTO "{t.name}" ({col_list}{geom_col}) SELECT {col_list}{geom} FROM "{stage}"'  # noqa: S608
-        batch = df["batch_id"].iloc[0] if "batch_id" in df.columns and len(df) else None
         if batch is not None and not self._has_other_batches(conn, t, int(batch)):
             try:
                 with conn.begin_nested():
                     n = conn.exec_driver_sql(insert).rowcount
-                return {"inserted": n, "updated": 0, "unchanged": len(df) - n}
+                return {"inserted": n, "updated": 0, "unchanged": n_rows - n}
             except sa.exc.IntegrityError:
-                pass  # a key seen in an earlier chunk of this batch: upsert below
+                pass  # a key seen in an earlier part of this batch: upsert below
         updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in cols if c not in key)
         geom_upd = ', "geom" = EXCLUDED."geom"' if geom else ""
         keys = ", ".join(f'"{k}"' for k in key)
@@ -88,7 +114,7 @@ class PostgisStore(Store):
         )
         inserted, written = conn.exec_driver_sql(sql).one()
         updated = written - inserted
-        return {"inserted": inserted, "updated": updated, "unchanged": len(df) - inserted - updated}
+        return {"inserted": inserted, "updated": updated, "unchanged": n_rows - inserted - updated}
 
     @staticmethod
     def _has_other_batches(conn: sa.Connection, t: sa.Table, batch: int) -> bool:
@@ -96,6 +122,17 @@ class PostgisStore(Store):
         c = t.c.batch_id
         probes = [sa.exists().where(c < batch), sa.exists().where(c > batch), sa.exists().where(c.is_(None))]
         return bool(conn.execute(sa.select(sa.or_(*probes))).scalar())
+
+
+def _csv(t: sa.Table, df: pd.DataFrame) -> tuple[list[str], str]:
+    """The table's columns present in prepared rows, and those rows as CSV text for COPY (NULL = \\N)."""
+    cols = [c for c in df.columns if c in t.c and c not in ("id", "geom")]
+    return cols, df[cols].to_csv(index=False, header=False, na_rep="\\N")
+
+
+def _add(total: dict[str, int], part: dict[str, int]) -> None:
+    for k, v in part.items():
+        total[k] += int(v)
 
 
 def check_reachable(url: str) -> None:

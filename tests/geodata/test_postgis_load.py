@@ -81,3 +81,31 @@ def test_row_security_still_checks_rows_on_the_fast_path(pg_store):
             b = pg_store.new_batch(conn, "cases", "c.csv")
             pg_store.upsert(conn, "cases", other, b)
     assert pg_store.count("cases") == 0
+
+
+def test_parts_are_written_in_order_and_counted(pg_store, monkeypatch):
+    from geodata.store import postgis
+
+    monkeypatch.setattr(postgis, "PART_ROWS", 7)  # 50 rows -> 8 parts, prepared while the previous one is written
+    with pg_store.begin() as conn:
+        b1 = pg_store.new_batch(conn, "cases", "c.csv")
+        assert pg_store.upsert(conn, "cases", _cases(50), b1) == {"inserted": 50, "updated": 0, "unchanged": 0}
+    with pg_store.begin() as conn:
+        b2 = pg_store.new_batch(conn, "cases", "c.csv")
+        again = pd.concat([_cases(40), _cases(10, 40, amount=3.0), _cases(5, 50)], ignore_index=True)
+        assert pg_store.upsert(conn, "cases", again, b2) == {"inserted": 5, "updated": 10, "unchanged": 40}
+    got = pg_store.read("cases").set_index("case_no")
+    assert len(got) == 55 and got.loc["AJ00045", "amount"] == 3.0 and got.loc["AJ00054", "source_row"] == 54
+
+
+def test_a_failing_part_rolls_the_whole_load_back(pg_store, monkeypatch):
+    from geodata.store import postgis
+
+    monkeypatch.setattr(postgis, "PART_ROWS", 5)
+    bad = _cases(12)
+    bad.loc[11, "township_code"] = "410183001000"  # outside the transaction's scope: RLS rejects the last part
+    with pytest.raises(sa.exc.ProgrammingError):
+        with pg_store.begin(scope=["410183104000"]) as conn:
+            b = pg_store.new_batch(conn, "cases", "c.csv")
+            pg_store.upsert(conn, "cases", bad, b)
+    assert pg_store.count("cases") == 0
