@@ -46,10 +46,6 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def not_implemented(what: str) -> None:
-    fail(f"{what}：尚未实现 / not implemented yet")
-
-
 def _store(db: str | None):
     from geodata.store import StoreError, open_store
 
@@ -226,11 +222,9 @@ def export_assessment(
     db: Optional[str] = DbOpt,
 ) -> None:
     """导出年度考核得分与各指标佐证（xlsx）。"""
+    from layers.assessment import export_assessment_xlsx
+
     store = _store(db)
-    try:
-        from layers.assessment import export_assessment_xlsx
-    except ImportError:
-        not_implemented("export assessment")
     export_assessment_xlsx(store, year, str(out))
     console.print(f"已导出 {out}")
 
@@ -243,12 +237,13 @@ def users_add(
     db: Optional[str] = DbOpt,
 ) -> None:
     """新增用户；密码从提示输入，非终端时从标准输入读取（从不出现在命令行）。"""
-    try:
-        from dashboard.users import add_user, read_password
-    except ImportError:
-        not_implemented("users add")
+    from dashboard.users import UserError, add_user, read_password
+
     store = _store(db)
-    add_user(store, name, role, township, read_password())
+    try:
+        add_user(store, name, role, township, read_password())
+    except UserError as e:
+        fail(e.user_msg)
     console.print(f"已新增用户 {name}（{role}）")
 
 
@@ -285,10 +280,8 @@ def search(
     db: Optional[str] = DbOpt,
 ) -> None:
     """应急检索：找到现场及其周边的项目、单位与欠薪情况。"""
-    try:
-        from layers.search import search_cli
-    except ImportError:
-        not_implemented("search")
+    from layers.search import search_cli
+
     store = _store(db)
     result = search_cli(store, query, radius_km=radius_km)
     if as_json:

@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     # fine enough to show hot spots inside a township, coarse enough to aggregate projects.
     h3_resolution: int = Field(7, ge=5, le=10, description="风险热力图H3分辨率（7≈5.2平方公里/格）")
     max_points_per_layer: int = Field(5000, ge=100)
+    login_max_failures: int = Field(5, ge=1, description="连续登录失败多少次后锁定账户")
+    login_lockout_minutes: int = Field(15, ge=1, description="账户锁定分钟数")
+    cookie_secure: bool = Field(False, description="会话 Cookie 仅经 HTTPS 发送（以 HTTPS 提供服务时打开）")
     rules: Rules = Rules()
     assessment: Assessment = Assessment()
 
