@@ -16,8 +16,10 @@
     return true;
   }
 
-  // Replace the query string of the current entry (state kept in the URL without a new history step).
-  function setQuery(search) {
+  // Replace the query string of the current entry (state kept in the URL without a new history step),
+  // only while the page that owns the state is still the one shown (a click may have navigated away).
+  function setQuery(search, path) {
+    if (typeof path === "string" && decodeURIComponent(window.location.pathname) !== decodeURIComponent(path)) { return; }
     var s = typeof search === "string" ? search : "";
     var url = window.location.pathname + s + window.location.hash;
     if (url !== window.location.pathname + window.location.search + window.location.hash) {

@@ -169,12 +169,12 @@ def trend_figure(df: pd.DataFrame, left: Sequence[tuple[str, str, str]], right: 
         "height": 300, "margin": {"l": 40, "r": 40, "t": 10, "b": 10}, "font": {"family": FONT, "size": 12},
         "legend": {"orientation": "h", "y": -0.2, "x": 0}, "hovermode": "x unified",
         "xaxis": {"type": "category", "nticks": 6, "tickangle": 0, "automargin": True},
-        "yaxis": {"title": {"text": left_unit}, "rangemode": "tozero", "fixedrange": True},
+        "yaxis": {"title": {"text": left_unit}, "rangemode": "tozero", "fixedrange": True, "tickformat": ",d"},
         "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
     }
     if right:
         layout["yaxis2"] = {"title": {"text": right_unit}, "overlaying": "y", "side": "right", "range": [0, 105],
-                            "fixedrange": True, "showgrid": False}
+                            "tickvals": [0, 25, 50, 75, 100], "fixedrange": True, "showgrid": False}
     return {"data": data, "layout": layout}
 
 
@@ -274,8 +274,11 @@ def column_defs(columns: Sequence[str], link_col: str | None = None, widths: dic
 
 def grid(grid_id: Any, records: list[dict], columns: Sequence[str], link_col: str | None = None,
          height: int = 420, row_id: str | None = None, **kw: Any) -> dag.AgGrid:
-    """A filterable, sortable grid; cells are plain text (AG Grid escapes them)."""
-    opts = {"localeText": GRID_LOCALE, "pagination": True, "paginationPageSize": 20,
+    """A filterable, sortable grid (20 rows a page, height follows the rows; `height` is ignored).
+
+    Cells are plain text (AG Grid escapes them); `link_col` links through the WagemapLink renderer.
+    """
+    opts = {"localeText": GRID_LOCALE, "pagination": True, "paginationPageSize": 20, "domLayout": "autoHeight",
             "paginationPageSizeSelector": [20, 50, 100], "enableCellTextSelection": True,
             "ensureDomOrder": True, "suppressMenuHide": False}
     opts.update(kw.pop("dashGridOptions", {}))
@@ -283,7 +286,7 @@ def grid(grid_id: Any, records: list[dict], columns: Sequence[str], link_col: st
     return dag.AgGrid(
         id=grid_id, rowData=records, columnDefs=column_defs(columns, link_col, kw.pop("widths", None), records),
         defaultColDef={"sortable": True, "resizable": True, "floatingFilter": True, "minWidth": 90, "cellDataType": False},
-        dashGridOptions=opts, columnSize="autoSize", style={"height": f"{height}px", "width": "100%"},
+        dashGridOptions=opts, columnSize="autoSize", style={"width": "100%", "minHeight": "120px"},
         className="grid-wrap", **extra, **kw,
     )
 

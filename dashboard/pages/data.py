@@ -102,7 +102,7 @@ def select_batch(rows):
 clientside_callback(
     """function(rows) {
         var b = (rows && rows.length) ? rows[0]["批次"] : null;
-        window.wagemap.setQuery(b !== null && b !== undefined ? "?batch=" + encodeURIComponent(b) : "");
+        window.wagemap.setQuery(b !== null && b !== undefined ? "?batch=" + encodeURIComponent(b) : "", "/data");
         return window.dash_clientside.no_update;
     }""",
     Output("dt-sink", "data"),

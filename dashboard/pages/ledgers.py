@@ -104,7 +104,7 @@ clientside_callback(
         var q = new URLSearchParams();
         q.set("name", name || ""); q.set("from", frm || ""); q.set("to", to || "");
         if (tw) { q.set("tw", tw); }
-        window.wagemap.setQuery("?" + q.toString());
+        window.wagemap.setQuery("?" + q.toString(), "/ledgers");
         return window.dash_clientside.no_update;
     }""",
     Output("lg-sink", "data"),

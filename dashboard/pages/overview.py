@@ -135,7 +135,7 @@ clientside_callback(
         var q = new URLSearchParams();
         q.set("ind", ind || ""); q.set("from", frm || ""); q.set("to", to || "");
         q.set("pts", (pts && pts.length) ? pts.join(",") : "none");
-        window.wagemap.setQuery("?" + q.toString());
+        window.wagemap.setQuery("?" + q.toString(), "/");
         return window.dash_clientside.no_update;
     }""",
     Output("ov-sink", "data"),

@@ -132,17 +132,17 @@ def update(ind, frm, to, pts, code):
 
 # URL state (replaceState: the back button walks the drill-down, not every filter change).
 clientside_callback(
-    """function(ind, frm, to, pts, rows) {
+    """function(ind, frm, to, pts, rows, code) {
         var q = new URLSearchParams();
         q.set("ind", ind || ""); q.set("from", frm || ""); q.set("to", to || "");
         q.set("pts", (pts && pts.length) ? pts.join(",") : "none");
         if (rows && rows.length && rows[0]["项目编号"]) { q.set("sel", rows[0]["项目编号"]); }
-        window.wagemap.setQuery("?" + q.toString());
+        window.wagemap.setQuery("?" + q.toString(), "/township/" + code);
         return window.dash_clientside.no_update;
     }""",
     Output("tw-sink", "data"),
     Input("tw-ind", "value"), Input("tw-from", "value"), Input("tw-to", "value"), Input("tw-pts", "value"),
-    Input("tw-worklist", "selectedRows"),
+    Input("tw-worklist", "selectedRows"), dash.State("tw-code", "data"),
 )
 
 clientside_callback(

@@ -1,0 +1,394 @@
+"""End-to-end in headless Chromium against the real app (gunicorn, dashboard.wsgi) on demo data.
+
+The map draws (pixels in a township differ from the background), the layer switcher changes the
+choropleth, a township click drills to its worklist (exactly the projects the store says lack a
+mechanism there), a point click opens a project page, back walks up, a copied URL reproduces
+the view, and a project named like an HTML tag shows as text. Screenshots go to tests/artifacts/.
+Fails (not skips) under CI=true when Chromium is missing (tests/conftest.py: chromium_path).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--enable-unsafe-swiftshader"]
+USER, PASSWORD = "leader1", "Browser-test-123!"
+XSS = "<img src=x onerror=alert(1)>"
+XSS_CODE = "XM-XSS-1"
+TOWN = "410183104000"  # 超化镇: the township the drill-down tests click
+
+
+# ---- the app on demo data ------------------------------------------------------------------
+
+
+def _build_store(db: Path) -> None:
+    """Small demo scenario through the real ETL, one project with an HTML-like name, one leader account."""
+    from dashboard.users import add_user
+    from etl.demo import write_demo
+    from etl.pipeline import load_files
+    from geodata.store import open_store
+
+    out = db.parent / "demo"
+    manifest = write_demo(out, scale="small", seed=2018)
+    store = open_store(str(db))
+    load_files(store, [out / f["file"] for f in manifest["files"]], progress=False)
+    t = store.townships().set_index("code")
+    with store.begin() as conn:
+        bid = store.new_batch(conn, "projects", "xss.xlsx", "test")
+        store.upsert(conn, "projects", pd.DataFrame([dict(
+            project_code=XSS_CODE, name=XSS, address=XSS, contractor=XSS, township_code=TOWN, status="在建",
+            start_date="2024-01-01", lon=float(t.loc[TOWN, "lon"]) + 0.01, lat=float(t.loc[TOWN, "lat"]) - 0.01,
+            geocode_method="coord", geocode_confidence=1.0, source_row=2)]), bid)
+        store.finish_batch(conn, bid, 1, 1, 0)
+    add_user(store, USER, "leader", None, PASSWORD)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("browser") / "demo.gpkg"
+    _build_store(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def app_url(db, chromium_path):
+    port = _free_port()
+    env = {**os.environ, "WAGEMAP_DB": str(db), "WAGEMAP_BASEMAP": "none"}
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "dashboard.wsgi:server", "-b", f"127.0.0.1:{port}",
+                             "-w", "1", "--threads", "4", "--timeout", "120"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 90
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                pytest.fail("app did not start:\n" + proc.stdout.read().decode(errors="replace")[-3000:])
+            time.sleep(0.3)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def session(browser, app_url):
+    """A signed-in browser context (cookies shared by the tests' pages)."""
+    ctx = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    page = ctx.new_page()
+    page.goto(app_url + "/login")
+    page.fill("#u", USER)
+    page.fill("#p", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(app_url + "/")
+    page.close()
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(session):
+    p = session.new_page()
+    p.dialogs = []
+    p.errors = []
+    p.on("dialog", lambda d: (p.dialogs.append(d.message), d.dismiss()))
+    p.on("pageerror", lambda e: p.errors.append(str(e)))
+    yield p
+    p.close()
+
+
+# ---- helpers ------------------------------------------------------------------------------
+
+
+def shot(page, name: str, full: bool = True) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full)
+    return path
+
+
+GD = "document.querySelector('#{id} .js-plotly-plot')"
+
+
+def wait_map(page, graph_id: str) -> None:
+    """Until the MapLibre map of a plotly graph has loaded and painted (not just until a canvas exists)."""
+    page.wait_for_selector(f"#{graph_id} canvas", state="attached", timeout=30000)
+    page.wait_for_function(
+        f"""() => {{ const gd = {GD.format(id=graph_id)};
+            const m = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot
+                      && gd._fullLayout.map._subplot.map;
+            return !!(m && m.loaded() && m.isStyleLoaded() && gd._wagemapFitted); }}""", timeout=30000)
+    page.wait_for_timeout(800)  # the fit's relayout and the repaint
+
+
+def to_pixel(page, graph_id: str, lon: float, lat: float) -> tuple[float, float]:
+    """Page coordinates of a lon/lat on a plotly map (through MapLibre's own projection)."""
+    xy = page.evaluate(
+        f"""([lon, lat]) => {{ const gd = {GD.format(id=graph_id)};
+            const m = gd._fullLayout.map._subplot.map; const p = m.project([lon, lat]);
+            const r = m.getCanvas().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }}""", [lon, lat])
+    return xy[0], xy[1]
+
+
+def pixels(page, png: bytes, points: list[tuple[float, float]], scale: float = 1.0) -> list[list[int]]:
+    """RGBA of `points` (page coordinates) in a PNG, decoded by the browser in a blank page."""
+    blank = page.context.new_page()
+    try:
+        return blank.evaluate(
+            """async ([b64, pts]) => { const img = new Image(); img.src = "data:image/png;base64," + b64;
+                await img.decode(); const c = document.createElement("canvas"); c.width = img.width;
+                c.height = img.height; const g = c.getContext("2d"); g.drawImage(img, 0, 0);
+                return pts.map(([x, y]) => Array.from(g.getImageData(Math.round(x), Math.round(y), 1, 1).data)); }""",
+            [base64.b64encode(png).decode(), [[x * scale, y * scale] for x, y in points]])
+    finally:
+        blank.close()
+
+
+def non_background_share(page, png: bytes) -> float:
+    """Share of pixels of a PNG that are not the plain white background (#fff; light fills count)."""
+    blank = page.context.new_page()
+    try:
+        return blank.evaluate(
+            """async (b64) => { const img = new Image(); img.src = "data:image/png;base64," + b64; await img.decode();
+                const c = document.createElement("canvas"); c.width = img.width; c.height = img.height;
+                const g = c.getContext("2d"); g.drawImage(img, 0, 0); const d = g.getImageData(0, 0, c.width, c.height).data;
+                let n = 0; for (let i = 0; i < d.length; i += 4) { if (d[i] < 253 || d[i + 1] < 253 || d[i + 2] < 253) n++; }
+                return n / (d.length / 4); }""", base64.b64encode(png).decode())
+    finally:
+        blank.close()
+
+
+def township_point(db: Path, code: str = TOWN) -> tuple[float, float]:
+    from geodata.store import open_store
+
+    t = open_store(str(db)).townships().set_index("code")
+    return float(t.loc[code, "lon"]), float(t.loc[code, "lat"])
+
+
+def store_gaps(db: Path, code: str, month_to: str) -> set[str]:
+    """What the store says, computed without the dashboard: active projects there lacking a mechanism."""
+    from geodata.store import open_store
+    from layers.base import Filters, LayerData
+    from layers.coverage_rules import KEYS, gaps, project_status
+
+    s = open_store(str(db))
+    data = LayerData(townships=s.townships(), **{k: s.read(k, scope=[code]) for k in
+                                                  ("projects", "compliance", "deposits", "cases")})
+    st = project_status(data, Filters(month_to=month_to, township=code))
+    lacking = gaps(st, KEYS[0])
+    for k in KEYS[1:]:
+        lacking |= gaps(st, k)
+    return set(st.loc[lacking, "project_code"])
+
+
+def grid_values(page, grid_id: str, field: str) -> list:
+    page.wait_for_function(f"() => window.dash_ag_grid && window.dash_ag_grid.getApi('{grid_id}')", timeout=20000)
+    return page.evaluate(f"""() => {{ const out = [];
+        window.dash_ag_grid.getApi('{grid_id}').forEachNode(n => out.push(n.data['{field}'])); return out; }}""")
+
+
+def query(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+# ---- the tests ------------------------------------------------------------------------------------
+
+
+def test_overview_map_draws(page, app_url, db):
+    page.goto(app_url + "/", wait_until="networkidle")
+    wait_map(page, "ov-map")
+    png = page.locator("#ov-map").screenshot()
+    assert non_background_share(page, png) > 0.2, "the map is (nearly) blank"
+    x, y = to_pixel(page, "ov-map", *township_point(db))
+    full = page.screenshot()
+    (r, g, b, a), = pixels(page, full, [(x + 3, y + 12)])  # just below the label, inside the township
+    assert a == 255 and (r, g, b) != (255, 255, 255), (r, g, b)
+    assert "示意边界" in page.inner_text("#ov-map") or "示意边界" in page.inner_text(".map-head")
+    shot(page, "overview_1920x1080")
+    assert not page.errors, page.errors
+
+
+def test_switcher_changes_the_choropleth(page, app_url, db):
+    page.goto(app_url + "/?ind=arrears&pts=none", wait_until="networkidle")
+    wait_map(page, "ov-map")
+    gd = GD.format(id="ov-map")
+    before = page.evaluate(f"() => {{ const d = {gd}.data[0]; return [d.name, d.z, d.colorscale]; }}")
+    x, y = to_pixel(page, "ov-map", *township_point(db))
+    px_before = pixels(page, page.screenshot(), [(x + 3, y + 12)])[0]
+    page.locator("#ov-ind label", has_text="实名制登记率").click()
+    page.wait_for_function(f"() => {gd}.data[0].name === '实名制登记率'", timeout=20000)
+    page.wait_for_timeout(1000)
+    after = page.evaluate(f"() => {{ const d = {gd}.data[0]; return [d.name, d.z, d.colorscale]; }}")
+    assert before[0] == "欠薪金额" and after[0] == "实名制登记率"
+    assert (before[1], before[2]) != (after[1], after[2])
+    px_after = pixels(page, page.screenshot(), [(x + 3, y + 12)])[0]
+    assert px_after != px_before, "the township kept its colour"
+    assert query(page.url)["ind"] == "real_name"
+    assert page.inner_text("#ov-title") == "实名制登记率"
+    shot(page, "overview_switched_real_name")
+
+
+def test_township_click_opens_its_worklist(page, app_url, db):
+    page.goto(app_url + "/?ind=arrears&pts=none", wait_until="networkidle")
+    wait_map(page, "ov-map")
+    to = query(page.url)["to"]
+    x, y = to_pixel(page, "ov-map", *township_point(db))
+    page.mouse.click(x + 3, y + 14)
+    page.wait_for_url(f"**/township/{TOWN}**", timeout=20000)
+    page.wait_for_selector("#tw-worklist .ag-row", timeout=30000)
+    listed = set(grid_values(page, "tw-worklist", "项目编号"))
+    assert listed == store_gaps(db, TOWN, to)
+    assert XSS_CODE in listed
+    wait_map(page, "tw-map")
+    shot(page, "township_worklist")
+    page.go_back()
+    page.wait_for_url(lambda u: urlsplit(u).path == "/", timeout=20000)
+    wait_map(page, "ov-map")
+    assert page.evaluate(f"() => {GD.format(id='ov-map')}.data[0].name") == "欠薪金额"
+
+
+def test_point_click_opens_the_project_and_back_returns(page, app_url):
+    page.goto(app_url + "/?ind=real_name&pts=projects", wait_until="networkidle")
+    wait_map(page, "ov-map")
+    gd = GD.format(id="ov-map")
+    # a project point far from its neighbours, so the click cannot land on another one
+    lon, lat, link = page.evaluate(f"""() => {{ const t = {gd}.data[2]; let best = 0, bd = -1;
+        for (let i = 0; i < t.lon.length; i++) {{ let d = 1e9;
+            for (let j = 0; j < t.lon.length; j++) {{ if (i !== j) d = Math.min(d, Math.hypot(t.lon[i]-t.lon[j], t.lat[i]-t.lat[j])); }}
+            if (d > bd) {{ bd = d; best = i; }} }}
+        return [t.lon[best], t.lat[best], t.customdata[best]]; }}""")
+    x, y = to_pixel(page, "ov-map", lon, lat)
+    page.mouse.move(x, y)
+    page.wait_for_timeout(300)
+    page.mouse.click(x, y)
+    page.wait_for_url(f"**{link}", timeout=20000)
+    page.wait_for_selector("table.checklist")
+    assert "长效机制检查清单" in page.inner_text(".pane.main")
+    shot(page, "project_page")
+    page.go_back()
+    page.wait_for_url(lambda u: urlsplit(u).path == "/", timeout=20000)
+    wait_map(page, "ov-map")
+    assert query(page.url)["ind"] == "real_name"
+    assert page.locator("#ov-ind input[value=real_name]").is_checked()
+
+
+def test_drill_down_and_back_walk_up(page, app_url):
+    page.goto(app_url + f"/township/{TOWN}?ind=arrears", wait_until="networkidle")
+    page.wait_for_selector("#tw-worklist .ag-row")
+    wait_map(page, "tw-map")  # the page has settled (grid columns sized, map fitted)
+    page.locator("#tw-worklist a", has_text=XSS).first.click()  # the grid's link cell (text, not HTML)
+    page.wait_for_url(f"**/project/{XSS_CODE}", timeout=20000)
+    crumbs = page.inner_text(".breadcrumbs")
+    assert "全市总览" in crumbs and "超化镇" in crumbs
+    page.locator(".breadcrumbs a", has_text="超化镇").click()
+    page.wait_for_url(f"**/township/{TOWN}**", timeout=20000)
+    page.go_back()
+    page.wait_for_url(f"**/project/{XSS_CODE}", timeout=20000)
+    page.go_back()
+    page.wait_for_url(f"**/township/{TOWN}**", timeout=20000)
+    page.wait_for_selector("#tw-worklist .ag-row")
+
+
+def test_copied_url_reproduces_the_view(page, session, app_url):
+    page.goto(app_url + "/?ind=arrears", wait_until="networkidle")
+    wait_map(page, "ov-map")
+    page.locator("#ov-ind label", has_text="工资专户开设率").click()
+    page.locator("#ov-pts label", has_text="欠薪案件").click()  # switch the case points off
+    to = pd.Period(query(page.url)["to"], freq="M")
+    start = to - 5
+    page.locator("#ov-from").click()
+    page.get_by_role("option", name=f"{start.year}年{start.month}月", exact=True).click()
+    page.wait_for_function(f"() => new URLSearchParams(location.search).get('from') === '{start}'")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('pts') === 'projects,incidents'")
+    gd = GD.format(id="ov-map")  # the server's patch for the last change has arrived
+    page.wait_for_function(f"() => {gd}.data[0].name === '工资专户开设率' && {gd}.data[3].visible === false")
+    page.wait_for_load_state("networkidle")
+    copied = page.url
+    state = page.evaluate(f"""() => {{ const d = {GD.format(id='ov-map')}.data;
+        return [d[0].name, d[0].z, d.map(t => t.visible)]; }}""")
+    other = session.new_page()
+    try:
+        other.goto(copied, wait_until="networkidle")
+        wait_map(other, "ov-map")
+        again = other.evaluate(f"""() => {{ const d = {GD.format(id='ov-map')}.data;
+            return [d[0].name, d[0].z, d.map(t => t.visible)]; }}""")
+        assert again == state, copied
+        assert other.locator("#ov-ind input[value=special_account]").is_checked()
+        q = query(copied)
+        assert q["ind"] == "special_account" and q["from"] == str(start) and q["pts"] == "projects,incidents"
+        assert other.inner_text("#ov-period").startswith(f"{int(q['from'][:4])}年{int(q['from'][5:])}月")
+    finally:
+        other.close()
+
+
+def test_html_in_a_name_is_shown_as_text(page, app_url):
+    page.goto(app_url + f"/project/{XSS_CODE}", wait_until="networkidle")
+    page.wait_for_selector("table.checklist")
+    assert page.inner_text("h1.page-title") == XSS
+    assert page.locator(".pane img[src=x]").count() == 0
+    page.goto(app_url + f"/township/{TOWN}", wait_until="networkidle")
+    page.wait_for_selector("#tw-worklist .ag-row")
+    assert XSS in page.inner_text("#tw-worklist")
+    page.goto(app_url + "/ledgers", wait_until="networkidle")
+    page.wait_for_selector("#lg-grid .ag-row")
+    page.wait_for_timeout(1000)
+    assert page.locator("img[src=x]").count() == 0
+    assert page.dialogs == [], page.dialogs
+
+
+def test_phone_width_and_other_pages(session, app_url):
+    phone = session.browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                                        storage_state=session.storage_state())
+    p = phone.new_page()
+    try:
+        p.goto(app_url + "/", wait_until="networkidle")
+        wait_map(p, "ov-map")
+        assert p.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "sideways scroll at 390 px"
+        assert non_background_share(p, p.locator("#ov-map").screenshot()) > 0.2
+        shot(p, "overview_390")
+        p.goto(app_url + f"/township/{TOWN}", wait_until="networkidle")
+        wait_map(p, "tw-map")
+        shot(p, "township_390")
+    finally:
+        phone.close()
+    page = session.new_page()
+    for path, name, sel in (("/ledgers", "ledgers", "#lg-grid .ag-row"), ("/data", "data", "#dt-history .ag-row"),
+                            (f"/project/{XSS_CODE}", "project_xss", "table.checklist")):
+        page.goto(app_url + path, wait_until="networkidle")
+        page.wait_for_selector(sel, timeout=20000)
+        shot(page, name)
+    page.close()
