@@ -37,31 +37,38 @@
     return null;
   }
 
-  // Fit a map's zoom to layout.meta.fit = [minLon, minLat, maxLon, maxLat] for the graph's real size,
-  // once per graph (the server cannot know the screen: 1920 px meeting room or 390 px phone).
-  function fitOnce(graphId, tries) {
-    var host = document.getElementById(graphId);
-    var gd = host && (host.classList.contains("js-plotly-plot") ? host : host.querySelector(".js-plotly-plot"));
-    if (!gd || !gd._fullLayout || !gd._fullLayout.map || !window.Plotly) {
-      if ((tries || 0) < 300) { setTimeout(function () { fitOnce(graphId, (tries || 0) + 1); }, 100); }
-      return;
-    }
-    if (gd._wagemapFitted) { return; }
-    gd._wagemapFitted = true;
-    var fit = gd.layout && gd.layout.meta && gd.layout.meta.fit;
-    if (!fit) { return; }
-    var size = gd._fullLayout.map.domain, W = gd._fullLayout.width * (size.x[1] - size.x[0]),
-        H = gd._fullLayout.height * (size.y[1] - size.y[0]);
-    var merc = function (lat) { return Math.log(Math.tan(Math.PI / 4 + lat * Math.PI / 360)) * 180 / Math.PI; };
-    var spanX = Math.max(fit[2] - fit[0], 1e-3) * 1.1, spanY = Math.max(merc(fit[3]) - merc(fit[1]), 1e-3) * 1.1;
-    // MapLibre: the world is 512 px wide at zoom 0
-    var zoom = Math.min(Math.log2(W * 360 / (512 * spanX)), Math.log2(H * 360 / (512 * spanY)), 16);
-    var clat = (Math.atan(Math.exp((merc(fit[1]) + merc(fit[3])) / 2 * Math.PI / 180)) * 360 / Math.PI) - 90;
-    window.Plotly.relayout(gd, {"map.zoom": Math.round(zoom * 100) / 100,
-                                "map.center": {lon: (fit[0] + fit[2]) / 2, lat: clat}});
+  // The centre and zoom that show layout.meta.fit = [minLon, minLat, maxLon, maxLat] in the graph's real
+  // size (the server cannot know the screen: 1920 px meeting room or 390 px phone), as a Patch of the
+  // figure, so later patches from the server keep it. MapLibre: the world is 512 px wide at zoom 0.
+  function fitPatch(graphId, fig) {
+    var noop = window.dash_clientside.no_update;
+    var fit = fig && fig.layout && fig.layout.meta && fig.layout.meta.fit;
+    if (!fit) { return noop; }
+    return new Promise(function (resolve) {
+      var tries = 0;
+      (function attempt() {  // the graph may not be laid out yet when the callback runs
+        var host = document.getElementById(graphId);
+        var r = host ? host.getBoundingClientRect() : {width: 0, height: 0};
+        if (r.width > 50 && r.height > 50) { resolve(fitView(host, fit, r.width, r.height)); }
+        else if (tries++ < 200) { setTimeout(attempt, 50); }
+        else { resolve(noop); }
+      })();
+    });
   }
 
-  window.wagemap = { go: go, setQuery: setQuery, linkFromClick: linkFromClick, safePath: safePath, fitOnce: fitOnce };
+  function fitView(host, fit, W, H) {
+    var merc = function (lat) { return Math.log(Math.tan(Math.PI / 4 + lat * Math.PI / 360)) * 180 / Math.PI; };
+    var spanX = Math.max(fit[2] - fit[0], 1e-3) * 1.1, spanY = Math.max(merc(fit[3]) - merc(fit[1]), 1e-3) * 1.1;
+    var zoom = Math.min(Math.log2(W * 360 / (512 * spanX)), Math.log2(H * 360 / (512 * spanY)), 16);
+    var clat = (Math.atan(Math.exp((merc(fit[1]) + merc(fit[3])) / 2 * Math.PI / 180)) * 360 / Math.PI) - 90;
+    var patch = new window.dash_clientside.Patch();
+    patch.assign(["layout", "map", "zoom"], Math.round(zoom * 100) / 100);
+    patch.assign(["layout", "map", "center"], {lon: (fit[0] + fit[2]) / 2, lat: clat});
+    host.setAttribute("data-fitted", "1");
+    return patch.build();
+  }
+
+  window.wagemap = { go: go, setQuery: setQuery, linkFromClick: linkFromClick, safePath: safePath, fitPatch: fitPatch };
 
   var dag = (window.dashAgGridComponentFunctions = window.dashAgGridComponentFunctions || {});
 

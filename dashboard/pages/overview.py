@@ -144,9 +144,10 @@ clientside_callback(
 
 # Fit the first view of the map to the screen it is on.
 clientside_callback(
-    "function(id) { window.wagemap.fitOnce(id); return window.dash_clientside.no_update; }",
-    Output("ov-sink", "data", allow_duplicate=True),
+    "function(id, fig) { return window.wagemap.fitPatch(id, fig); }",
+    Output("ov-map", "figure", allow_duplicate=True),
     Input("ov-map", "id"),
+    State("ov-map", "figure"),
     prevent_initial_call="initial_duplicate",
 )
 

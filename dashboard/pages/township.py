@@ -8,7 +8,7 @@ export. URL state: ?ind=&from=&to=&sel=<project code selected in the worklist>.
 from __future__ import annotations
 
 import dash
-from dash import Input, Output, callback, clientside_callback, dcc, html
+from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
 from dashboard import access, components, services
 
@@ -146,9 +146,10 @@ clientside_callback(
 )
 
 clientside_callback(
-    "function(id) { window.wagemap.fitOnce(id); return window.dash_clientside.no_update; }",
-    Output("tw-sink", "data", allow_duplicate=True),
+    "function(id, fig) { return window.wagemap.fitPatch(id, fig); }",
+    Output("tw-map", "figure", allow_duplicate=True),
     Input("tw-map", "id"),
+    State("tw-map", "figure"),
     prevent_initial_call="initial_duplicate",
 )
 

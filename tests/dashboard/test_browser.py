@@ -151,7 +151,8 @@ def wait_map(page, graph_id: str) -> None:
         f"""() => {{ const gd = {GD.format(id=graph_id)};
             const m = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot
                       && gd._fullLayout.map._subplot.map;
-            return !!(m && m.loaded() && m.isStyleLoaded() && gd._wagemapFitted); }}""", timeout=30000)
+            const fitted = document.getElementById('{graph_id}').getAttribute('data-fitted') === '1';
+            return !!(m && fitted && m.loaded() && m.isStyleLoaded() && !m.isMoving()); }}""", timeout=30000)
     page.wait_for_timeout(800)  # the fit's relayout and the repaint
 
 
