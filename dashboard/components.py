@@ -71,7 +71,7 @@ def header(page: str, crumbs: Sequence[Crumb] = ()) -> html.Header:
             html.Nav(trail, className="breadcrumbs", **{"aria-label": "位置"}),
             html.Nav(className="top-nav", children=[
                 dcc.Link("总览", href="/"), dcc.Link("台账", href="/ledgers"), dcc.Link("应急", href="/emergency"),
-                dcc.Link("数据", href="/data"),
+                dcc.Link("信用", href="/credit"), dcc.Link("数据", href="/data"),
             ]),
             _user_box(),
         ],
