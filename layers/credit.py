@@ -253,7 +253,8 @@ def publication_list(data: LayerData, quarter: str, rules: Rules | None = None) 
         "季度": quarter.upper(), "类别": out["kind"], "统一社会信用代码": out["credit_code"],
         "单位名称": out["credit_code"].map(ent["name"]), "所属乡镇": out["credit_code"].map(ent["township"]),
         "诚信等级": out["credit_code"].map(grades), "列入日期": out["listed"].dt.strftime("%Y-%m-%d"),
-        "移出日期": out["delisted"].dt.strftime("%Y-%m-%d"), "列入原因": out["reason"],
+        # a removal after the quarter was not known when the list was published
+        "移出日期": out["delisted"].where(out["delisted"] <= end).dt.strftime("%Y-%m-%d"), "列入原因": out["reason"],
     }, columns=PUBLICATION_COLUMNS)
     order = {"新列入": 0, "移出": 1, "继续公示": 2}
     table = table.sort_values(["类别", "统一社会信用代码"], key=lambda s: s.map(order) if s.name == "类别" else s)

@@ -71,6 +71,7 @@ def test_quarterly_publication_list():
     assert list(zip(q3["类别"], q3["统一社会信用代码"], strict=False)) == [("继续公示", B)]
     q4_2023 = publication_list(data(), "2023Q4")
     assert list(q4_2023["类别"]) == ["新列入"]
+    assert pd.isna(q4_2023.loc[0, "移出日期"]) and q2.loc[1, "移出日期"] == "2024-05-20"  # removal not known yet in 2023Q4
 
 
 def test_publication_xlsx_neutralises_formulas(tmp_path):
