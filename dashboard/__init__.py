@@ -1,0 +1,1 @@
+"""The Dash dashboard, the command line, login and roles: the edge of wagemap."""

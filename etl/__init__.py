@@ -1,0 +1,1 @@
+"""From the spreadsheets offices send to rows in the store; and the demo scenario."""

@@ -1,0 +1,1 @@
+"""The city's geography and the store (PostGIS / GeoPackage): the base of wagemap."""

@@ -1,0 +1,1 @@
+"""Map layers and analyses: pure functions of data and scope."""
