@@ -70,6 +70,36 @@
 
   window.wagemap = { go: go, setQuery: setQuery, linkFromClick: linkFromClick, safePath: safePath, fitPatch: fitPatch };
 
+  // Chinese for plotly's toolbar and dates (plotly.js registers window.PlotlyLocales when it loads).
+  var zhCN = {
+    moduleType: "locale", name: "zh-CN",
+    dictionary: {
+      "Autoscale": "自动缩放", "Box Select": "框选", "Click to enter Colorscale title": "点击输入色标标题",
+      "Compare data on hover": "悬停时比较数据", "Double-click on legend to isolate one trace": "双击图例只显示该项",
+      "Double-click to zoom back out": "双击恢复", "Download plot": "下载图表", "Download plot as a png": "下载为 PNG 图片",
+      "Download plot as a PNG": "下载为 PNG 图片", "Download plot as JSON": "下载为 JSON",
+      "Image download succeeded": "图片已下载", "Preparing image - this may take a few seconds": "正在生成图片，请稍候",
+      "Sorry, there was a problem downloading your image!": "抱歉，下载图片时出错！",
+      "Lasso Select": "套索选择", "Orbital rotation": "轨道旋转", "Pan": "平移", "Produced with Plotly.js": "由 Plotly.js 生成",
+      "Reset": "重置", "Reset axes": "重置坐标轴", "Reset view": "重置视图", "Reset views": "重置视图",
+      "Show closest data on hover": "悬停时显示最近数据", "Snapshot succeeded": "截图成功",
+      "Sorry, there was a problem downloading your snapshot!": "抱歉，下载截图时出错！",
+      "Taking snapshot - this may take a few seconds": "正在截图，请稍候", "Toggle Spike Lines": "显示/隐藏辅助线",
+      "Toggle show closest data on hover": "切换悬停显示最近数据", "Turntable rotation": "转台旋转",
+      "Zoom": "缩放", "Zoom in": "放大", "Zoom out": "缩小", "close:": "收盘：", "high:": "最高：", "low:": "最低：",
+      "open:": "开盘：", "new text": "新文本", "trace": "数据"
+    },
+    format: {
+      days: ["星期日", "星期一", "星期二", "星期三", "星期四", "星期五", "星期六"],
+      shortDays: ["周日", "周一", "周二", "周三", "周四", "周五", "周六"],
+      months: ["1月", "2月", "3月", "4月", "5月", "6月", "7月", "8月", "9月", "10月", "11月", "12月"],
+      shortMonths: ["1月", "2月", "3月", "4月", "5月", "6月", "7月", "8月", "9月", "10月", "11月", "12月"],
+      date: "%Y年%-m月%-d日", year: "%Y年", month: "%Y年%-m月", dayMonth: "%-m月%-d日", dayMonthYear: "%Y年%-m月%-d日",
+      decimal: ".", thousands: ","
+    }
+  };
+  window.PlotlyLocales = (window.PlotlyLocales || []).concat([zhCN]);
+
   var dag = (window.dashAgGridComponentFunctions = window.dashAgGridComponentFunctions || {});
 
   // A link cell: text = the cell value, target = row[params.linkField]; React escapes the text.

@@ -26,7 +26,7 @@ APP_NAME = "根治欠薪一张图"
 FONT = '"Microsoft YaHei","PingFang SC","Noto Sans CJK SC",sans-serif'
 # Graph config: no plotly logo/link, Chinese-friendly toolbar, no external calls
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "locale": "zh-CN",
-                "modeBarButtonsToRemove": ["lasso2d", "select2d", "sendDataToCloud"], "scrollZoom": True}
+                "modeBarButtonsToRemove": ["lasso2d", "select2d", "sendDataToCloud", "sendChartToCloud"], "scrollZoom": True}
 
 # ---- formatting (the layers' formatters, so pages and exports agree) -----------------------
 

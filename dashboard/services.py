@@ -336,12 +336,18 @@ def _point_traces(res: LayerResult, data: LayerData, f: Filters) -> dict[str, di
     else:
         projects = _project_points(data, f)
     cases, _ = arrears.case_points(arrears.case_state(data, f))
-    inc = incident_layer.LAYER.build(data, f).points
+    inc = _cap(incident_layer.LAYER.build(data, f).points)  # newest first: the cap keeps the latest
     return {
         "projects": mapfig.point_trace(projects, POINT_SETS["projects"], basemap, uid="projects"),
         "cases": mapfig.point_trace(cases, POINT_SETS["cases"], basemap, uid="cases"),
         "incidents": mapfig.point_trace(inc, POINT_SETS["incidents"], basemap, uid="incidents"),
     }
+
+
+def _cap(points: pd.DataFrame) -> pd.DataFrame:
+    """At most settings.max_points_per_layer points (the layers order their points by priority)."""
+    limit = settings().max_points_per_layer
+    return points.head(limit).reset_index(drop=True) if len(points) > limit else points
 
 
 def _project_points(data: LayerData, f: Filters) -> pd.DataFrame:

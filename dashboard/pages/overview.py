@@ -57,13 +57,18 @@ def layout(ind: str | None = None, pts: str | None = None, **kw: str) -> html.Di
         components.card("各乡镇排名（点击进入乡镇）",
                         dcc.Graph(id="ov-bars", figure=components.bars_from(view), config=components.GRAPH_CONFIG)),
     ]
+    # The rows are fetched when the section is opened: the first view stays small.
     details = components.card(
         None,
         html.Div(className="toolbar", children=[
-            html.H2(f"明细：{view['title']}", id="ov-table-title", className="card-title"), html.Span(className="spacer"),
+            html.H2(f"明细：{view['title']}", id="ov-table-title", className="card-title"),
+            html.Span(f"{len(view['table'])}行", id="ov-table-count", className="badge muted"), html.Span(className="spacer"),
             html.A("⤓ 导出 Excel", id="ov-download", className="button download", href=_download(key, frm, to)),
         ]),
-        components.grid("ov-table", view["table"], view["columns"], link_col=_link_col(view["columns"])),
+        html.Details(id="ov-details", open=False, className="lazy-details", children=[
+            html.Summary("展开明细表（可筛选、排序，点击名称进入项目页）"),
+            components.grid("ov-table", [], view["columns"], link_col=_link_col(view["columns"])),
+        ]),
     )
     return components.page("全市总览", crumbs, filters=filters, main=main, side=side, details=details,
                            extra=[dcc.Store(id="ov-sink")])
@@ -99,9 +104,8 @@ def _download(key: str, frm: str, to: str) -> str:
     Output("ov-notes", "children"),
     Output("ov-title", "children"),
     Output("ov-period", "children"),
-    Output("ov-table", "rowData"),
-    Output("ov-table", "columnDefs"),
     Output("ov-table-title", "children"),
+    Output("ov-table-count", "children"),
     Output("ov-download", "href"),
     Input("ov-ind", "value"),
     Input("ov-from", "value"),
@@ -122,11 +126,29 @@ def update(ind, frm, to, pts):
         _notes(view),
         view["title"],
         f"{components.month_zh(frm)}—{components.month_zh(to)}",
-        view["table"],
-        components.column_defs(view["columns"], _link_col(view["columns"]), records=view["table"]),
         f"明细：{view['title']}",
+        f"{len(view['table'])}行",
         _download(view["key"], frm, to),
     )
+
+
+@callback(
+    Output("ov-table", "rowData"),
+    Output("ov-table", "columnDefs"),
+    Input("ov-details", "open"),
+    Input("ov-ind", "value"),
+    Input("ov-from", "value"),
+    Input("ov-to", "value"),
+    prevent_initial_call=True,
+)
+def table(is_open, ind, frm, to):
+    """The detail rows of the indicator, sent only while the section is open."""
+    if not is_open:
+        return [], dash.no_update
+    scope = access.current_scope()
+    frm, to = services.month_window(scope, frm, to)
+    view = services.overview(scope, ind, frm, to)
+    return view["table"], components.column_defs(view["columns"], _link_col(view["columns"]), records=view["table"])
 
 
 # The URL carries the view (a copied link reproduces it); replaceState keeps one history entry.

@@ -282,6 +282,21 @@ def test_township_click_opens_its_worklist(page, app_url, db):
     assert page.evaluate(f"() => {GD.format(id='ov-map')}.data[0].name") == "欠薪金额"
 
 
+def test_bar_click_drills_like_the_map(page, app_url):
+    page.goto(app_url + "/?ind=arrears", wait_until="networkidle")
+    page.locator("#ov-bars .point path").last.wait_for()  # the top bar (the worst township); zero bars are invisible
+    top = page.evaluate(f"() => {{ const d = {GD.format(id='ov-bars')}.data[0]; return d.customdata[d.customdata.length - 1]; }}")
+    bar = page.locator("#ov-bars .point path").last
+    bar.scroll_into_view_if_needed()
+    box = bar.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2)  # plotly's drag layer takes clicks
+    page.wait_for_url(f"**/township/{top}**", timeout=20000)
+    page.wait_for_selector("#tw-worklist")
+    assert query(page.url)["ind"] == "arrears"
+    wait_map(page, "tw-map")  # plotly's toolbar speaks Chinese
+    assert page.locator("#tw-map .modebar-btn[data-title='重置视图']").count() == 1
+
+
 def test_point_click_opens_the_project_and_back_returns(page, app_url):
     page.goto(app_url + "/?ind=real_name&pts=projects", wait_until="networkidle")
     wait_map(page, "ov-map")

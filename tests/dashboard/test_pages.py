@@ -229,6 +229,17 @@ def test_overview_map_geometry_once_then_values_only(ro_app, ro_client):
     assert "实名制登记率" in json.dumps(body["response"]["ov-title"], ensure_ascii=False)
 
 
+def test_overview_table_is_sent_only_when_opened(ro_app, ro_client):
+    status, first = render(ro_app, ro_client, "/", "?ind=arrears")
+    assert "AJ" not in first and "C-1" not in first.split('"ov-table"')[1][:2000]  # no rows in the first view
+    args = [("ov-ind", "value", "arrears"), ("ov-from", "value", "2023-06"), ("ov-to", "value", "2024-05")]
+    status, body = call(ro_app, ro_client, ("ov-table.rowData",), [("ov-details", "open", True), *args])
+    rows = body["response"]["ov-table"]["rowData"]
+    assert {r["案件编号"] for r in rows} == {"C-1", "C-2", "C-3"} and rows[0]["link"].startswith("/project/")
+    status, body = call(ro_app, ro_client, ("ov-table.rowData",), [("ov-details", "open", False), *args])
+    assert body["response"]["ov-table"]["rowData"] == []
+
+
 def test_unknown_township_and_project_say_not_found(ro_app, ro_client):
     assert "未找到乡镇" in render(ro_app, ro_client, "/township/999999999999")[1]
     assert "未找到项目" in render(ro_app, ro_client, "/project/NOPE")[1]
