@@ -81,11 +81,25 @@ def header(page: str, crumbs: Sequence[Crumb] = ()) -> html.Header:
 def _user_box() -> Any:
     """Who is signed in and a logout button (from the login module, when installed)."""
     try:
-        from dashboard.auth import user_box
+        from dashboard import auth
     except ImportError:  # pragma: no cover - login not installed
         return None
     try:
-        return user_box()
+        return auth.user_box()
+    except Exception:  # noqa: BLE001 - fall back to the same form built here
+        pass
+    try:
+        from dashboard import access
+        from dashboard.users import ROLE_ZH
+
+        u = access.current_user()
+        if not u.authenticated:
+            return None
+        return html.Form(action="/logout", method="POST", className="user-box", children=[
+            html.Span(u.name, className="user-name"), html.Span(ROLE_ZH.get(u.role, u.role), className="user-role"),
+            dcc.Input(type="hidden", name="csrf_token", value=auth.csrf_token()),
+            html.Button("退出", type="submit", className="button small"),
+        ])
     except Exception:  # noqa: BLE001 - outside a request (tests): no box
         return None
 

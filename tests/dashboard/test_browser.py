@@ -408,3 +408,21 @@ def test_phone_width_and_other_pages(session, app_url):
         page.wait_for_selector(sel, timeout=20000)
         shot(page, name)
     page.close()
+
+
+def test_header_logout(browser, app_url):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    p = ctx.new_page()
+    try:
+        p.goto(app_url + "/login")
+        p.fill("#u", USER)
+        p.fill("#p", PASSWORD)
+        p.click("button[type=submit]")
+        p.wait_for_selector(".app-header .user-box")
+        assert USER in p.inner_text(".app-header")
+        p.click(".user-box button[type=submit]")
+        p.wait_for_url("**/login**")
+        p.goto(app_url + "/ledgers")
+        assert "/login" in p.url  # the session is gone
+    finally:
+        ctx.close()
