@@ -165,7 +165,8 @@ def demo_badge(show: bool = True) -> html.Span | None:
     """The "示意边界" label shown wherever demonstration boundaries are on screen."""
     if not show:
         return None
-    return html.Span("示意边界", className="badge demo", title="乡镇边界为示意边界，非法定界线；可用 wagemap geodata import-boundaries 导入正式边界")
+    return html.Span("示意边界", className="badge demo",
+                     title="乡镇边界为示意边界，非法定界线；可用 wagemap geodata import-boundaries 导入正式边界")
 
 
 def trend_figure(df: pd.DataFrame, left: Sequence[tuple[str, str, str]], right: Sequence[tuple[str, str, str]] = (),

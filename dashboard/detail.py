@@ -11,7 +11,6 @@ from dash import dcc, html
 from dashboard import components, services
 from layers import mapfig
 
-
 GEOCODE_ZH = {
     "coord": "文件中的坐标", "coord_swapped": "文件中的坐标（经纬度互换后）", "gazetteer": "地址匹配地名库",
     "gazetteer_fuzzy": "地址模糊匹配地名库", "township": "仅到乡镇（乡镇代表点）", "none": "未定位",
@@ -90,7 +89,8 @@ def small_map(scope, row: dict) -> dict:
     layout.pop("meta", None)
     outline = {"type": "choroplethmap", "geojson": geo, "featureidkey": "id", "locations": list(t["code"]),
                "z": [1 if c == code else 0 for c in t["code"]], "colorscale": [[0, "#f5f5f5"], [1, "#deebf7"]],
-               "zmin": 0, "zmax": 1, "showscale": False, "hoverinfo": "skip", "marker": {"line": {"color": "#737373", "width": 1}}}
+               "zmin": 0, "zmax": 1, "showscale": False, "hoverinfo": "skip",
+               "marker": {"line": {"color": "#737373", "width": 1}}}
     point = {"type": "scattermap", "mode": "markers", "lon": [float(x[0])], "lat": [float(y[0])], "hoverinfo": "skip",
              "marker": {"size": 14, "color": "#d73027"}, "showlegend": False}
     return {"data": [outline, frame["labels"], point], "layout": layout}

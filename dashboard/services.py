@@ -26,9 +26,9 @@ from geodata.store import Store, StoreError, open_store
 from layers import arrears, coverage, gaps, kpi, ledgers, mapfig, registry, trend
 from layers import incidents as incident_layer
 from layers.base import Filters, LayerData, LayerResult
-from layers.coverage_rules import KEYS, project_status
+from layers.coverage_rules import project_status
 from layers.palettes import NEUTRAL, OK, WARNING
-from layers.units import add_months, fmt_dates, fmt_month
+from layers.units import add_months, fmt_month
 
 DATA_KINDS = ("projects", "enterprises", "compliance", "deposits", "cases", "incidents", "funds", "indicators", "credit")
 POINT_SETS = {"projects": "工程项目", "cases": "欠薪案件", "incidents": "突发事件"}
@@ -144,7 +144,7 @@ def townships(scope: Sequence[str] | None) -> gpd.GeoDataFrame:
 
 def township_names(scope: Sequence[str] | None) -> dict[str, str]:
     t = townships(scope)
-    return dict(zip(t["code"].astype(str), t["name"].astype(str)))
+    return dict(zip(t["code"].astype(str), t["name"].astype(str), strict=True))
 
 
 def boundaries_are_demo(scope: Sequence[str] | None) -> bool:
@@ -306,7 +306,7 @@ def _class_colors(choro: dict) -> dict[str, str]:
     """Colour of each township from a stepped choropleth (z = class index + 1, 0 = no data)."""
     scale = choro.get("colorscale") or []
     out = {}
-    for code, z in zip(choro.get("locations", []), choro.get("z", [])):
+    for code, z in zip(choro.get("locations", []), choro.get("z", []), strict=False):  # z may be shorter: no data
         i = int(z) * 2
         out[code] = scale[i][1] if 0 <= i < len(scale) else NEUTRAL
     return out
@@ -356,7 +356,7 @@ def _project_points(data: LayerData, f: Filters) -> pd.DataFrame:
 
     wl = gaps.worklist(data, f)
     st = project_status(data, f)
-    missing = st["project_code"].map(dict(zip(wl["project_code"], wl["missing_zh"]))).fillna("")
+    missing = st["project_code"].map(dict(zip(wl["project_code"], wl["missing_zh"], strict=True))).fillna("")
     gap = missing != ""
     label = ("<b>" + st["name"].fillna("").astype(str).map(_html.escape) + "</b><br>项目编号："
              + st["project_code"].astype(str).map(_html.escape) + "<br>"
@@ -425,155 +425,6 @@ def worklist_frame(scope: Sequence[str] | None, code: str, month_from: str, mont
     return gaps.worklist_table(wl)
 
 
-# ---- project and enterprise ----------------------------------------------------------------------
-
-
-def _batches() -> dict[int, dict]:
-    def build() -> dict[int, dict]:
-        b = _ctx().store.read("load_batches")
-        return {int(r["id"]): r for r in b.astype(object).where(b.notna(), None).to_dict("records")}
-
-    return _cached("batches", None, (), build)
-
-
-def _provenance(row: dict) -> str:
-    """'projects.xlsx 第5行（批次12，2024年5月1日载入）'."""
-    bid = row.get("batch_id")
-    b = _batches().get(int(bid)) if bid is not None and not pd.isna(bid) else None
-    src = row.get("source_file") or (b or {}).get("source_file") or "—"
-    rown = row.get("source_row")
-    where = f" 第{int(rown)}行" if rown is not None and not pd.isna(rown) else ""
-    when = f"，{fmt_dates(pd.Series([b['loaded_at']])).iloc[0]}载入" if b and b.get("loaded_at") is not None else ""
-    return f"{src}{where}（批次{int(bid) if bid is not None and not pd.isna(bid) else '—'}{when}）"
-
-
-def _records(df: pd.DataFrame) -> list[dict]:
-    """Plain records (no geometry, None for missing) for pages and the cache."""
-    df = pd.DataFrame(df.drop(columns=["geometry", "geom"], errors="ignore"))
-    return df.astype(object).where(df.notna(), None).to_dict("records")
-
-
-def project_view(scope: Sequence[str] | None, code: str, month_to: str | None = None, mask_pii: bool = True) -> dict | None:
-    """The project page: facts, compliance checklist with evidence, cases, deposits, location; None if unseen."""
-    def build() -> dict | None:
-        data = _fresh(layer_data(scope))
-        p = data.projects
-        rows = p[p["project_code"].astype(str) == code] if len(p) else p
-        if rows.empty:
-            return None
-        row = _records(rows.head(1))[0]
-        f = _filters(None, month_to)
-        st = project_status(data, f)
-        srow = st[st["project_code"] == code]
-        checklist = []
-        prov = _provenance(row)
-        for k in KEYS:
-            m = coverage.MECHANISMS[k]
-            if srow.empty:
-                state, ev, since = "不适用", "项目不在建或未开工，不计入机制检查", ""
-            else:
-                app, met = bool(srow[f"{k}_app"].iloc[0]), bool(srow[f"{k}_met"].iloc[0])
-                state = "达标" if met else ("缺失" if app else "不适用")
-                ev = str(coverage.evidence(srow, k).iloc[0])
-                since = str(coverage.since_text(srow, k).iloc[0]) if state == "缺失" else ""
-            checklist.append({"key": k, "title": m.short, "clause": m.clause, "rule": m.rule, "state": state,
-                              "evidence": ev, "since": since, "source": _evidence_source(k, row, data, code, prov)})
-        cs = arrears.case_state(data, f)
-        cases = _with_links(arrears.case_table(cs[cs["project_code"] == code], township_names(scope)))
-        dep = data.deposits
-        deps = dep[dep["project_code"].astype(str) == code] if len(dep) and "project_code" in dep else dep.iloc[0:0]
-        comp = data.compliance
-        reports = comp[comp["project_code"].astype(str) == code].sort_values("month") if len(comp) else comp
-        return {
-            "project": _mask_row(row, "projects", mask_pii), "provenance": prov,
-            "township": township_names(scope).get(row.get("township_code") or "", row.get("township_code") or "—"),
-            "active": not srow.empty, "eval_month": st.attrs.get("eval_month", ""),
-            "checklist": checklist,
-            "cases": cases.to_dict("records"), "case_columns": [c for c in cases.columns if c != "link"],
-            "deposits": [{**r, "provenance": _provenance(r)} for r in _records(deps)],
-            "reports": [{**r, "provenance": _provenance(r)} for r in _records(reports.tail(12))],
-        }
-
-    return _cached("project", scope, (code, month_to, mask_pii), build)
-
-
-def _evidence_source(key: str, row: dict, data: LayerData, code: str, prov: str) -> str:
-    """Where a checklist item's facts come from: the project row, its monthly reports or deposits."""
-    if key in ("real_name", "card", "monthly_settled"):
-        c = data.compliance
-        r = c[c["project_code"].astype(str) == code] if len(c) else c
-        if len(r):
-            last = _records(r.sort_values("month").tail(1))[0]
-            return "月报 " + _provenance(last)
-        return "无月报"
-    if key == "deposit":
-        d = data.deposits
-        r = d[d["project_code"].astype(str) == code] if len(d) and "project_code" in d else d.iloc[0:0]
-        if len(r):
-            return "；".join(_provenance(x) for x in _records(r.tail(3)))
-        return "无保证金记录"
-    return "项目台账 " + prov
-
-
-def _mask_row(row: dict, kind: str, mask_pii: bool) -> dict:
-    if not mask_pii:
-        return row
-    from layers.exports import mask_frame
-
-    return _records(mask_frame(pd.DataFrame([row]), kind))[0]
-
-
-def enterprise_view(scope: Sequence[str] | None, credit_code: str, month_to: str | None = None,
-                    mask_pii: bool = True) -> dict | None:
-    """The enterprise page: facts, its projects (as contractor) with gaps, cases, deposits, credit."""
-    def build() -> dict | None:
-        data = _fresh(layer_data(scope))
-        e = data.enterprises
-        rows = e[e["credit_code"].astype(str) == credit_code] if len(e) else e
-        p = data.projects
-        projects = p[p["contractor_credit_code"].astype(str) == credit_code] if len(p) else p
-        c = data.cases
-        case_rows = c[c["credit_code"].astype(str) == credit_code] if len(c) else c
-        if rows.empty and projects.empty and case_rows.empty:
-            return None
-        row = _records(rows.head(1))[0] if len(rows) else {"credit_code": credit_code,
-                                                           "name": _first(projects, "contractor") or _first(case_rows, "employer_name")}
-        f = _filters(None, month_to)
-        wl = gaps.worklist(data, f, mask_pii=mask_pii)
-        missing = dict(zip(wl["project_code"], wl["missing_zh"]))
-        proj = pd.DataFrame({
-            "项目编号": projects["project_code"], "项目名称": projects["name"],
-            "所属乡镇": projects["township_code"].map(township_names(scope)), "项目状态": projects["status"],
-            "开工日期": fmt_dates(projects["start_date"]),
-            "缺失机制": projects["project_code"].map(missing).fillna("—"),
-        }) if len(projects) else pd.DataFrame(columns=["项目编号", "项目名称", "所属乡镇", "项目状态", "开工日期", "缺失机制"])
-        proj = _with_links(proj)
-        cs = arrears.case_state(data, f)
-        cases = _with_links(arrears.case_table(cs[cs["credit_code"] == credit_code], township_names(scope)))
-        cr = data.credit
-        credit = cr[cr["credit_code"].astype(str) == credit_code].sort_values("year") if len(cr) else cr
-        dep = data.deposits
-        deps = dep[dep["credit_code"].astype(str) == credit_code] if len(dep) and "credit_code" in dep else dep.iloc[0:0]
-        return {
-            "enterprise": _mask_row(row, "enterprises", mask_pii), "known": bool(len(rows)),
-            "provenance": _provenance(row) if len(rows) else "无单位台账记录（名称取自项目或案件）",
-            "township": township_names(scope).get(row.get("township_code") or "", "—"),
-            "projects": proj.to_dict("records"), "project_columns": [c for c in proj.columns if c != "link"],
-            "cases": cases.to_dict("records"), "case_columns": [c for c in cases.columns if c != "link"],
-            "credit": [{**r, "provenance": _provenance(r)} for r in _records(credit)],
-            "deposits": [{**r, "provenance": _provenance(r)} for r in _records(deps)],
-        }
-
-    return _cached("enterprise", scope, (credit_code, month_to, mask_pii), build)
-
-
-def _first(df: pd.DataFrame, col: str) -> str | None:
-    if len(df) and col in df.columns:
-        v = df[col].dropna()
-        return str(v.iloc[0]) if len(v) else None
-    return None
-
-
 # ---- ledgers and data ---------------------------------------------------------------------------
 
 LEDGER_NAMES = ledgers.NAMES
@@ -591,12 +442,15 @@ def ledger(scope: Sequence[str] | None, name: str, month_from: str, month_to: st
                                                  mask_pii=mask_pii))
 
 
+HISTORY_COLUMNS = ["批次", "数据类型", "来源文件", "载入时间", "操作人", "读取行数", "载入行数", "拒绝行数"]
+
+
 def load_history() -> pd.DataFrame:
     """Every load batch, newest first, with Chinese headers (the 数据 page; not township data)."""
     def build() -> pd.DataFrame:
         b = _ctx().store.read("load_batches")
         if b.empty:
-            return pd.DataFrame(columns=["批次", "数据类型", "来源文件", "载入时间", "操作人", "读取行数", "载入行数", "拒绝行数"])
+            return pd.DataFrame(columns=HISTORY_COLUMNS)
         b = b.sort_values("id", ascending=False)
         return pd.DataFrame({
             "批次": b["id"].astype(int), "数据类型": b["kind"].map(schema.KIND_ZH).fillna(b["kind"]),
@@ -625,3 +479,7 @@ def rejected(batch_id: int | None = None) -> pd.DataFrame:
         }).reset_index(drop=True)
 
     return _cached("rejected", None, (batch_id,), build)
+
+
+# project and enterprise pages (dashboard/records.py builds them with the helpers above)
+from dashboard.records import enterprise_view, project_view, provenance  # noqa: E402,F401

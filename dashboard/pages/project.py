@@ -12,8 +12,7 @@ from urllib.parse import quote
 import dash
 from dash import html
 
-from dashboard import access, components, services
-from dashboard import detail
+from dashboard import access, components, detail, services
 
 dash.register_page(__name__, path_template="/project/<code>", name="项目", order=2,
                    title=lambda code=None, **_: "项目 · 根治欠薪一张图")

@@ -304,7 +304,8 @@ def test_point_click_opens_the_project_and_back_returns(page, app_url):
     # a project point far from its neighbours, so the click cannot land on another one
     lon, lat, link = page.evaluate(f"""() => {{ const t = {gd}.data[2]; let best = 0, bd = -1;
         for (let i = 0; i < t.lon.length; i++) {{ let d = 1e9;
-            for (let j = 0; j < t.lon.length; j++) {{ if (i !== j) d = Math.min(d, Math.hypot(t.lon[i]-t.lon[j], t.lat[i]-t.lat[j])); }}
+            for (let j = 0; j < t.lon.length; j++) {{
+                if (i !== j) d = Math.min(d, Math.hypot(t.lon[i] - t.lon[j], t.lat[i] - t.lat[j])); }}
             if (d > bd) {{ bd = d; best = i; }} }}
         return [t.lon[best], t.lat[best], t.customdata[best]]; }}""")
     x, y = to_pixel(page, "ov-map", lon, lat)

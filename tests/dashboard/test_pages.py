@@ -185,6 +185,26 @@ def test_project_checklist_has_evidence_and_provenance(ro_app):
         assert "projects.xlsx 第4行" in view["provenance"]
 
 
+def test_views_on_both_backends(store):
+    """The same hand counts on PostGIS and GeoPackage, through a signed-in page render."""
+    from tests.dashboard.conftest import fill
+
+    fill(store)
+    app = _make_app(store)
+    from dashboard import services
+
+    with app.server.app_context():
+        view = services.overview(None, "arrears", "2023-06", "2024-05")
+        assert {b["code"]: b["value"] for b in view["bars"]}[CH] == pytest.approx(36.5)
+        assert {r["project_code"] for r in services.township_view(None, CH, "2023-06", "2024-05")["worklist"]} \
+            == FACTS["gaps_ch"]
+    client = _login(app)
+    status, text = render(app, client, f"/township/{CH}", "?from=2023-06&to=2024-05")
+    assert status == 200 and "P-CH-3" in text and "页面出错了" not in text
+    qp = _login(app, "qp1")
+    assert "未找到乡镇" in render(app, qp, f"/township/{CH}")[1]
+
+
 # ---- pages through the router ---------------------------------------------------------------------
 
 
