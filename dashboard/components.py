@@ -336,10 +336,17 @@ def point_switch(switch_id: Any, value: Sequence[str]) -> dcc.Checklist:
                          options=[{"label": POINT_ZH[k], "value": k} for k in POINT_ORDER])
 
 
-def parse_points(arg: Any) -> list[str]:
-    """The `pts` URL argument ('projects,cases' / 'none') -> point sets shown (default: all)."""
+DEFAULT_POINTS = {"coverage": ["projects"], "arrears": ["cases", "incidents"], "incident": ["incidents"]}
+
+
+def parse_points(arg: Any, kind: str | None = None) -> list[str]:
+    """The `pts` URL argument ('projects,cases' / 'none') -> point sets shown.
+
+    Without one: the points that go with the layer's kind (projects over coverage, cases over
+    arrears...), else all three.
+    """
     if not isinstance(arg, str) or not arg:
-        return list(POINT_ORDER)
+        return list(DEFAULT_POINTS.get(kind or "", POINT_ORDER))
     return [k for k in arg.split(",") if k in POINT_ORDER]
 
 
@@ -371,9 +378,12 @@ def kpi_items(records: Iterable[dict], button_type: str | None = None, active: s
     """KPI cards from service records; with `button_type`, cards that map to a layer are buttons.
 
     A policy note ("(三) 最近月报…") shows its clause on the card and the rest as a tooltip.
+    Records marked `compact` (the coverage rates) go in a denser grid after the main figures.
     """
-    cards = []
+    cards: list[Any] = []
+    small: list[Any] = []
     for it in records:
+        target = small if it.get("compact") else cards
         note = it.get("note") or ""
         short, tip = (note.split(" ", 1)[0], note) if note.startswith("(") else (note, it["label"])
         body = [html.Div(it["label"], className="kpi-label"), html.Div(it["value"], className="kpi-value")]
@@ -382,11 +392,11 @@ def kpi_items(records: Iterable[dict], button_type: str | None = None, active: s
         cls = f"kpi {it.get('tone') or ''} {'active' if active and it.get('layer') == active else ''}".split()
         cls = " ".join(cls)
         if button_type and it.get("layer"):
-            cards.append(html.Button(body, id={"type": button_type, "key": it["layer"]}, className=cls + " clickable",
-                                     n_clicks=0, title=f"{tip}（点击在地图上查看）"))
+            target.append(html.Button(body, id={"type": button_type, "key": it["layer"]}, className=cls + " clickable",
+                                      n_clicks=0, title=f"{tip}（点击在地图上查看）"))
         else:
-            cards.append(html.Div(body, className=cls, title=tip))
-    return html.Div(cards, className="kpis")
+            target.append(html.Div(body, className=cls, title=tip))
+    return html.Div([html.Div(cards, className="kpis"), html.Div(small, className="kpis compact") if small else None])
 
 
 def bars_from(view: dict) -> dict:

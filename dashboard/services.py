@@ -381,7 +381,7 @@ def _point_legend(data: LayerData, f: Filters) -> list[tuple[str, str]]:
 
 
 def _kpi_record(k: kpi.Kpi) -> dict:
-    return {"key": k.key, "label": k.title, "value": k.label, "note": k.detail,
+    return {"key": k.key, "label": k.title, "value": k.label, "note": k.detail, "compact": k.unit == "%",
             "tone": "warn" if k.warn else "", "layer": k.key if k.key in registry.LAYERS else None}
 
 

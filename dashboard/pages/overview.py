@@ -27,11 +27,11 @@ def layout(ind: str | None = None, pts: str | None = None, **kw: str) -> html.Di
     scope = access.current_scope()
     frm, to = services.month_window(scope, kw.get("from"), kw.get("to"))
     key = services.indicator(ind)
-    points_on = components.parse_points(pts)
     crumbs = [("全市总览", None)]
     if not services.has_data(scope):
         return components.page("全市总览", crumbs, main=components.empty_store_help(), wide=True)
     view = services.overview(scope, key, frm, to)
+    points_on = components.parse_points(pts, view["kind"])
     fig = components.map_figure(view, services.geometry(scope), services.map_frame(scope), points_on)
     demo = services.boundaries_are_demo(scope)
 
@@ -53,9 +53,9 @@ def layout(ind: str | None = None, pts: str | None = None, **kw: str) -> html.Di
     ])
     side = [
         components.card("关键指标", html.Div(id="ov-kpis", children=components.kpi_items(view["kpis"], "ov-kpi", view["key"]))),
-        components.card("图例", html.Div(id="ov-legend", children=_legend(view))),
         components.card("各乡镇排名（点击进入乡镇）",
                         dcc.Graph(id="ov-bars", figure=components.bars_from(view), config=components.GRAPH_CONFIG)),
+        components.card("图例", html.Div(id="ov-legend", children=_legend(view))),
     ]
     # The rows are fetched when the section is opened: the first view stays small.
     details = components.card(

@@ -41,8 +41,8 @@ def layout(code: str | None = None, ind: str | None = None, sel: str | None = No
     if view is None:
         return components.page("乡镇", [("全市总览", back), ("未找到", None)], main=components.not_found("乡镇", code or ""),
                                wide=True)
-    points_on = components.parse_points(pts)
     mv = services.overview(scope, key, frm, to, township=code)
+    points_on = components.parse_points(pts, mv["kind"])
     fig = components.map_figure(mv, services.geometry(scope), services.map_frame(scope, focus=code), points_on)
     filters = [
         components.card("图层", components.layer_switch("tw-ind", services.layer_options(), key)),

@@ -344,13 +344,13 @@ def test_copied_url_reproduces_the_view(page, session, app_url):
     page.goto(app_url + "/?ind=arrears", wait_until="networkidle")
     wait_map(page, "ov-map")
     page.locator("#ov-ind label", has_text="工资专户开设率").click()
-    page.locator("#ov-pts label", has_text="欠薪案件").click()  # switch the case points off
+    page.locator("#ov-pts label", has_text="欠薪案件").click()  # arrears shows cases and incidents: cases off
     to = pd.Period(query(page.url)["to"], freq="M")
     start = to - 5
     page.locator("#ov-from").click()
     page.get_by_role("option", name=f"{start.year}年{start.month}月", exact=True).click()
     page.wait_for_function(f"() => new URLSearchParams(location.search).get('from') === '{start}'")
-    page.wait_for_function("() => new URLSearchParams(location.search).get('pts') === 'projects,incidents'")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('pts') === 'incidents'")
     gd = GD.format(id="ov-map")  # the server's patch for the last change has arrived
     page.wait_for_function(f"() => {gd}.data[0].name === '工资专户开设率' && {gd}.data[3].visible === false")
     page.wait_for_load_state("networkidle")
@@ -366,7 +366,7 @@ def test_copied_url_reproduces_the_view(page, session, app_url):
         assert again == state, copied
         assert other.locator("#ov-ind input[value=special_account]").is_checked()
         q = query(copied)
-        assert q["ind"] == "special_account" and q["from"] == str(start) and q["pts"] == "projects,incidents"
+        assert q["ind"] == "special_account" and q["from"] == str(start) and q["pts"] == "incidents"
         assert other.inner_text("#ov-period").startswith(f"{int(q['from'][:4])}年{int(q['from'][5:])}月")
     finally:
         other.close()
