@@ -250,9 +250,18 @@ def test_switcher_changes_the_choropleth(page, app_url, db):
     before = page.evaluate(f"() => {{ const d = {gd}.data[0]; return [d.name, d.z, d.colorscale]; }}")
     x, y = to_pixel(page, "ov-map", *township_point(db))
     px_before = pixels(page, page.screenshot(), [(x + 3, y + 12)])[0]
+    fitted = page.evaluate(f"() => {gd}._fullLayout.map._subplot.map.getZoom()")
+    page.mouse.move(x, y)
+    page.mouse.wheel(0, -240)  # the user zooms in on the township
+    page.wait_for_timeout(1200)
+    zoom = page.evaluate(f"() => {gd}._fullLayout.map._subplot.map.getZoom()")
+    assert zoom > fitted + 0.2
+    x, y = to_pixel(page, "ov-map", *township_point(db))
+    px_before = pixels(page, page.screenshot(), [(x + 3, y + 12)])[0]
     page.locator("#ov-ind label", has_text="实名制登记率").click()
     page.wait_for_function(f"() => {gd}.data[0].name === '实名制登记率'", timeout=20000)
     page.wait_for_timeout(1000)
+    assert page.evaluate(f"() => {gd}._fullLayout.map._subplot.map.getZoom()") == pytest.approx(zoom, abs=0.01)  # uirevision
     after = page.evaluate(f"() => {{ const d = {gd}.data[0]; return [d.name, d.z, d.colorscale]; }}")
     assert before[0] == "欠薪金额" and after[0] == "实名制登记率"
     assert (before[1], before[2]) != (after[1], after[2])
