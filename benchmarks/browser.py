@@ -1,0 +1,345 @@
+"""Time to a drawn map in headless Chromium, and the same overview made the plain way, side by side.
+
+    .venv/bin/python benchmarks/browser.py --scale city [--scale province] [--runs 3]
+
+wagemap (gunicorn, compression on, signed in as a leader): the first overview with an empty browser
+cache, again with a warm cache (bundles cached, views cached on the server), and a drill-down to a
+township (client-side navigation as a click does). "Drawn" = the plotly map has finished: after
+plotly's `plotly_afterplot` the MapLibre map holds the trace layers and has fired `idle` (no
+render, tile or transition pending) — not merely a canvas in the DOM. Time is from navigation
+start (first, warm) or from the click (drill-down) to that moment.
+
+Plain ways, with the same townships and points: a one-figure Dash page (plotly choropleth_map of the
+full township boundaries + scatter_map of the same project/case/incident points; compression on,
+served locally) timed the same way; and `GeoDataFrame.explore()` (folium) of the same data, whose
+HTML size is reported (it loads Leaflet from CDNs, so it is not drawn offline here).
+Bytes: Playwright's encoded response body sizes, split into data (HTML, layout, dependencies,
+callback responses) and static bundles (/_dash-component-suites, /assets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+CHROMIUM = os.environ.get("WAGEMAP_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--enable-unsafe-swiftshader"]
+PORT, PLAIN_PORT = 8751, 8752
+VIEWPORT = {"width": 1920, "height": 1080}
+
+# Injected in every page: window.__drawn[graphId] = performance.now() when that graph's map is drawn.
+WATCH = r"""
+(() => {
+  window.__drawn = {};
+  window.__watchFrom = 0;
+  const watched = new WeakSet();
+  function layersOf(m) {
+    try { return (m.getStyle().layers || []).filter(l => l.id.indexOf("plotly-trace-layer") === 0).length; }
+    catch (e) { return 0; }
+  }
+  function arm(gd) {
+    if (watched.has(gd)) { return; }
+    watched.add(gd);
+    const key = gd.id || (gd.parentElement && gd.parentElement.id) || "graph";
+    const check = () => {
+      const sub = gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+      const m = sub && sub.map;
+      if (!m) { return; }
+      const done = () => {
+        if (layersOf(m) > 0 && !m.isMoving() && m.loaded()) {
+          window.__drawn[key] = performance.now();
+        } else { m.once("idle", done); }
+      };
+      m.once("idle", done);
+      m.triggerRepaint();
+    };
+    if (gd.on) { gd.on("plotly_afterplot", check); }
+    check();
+  }
+  new MutationObserver(() => {
+    document.querySelectorAll(".js-plotly-plot").forEach(gd => { if (gd.on) { arm(gd); } });
+  }).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ["class"]});
+})();
+"""
+
+
+def launch(p):
+    return p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+
+
+class Traffic:
+    """Encoded bytes of every response on a page, split into data and static."""
+
+    def __init__(self, page):
+        self.items: list[tuple[str, int, str]] = []
+        page.on("requestfinished", self._done)
+
+    def _done(self, req) -> None:
+        try:
+            size = max(0, req.sizes()["responseBodySize"])  # encoded bytes on the wire; 0 from the cache
+        except Exception:  # noqa: BLE001 - a request the page dropped
+            return
+        url = req.url.split("?")[0]
+        kind = "static" if ("/_dash-component-suites/" in url or "/assets/" in url or url.endswith(".js")
+                            or url.endswith(".css")) else "data"
+        self.items.append((url, size, kind))
+
+    def reset(self) -> None:
+        self.items.clear()
+
+    def total(self, kind: str) -> int:
+        return sum(n for _, n, k in self.items if k == kind)
+
+    def biggest(self, kind: str, n: int = 3) -> str:
+        top = sorted([(s, u) for u, s, k in self.items if k == kind], reverse=True)[:n]
+        return ", ".join(f"{u.rsplit('/', 1)[-1] or u} {s / 1024:,.0f} KB" for s, u in top)
+
+
+def wait_drawn(page, key: str, since: float = 0.0, timeout_s: float = 120.0) -> float:
+    """ms from navigation start until graph `key`'s map was drawn after `since` (performance.now())."""
+    page.wait_for_function(f"window.__drawn && window.__drawn[{json.dumps(key)}] > {since}", timeout=timeout_s * 1000)
+    return float(page.evaluate(f"window.__drawn[{json.dumps(key)}]"))
+
+
+TIMELINE = """() => {
+  const nav = performance.getEntriesByType("navigation")[0];
+  const out = [["HTML received", nav.responseEnd], ["DOMContentLoaded (bundles run)", nav.domContentLoadedEventEnd]];
+  performance.getEntriesByType("resource").filter(r => r.name.indexOf("/_dash-") >= 0).forEach(r => {
+    out.push([r.name.split("/").pop() + " sent", r.startTime]); out.push([r.name.split("/").pop() + " received", r.responseEnd]);
+  });
+  Object.keys(window.__drawn).forEach(k => out.push([k + " drawn", window.__drawn[k]]));
+  return out.sort((a, b) => a[1] - b[1]);
+}"""
+
+
+def timeline(page) -> str:
+    """'HTML received 40 ms → … → ov-map drawn 2,660 ms' for one navigation."""
+    return " → ".join(f"{name} {t:,.0f} ms" for name, t in page.evaluate(TIMELINE))
+
+
+def login_page(page, base: str) -> None:
+    page.goto(base + "/login")
+    page.fill("#u", common.BENCH_USER)
+    page.fill("#p", common.BENCH_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda u: "/login" not in u, timeout=60000)
+
+
+# ---- wagemap -------------------------------------------------------------------------------------
+
+
+def measure_wagemap(url: str, township: str, runs: int) -> dict:
+    from callbacks import start_server
+    from playwright.sync_api import sync_playwright
+
+    from geodata.store import open_store
+
+    common.ensure_user(open_store(url))
+    proc = start_server(url, port=PORT, workers=1, threads=4)
+    base = f"http://127.0.0.1:{PORT}"
+    res: dict = {"first": [], "warm": [], "drill": [], "bytes": {}}
+    try:
+        with sync_playwright() as p:
+            browser = launch(p)
+            for i in range(runs):
+                ctx = browser.new_context(viewport=VIEWPORT, bypass_csp=True)  # empty cache per run; CSP would block the probes
+                ctx.add_init_script(WATCH)
+                page = ctx.new_page()
+                login_page(page, base)
+                tr = Traffic(page)
+                tr.reset()
+                page.goto(base + "/", wait_until="commit")
+                res["first"].append(wait_drawn(page, "ov-map"))
+                page.wait_for_load_state("networkidle")
+                if i == 0:
+                    res["bytes"]["first"] = (tr.total("data"), tr.total("static"), tr.biggest("data"), tr.biggest("static"))
+                tr.reset()
+                page.goto(base + "/", wait_until="commit")
+                res["warm"].append(wait_drawn(page, "ov-map"))
+                page.wait_for_load_state("networkidle")
+                if i == 0:
+                    res["timeline"] = timeline(page)
+                    res["bytes"]["warm"] = (tr.total("data"), tr.total("static"), tr.biggest("data"), tr.biggest("static"))
+                tr.reset()
+                t0 = float(page.evaluate(f"(() => {{ const t = performance.now(); window.wagemap.go('/township/{township}'); "
+                                         "return t; })()"))
+                res["drill"].append(wait_drawn(page, "tw-map", since=t0) - t0)
+                page.wait_for_load_state("networkidle")
+                if i == 0:
+                    res["bytes"]["drill"] = (tr.total("data"), tr.total("static"), tr.biggest("data"), tr.biggest("static"))
+                    shot = common.OUT / "browser-drill.png"
+                    page.screenshot(path=str(shot))
+                ctx.close()
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return res
+
+
+# ---- the plain ways -----------------------------------------------------------------------------------
+
+
+def plain_data(url: str, path: Path) -> dict:
+    """The overview's townships (full boundaries) and point sets, as the wagemap overview shows them."""
+    from dashboard import services as S
+    from dashboard.app import create_app
+    from geodata.settings import load_settings
+    from geodata.store import open_store
+    from layers import registry
+
+    app = create_app(store=open_store(url), settings=load_settings(db=url))
+    with app.server.app_context():
+        frm, to = S.month_window(None, None, None)
+        view = S.overview(None, registry.DEFAULT, frm, to)
+        tw = S.townships(None)
+        pts = {k: {"lon": list(v.get("lon") or []), "lat": list(v.get("lat") or []),
+                   "text": list(v.get("hovertext") or v.get("text") or [])} for k, v in view["points"].items()}
+        by = {b["code"]: b["value"] for b in view["bars"]}
+    data = {"townships": json.loads(tw[["code", "name", "geometry"]].to_json()), "values": by, "points": pts,
+            "title": view["title"]}
+    path.write_text(json.dumps(data, ensure_ascii=False))
+    return data
+
+
+def serve_plain(data_path: str, port: int) -> None:
+    """A one-figure Dash page: plotly choropleth_map + scatter_map of the same data (run in its own process)."""
+    import dash
+    import plotly.graph_objects as go
+    from dash import dcc, html
+
+    data = json.loads(Path(data_path).read_text())
+    gj = data["townships"]
+    codes = [f["properties"]["code"] for f in gj["features"]]
+    fig = go.Figure(go.Choroplethmap(geojson=gj, locations=codes, featureidkey="properties.code",
+                                     z=[data["values"].get(c) or 0 for c in codes], colorscale="Reds", name=data["title"],
+                                     text=[f["properties"]["name"] for f in gj["features"]], marker_opacity=0.7))
+    for name, p in data["points"].items():
+        fig.add_trace(go.Scattermap(lon=p["lon"], lat=p["lat"], mode="markers", name=name,
+                                    hovertext=p["text"] or None, marker={"size": 7}))
+    fig.update_layout(map={"style": "white-bg", "center": {"lon": 113.39, "lat": 34.5}, "zoom": 9.4},
+                      margin={"l": 0, "r": 0, "t": 30, "b": 0}, title=data["title"])
+    app = dash.Dash(__name__, serve_locally=True, compress=True)
+    app.layout = html.Div([dcc.Graph(id="plain-map", figure=fig, style={"height": "95vh"})])
+    app.run(host="127.0.0.1", port=port, debug=False)
+
+
+def measure_plain(data_path: Path, runs: int) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    log = open(common.OUT / "plain-dash.log", "w")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen([sys.executable, __file__, "--serve-plain", str(data_path), "--port", str(PLAIN_PORT)],
+                            cwd=common.ROOT, stdout=log, stderr=log)
+    res: dict = {"first": [], "warm": [], "bytes": {}}
+    try:
+        common.wait_port("127.0.0.1", PLAIN_PORT)
+        base = f"http://127.0.0.1:{PLAIN_PORT}"
+        with sync_playwright() as p:
+            browser = launch(p)
+            for i in range(runs):
+                ctx = browser.new_context(viewport=VIEWPORT, bypass_csp=True)
+                ctx.add_init_script(WATCH)
+                page = ctx.new_page()
+                tr = Traffic(page)
+                page.goto(base + "/", wait_until="commit")
+                res["first"].append(wait_drawn(page, "plain-map"))
+                page.wait_for_load_state("networkidle")
+                if i == 0:
+                    res["bytes"]["first"] = (tr.total("data"), tr.total("static"), tr.biggest("data"), tr.biggest("static"))
+                tr.reset()
+                page.goto(base + "/", wait_until="commit")
+                res["warm"].append(wait_drawn(page, "plain-map"))
+                page.wait_for_load_state("networkidle")
+                if i == 0:
+                    res["bytes"]["warm"] = (tr.total("data"), tr.total("static"), tr.biggest("data"), tr.biggest("static"))
+                ctx.close()
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return res
+
+
+def explore_bytes(data: dict, path: Path) -> tuple[int, int]:
+    """GeoDataFrame.explore() of the same townships and points: (HTML bytes, gzip bytes)."""
+    import geopandas as gpd
+    import pandas as pd
+
+    tw = gpd.GeoDataFrame.from_features(data["townships"]["features"], crs=4326)
+    tw["value"] = tw["code"].map(data["values"])
+    m = tw.explore(column="value", cmap="Reds", tooltip=["name", "value"])
+    for name, p in data["points"].items():
+        if p["lon"]:
+            df = pd.DataFrame({"lon": p["lon"], "lat": p["lat"], "label": (p["text"] or [""] * len(p["lon"]))[: len(p["lon"])]})
+            g = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=4326)
+            g[["label", "geometry"]].explore(m=m, name=name, tooltip="label", marker_kwds={"radius": 4})
+    m.save(str(path))
+    raw = path.read_bytes()
+    return len(raw), len(gzip.compress(raw, 6))
+
+
+# ---- report -----------------------------------------------------------------------------------------------
+
+
+def kb(n: int) -> str:
+    return f"{n / 1024:,.0f} KB"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", action="append", default=None)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--serve-plain", default=None)
+    ap.add_argument("--port", type=int, default=PLAIN_PORT)
+    ap.add_argument("--no-record", action="store_true")
+    a = ap.parse_args()
+    if a.serve_plain:
+        serve_plain(a.serve_plain, a.port)
+        return
+    from geodata.store import open_store
+
+    for scale in a.scale or ["city"]:
+        url = common.store_url(scale, "postgis")
+        township = open_store(url).townships()["code"].iloc[3]
+        la = common.loadavg()
+        w = measure_wagemap(url, township, a.runs)
+        data_path = common.OUT / f"plain-{scale}.json"
+        data = plain_data(url, data_path)
+        pl = measure_plain(data_path, a.runs)
+        html_n, html_gz = explore_bytes(data, common.OUT / f"explore-{scale}.html")
+        npts = {k: len(v["lon"]) for k, v in data["points"].items()}
+        lines = [f"**{scale}** (PostGIS; {len(data['townships']['features'])} townships, points {npts}; "
+                 f"{a.runs} runs, fresh browser context each; load average {la} → {common.loadavg()})", "",
+                 "| page | view | map drawn p50 | max | data (compressed) | static bundles (compressed) | biggest data |",
+                 "|---|---|---|---|---|---|---|"]
+
+        def row(page: str, view: str, times: list, b: tuple | None, lines: list = lines) -> None:
+            d, s, big = (kb(b[0]), kb(b[1]), b[2]) if b else ("", "", "")
+            p50, worst = common.pct(times, 50) / 1000, max(times) / 1000
+            lines.append(f"| {page} | {view} | {p50:.2f} s | {worst:.2f} s | {d} | {s} | {big} |")
+
+        row("wagemap overview", "first (empty cache)", w["first"], w["bytes"].get("first"))
+        row("wagemap overview", "warm cache", w["warm"], w["bytes"].get("warm"))
+        row("wagemap township", "drill-down (click to drawn)", w["drill"], w["bytes"].get("drill"))
+        row("plain one-figure Dash", "first (empty cache)", pl["first"], pl["bytes"].get("first"))
+        row("plain one-figure Dash", "warm cache", pl["warm"], pl["bytes"].get("warm"))
+        lines.append(f"| `GeoDataFrame.explore()` (folium) | HTML file | not drawn offline (Leaflet from CDNs) | | "
+                     f"{kb(html_n)} raw, {kb(html_gz)} gzip | + Leaflet/jQuery/Bootstrap from CDNs | |")
+        lines += ["", f"Warm overview timeline: {w.get('timeline', '')}"]
+        body = "\n".join(lines)
+        print(body, flush=True)
+        if not a.no_record:
+            common.record("browser", "Time to a drawn map, headless Chromium (`benchmarks/browser.py`)",
+                          common.command_line(), body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,322 @@
+"""Server time of each dashboard callback, p50/p95 over repeated calls, at city and province scale.
+
+    .venv/bin/python benchmarks/callbacks.py --scale city [--scale province] [--backend postgis] [--backend gpkg]
+                                             [--repeat 5] [--no-http] [--no-service]
+
+Two levels, both on the same store (benchmarks/common.py makes it once):
+- service: the dashboard.services / emergency_service functions a callback calls, in-process inside
+  the app context. "miss" = first call with those arguments (the view cache is cold, the rows read
+  once per data version are already in memory); "hit" = the same call again (cache by data version).
+- http: a gunicorn worker (`gunicorn dashboard.wsgi:server`, 1 worker, 4 threads) signed in as a
+  leader; each callback POSTed to /_dash-update-component exactly as the browser sends it; the time
+  is the loopback round trip (server time + < 1 ms), with the response size.
+
+Callbacks: overview indicator switch (every registered layer), township drill-down (the page
+callback for /township/<code>), township panels (indicator switch on a township page: map, worklist,
+cases, trend), worklist export (xlsx route), project page (/project/<code>), search (emergency page),
+radius (emergency site panel: nearby projects/employers within 0.5-5 km).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+PORT = 8731
+TARGET_MS = {"city": 100, "province": 300}
+
+
+# ---- samples: the same arguments for both levels ----------------------------------------------
+
+
+def samples(store, n_projects: int = 20, seed: int = 8) -> dict:
+    """Township codes, project codes, search queries and sites, chosen once per store (fixed seed)."""
+    rng = np.random.default_rng(seed)
+    tw = store.townships()
+    p = store.read("projects", columns=["project_code", "name", "address", "township_code", "lon", "lat"])
+    p = p[p["lon"].notna()]
+    pick = p.iloc[rng.choice(len(p), size=min(n_projects, len(p)), replace=False)]
+    e = store.read("enterprises", columns=["credit_code", "name"])
+    names = pick["name"].astype(str).tolist()
+    queries = ([pick["project_code"].iloc[0], e["credit_code"].iloc[len(e) // 2]]  # exact codes
+               + [n[: max(2, len(n) - 3)] for n in names[:4]]  # partial names
+               + [str(e["name"].iloc[len(e) // 3])[:6], "超化镇 黄固寺村", "青屏街道", "113.38,34.54", "34°32'N 113°23'E"])
+    from layers.search import Site, to_gcj02
+
+    glon, glat = to_gcj02(pick["lon"].to_numpy(float), pick["lat"].to_numpy(float))
+    sites = [Site("project", str(r.project_code), str(r.name), "", str(r.address or ""), float(r.lon), float(r.lat),
+                  float(glon[i]), float(glat[i]), str(r.township_code or ""), "", 100.0, "项目编号").to_dict()
+             for i, r in enumerate(pick.head(8).itertuples())]
+    return {"townships": tw["code"].astype(str).tolist(), "projects": pick["project_code"].astype(str).tolist(),
+            "queries": queries, "sites": sites}
+
+
+# ---- service level -----------------------------------------------------------------------------
+
+
+def service_level(url: str, smp: dict, repeat: int) -> tuple[dict, dict]:
+    """{callback: {"miss": [s...], "hit": [s...]}} and {"layer_data_s": first read of the rows}."""
+    from dashboard import emergency_service as emsvc
+    from dashboard import services as S
+    from dashboard.app import create_app
+    from geodata.settings import load_settings
+    from geodata.store import open_store
+    from layers import nearby as nb
+    from layers import registry
+
+    app = create_app(store=open_store(url), settings=load_settings(db=url))
+    out: dict[str, dict[str, list[float]]] = {}
+    info: dict[str, float] = {}
+
+    def timed(name: str, kind: str, fn) -> None:
+        t0 = time.perf_counter()
+        fn()
+        out.setdefault(name, {"miss": [], "hit": []})[kind].append(time.perf_counter() - t0)
+
+    with app.server.app_context():
+        t0 = time.perf_counter()
+        S.layer_data(None)
+        info["layer_data_s"] = time.perf_counter() - t0
+        frm, to = S.month_window(None, None, None)
+        keys = list(registry.LAYERS)
+        for k in keys:
+            timed("overview indicator switch", "miss", lambda k=k: S.overview(None, k, frm, to))
+        for _ in range(repeat):
+            for k in keys:
+                timed("overview indicator switch", "hit", lambda k=k: S.overview(None, k, frm, to))
+
+        def drill(code: str) -> None:
+            S.township_view(None, code, frm, to, mask_pii=False)
+            S.overview(None, registry.DEFAULT, frm, to, township=code)
+            S.map_frame(None, focus=code)
+
+        for code in smp["townships"]:
+            timed("township drill-down", "miss", lambda c=code: drill(c))
+        for _ in range(repeat):
+            for code in smp["townships"]:
+                timed("township drill-down", "hit", lambda c=code: drill(c))
+        for code in smp["townships"][:8]:  # the township page's indicator switch: the map part is per indicator
+            timed("township panels (indicator switch)", "miss",
+                  lambda c=code: S.overview(None, "real_name", frm, to, township=c))
+        for code in smp["townships"][:8]:
+            timed("worklist export (xlsx frame)", "miss", lambda c=code: S.worklist_frame(None, c, frm, to, mask_pii=False))
+        for code in smp["projects"]:
+            timed("project page", "miss", lambda c=code: S.project_view(None, c, to, mask_pii=False))
+        for _ in range(repeat):
+            for code in smp["projects"]:
+                timed("project page", "hit", lambda c=code: S.project_view(None, c, to, mask_pii=False))
+        st = S.store()
+        t0 = time.perf_counter()
+        emsvc.search("预热", None, s=st)
+        info["search_index_s"] = time.perf_counter() - t0
+        for _ in range(max(1, repeat)):
+            for q in smp["queries"]:
+                timed("search", "hit", lambda q=q: emsvc.search(q, None, s=st))
+        for r in nb.RADIUS_CHOICES_KM:
+            for site in smp["sites"]:
+                timed(f"radius {r:g} km", "miss", lambda s=site, r=r: emsvc.nearby(s["lon"], s["lat"], r, None, s=st))
+    return out, info
+
+
+# ---- http level -----------------------------------------------------------------------------------
+
+
+def start_server(url: str, port: int = PORT, workers: int = 1, threads: int = 4) -> subprocess.Popen:
+    env = {**os.environ, "WAGEMAP_DB": url}
+    log = open(common.OUT / f"gunicorn-{port}.log", "w")  # noqa: SIM115 - lives as long as the server
+    p = subprocess.Popen([str(common.ROOT / ".venv/bin/gunicorn"), "-w", str(workers), "--threads", str(threads),
+                          "-b", f"127.0.0.1:{port}", "--timeout", "600", "dashboard.wsgi:server"],
+                         cwd=common.ROOT, env=env, stdout=log, stderr=log)
+    common.wait_port("127.0.0.1", port, timeout=300)
+    return p
+
+
+class Dash:
+    """Builds /_dash-update-component bodies from /_dash-dependencies, as the renderer does."""
+
+    def __init__(self, session, base: str):
+        self.s, self.base = session, base
+        self.deps = session.get(base + "/_dash-dependencies").json()
+
+    def find(self, output_part: str) -> dict:
+        for d in self.deps:
+            if output_part in d["output"] and not d.get("clientside_function"):
+                return d
+        raise KeyError(output_part)
+
+    def body(self, output_part: str, values: dict, changed: list[str]) -> dict:
+        d = self.find(output_part)
+
+        def spec(items, with_value=True):
+            return [{"id": i["id"], "property": i["property"], **({"value": values.get(f"{i['id']}.{i['property']}")}
+                                                                    if with_value else {})} for i in items]
+
+        outs = d["output"].strip(".").split("...") if d["output"].startswith("..") else [d["output"]]
+        outputs = [{"id": o.rsplit(".", 1)[0], "property": o.rsplit(".", 1)[1].split("@")[0]} for o in outs]
+        return {"output": d["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
+                "inputs": spec(d["inputs"]), "changedPropIds": changed, "state": spec(d.get("state", []))}
+
+    def post(self, output_part: str, values: dict, changed: list[str]) -> tuple[float, int, int]:
+        b = self.body(output_part, values, changed)
+        t0 = time.perf_counter()
+        r = self.s.post(self.base + "/_dash-update-component", json=b, headers={"Accept-Encoding": "identity"})
+        dt = time.perf_counter() - t0
+        return dt, r.status_code, len(r.content)
+
+
+def page_values(path: str) -> dict:
+    p, _, q = path.partition("?")
+    return {"_pages_location.pathname": p, "_pages_location.search": ("?" + q) if q else ""}
+
+
+def http_level(url: str, smp: dict, repeat: int) -> tuple[dict, dict]:
+    import requests
+
+    from geodata.store import open_store
+    from layers import nearby as nb
+    from layers import registry
+
+    common.ensure_user(open_store(url))
+    proc = start_server(url)
+    out: dict[str, dict[str, list]] = {}
+    info: dict = {"errors": 0, "bytes": {}}
+    try:
+        s = requests.Session()
+        base = f"http://127.0.0.1:{PORT}"
+        common.login(s, base)
+        d = Dash(s, base)
+
+        def call(name: str, kind: str, output: str, values: dict, changed: list[str]) -> None:
+            dt, code, n = d.post(output, values, changed)
+            if code not in (200, 204):
+                info["errors"] += 1
+            out.setdefault(name, {"miss": [], "hit": []})[kind].append(dt)
+            info["bytes"].setdefault(name, []).append(n)
+
+        t0 = time.perf_counter()
+        call("first page (/ layout callback)", "miss", "_pages_content.children", page_values("/"), ["_pages_location.pathname"])
+        info["first_page_s"] = time.perf_counter() - t0
+        frm, to = _window(s, base)
+        keys = list(registry.LAYERS)
+        ov = {"ov-from.value": frm, "ov-to.value": to, "ov-pts.value": ["projects", "cases", "incidents"]}
+        for kind in ["miss"] + ["hit"] * repeat:
+            for k in keys:
+                call("overview indicator switch", kind, "ov-map.figure", {**ov, "ov-ind.value": k}, ["ov-ind.value"])
+        for kind in ["miss"] + ["hit"] * repeat:
+            for code in smp["townships"]:
+                call("township drill-down", kind, "_pages_content.children", page_values(f"/township/{code}"),
+                     ["_pages_location.pathname"])
+        tw = {"tw-from.value": frm, "tw-to.value": to, "tw-pts.value": ["projects", "cases", "incidents"]}
+        for kind in ["miss"] + ["hit"] * repeat:
+            for code in smp["townships"][:8]:
+                call("township panels (indicator switch)", kind, "tw-map.figure",
+                     {**tw, "tw-ind.value": "real_name", "tw-code.data": code}, ["tw-ind.value"])
+        for code in smp["townships"][:8]:
+            t0 = time.perf_counter()
+            r = s.get(f"{base}/download/worklist/{code}.xlsx?from={frm}&to={to}")
+            out.setdefault("worklist export (xlsx)", {"miss": [], "hit": []})["miss"].append(time.perf_counter() - t0)
+            info["errors"] += r.status_code != 200
+        for kind in ["miss"] + ["hit"] * repeat:
+            for code in smp["projects"]:
+                call("project page", kind, "_pages_content.children", page_values(f"/project/{code}"),
+                     ["_pages_location.pathname"])
+        em = {"em-go.n_clicks": 1, "em-q.n_submit": None, "em-autorun.data": False}
+        call("search", "miss", "em-results.children", {**em, "em-q.value": "预热"}, ["em-go.n_clicks"])
+        for kind in ["hit"] * max(1, repeat):
+            for q in smp["queries"]:
+                call("search", kind, "em-results.children", {**em, "em-q.value": q}, ["em-go.n_clicks"])
+        for r in nb.RADIUS_CHOICES_KM:
+            for site in smp["sites"]:
+                call(f"radius {r:g} km", "miss", "em-site-panel.children", {"em-site.data": site, "em-radius.value": r},
+                     ["em-radius.value"])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return out, info
+
+
+def _window(s, base: str) -> tuple[str, str]:
+    """The overview's default month window: the values of its ov-from / ov-to dropdowns in the first page."""
+    body = Dash(s, base).body("_pages_content.children", page_values("/"), ["_pages_location.pathname"])
+    found: dict[str, str] = {}
+
+    def walk(x) -> None:
+        if isinstance(x, dict):
+            props = x.get("props") if isinstance(x.get("props"), dict) else x
+            if props.get("id") in ("ov-from", "ov-to") and "value" in props:
+                found[props["id"]] = props["value"]
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+
+    walk(s.post(base + "/_dash-update-component", json=body).json())
+    return found["ov-from"], found["ov-to"]
+
+
+# ---- report -------------------------------------------------------------------------------------------
+
+
+def table(res: dict, target_ms: int, sizes: dict | None = None) -> str:
+    lines = ["| callback | miss p50 | miss p95 | hit p50 | hit p95 | n | bytes (median) | p95 ≤ target? |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, d in res.items():
+        def f(v, q):
+            return f"{common.pct(v, q) * 1000:,.0f} ms" if v else "—"
+        worst = max([common.pct(v, 95) for v in d.values() if v] or [0]) * 1000
+        size = f"{int(np.median(sizes[name])):,}" if sizes and name in sizes else ""
+        n = len(d["miss"]) + len(d["hit"])
+        lines.append(f"| {name} | {f(d['miss'], 50)} | {f(d['miss'], 95)} | {f(d['hit'], 50)} | {f(d['hit'], 95)} | {n} | "
+                     f"{size} | {'yes' if worst <= target_ms else f'**no** ({worst:,.0f} ms)'} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", action="append", default=None)
+    ap.add_argument("--backend", action="append", default=None)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--no-http", action="store_true")
+    ap.add_argument("--no-service", action="store_true")
+    ap.add_argument("--no-record", action="store_true")
+    a = ap.parse_args()
+    from geodata.store import open_store
+
+    for scale in a.scale or ["city"]:
+        for backend in a.backend or ["postgis"]:
+            url = common.store_url(scale, backend)
+            smp = samples(open_store(url))
+            body = [f"**{scale} / {backend}** (target p95 ≤ {TARGET_MS[scale]} ms)"]
+            if not a.no_service:
+                la = common.loadavg()
+                res, info = service_level(url, smp, a.repeat)
+                body += ["", f"Service level, in-process (load average {la}): first read of the rows (layer_data) "
+                         f"{info['layer_data_s']:.1f} s; search index build {info['search_index_s']:.1f} s.", "",
+                         table(res, TARGET_MS[scale])]
+                print("\n".join(body[-3:]), flush=True)
+            if not a.no_http:
+                la = common.loadavg()
+                res, info = http_level(url, smp, a.repeat)
+                body += ["", f"HTTP, POST /_dash-update-component to gunicorn (1 worker, 4 threads; load average {la}); "
+                         f"first page callback after start {info['first_page_s']:.1f} s; errors {info['errors']}.", "",
+                         table(res, TARGET_MS[scale], info["bytes"])]
+                print("\n".join(body[-3:]), flush=True)
+            (common.OUT / f"callbacks-{scale}-{backend}.json").write_text(json.dumps(body, ensure_ascii=False))
+            if not a.no_record:
+                common.record("callbacks", "Callback server time (`benchmarks/callbacks.py`)", common.command_line(),
+                              "\n".join(body))
+
+
+if __name__ == "__main__":
+    main()
