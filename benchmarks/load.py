@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/load.py --scale city --users 100 --minutes 5 [--workers 2] [--threads 4]
 
-Starts `gunicorn dashboard.wsgi:server` (WAGEMAP_DB = the demo store, `--workers` on the 2 cores),
+Starts `gunicorn dashboard.wsgi:server` (WAGEMAP_DB = the demo store, `--workers` on the 2 cores, cache
+warm-up WAGEMAP_WARM=1 unless --no-warm; the run starts when every worker has warmed),
 then locust headless against http://127.0.0.1 (bounded: --users, --minutes, spawn 10/s). Each user
 signs in once, then repeats: open the overview as a browser with a warm bundle cache does (HTML,
 _dash-layout, _dash-dependencies, the page callback), think, drill into a township (page callback
@@ -110,13 +111,13 @@ def worker_rss(master_pid: int) -> list[float]:
         return []
 
 
-def run(scale: str, users: int, minutes: float, workers: int, threads: int) -> str:
+def run(scale: str, users: int, minutes: float, workers: int, threads: int, warm: bool = True) -> str:
     from geodata.store import open_store
 
     url = common.store_url(scale, "postgis")
     common.ensure_user(open_store(url))
     write_sample(url)
-    env = {**os.environ, "WAGEMAP_DB": url}
+    env = {**os.environ, "WAGEMAP_DB": url, "WAGEMAP_WARM": "1" if warm else "0"}
     log = open(common.OUT / "load-gunicorn.log", "w")  # noqa: SIM115 - closed with the process
     g = subprocess.Popen([str(common.ROOT / ".venv/bin/gunicorn"), "-w", str(workers), "--threads", str(threads),
                           "-b", f"127.0.0.1:{PORT}", "--timeout", "300", "dashboard.wsgi:server"],
@@ -126,6 +127,12 @@ def run(scale: str, users: int, minutes: float, workers: int, threads: int) -> s
     try:
         common.wait_port("127.0.0.1", PORT, timeout=300)
         time.sleep(2)
+        w0 = time.time()
+        while warm and (common.OUT / "load-gunicorn.log").read_text().count("warm-up done") < workers:
+            if time.time() - w0 > 3600:
+                raise TimeoutError("warm-up took more than an hour")
+            time.sleep(2)
+        warm_s = time.time() - w0
         t0 = time.time()
         mem.append((0.0, worker_rss(g.pid)))
 
@@ -151,7 +158,7 @@ def run(scale: str, users: int, minutes: float, workers: int, threads: int) -> s
     rows = list(csv.DictReader(open(f"{prefix}_stats.csv", encoding="utf-8")))
     lines = [f"**{scale}**: {users} users, {minutes:g} min, think {THINK[0]:g}–{THINK[1]:g} s between page views, "
              f"gunicorn {workers} workers × {threads} threads on {os.cpu_count()} cores (load average {la} at start, "
-             f"{la_end} at end).", "",
+             f"{la_end} at end); cache warm-up (WAGEMAP_WARM={int(warm)}) {warm_s:.0f} s before the start.", "",
              "| request | count | errors | p50 | p95 | p99 | max | req/s |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['Name']} | {r['Request Count']} | {r['Failure Count']} | {r['50%']} ms | {r['95%']} ms | "
@@ -173,11 +180,12 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=5.0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--no-warm", action="store_true", help="start with cold caches (WAGEMAP_WARM=0)")
     ap.add_argument("--no-record", action="store_true")
     a = ap.parse_args()
     if a.users > 500 or a.minutes > 30:
         raise SystemExit("bounded: at most 500 users and 30 minutes")
-    body = run(a.scale, a.users, a.minutes, a.workers, a.threads)
+    body = run(a.scale, a.users, a.minutes, a.workers, a.threads, warm=not a.no_warm)
     print(body, flush=True)
     if not a.no_record:
         common.record("load", "Load test (`benchmarks/load.py`)", common.command_line(), body)

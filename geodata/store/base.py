@@ -148,6 +148,20 @@ class Store:
         with self.begin(scope) as conn:
             return int(conn.execute(q).scalar_one())
 
+    def aggregate(self, kind: str, by="township", measures=None, scope: Scope = None, where: dict | None = None,
+                  months: tuple[str, str] | None = None, h3_resolution: int | None = None) -> pd.DataFrame:
+        """Counts/sums by township, month and/or H3 hex computed in the database (geodata/store/aggregate.py)."""
+        from geodata.store.aggregate import aggregate
+
+        return aggregate(self, kind, by, measures, scope, where, months, h3_resolution)
+
+    def points(self, kind: str, limit: int, order_by: str | None = None, columns: Sequence[str] = (), scope: Scope = None,
+               where: dict | None = None, months: tuple[str, str] | None = None) -> tuple[pd.DataFrame, int]:
+        """At most `limit` located rows, largest `order_by` first, and the total (geodata/store/aggregate.py)."""
+        from geodata.store.aggregate import points
+
+        return points(self, kind, limit, order_by, columns, scope, where, months)
+
     # ---- loads -----------------------------------------------------------------------------
     def new_batch(self, conn: sa.Connection, kind: str, source_file: str, user: str = "cli") -> int:
         res = conn.execute(
