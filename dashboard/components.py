@@ -310,24 +310,29 @@ def grid(grid_id: Any, records: list[dict], columns: Sequence[str], link_col: st
 
 POINT_ORDER = ("projects", "cases", "incidents")
 POINT_ZH = {"projects": "工程项目", "cases": "欠薪案件", "incidents": "突发事件"}
+# Trace slots of every map figure (patches address them by index):
+# 0 township choropleth, 1 the layer's own extra trace (H3 hexes, warning objects...) or an empty
+# placeholder, 2 township labels, 3-5 projects/cases/incidents, 6 the township page's selection.
+SLOT_EXTRA, SLOT_LABELS, SLOT_POINTS, SLOT_SELECTION = 1, 2, 3, 6
 
 
 def map_figure(view: dict, geojson: dict, frame: dict, points_on: Sequence[str]) -> dict:
-    """The full map figure: choropleth (with geometry), labels, then the three point sets."""
+    """The full map figure: choropleth (with geometry), the layer's extra trace, labels, the point sets."""
     choro = {**view["choropleth"], "geojson": geojson}
-    data = [choro, frame["labels"]]
+    data = [choro, view["extra"], frame["labels"]]
     for k in POINT_ORDER:
         data.append({**view["points"][k], "visible": k in points_on})
     return {"data": data, "layout": frame["layout"]}
 
 
 def map_patch(view: dict, points_on: Sequence[str]) -> Patch:
-    """Only what changes with indicator, months or point sets: values and points, never geometry."""
+    """Only what changes with indicator, months or point sets: values and points, never township geometry."""
     p = Patch()
     for k, v in view["choropleth"].items():
         p["data"][0][k] = v
+    p["data"][SLOT_EXTRA] = view["extra"]
     for i, k in enumerate(POINT_ORDER):
-        p["data"][2 + i] = {**view["points"][k], "visible": k in points_on}
+        p["data"][SLOT_POINTS + i] = {**view["points"][k], "visible": k in points_on}
     return p
 
 
@@ -336,7 +341,8 @@ def point_switch(switch_id: Any, value: Sequence[str]) -> dcc.Checklist:
                          options=[{"label": POINT_ZH[k], "value": k} for k in POINT_ORDER])
 
 
-DEFAULT_POINTS = {"coverage": ["projects"], "arrears": ["cases", "incidents"], "incident": ["incidents"]}
+DEFAULT_POINTS = {"coverage": ["projects"], "arrears": ["cases", "incidents"], "incident": ["incidents"],
+                  "risk": [], "assessment": []}  # risk layers draw their own objects / H3 cells
 
 
 def parse_points(arg: Any, kind: str | None = None) -> list[str]:

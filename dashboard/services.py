@@ -290,7 +290,8 @@ def overview(scope: Sequence[str] | None, key: str, month_from: str, month_to: s
         table = _with_links(res.table)
         return {
             "key": key, "title": res.title, "unit": res.unit, "higher_is_better": bool(layer.higher_is_better),
-            "kind": layer.kind, "choropleth": choro, "points": _point_traces(res, data, f),
+            "kind": layer.kind, "choropleth": choro, "extra": _extra_trace(res, layer.kind),
+            "points": _point_traces(res, data, f),
             "bars": by[["code", "name", "value", "label", "color"]].to_dict("records"),
             "legend": [(i.label, i.color) for i in res.legend if not i.label.startswith("案件：")],
             "point_legend": _point_legend(data, f),
@@ -300,6 +301,21 @@ def overview(scope: Sequence[str] | None, key: str, month_from: str, month_to: s
         }
 
     return _cached("overview", scope, (key, month_from, month_to, township), build)
+
+
+EMPTY_TRACE = {"type": "scattermap", "mode": "markers", "lon": [], "lat": [], "uid": "extra", "hoverinfo": "skip",
+               "showlegend": False}
+
+
+def _extra_trace(res: LayerResult, kind: str) -> dict:
+    """The layer's own trace beyond the township choropleth (H3 hexes, warning objects), if it has one.
+
+    Coverage and arrears points, and incidents, are drawn by the shared point sets instead.
+    """
+    if kind in ("coverage", "arrears"):
+        return EMPTY_TRACE
+    extra = [t for t in res.traces[1:] if t.get("uid") != "incidents"]
+    return dict(extra[0]) if extra else EMPTY_TRACE
 
 
 def _class_colors(choro: dict) -> dict[str, str]:

@@ -178,8 +178,9 @@ clientside_callback(
     """function(mapClick, barClick) {
         var trig = window.dash_clientside.callback_context.triggered.map(function (t) { return t.prop_id; });
         var data = trig.indexOf("ov-bars.clickData") >= 0 ? barClick : mapClick;
+        var pt = data && data.points && data.points[0];
         var link = window.wagemap.linkFromClick(data, 0);
-        if (!link) { return window.dash_clientside.no_update; }
+        if (!pt || !link || (link.charAt(0) !== "/" && pt.curveNumber !== 0)) { return window.dash_clientside.no_update; }
         var q = new URLSearchParams(window.location.search);
         var keep = new URLSearchParams();
         ["ind", "from", "to"].forEach(function (k) { if (q.get(k)) { keep.set(k, q.get(k)); } });

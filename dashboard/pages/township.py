@@ -170,14 +170,14 @@ clientside_callback(
     """function(rows, fig) {
         if (!fig) { return window.dash_clientside.no_update; }
         var sel = (rows && rows.length) ? rows[0]["项目编号"] : null;
-        var p = fig.data[2] || {};
+        var p = fig.data[3] || {};  // components.SLOT_POINTS: the project points
         var lon = [], lat = [];
         if (sel && p.customdata) {
             var target = "/project/" + encodeURIComponent(sel);
             p.customdata.forEach(function (c, i) { if (c === target) { lon.push(p.lon[i]); lat.push(p.lat[i]); } });
         }
         var patch = new window.dash_clientside.Patch();
-        patch.assign(["data", 5], {type: "scattermap", mode: "markers", lon: lon, lat: lat, hoverinfo: "skip",
+        patch.assign(["data", 6], {type: "scattermap", mode: "markers", lon: lon, lat: lat, hoverinfo: "skip",
                                    marker: {size: 18, color: "#000000", opacity: 0.55}, showlegend: false,
                                    uid: "selection", name: "选中项目"});
         return patch.build();

@@ -311,7 +311,7 @@ def test_point_click_opens_the_project_and_back_returns(page, app_url):
     wait_map(page, "ov-map")
     gd = GD.format(id="ov-map")
     # a project point far from its neighbours, so the click cannot land on another one
-    lon, lat, link = page.evaluate(f"""() => {{ const t = {gd}.data[2]; let best = 0, bd = -1;
+    lon, lat, link = page.evaluate(f"""() => {{ const t = {gd}.data[3]; let best = 0, bd = -1;
         for (let i = 0; i < t.lon.length; i++) {{ let d = 1e9;
             for (let j = 0; j < t.lon.length; j++) {{
                 if (i !== j) d = Math.min(d, Math.hypot(t.lon[i] - t.lon[j], t.lat[i] - t.lat[j])); }}
@@ -361,7 +361,7 @@ def test_copied_url_reproduces_the_view(page, session, app_url):
     page.wait_for_function(f"() => new URLSearchParams(location.search).get('from') === '{start}'")
     page.wait_for_function("() => new URLSearchParams(location.search).get('pts') === 'incidents'")
     gd = GD.format(id="ov-map")  # the server's patch for the last change has arrived
-    page.wait_for_function(f"() => {gd}.data[0].name === '工资专户开设率' && {gd}.data[3].visible === false")
+    page.wait_for_function(f"() => {gd}.data[0].name === '工资专户开设率' && {gd}.data[4].visible === false")
     page.wait_for_load_state("networkidle")
     copied = page.url
     state = page.evaluate(f"""() => {{ const d = {GD.format(id='ov-map')}.data;

@@ -245,7 +245,8 @@ def test_overview_map_geometry_once_then_values_only(ro_app, ro_client):
     assert fig["__dash_patch_update"] == "__dash_patch_update"
     ops = {tuple(o["location"]): o["params"]["value"] for o in fig["operations"]}
     assert ops[("data", 0, "name")] == "实名制登记率"
-    assert ops[("data", 4)]["visible"] is False  # incidents switched off
+    assert ops[("data", 5)]["visible"] is False  # incidents switched off
+    assert ops[("data", 1)]["uid"] == "extra"  # coverage has no extra trace: the empty placeholder
     assert "实名制登记率" in json.dumps(body["response"]["ov-title"], ensure_ascii=False)
 
 
@@ -258,6 +259,17 @@ def test_overview_table_is_sent_only_when_opened(ro_app, ro_client):
     assert {r["案件编号"] for r in rows} == {"C-1", "C-2", "C-3"} and rows[0]["link"].startswith("/project/")
     status, body = call(ro_app, ro_client, ("ov-table.rowData",), [("ov-details", "open", False), *args])
     assert body["response"]["ov-table"]["rowData"] == []
+
+
+@pytest.mark.parametrize("key", ["warnings", "risk_heat", "incidents", "assessment", "funds", "credit"])
+def test_every_registry_layer_renders(ro_app, ro_client, key):
+    from layers import registry
+
+    assert key in registry.LAYERS
+    status, text = render(ro_app, ro_client, "/", f"?ind={key}")
+    assert status == 200 and "页面出错了" not in text and registry.LAYERS[key].title in text
+    status, text = render(ro_app, ro_client, f"/township/{CH}", f"?ind={key}")
+    assert status == 200 and "页面出错了" not in text
 
 
 def test_unknown_township_and_project_say_not_found(ro_app, ro_client):
