@@ -46,7 +46,7 @@ def table(records: list[dict], columns: Sequence[tuple[str, str, Callable[[Any],
     body = html.Tbody([
         html.Tr([html.Td((fmt or components.text)(r.get(f))) for f, _, fmt in columns]) for r in records
     ])
-    return html.Div(html.Table([head, body], className="checklist"), style={"overflowX": "auto"})
+    return html.Div(html.Table([head, body], className="checklist"), className="table-scroll")
 
 
 def location_card(scope, row: dict) -> html.Div:

@@ -96,4 +96,4 @@ def _checklist(view: dict) -> html.Table:
         ])
         for c in view["checklist"]
     ]
-    return html.Table([head, html.Tbody(rows)], className="checklist")
+    return html.Div(html.Table([head, html.Tbody(rows)], className="checklist"), className="table-scroll")
