@@ -46,7 +46,7 @@ def _records(df: pd.DataFrame) -> list[dict]:
 def project_view(scope: Sequence[str] | None, code: str, month_to: str | None = None, mask_pii: bool = True) -> dict | None:
     """The project page: facts, compliance checklist with evidence, cases, deposits, location; None if unseen."""
     def build() -> dict | None:
-        data = S._fresh(S.layer_data(scope))
+        data = S.window_data(scope, month_to)
         p = data.projects
         rows = p[p["project_code"].astype(str) == code] if len(p) else p
         if rows.empty:
@@ -117,7 +117,7 @@ def enterprise_view(scope: Sequence[str] | None, credit_code: str, month_to: str
                     mask_pii: bool = True) -> dict | None:
     """The enterprise page: facts, its projects (as contractor) with gaps, cases, deposits, credit."""
     def build() -> dict | None:
-        data = S._fresh(S.layer_data(scope))
+        data = S.window_data(scope, month_to)
         e = data.enterprises
         rows = e[e["credit_code"].astype(str) == credit_code] if len(e) else e
         p = data.projects

@@ -168,6 +168,13 @@ def _fresh(data: LayerData) -> LayerData:
     return dataclasses.replace(data)
 
 
+def window_data(scope: Sequence[str] | None, month_to: str | None, township: str | None = None) -> LayerData:
+    """One LayerData per (scope, data version, reference month, township): the layers memoise project
+    status and case state on it, so every view of that window (each indicator, the worklist, every
+    project page) shares one computation instead of redoing it per view (benchmarks/RESULTS.md)."""
+    return _cached("window_data", scope, (month_to, township), lambda: _fresh(layer_data(scope)))
+
+
 def has_data(scope: Sequence[str] | None) -> bool:
     """Whether the scope has any projects, cases, incidents or enterprises to show."""
     d = layer_data(scope)
@@ -278,7 +285,7 @@ def overview(scope: Sequence[str] | None, key: str, month_from: str, month_to: s
 
     def build() -> dict:
         layer = registry.get(key)
-        data = _fresh(layer_data(scope))
+        data = window_data(scope, month_to, township)
         f = _filters(month_from, month_to, township)
         res = layer.build(data, f)
         choro = dict(res.traces[0]) if res.traces else {}
@@ -412,7 +419,7 @@ def township_view(scope: Sequence[str] | None, code: str, month_from: str, month
         return None
 
     def build() -> dict:
-        data = _fresh(layer_data(scope))
+        data = window_data(scope, month_to, code)
         f = _filters(month_from, month_to, code)
         wl = gaps.worklist(data, f, mask_pii=mask_pii)
         cs = arrears.case_state(data, f)
@@ -437,7 +444,7 @@ def worklist_frame(scope: Sequence[str] | None, code: str, month_from: str, mont
     """The worklist with Chinese headers, for the xlsx export; None if out of scope."""
     if code not in township_names(scope):
         return None
-    wl = gaps.worklist(_fresh(layer_data(scope)), _filters(month_from, month_to, code), mask_pii=mask_pii)
+    wl = gaps.worklist(window_data(scope, month_to, code), _filters(month_from, month_to, code), mask_pii=mask_pii)
     return gaps.worklist_table(wl)
 
 
@@ -454,7 +461,7 @@ def ledger(scope: Sequence[str] | None, name: str, month_from: str, month_to: st
     if township is not None and township not in township_names(scope):
         township = None
     return _cached("ledger", scope, (name, month_from, month_to, township, mask_pii),
-                   lambda: ledgers.LEDGERS[name](_fresh(layer_data(scope)), _filters(month_from, month_to, township),
+                   lambda: ledgers.LEDGERS[name](window_data(scope, month_to, township), _filters(month_from, month_to, township),
                                                  mask_pii=mask_pii))
 
 
