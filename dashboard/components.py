@@ -412,6 +412,10 @@ def bars_from(view: dict) -> dict:
         return {"data": [], "layout": {"height": 120}}
     # plotly draws the first bar at the bottom: sort so the worst township ends up on top
     d = d.dropna(subset=["value"]).sort_values("value", ascending=not view["higher_is_better"], kind="stable")
+    if "color" not in d.columns:
+        d["color"] = "#3182bd"
+    if "label" not in d.columns:
+        d["label"] = d["value"].map(lambda v: f"{v:,.1f}{view.get('unit', '')}")
     return {
         "data": [{
             "type": "bar", "orientation": "h", "x": d["value"].tolist(), "y": d["name"].tolist(),
