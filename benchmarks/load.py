@@ -27,14 +27,34 @@ import threading
 import time
 from pathlib import Path
 
-from locust import HttpUser, between, task
+from locust import HttpUser, between, events, task
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 PORT = 8781
 THINK = (2.0, 8.0)
+KEEPALIVE_S = 30  # > think time: gunicorn's default 2 s closes idle connections the client then reuses (resets)
 SAMPLE = common.OUT / "load-sample.json"
+
+
+# ---- every request's time, to split the ramp-up (100 sign-ins at once) from the steady state ---------------
+
+_LOG: list[tuple[float, str, float, int]] = []
+REQUESTS = common.OUT / "load-requests.csv"
+
+
+@events.request.add_listener
+def _on_request(request_type, name, response_time, response_length, exception=None, **kw) -> None:
+    _LOG.append((time.time(), name, float(response_time), int(exception is not None)))
+
+
+@events.quitting.add_listener
+def _dump(environment, **kw) -> None:
+    with open(REQUESTS, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["t", "name", "ms", "failed"])
+        w.writerows(_LOG)
 
 
 # ---- the locust user ---------------------------------------------------------------------------------
@@ -102,6 +122,27 @@ def write_sample(url: str, per_township: int = 10, seed: int = 8) -> dict:
     return out
 
 
+def steady_state(path: Path, skip_s: float) -> str:
+    """Errors and p50/p95/p99 per request name over the requests started after the first `skip_s` seconds."""
+    import numpy as np
+
+    rows = list(csv.DictReader(open(path, encoding="utf-8")))
+    if not rows:
+        return "(no requests)"
+    t0 = min(float(r["t"]) for r in rows)
+    by: dict[str, list] = {}
+    for r in rows:
+        if float(r["t"]) - t0 >= skip_s:
+            by.setdefault(r["name"], []).append((float(r["ms"]), int(r["failed"])))
+    by["all"] = [x for v in list(by.values()) for x in v]
+    out = ["| request | count | errors | p50 | p95 | p99 |", "|---|---|---|---|---|---|"]
+    for name, v in by.items():
+        ms = np.array([x[0] for x in v])
+        out.append(f"| {name} | {len(v)} | {sum(x[1] for x in v)} | {np.percentile(ms, 50):,.0f} ms | "
+                   f"{np.percentile(ms, 95):,.0f} ms | {np.percentile(ms, 99):,.0f} ms |")
+    return "\n".join(out)
+
+
 def worker_rss(master_pid: int) -> list[float]:
     import psutil
 
@@ -120,7 +161,8 @@ def run(scale: str, users: int, minutes: float, workers: int, threads: int, warm
     env = {**os.environ, "WAGEMAP_DB": url, "WAGEMAP_WARM": "1" if warm else "0"}
     log = open(common.OUT / "load-gunicorn.log", "w")  # noqa: SIM115 - closed with the process
     g = subprocess.Popen([str(common.ROOT / ".venv/bin/gunicorn"), "-w", str(workers), "--threads", str(threads),
-                          "-b", f"127.0.0.1:{PORT}", "--timeout", "300", "dashboard.wsgi:server"],
+                          "-b", f"127.0.0.1:{PORT}", "--timeout", "300", "--keep-alive", str(KEEPALIVE_S),
+                          "dashboard.wsgi:server"],
                          cwd=common.ROOT, env=env, stdout=log, stderr=log)
     mem: list[tuple[float, list[float]]] = []
     stop = threading.Event()
@@ -156,6 +198,7 @@ def run(scale: str, users: int, minutes: float, workers: int, threads: int, warm
         g.terminate()
         g.wait(timeout=60)
     rows = list(csv.DictReader(open(f"{prefix}_stats.csv", encoding="utf-8")))
+    steady = steady_state(REQUESTS, skip_s=60.0)
     lines = [f"**{scale}**: {users} users, {minutes:g} min, think {THINK[0]:g}–{THINK[1]:g} s between page views, "
              f"gunicorn {workers} workers × {threads} threads on {os.cpu_count()} cores (load average {la} at start, "
              f"{la_end} at end); cache warm-up (WAGEMAP_WARM={int(warm)}) {warm_s:.0f} s before the start.", "",
@@ -168,6 +211,7 @@ def run(scale: str, users: int, minutes: float, workers: int, threads: int, warm
         f = list(csv.DictReader(open(fails, encoding="utf-8")))
         if f:
             lines += ["", "Failures: " + "; ".join(f"{x['Name']}: {x['Error']} ×{x['Occurrences']}" for x in f[:5])]
+    lines += ["", "Steady state (after the first 60 s: sign-ins and first views done):", "", steady]
     lines += ["", "Worker RSS (MB) over time: " + "; ".join(
         f"{t:.0f} s: " + ", ".join(f"{m:,.0f}" for m in ms) for t, ms in mem)]
     return "\n".join(lines)

@@ -1,0 +1,163 @@
+"""Bytes sent to the browser for the first overview view and a township drill-down, compression on.
+
+    .venv/bin/python benchmarks/bytes.py --scale city [--scale province]
+
+Headless Chromium (as benchmarks/browser.py) against gunicorn (`dashboard.wsgi:server`, flask-compress
+on), signed in as a leader, empty browser cache. Every response is counted twice: on the wire
+(encoded: Playwright's responseBodySize) and decoded; split into data (the HTML page, _dash-layout,
+_dash-dependencies, callback responses) and static bundles (/_dash-component-suites, /assets). Then
+the drill-down (client-side navigation to /township/<code>, as a click does). Last, what the data
+is made of: the page callback's biggest components and the map's traces (decoded JSON bytes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+from browser import VIEWPORT, WATCH, launch, login_page, wait_drawn  # noqa: E402
+from callbacks import PORT, Dash, page_values, start_server  # noqa: E402
+
+TARGET_DATA_KB = 100
+
+
+def kind_of(url: str) -> str:
+    u = url.split("?")[0]
+    return "static" if ("/_dash-component-suites/" in u or "/assets/" in u or u.endswith((".js", ".css"))) else "data"
+
+
+def collect(page) -> list[dict]:
+    items: list[dict] = []
+
+    def done(req) -> None:
+        try:
+            enc = max(0, req.sizes()["responseBodySize"])
+            resp = req.response()
+            raw = len(resp.body()) if resp is not None else 0
+        except Exception:  # noqa: BLE001 - redirects, aborted requests
+            return
+        items.append({"url": req.url.split("?")[0].replace(f"http://127.0.0.1:{PORT}", ""), "kind": kind_of(req.url),
+                      "encoded": enc, "raw": raw,
+                      "encoding": (resp.headers.get("content-encoding") if resp is not None else None) or "none"})
+
+    page.on("requestfinished", done)
+    return items
+
+
+def summary(items: list[dict]) -> dict:
+    out = {}
+    for k in ("data", "static"):
+        sel = [i for i in items if i["kind"] == k]
+        out[k] = (sum(i["encoded"] for i in sel), sum(i["raw"] for i in sel), len(sel))
+    return out
+
+
+def composition(base: str, session, path: str) -> list[str]:
+    """The page callback for `path`: its biggest components and the map traces (decoded JSON bytes)."""
+    d = Dash(session, base)
+    r = session.post(base + "/_dash-update-component", json=d.body("_pages_content.children", page_values(path),
+                                                                    ["_pages_location.pathname"]),
+                     headers={"Accept-Encoding": "identity"})
+    page = r.json()
+    parts: list[tuple[int, str]] = []
+    traces: list[str] = []
+
+    def walk(x) -> None:
+        if isinstance(x, dict):
+            props = x.get("props") if isinstance(x.get("props"), dict) else None
+            if props and isinstance(props.get("id"), str):
+                n = len(json.dumps(x, separators=(",", ":")).encode())
+                if n > 2000:
+                    parts.append((n, f"{props['id']} ({x.get('type')})"))
+                fig = props.get("figure")
+                if isinstance(fig, dict) and props["id"].endswith("-map"):
+                    for t in fig.get("data", []):
+                        npts = len(t.get("lon") or t.get("locations") or [])
+                        traces.append(f"{t.get('type')} “{t.get('name', '')}” {npts} items "
+                                      f"{len(json.dumps(t, separators=(',', ':')).encode()) / 1024:,.0f} KB")
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+
+    walk(page)
+    top = ", ".join(f"{name} {n / 1024:,.0f} KB" for n, name in sorted(parts, reverse=True)[:6])
+    return [f"`{path}` page callback: {len(r.content) / 1024:,.0f} KB decoded JSON; biggest parts: {top}",
+            "map traces: " + "; ".join(traces)]
+
+
+def measure(scale: str) -> str:
+    import requests
+    from playwright.sync_api import sync_playwright
+
+    from geodata.store import open_store
+
+    url = common.store_url(scale, "postgis")
+    st = open_store(url)
+    common.ensure_user(st)
+    township = st.townships()["code"].iloc[3]
+    proc = start_server(url)
+    base = f"http://127.0.0.1:{PORT}"
+    la = common.loadavg()
+    try:
+        with sync_playwright() as p:
+            browser = launch(p)
+            ctx = browser.new_context(viewport=VIEWPORT, bypass_csp=True)
+            ctx.add_init_script(WATCH)
+            page = ctx.new_page()
+            login_page(page, base)
+            items = collect(page)
+            items.clear()
+            page.goto(base + "/", wait_until="commit")
+            wait_drawn(page, "ov-map", timeout_s=600)
+            page.wait_for_load_state("networkidle")
+            first = list(items)
+            items.clear()
+            t0 = float(page.evaluate(f"(() => {{ const t = performance.now(); window.wagemap.go('/township/{township}'); "
+                                     "return t; })()"))
+            wait_drawn(page, "tw-map", since=t0, timeout_s=600)
+            page.wait_for_load_state("networkidle")
+            drill = list(items)
+            browser.close()
+        s = requests.Session()
+        common.login(s, base)
+        comp = composition(base, s, "/") + composition(base, s, f"/township/{township}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+    lines = [f"**{scale}** (PostGIS; load average {la}; target: first overview data ≤ {TARGET_DATA_KB} KB)", "",
+             "| view | data on the wire | data decoded | static on the wire | static decoded | requests | data ≤ target? |",
+             "|---|---|---|---|---|---|---|"]
+    for name, its in (("first overview (empty cache)", first), (f"drill-down to /township/{township}", drill)):
+        sm = summary(its)
+        d, st_ = sm["data"], sm["static"]
+        ok = "yes" if d[0] <= TARGET_DATA_KB * 1024 else f"**no** ({d[0] / 1024:,.0f} KB)"
+        lines.append(f"| {name} | {d[0] / 1024:,.1f} KB | {d[1] / 1024:,.1f} KB | {st_[0] / 1024:,.0f} KB | "
+                     f"{st_[1] / 1024:,.0f} KB | {d[2]} + {st_[2]} | {ok} |")
+    big = sorted(first, key=lambda i: -i["encoded"])[:8]
+    lines += ["", "Biggest responses of the first view (wire / decoded, encoding): " + "; ".join(
+        f"{i['url'].rsplit('/', 1)[-1] or '/'} {i['encoded'] / 1024:,.0f} / {i['raw'] / 1024:,.0f} KB {i['encoding']}"
+        for i in big), ""] + [f"- {c}" for c in comp]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", action="append", default=None)
+    ap.add_argument("--no-record", action="store_true")
+    a = ap.parse_args()
+    for scale in a.scale or ["city"]:
+        body = measure(scale)
+        print(body, flush=True)
+        if not a.no_record:
+            common.record("bytes", "Bytes to the browser (`benchmarks/bytes.py`)", common.command_line(), body)
+
+
+if __name__ == "__main__":
+    main()
