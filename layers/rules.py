@@ -377,7 +377,21 @@ CHECKS = (rule_account_unfunded, rule_wages_unpaid, rule_real_name_low, rule_car
 
 
 def warnings(data: LayerData, filters: Filters | None = None, rules: Rules | None = None) -> pd.DataFrame:
-    """Every warning for the month evaluated (see module docstring), red first."""
+    """Every warning for the month evaluated (see module docstring), red first.
+
+    Memoised on `data` like coverage_rules.project_status: the warnings layer, both risk layers
+    and the warnings page of one view share one evaluation. Callers must not modify the frame.
+    """
+    r = rules_of(rules)
+    memo = data.__dict__.setdefault("_wagemap_memo", {})
+    f = filters
+    key = ("warnings", None if f is None else (f.month_from, f.month_to, f.as_of, f.township), r.model_dump_json())
+    if key not in memo:
+        memo[key] = _warnings(data, filters, r)
+    return memo[key]
+
+
+def _warnings(data: LayerData, filters: Filters | None, rules: Rules) -> pd.DataFrame:
     ctx = context(data, filters, rules)
     frames = [f for f in (check(ctx) for check in CHECKS) if not f.empty]
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
