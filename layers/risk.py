@@ -107,8 +107,21 @@ def score(data: LayerData, filters: Filters | None = None, rules: Rules | None =
 
     Columns: entity_type, entity_id, name, township_code, points, score, top_factors (Chinese
     text), factors (list of dicts factor, factor_zh, points, contribution; all of them, largest first).
+    Memoised on `data` when the warnings are not given (both risk layers of a view share it);
+    callers must not modify the frame.
     """
     r = rules_of(rules)
+    if warns is not None:
+        return _score(data, filters, r, top, warns)
+    memo = data.__dict__.setdefault("_wagemap_memo", {})
+    f = filters
+    key = ("risk", None if f is None else (f.month_from, f.month_to, f.as_of, f.township), r.model_dump_json(), top)
+    if key not in memo:
+        memo[key] = _score(data, filters, r, top, None)
+    return memo[key]
+
+
+def _score(data: LayerData, filters: Filters | None, r: Rules, top: int, warns: pd.DataFrame | None) -> pd.DataFrame:
     uni = universe(data, filters, r)
     own = factors(data, filters, r, warns)
     own = own.merge(uni[["entity_type", "entity_id"]], on=["entity_type", "entity_id"], how="inner")
