@@ -25,6 +25,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,15 @@ import common  # noqa: E402
 
 PORT = 8731
 TARGET_MS = {"city": 100, "province": 300}
+LIMIT: int | None = None  # --limit: fewer layers/townships/projects (province: each miss takes tens of seconds)
+SOME_LAYERS = ["arrears", "real_name", "warnings", "risk_heat", "incidents", "deposits"]
+
+
+def layer_keys() -> list[str]:
+    from layers import registry
+
+    keys = list(registry.LAYERS)
+    return keys if LIMIT is None else [k for k in SOME_LAYERS if k in keys][:LIMIT]
 
 
 # ---- samples: the same arguments for both levels ----------------------------------------------
@@ -88,7 +98,7 @@ def service_level(url: str, smp: dict, repeat: int) -> tuple[dict, dict]:
         S.layer_data(None)
         info["layer_data_s"] = time.perf_counter() - t0
         frm, to = S.month_window(None, None, None)
-        keys = list(registry.LAYERS)
+        keys = layer_keys()
         for k in keys:
             timed("overview indicator switch", "miss", lambda k=k: S.overview(None, k, frm, to))
         for _ in range(repeat):
@@ -126,6 +136,59 @@ def service_level(url: str, smp: dict, repeat: int) -> tuple[dict, dict]:
             for site in smp["sites"]:
                 timed(f"radius {r:g} km", "miss", lambda s=site, r=r: emsvc.nearby(s["lon"], s["lat"], r, None, s=st))
     return out, info
+
+
+# ---- in the database: what the overview needs, aggregated by PostGIS instead of pulled as rows -------------
+
+
+def sql_level(url: str, repeat: int) -> tuple[dict, list[str]]:
+    """store.aggregate / store.points timings against reading the rows (what layer_data does), and EXPLAINs."""
+    import sqlalchemy as sa
+
+    from geodata import schema
+    from geodata.settings import get_settings
+    from geodata.store import open_store
+
+    st = open_store(url)
+    with st.begin() as conn:
+        last = conn.execute(sa.select(sa.func.max(schema.cases.c.received_date))).scalar()
+    hi = f"{last:%Y-%m}"
+    lo = f"{(last.replace(day=1) - timedelta(days=330)):%Y-%m}"
+    limit = get_settings().max_points_per_layer
+    runs = {
+        "arrears by township (sum, count; 12 months)": lambda: st.aggregate(
+            "cases", measures={"n": "count", "amount": ("sum", "amount"), "workers": ("sum", "workers")}, months=(lo, hi)),
+        "cases by township × month": lambda: st.aggregate("cases", by=("township", "month"), months=(lo, hi)),
+        "monthly reports by township × month (sums)": lambda: st.aggregate(
+            "compliance", by=("township", "month"), measures={"n": "count", "onsite": ("sum", "workers_onsite"),
+                                                              "registered": ("sum", "workers_registered")}, months=(lo, hi)),
+        "cases by H3 hex (res 7)": lambda: st.aggregate("cases", by="hex", measures={"n": "count"}, months=(lo, hi)),
+        f"case points capped at {limit} (largest first)": lambda: st.points(
+            "cases", limit, order_by="amount", columns=["case_no", "amount", "status"], months=(lo, hi)),
+        "one township's cases by month (scope)": lambda: st.aggregate(
+            "cases", by="month", scope=[st.townships()["code"].iloc[5]], months=(lo, hi)),
+        "for comparison: read every case row (layer_data's way)": lambda: st.read("cases"),
+    }
+    out: dict[str, dict[str, list[float]]] = {}
+    for name, fn in runs.items():
+        for i in range(repeat + 1):
+            t0 = time.perf_counter()
+            fn()
+            out.setdefault(name, {"miss": [], "hit": []})["miss" if i == 0 else "hit"].append(time.perf_counter() - t0)
+    plans = []
+    q = sa.select(schema.cases.c.township_code, sa.func.count(), sa.func.sum(schema.cases.c.amount)).where(
+        schema.cases.c.received_date >= sa.literal(f"{lo}-01"), schema.cases.c.received_date < sa.literal(f"{hi}-28")
+    ).group_by(schema.cases.c.township_code)
+    t = schema.cases
+    qp = sa.select(t.c.lon, t.c.lat, t.c.case_no, t.c.amount).where(t.c.lon.is_not(None)).order_by(
+        sa.desc(t.c.amount).nulls_last(), t.c.id).limit(limit)
+    if st.kind == "postgis":
+        for label, stmt in (("arrears by township", q), ("capped case points", qp)):
+            sql = str(stmt.compile(dialect=st.engine.dialect, compile_kwargs={"literal_binds": True}))
+            with st.begin() as conn:
+                plan = [r[0] for r in conn.exec_driver_sql("EXPLAIN (ANALYZE, COSTS OFF) " + sql)]
+            plans.append(f"{label}:\n" + "\n".join("    " + p for p in plan))
+    return out, plans
 
 
 # ---- http level -----------------------------------------------------------------------------------
@@ -184,7 +247,6 @@ def http_level(url: str, smp: dict, repeat: int) -> tuple[dict, dict]:
 
     from geodata.store import open_store
     from layers import nearby as nb
-    from layers import registry
 
     common.ensure_user(open_store(url))
     proc = start_server(url)
@@ -207,7 +269,7 @@ def http_level(url: str, smp: dict, repeat: int) -> tuple[dict, dict]:
         call("first page (/ layout callback)", "miss", "_pages_content.children", page_values("/"), ["_pages_location.pathname"])
         info["first_page_s"] = time.perf_counter() - t0
         frm, to = _window(s, base)
-        keys = list(registry.LAYERS)
+        keys = layer_keys()
         ov = {"ov-from.value": frm, "ov-to.value": to, "ov-pts.value": ["projects", "cases", "incidents"]}
         for kind in ["miss"] + ["hit"] * repeat:
             for k in keys:
@@ -289,6 +351,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--no-http", action="store_true")
     ap.add_argument("--no-service", action="store_true")
+    ap.add_argument("--no-sql", action="store_true")
+    ap.add_argument("--limit", type=int, default=None, help="at most N layers, townships, projects, sites")
     ap.add_argument("--no-record", action="store_true")
     a = ap.parse_args()
     from geodata.store import open_store
@@ -297,7 +361,12 @@ def main() -> None:
         for backend in a.backend or ["postgis"]:
             url = common.store_url(scale, backend)
             smp = samples(open_store(url))
-            body = [f"**{scale} / {backend}** (target p95 ≤ {TARGET_MS[scale]} ms)"]
+            if a.limit:
+                global LIMIT
+                LIMIT = a.limit
+                smp = {k: v[: a.limit] if k != "queries" else v for k, v in smp.items()}
+            lim = f"; at most {a.limit} layers ({', '.join(layer_keys())}), townships, projects, sites" if a.limit else ""
+            body = [f"**{scale} / {backend}** (target p95 ≤ {TARGET_MS[scale]} ms){lim}"]
             if not a.no_service:
                 la = common.loadavg()
                 res, info = service_level(url, smp, a.repeat)
@@ -305,6 +374,14 @@ def main() -> None:
                          f"{info['layer_data_s']:.1f} s; search index build {info['search_index_s']:.1f} s.", "",
                          table(res, TARGET_MS[scale])]
                 print("\n".join(body[-3:]), flush=True)
+            if backend == "postgis" and not a.no_sql:
+                la = common.loadavg()
+                res, plans = sql_level(url, a.repeat)
+                body += ["", f"In the database (store.aggregate / store.points, PostGIS; load average {la}); "
+                         "\"miss\" = first call, \"hit\" = repeats (PostgreSQL's buffer cache warm):", "",
+                         table(res, TARGET_MS[scale]), "", "<details><summary>EXPLAIN ANALYZE</summary>", "", "```",
+                         *plans, "```", "</details>"]
+                print("\n".join(body[-12:]), flush=True)
             if not a.no_http:
                 la = common.loadavg()
                 res, info = http_level(url, smp, a.repeat)
