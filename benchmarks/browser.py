@@ -111,9 +111,10 @@ def wait_drawn(page, key: str, since: float = 0.0, timeout_s: float = 120.0) -> 
 
 TIMELINE = """() => {
   const nav = performance.getEntriesByType("navigation")[0];
-  const out = [["HTML received", nav.responseEnd], ["DOMContentLoaded (bundles run)", nav.domContentLoadedEventEnd]];
-  performance.getEntriesByType("resource").filter(r => r.name.indexOf("/_dash-") >= 0).forEach(r => {
-    out.push([r.name.split("/").pop() + " sent", r.startTime]); out.push([r.name.split("/").pop() + " received", r.responseEnd]);
+  const out = [["HTML", nav.responseEnd], ["bundles run", nav.domContentLoadedEventEnd]];
+  performance.getEntriesByType("resource").forEach(r => {
+    const n = r.name.split("?")[0].split("/").pop();
+    if (n === "_dash-update-component" || n === "plotly.min.js") { out.push([n + " in", r.responseEnd]); }
   });
   Object.keys(window.__drawn).forEach(k => out.push([k + " drawn", window.__drawn[k]]));
   return out.sort((a, b) => a[1] - b[1]);
