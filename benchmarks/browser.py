@@ -103,7 +103,7 @@ class Traffic:
         return ", ".join(f"{u.rsplit('/', 1)[-1] or u} {s / 1024:,.0f} KB" for s, u in top)
 
 
-def wait_drawn(page, key: str, since: float = 0.0, timeout_s: float = 120.0) -> float:
+def wait_drawn(page, key: str, since: float = 0.0, timeout_s: float = 600.0) -> float:
     """ms from navigation start until graph `key`'s map was drawn after `since` (performance.now())."""
     page.wait_for_function(f"window.__drawn && window.__drawn[{json.dumps(key)}] > {since}", timeout=timeout_s * 1000)
     return float(page.evaluate(f"window.__drawn[{json.dumps(key)}]"))
@@ -287,6 +287,55 @@ def explore_bytes(data: dict, path: Path) -> tuple[int, int]:
     return len(raw), len(gzip.compress(raw, 6))
 
 
+# ---- how many points a map draws smoothly -------------------------------------------------------------------
+
+
+def sweep_points(counts: list[int], runs: int) -> str:
+    """The plain one-figure page with N random points (hover text as the overview's): warm drawn time and
+    the time to redraw after a zoom (Plotly.relayout -> MapLibre idle), for settings.max_points_per_layer."""
+    import numpy as np
+    from playwright.sync_api import sync_playwright
+
+    rng = np.random.default_rng(5)
+    lines = ["| points | map drawn (warm) p50 | zoom redraw p50 | figure JSON |", "|---|---|---|---|"]
+    for n in counts:
+        lon, lat = rng.uniform(113.17, 113.62, n), rng.uniform(34.36, 34.66, n)
+        text = [f"<b>示例项目{i}</b><br>项目编号：XM{i:08d}<br>缺：实名制、专户" for i in range(n)]
+        data = {"townships": {"type": "FeatureCollection", "features": []}, "values": {}, "title": f"{n} points",
+                "points": {"points": {"lon": lon.round(6).tolist(), "lat": lat.round(6).tolist(), "text": text}}}
+        path = common.OUT / f"sweep-{n}.json"
+        path.write_text(json.dumps(data, ensure_ascii=False))
+        log = open(common.OUT / "plain-dash.log", "w")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen([sys.executable, __file__, "--serve-plain", str(path), "--port", str(PLAIN_PORT)],
+                                cwd=common.ROOT, stdout=log, stderr=log)
+        drawn, zoom = [], []
+        try:
+            common.wait_port("127.0.0.1", PLAIN_PORT)
+            base = f"http://127.0.0.1:{PLAIN_PORT}"
+            with sync_playwright() as p:
+                browser = launch(p)
+                ctx = browser.new_context(viewport=VIEWPORT, bypass_csp=True)
+                ctx.add_init_script(WATCH)
+                page = ctx.new_page()
+                page.goto(base + "/", wait_until="commit")
+                wait_drawn(page, "plain-map")
+                for _ in range(runs):
+                    page.goto(base + "/", wait_until="commit")
+                    drawn.append(wait_drawn(page, "plain-map"))
+                    page.wait_for_load_state("networkidle")
+                    t0 = float(page.evaluate("""(() => { const gd = document.querySelector('#plain-map .js-plotly-plot')
+                        || document.getElementById('plain-map'); const t = performance.now();
+                        window.Plotly.relayout(gd, {'map.zoom': gd._fullLayout.map.zoom + 1}); return t; })()"""))
+                    zoom.append(wait_drawn(page, "plain-map", since=t0) - t0)
+                browser.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        lines.append(f"| {n:,} | {common.pct(drawn, 50) / 1000:.2f} s | {common.pct(zoom, 50) / 1000:.2f} s | "
+                     f"{path.stat().st_size / 1024:,.0f} KB |")
+    return "\n".join(lines)
+
+
 # ---- report -----------------------------------------------------------------------------------------------
 
 
@@ -301,9 +350,18 @@ def main() -> None:
     ap.add_argument("--serve-plain", default=None)
     ap.add_argument("--port", type=int, default=PLAIN_PORT)
     ap.add_argument("--no-record", action="store_true")
+    ap.add_argument("--sweep-points", default=None, help="e.g. 1000,5000,20000,50000: drawn/zoom time per point count")
     a = ap.parse_args()
     if a.serve_plain:
         serve_plain(a.serve_plain, a.port)
+        return
+    if a.sweep_points:
+        body = sweep_points([int(x) for x in a.sweep_points.split(",")], a.runs)
+        print(body, flush=True)
+        if not a.no_record:
+            common.record("points", "How many points a map draws smoothly (`benchmarks/browser.py --sweep-points`)",
+                          common.command_line(), f"Headless Chromium, SwiftShader WebGL, {a.runs} runs per count "
+                          f"(load average {common.loadavg()}).\n\n" + body)
         return
     from geodata.store import open_store
 
