@@ -182,7 +182,9 @@ def serve(
 
     class _Server(BaseApplication):
         def load_config(self) -> None:
-            for k, v in {"bind": f"{host}:{port}", "workers": workers, "timeout": 120, "accesslog": None}.items():
+            # keep-alive above users' think time (2 s default reset connections in the load test)
+            for k, v in {"bind": f"{host}:{port}", "workers": workers, "timeout": 120, "keepalive": 30,
+                         "accesslog": None}.items():
                 self.cfg.set(k, v)
 
         def load(self):
@@ -190,6 +192,7 @@ def serve(
 
             return server
 
+    os.environ.setdefault("WAGEMAP_WARM", "1")  # each worker warms its view cache (dashboard/warmup.py)
     console.print(f"看板地址：http://{host}:{port}/", highlight=False)
     _Server().run()
 
