@@ -1,9 +1,11 @@
 """ETL throughput: rows/second end to end (read -> ... -> load) into PostGIS and GeoPackage,
 against the floor of a plain PostgreSQL COPY of the same raw rows into text columns.
 
-    .venv/bin/python benchmarks/etl.py --scale city [--scale province] [--pg URL] [--backends postgis,gpkg]
+    .venv/bin/python benchmarks/etl.py --scale city [--scale province] [--backends postgis,gpkg] [--no-record]
 
-Prints one line per (scale, backend) and a markdown table to paste into RESULTS.md.
+Prints one line per (scale, backend) with the Python and PostgreSQL CPU seconds by phase (read,
+transform, load, prepare_rows; benchmarks/common.py etl_phases) and records the run in RESULTS.md.
+The PostGIS runs use their own database (WAGEMAP_BENCH_DB, default wagemap_bench), recreated each run.
 """
 
 from __future__ import annotations
@@ -99,28 +101,46 @@ def copy_floor(d: Path, manifest: dict) -> tuple[int, float]:
 
 
 def main() -> None:
+    import common
+
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", action="append", default=None)
     ap.add_argument("--backends", default="postgis,gpkg")
+    ap.add_argument("--no-record", action="store_true", help="print only, do not add the run to RESULTS.md")
     a = ap.parse_args()
     print(f"# machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
-    table = ["| scale | backend | rows | seconds | rows/s |", "|---|---|---|---|---|"]
+    table = ["| scale | backend | rows | seconds | rows/s | Python CPU s | PostgreSQL CPU s | load average before → after |",
+             "|---|---|---|---|---|---|---|---|"]
+    details: list[str] = []
     for scale in a.scale or ["city"]:
         d, manifest = demo_files(scale)
+        etl_rate = None
         for backend in a.backends.split(","):
-            if backend == "gpkg" and scale == "province" and "gpkg" not in (a.backends or ""):
-                continue
             store = fresh_store(backend, scale)
-            rows, secs = etl_run(store, d, manifest)
-            line = f"| {scale} | {backend} ETL end to end | {rows} | {secs:.1f} | {rows / secs:,.0f} |"
+            la0, c0 = common.loadavg(), common.cpu_seconds()
+            with common.etl_phases() as phases:
+                rows, secs = etl_run(store, d, manifest)
+            cpu = common.cpu_seconds() - c0
+            pg_cpu = sum(v["pg_cpu_s"] for k, v in phases.items() if not k.startswith("  "))
+            if backend == "postgis":
+                etl_rate = rows / secs
+            line = (f"| {scale} | {backend}, ETL end to end | {rows:,} | {secs:.1f} | {rows / secs:,.0f} | {cpu:.1f} | "
+                    f"{pg_cpu:.1f} | {la0} → {common.loadavg()} |")
             print(line, flush=True)
             table.append(line)
+            details += ["", f"{scale} / {backend}, by phase:", "", common.phase_table(phases)]
+            print(details[-1], flush=True)
+            store.engine.dispose()
         if "postgis" in a.backends:
             rows, secs = copy_floor(d, manifest)
-            line = f"| {scale} | plain COPY of the csv rows (floor) | {rows} | {secs:.2f} | {rows / secs:,.0f} |"
+            ratio = f"; ETL / floor = {(rows / secs) / etl_rate:.1f}x" if etl_rate else ""
+            line = f"| {scale} | plain COPY of the csv rows (floor{ratio}) | {rows:,} | {secs:.2f} | {rows / secs:,.0f} | | | |"
             print(line, flush=True)
             table.append(line)
-    print("\n".join(table))
+    body = "\n".join(table + details)
+    print(body)
+    if not a.no_record:
+        common.record("etl", "ETL into the stores, by phase (`benchmarks/common.py load`)", common.command_line(), body)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -159,34 +158,50 @@ def _read_text(p: Path, name: str, keys: frozenset[str]) -> Sheet:
 
 
 def _read_xlsx(p: Path, name: str, keys: frozenset[str]) -> list[Sheet]:
-    from openpyxl import load_workbook
+    """Every worksheet through calamine (values only: cached formula results, no styles)."""
+    from python_calamine import CalamineWorkbook, SheetTypeEnum
 
     try:
-        wb = load_workbook(p, read_only=True, data_only=True)
-    except Exception as e:  # noqa: BLE001 - openpyxl raises many types for a bad file
+        wb = CalamineWorkbook.from_path(str(p))
+        metas = [m for m in wb.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
+    except Exception as e:  # noqa: BLE001 - calamine raises several types for a bad file
         raise UnreadableFile(
             f"{name}: {type(e).__name__}: {e}", f"文件 {name} 不是有效的 xlsx 工作簿（{type(e).__name__}）", file=name
         ) from e
     sheets: list[Sheet] = []
     fallback: Sheet | None = None
     try:
-        for ws in wb.worksheets:
-            ws.reset_dimensions()  # some writers record a wrong sheet size
-            rows = [[_cell(v) for v in r] for r in ws.iter_rows(values_only=True)]
+        for meta in metas:
+            try:
+                ws = wb.get_sheet_by_name(meta.name)
+                # skip_empty_area=False: rows and columns keep their place (row 1 is rows[0])
+                grid = ws.to_python(skip_empty_area=False)
+                merged = ws.merged_cell_ranges or []
+            except Exception as e:  # noqa: BLE001
+                raise UnreadableFile(
+                    f"{name}: sheet {meta.name}: {type(e).__name__}: {e}",
+                    f"文件 {name} 的工作表 {meta.name} 无法读取（{type(e).__name__}）",
+                    file=name,
+                ) from e
+            rows = [[v if v.__class__ is str and v else _cell(v) for v in r] for r in grid]
+            del grid
+            while rows and not any(v is not None for v in rows[-1]):
+                rows.pop()  # calamine pads to the sheet's recorded size
             if not rows:
                 continue
-            _fill_merged(rows, _merged_ranges(ws))
+            # calamine reads the covered cells of a merged range as empty: give them the top-left value
+            _fill_merged(rows, [(r1, c1, r2, c2) for (r1, c1), (r2, c2) in merged])
             scan = rows[:HEADER_SCAN_ROWS]
             h = _header_row_index(scan, keys)
             found = _row_score(scan[h], keys) >= 2
-            headers, start = _headers_with_subrow(rows, h, keys, ws)
+            headers, start = _headers_with_subrow(rows, h, keys)
             width = len(headers)
             body = [(r + [None] * width)[:width] for r in rows[start:]]
             extra = pd.Series([any(v not in (None, "") for v in r[width:]) for r in rows[start:]], dtype=bool)
             df = pd.DataFrame(body, columns=range(width), dtype=object)
             df.index = pd.RangeIndex(start + 1, start + 1 + len(df))
             extra.index = df.index
-            sheet = _finish(name, headers, df, ws.title, None, h + 1, extra)
+            sheet = _finish(name, headers, df, meta.name, None, h + 1, extra)
             if found:
                 sheets.append(sheet)
             elif fallback is None:
@@ -201,42 +216,23 @@ def _read_xlsx(p: Path, name: str, keys: frozenset[str]) -> list[Sheet]:
 
 
 def _cell(v: object) -> str | None:
-    """An Excel cell as text: integral floats without '.0', dates ISO, booleans TRUE/FALSE."""
-    if v is None or isinstance(v, str):
+    """An Excel cell as text: empty -> None, integral floats without '.0', dates ISO, booleans TRUE/FALSE."""
+    if v is None or v == "":
+        return None
+    if isinstance(v, str):
         return v
     if isinstance(v, bool):
         return "TRUE" if v else "FALSE"
     if isinstance(v, float):
-        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+        # every integer below 2**53 is exact in a double: ids and counts stored as numbers keep their digits
+        return str(int(v)) if v.is_integer() and abs(v) < 2**53 else repr(v)
+    if isinstance(v, int):
+        return str(v)
     if isinstance(v, datetime):
         return v.strftime("%Y-%m-%d") if v.time() == time(0) else v.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(v, (date, time)):
         return v.isoformat()
     return str(v)
-
-
-_MERGE_RE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
-
-
-def _merged_ranges(ws) -> list[tuple[int, int, int, int]]:
-    """(min_row, min_col, max_row, max_col), 0-based, of every merged range of a read-only sheet."""
-    try:
-        src = ws._get_source()  # the sheet XML; read-only sheets do not parse merges themselves
-        with src:
-            xml = src.read()
-    except (AttributeError, KeyError, zipfile.BadZipFile, OSError):
-        return []
-    out = []
-    for c1, r1, c2, r2 in _MERGE_RE.findall(xml):
-        out.append((int(r1) - 1, _col_index(c1), int(r2) - 1, _col_index(c2)))
-    return out
-
-
-def _col_index(letters: bytes) -> int:
-    n = 0
-    for ch in letters.decode():
-        n = n * 26 + (ord(ch) - 64)
-    return n - 1
 
 
 def _fill_merged(rows: list[list], ranges: list[tuple[int, int, int, int]]) -> None:
@@ -254,7 +250,7 @@ def _fill_merged(rows: list[list], ranges: list[tuple[int, int, int, int]]) -> N
                 row[c] = value
 
 
-def _headers_with_subrow(rows: list[list], h: int, keys: frozenset[str], ws) -> tuple[list[str], int]:
+def _headers_with_subrow(rows: list[list], h: int, keys: frozenset[str]) -> tuple[list[str], int]:
     """Headers of row h, combined with a sub-header row below it where the header has merged groups.
 
     A two-level header ('农民工工资专户' merged over '开户银行 | 开户日期') uses, per column, the
