@@ -8,13 +8,16 @@ version, scope, arguments): an ETL load changes the data version and so invalida
 
 from __future__ import annotations
 
-import dataclasses
+import hashlib
+import logging
 import math
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -33,6 +36,8 @@ from layers.units import add_months, fmt_month
 DATA_KINDS = ("projects", "enterprises", "compliance", "deposits", "cases", "incidents", "funds", "indicators", "credit")
 POINT_SETS = {"projects": "工程项目", "cases": "欠薪案件", "incidents": "突发事件"}
 CACHE_SIZE = 256
+DISK_CACHE_BYTES = 4 * 2**30
+log = logging.getLogger(__name__)
 
 
 class ServiceError(StoreError):
@@ -42,29 +47,111 @@ class ServiceError(StoreError):
 # ---- context: the app's store, settings and cache ------------------------------------------
 
 
-class _Cache:
-    """A small thread-safe LRU; values are shared between requests and must not be modified."""
+_MISS = object()
 
-    def __init__(self, size: int = CACHE_SIZE):
+
+class _Cache:
+    """Two tiers of cached views, keyed by (function, store, data version, scope, arguments).
+
+    - in the process: a small thread-safe LRU; concurrent requests for the same key build it once
+      (the others wait for it), so 100 users opening the same view cost one computation;
+    - shared (optional, `settings.cache_dir`): a diskcache directory that every gunicorn worker on the
+      host reads and writes, so a view built by one worker (or by the warm-up) serves all of them and
+      a worker need not hold the rows it was built from (benchmarks/RESULTS.md, issue 8).
+    Values are shared between requests and must not be modified. Only functions called with
+    `shared=True` go to disk (views: dicts and frames); raw rows stay in the process.
+    """
+
+    def __init__(self, size: int = CACHE_SIZE, directory: str | None = None, salt: str = ""):
         self.size = size
         self._d: OrderedDict[tuple, Any] = OrderedDict()
         self._lock = threading.Lock()
+        self._building: dict[tuple, threading.Lock] = {}
+        self._salt = salt  # settings fingerprint: views built under other rules never mix
+        self.disk = _open_disk(directory) if directory else None
 
-    def get_or_build(self, key: tuple, build: Callable[[], Any]) -> Any:
+    def _get(self, key: tuple) -> Any:
         with self._lock:
             if key in self._d:
                 self._d.move_to_end(key)
                 return self._d[key]
-        value = build()
+        return _MISS
+
+    def _put(self, key: tuple, value: Any) -> None:
         with self._lock:
             self._d[key] = value
             while len(self._d) > self.size:
                 self._d.popitem(last=False)
+
+    def disk_key(self, key: tuple) -> str:
+        return hashlib.sha256(repr((self._salt, key)).encode()).hexdigest()
+
+    def get_or_build(self, key: tuple, build: Callable[[], Any], shared: bool = False) -> Any:
+        value = self._get(key)
+        if value is not _MISS:
+            return value
+        with self._lock:
+            flight = self._building.setdefault(key, threading.Lock())
+        with flight:  # one build per key at a time in this process
+            value = self._get(key)
+            if value is not _MISS:
+                return value
+            if shared and self.disk is not None:
+                value = self._disk_get(self.disk_key(key))
+            if value is _MISS:
+                value = build()
+                if shared and self.disk is not None:
+                    self._disk_set(self.disk_key(key), value)
+            self._put(key, value)
+        with self._lock:
+            self._building.pop(key, None)
         return value
+
+    def _disk_get(self, k: str) -> Any:
+        try:
+            return self.disk.get(k, default=_MISS)
+        except Exception:  # noqa: BLE001 - a broken cache file must never fail a request: rebuild
+            log.exception("view cache read failed; rebuilding")
+            return _MISS
+
+    def _disk_set(self, k: str, value: Any) -> None:
+        try:
+            self.disk.set(k, value)
+        except Exception:  # noqa: BLE001 - a full disk degrades to the in-process cache
+            log.exception("view cache write failed; kept in the process only")
+
+    def claim(self, name: str, seconds: float) -> bool:
+        """True for the first process on this host to claim `name` (until `seconds` pass); always True without disk."""
+        if self.disk is None:
+            return True
+        try:
+            return bool(self.disk.add("claim:" + self._salt + name, os.getpid(), expire=seconds))
+        except Exception:  # noqa: BLE001
+            return True
+
+    def drop(self, names: Sequence[str]) -> int:
+        """Forget this process's entries of the given functions (the rows behind views already built)."""
+        with self._lock:
+            gone = [k for k in self._d if k[0] in names]
+            for k in gone:
+                del self._d[k]
+        return len(gone)
 
     def clear(self) -> None:
         with self._lock:
             self._d.clear()
+        if self.disk is not None:
+            self.disk.clear()
+
+
+def _open_disk(directory: str):
+    """The shared view cache: a diskcache directory readable by this user only (views hold personal data)."""
+    import diskcache
+
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return diskcache.Cache(str(path), size_limit=DISK_CACHE_BYTES, eviction_policy="least-recently-used")
 
 
 @dataclass
@@ -76,12 +163,17 @@ class Context:
     cache: _Cache = field(default_factory=_Cache)
 
 
+def _context(store: Store, settings: Settings) -> Context:
+    salt = hashlib.sha256(settings.model_dump_json(exclude={"secret_key"}).encode()).hexdigest()[:16]
+    return Context(store=store, settings=settings, cache=_Cache(directory=settings.cache_dir or None, salt=salt))
+
+
 _FALLBACK: dict[str, Context] = {}  # outside a Flask app (CLI, tests): one context per store url
 
 
 def attach(server, store: Store, settings: Settings) -> Context:
     """Give a Flask server its store, settings and cache (called by create_app)."""
-    ctx = Context(store=store, settings=settings)
+    ctx = _context(store, settings)
     server.extensions["wagemap"] = ctx
     return ctx
 
@@ -93,7 +185,7 @@ def _ctx() -> Context:
         return current_app.extensions["wagemap"]
     s = get_settings()
     if s.db not in _FALLBACK:
-        _FALLBACK[s.db] = Context(store=open_store(s.db), settings=s)
+        _FALLBACK[s.db] = _context(open_store(s.db), s)
     return _FALLBACK[s.db]
 
 
@@ -122,10 +214,14 @@ def scope_key(scope: Sequence[str] | None) -> tuple[str, ...] | None:
     return None if scope is None else tuple(sorted(set(scope)))
 
 
+# functions whose values are rows (or frames derived from them one-to-one): kept in the process only
+RAW = ("kind", "townships", "window_data")
+
+
 def _cached(name: str, scope: Sequence[str] | None, args: tuple, build: Callable[[], Any]) -> Any:
     ctx = _ctx()
     key = (name, ctx.store.url, _version(ctx), scope_key(scope), args)
-    return ctx.cache.get_or_build(key, build)
+    return ctx.cache.get_or_build(key, build, shared=name not in RAW)
 
 
 # ---- base reads ------------------------------------------------------------------------------
@@ -152,48 +248,86 @@ def boundaries_are_demo(scope: Sequence[str] | None) -> bool:
     return bool(t["is_demo"].fillna(True).astype(bool).any()) if len(t) else True
 
 
+class _LazyData(LayerData):
+    """A LayerData whose kinds are read from the store on first use, each once per scope and data version.
+
+    A view that needs only cases and projects never reads the 3.6 M monthly indicator rows of the
+    province scenario; every window of a scope shares the frames (`kind_frame`), while the layers'
+    memo (project status, case state) lives on each window's own object.
+    """
+
+    def __init__(self, scope: Sequence[str] | None):  # noqa: D107 - fields are filled on first access
+        self.__dict__["_scope"] = scope
+        self.townships = townships(scope)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in DATA_KINDS:
+            df = kind_frame(self.__dict__["_scope"], name)
+            self.__dict__[name] = df
+            return df
+        raise AttributeError(name)
+
+
+def kind_frame(scope: Sequence[str] | None, kind: str) -> pd.DataFrame:
+    """Every row of one data kind for the scope (read through the store's scope ceiling), once per data version."""
+    return _cached("kind", scope, (kind,), lambda: _ctx().store.read(kind, scope=scope))
+
+
 def layer_data(scope: Sequence[str] | None) -> LayerData:
-    """Every data kind the pages use, read once per data version and scope."""
-    def build() -> LayerData:
-        st = _ctx().store
-        frames = {k: st.read(k, scope=scope) for k in DATA_KINDS}
-        return LayerData(townships=townships(scope), **frames)
-
-    return _cached("layer_data", scope, (), build)
-
-
-def _fresh(data: LayerData) -> LayerData:
-    """The same frames in a new LayerData: the layers' per-object memo then lives only as long as
-    one view's computation (the view itself is cached), instead of growing on the shared object."""
-    return dataclasses.replace(data)
+    """Every data kind the pages use, for the scope; kinds are read on first use (see `_LazyData`)."""
+    return window_data(scope, None, None)
 
 
 def window_data(scope: Sequence[str] | None, month_to: str | None, township: str | None = None) -> LayerData:
     """One LayerData per (scope, data version, reference month, township): the layers memoise project
     status and case state on it, so every view of that window (each indicator, the worklist, every
     project page) shares one computation instead of redoing it per view (benchmarks/RESULTS.md)."""
-    return _cached("window_data", scope, (month_to, township), lambda: _fresh(layer_data(scope)))
+    return _cached("window_data", scope, (month_to, township), lambda: _LazyData(scope))
+
+
+def resident_rows() -> int:
+    """How many rows this process holds in its cache of raw frames."""
+    ctx = _ctx()
+    with ctx.cache._lock:
+        frames = [v for k, v in ctx.cache._d.items() if k[0] == "kind"]
+    return sum(len(f) for f in frames)
+
+
+def release_rows() -> int:
+    """Forget the raw frames (and the windows built on them) when they exceed settings.resident_max_rows.
+
+    Called after the warm-up: the default views are then in the shared cache, and a province-scale
+    worker need not keep 6.9 GB of rows for them; a later miss reads the kinds it needs again.
+    """
+    if resident_rows() <= settings().resident_max_rows or _ctx().cache.disk is None:
+        return 0
+    return _ctx().cache.drop(("kind", "window_data"))
 
 
 def has_data(scope: Sequence[str] | None) -> bool:
-    """Whether the scope has any projects, cases, incidents or enterprises to show."""
-    d = layer_data(scope)
-    return any(len(getattr(d, k)) for k in ("projects", "cases", "incidents", "enterprises"))
+    """Whether the scope has any projects, cases, incidents or enterprises to show (counted in the store)."""
+    def build() -> bool:
+        st = _ctx().store
+        return any(st.count(k, scope=scope) for k in ("projects", "cases", "incidents", "enterprises"))
+
+    return _cached("has_data", scope, (), build)
 
 
 def months(scope: Sequence[str] | None) -> list[str]:
-    """Months ('YYYY-MM') with data (monthly reports, cases, incidents), up to this month."""
+    """Months ('YYYY-MM') with data (monthly reports, cases, incidents, project starts), up to this month.
+
+    Counted in the database (`store.aggregate(by="month")`), not by reading the rows.
+    """
     def build() -> list[str]:
-        d = layer_data(scope)
-        parts = [d.compliance.get("month", pd.Series(dtype=str)).astype(str).str.slice(0, 7)]
-        for frame, col in ((d.cases, "received_date"), (d.incidents, "occurred_at"), (d.projects, "start_date")):
-            if col in frame.columns:
-                parts.append(pd.to_datetime(frame[col], errors="coerce").dt.strftime("%Y-%m"))
-        s = pd.concat(parts, ignore_index=True).dropna()
-        s = s[s.str.match(r"^\d{4}-\d{2}$") & (s <= date.today().strftime("%Y-%m"))]
-        if s.empty:
+        st = _ctx().store
+        found: set[str] = set()
+        for kind in ("compliance", "cases", "incidents", "projects"):
+            found |= {str(m) for m in st.aggregate(kind, by="month", scope=scope)["month"].dropna()}
+        this = date.today().strftime("%Y-%m")
+        ms = sorted(m for m in found if _is_month(m) and m <= this)
+        if not ms:
             return []
-        return [str(p) for p in pd.period_range(s.min(), s.max(), freq="M")]
+        return [str(p) for p in pd.period_range(ms[0], ms[-1], freq="M")]
 
     return _cached("months", scope, (), build)
 
@@ -278,10 +412,18 @@ def overview(scope: Sequence[str] | None, key: str, month_from: str, month_to: s
     """Everything the overview (or a township map) shows for one indicator and month range.
 
     Returns {key, title, unit, higher_is_better, choropleth (trace keys without geometry),
-    points {projects, cases, incidents: scattermap traces}, bars (records), legend, point_legend,
-    notes, kpis (records), table (records), columns}.
+    points {projects, cases, incidents: scattermap traces}, keys (a digest of the choropleth, the extra
+    trace and each point set: a page re-sends a part only when its digest changed), bars (records),
+    legend, point_legend, notes, kpis (records), table (records), columns}.
     """
+    import hashlib
+    import json
+
     key = indicator(key)
+
+    def digest(trace: dict) -> str:
+        text = json.dumps(trace, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+        return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
     def build() -> dict:
         layer = registry.get(key)
@@ -295,10 +437,11 @@ def overview(scope: Sequence[str] | None, key: str, month_from: str, month_to: s
         by["name"] = by.get("name", by["code"].map(township_names(scope)))
         by["color"] = [colors.get(c, NEUTRAL) for c in by["code"]]
         table = _with_links(res.table)
+        extra, points = _extra_trace(res, layer.kind), _point_traces(res, data, f)
         return {
             "key": key, "title": res.title, "unit": res.unit, "higher_is_better": bool(layer.higher_is_better),
-            "kind": layer.kind, "choropleth": choro, "extra": _extra_trace(res, layer.kind),
-            "points": _point_traces(res, data, f),
+            "kind": layer.kind, "choropleth": choro, "extra": extra, "points": points,
+            "keys": {"choropleth": digest(choro), "extra": digest(extra), **{k: digest(t) for k, t in points.items()}},
             "bars": by[["code", "name", "value", "label", "color"]].to_dict("records"),
             "legend": [(i.label, i.color) for i in res.legend if not i.label.startswith("案件：")],
             "point_legend": _point_legend(data, f),

@@ -1,14 +1,19 @@
 """Cache warm-up: build the views most people open first, in the background, per data version.
 
     from dashboard import warmup
-    warmup.start(app)          # dashboard/wsgi.py: each gunicorn worker warms its own cache
+    warmup.start(app)          # dashboard/wsgi.py: one worker per host warms the shared view cache
 
 The services cache is keyed by data version, so after every ETL load the first visitor of each
-view pays for building it (seconds at city scale, see benchmarks/RESULTS.md). This thread builds,
-for the citywide scope and the default month window: the overview of every registered layer, and
-for every township its page (worklist, cases, trend, masked as for non-emergency roles) with the
-default layer and its map frame. It then polls the data version every POLL_S seconds and warms
-again after a load. On with WAGEMAP_WARM=1 (off by default: tests start many short-lived servers).
+view pays for building it (seconds at city scale, tens of seconds at province scale, see
+benchmarks/RESULTS.md). This thread builds, for the default month window: the citywide overview of
+every registered layer; for every township its page (worklist, cases, trend, masked as for
+non-emergency roles) with the default layer and its map frame; and the same two views in that
+township official's own scope (their cache keys differ: the scope is part of the key). The views go
+to the shared cache (settings.cache_dir), so of all gunicorn workers on the host only the one that
+claims a data version builds it; the others answer from the shared cache. Afterwards the worker
+releases the rows it read when they exceed settings.resident_max_rows (province scale). It then
+polls the data version every POLL_S seconds and warms again after a load. On with WAGEMAP_WARM=1
+(off by default: tests start many short-lived servers).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import time
 log = logging.getLogger(__name__)
 
 POLL_S = 30.0
+CLAIM_S = 3600.0  # a worker that dies while warming leaves the version to on-demand builds for this long
 
 
 def enabled() -> bool:
@@ -50,7 +56,19 @@ def warm(app) -> dict:
             services.overview(None, registry.DEFAULT, frm, to, township=code)
             services.map_frame(None, focus=code)
             n += 1
-    return {"views": n, "seconds": round(time.perf_counter() - t0, 1), "version": version}
+        for code in services.township_names(None):  # a township official's own views (scope = [code])
+            scope = [code]
+            if not services.has_data(scope):
+                continue
+            sfrm, sto = services.month_window(scope, None, None)
+            services.overview(scope, registry.DEFAULT, sfrm, sto)
+            services.township_view(scope, code, sfrm, sto, mask_pii=True)
+            services.overview(scope, registry.DEFAULT, sfrm, sto, township=code)
+            services.map_frame(scope)
+            services.map_frame(scope, focus=code)
+            n += 1
+        released = services.release_rows()
+    return {"views": n, "seconds": round(time.perf_counter() - t0, 1), "version": version, "released": released}
 
 
 def start(app, stop: threading.Event | None = None) -> threading.Thread | None:
@@ -68,10 +86,16 @@ def start(app, stop: threading.Event | None = None) -> threading.Thread | None:
                 with app.server.app_context():
                     current = services.store().data_version()
                 if current != done:
+                    with app.server.app_context():
+                        mine = services._ctx().cache.claim(f"warm:{services.store().url}:{current}", CLAIM_S)
+                    if not mine:  # another worker on this host warms the shared cache for this version
+                        done = current
+                        log.warning("warm-up of data version %s left to another worker (pid %d)", current, os.getpid())
+                        continue
                     r = warm(app)
                     done = r["version"]
-                    log.warning("warm-up done: %d views in %.1f s (pid %d, data version %s)", r["views"], r["seconds"],
-                                os.getpid(), done)
+                    log.warning("warm-up done: %d views in %.1f s (pid %d, data version %s, rows released %d)",
+                                r["views"], r["seconds"], os.getpid(), done, r["released"])
             except Exception:  # noqa: BLE001 - a failed warm-up must never stop the server
                 log.exception("warm-up failed; retrying in %.0f s", POLL_S)
             stop.wait(POLL_S)

@@ -8,8 +8,10 @@ laptop but FAILS under CI=true; likewise browser tests when Chromium is missing.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 import uuid
 
 import pytest
@@ -18,6 +20,11 @@ import sqlalchemy as sa
 DEFAULT_PG = "postgresql+psycopg://wagemap:wagemap@127.0.0.1:5432/wagemap_test"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CHROMIUM = os.environ.get("WAGEMAP_CHROMIUM", "/usr/bin/chromium")
+# the shared view cache (dashboard/services.py) of this test session, not the repository's var/cache;
+# its keys hold the store URL and data version (a uuid), so tests never see each other's views
+VIEW_CACHE = tempfile.mkdtemp(prefix="wagemap-view-cache-")
+os.environ["WAGEMAP_CACHE_DIR"] = VIEW_CACHE
+atexit.register(shutil.rmtree, VIEW_CACHE, True)
 
 
 def pytest_addoption(parser):

@@ -25,9 +25,14 @@ def _cached_names(app) -> list[tuple]:
 def test_warm_builds_every_layer_and_every_township(app):
     r = warmup.warm(app)
     names = _cached_names(app)
-    n_town = len([n for n in names if n[0] == "township"])
+    keys = list(app.server.extensions["wagemap"].cache._d)
+    citywide = {k[4][0] for k in keys if k[0] == "township" and k[3] is None}
+    official = {k[3] for k in keys if k[0] == "township" and k[3] is not None}  # each official's own scope
     overviews = {a[0] for n, a in names if n == "overview" and a[3] is None}
-    assert overviews == set(registry.LAYERS) and n_town == 19 and r["views"] == len(registry.LAYERS) + 19
+    with app.server.app_context():
+        with_data = [c for c in services.township_names(None) if services.has_data([c])]
+    assert overviews == set(registry.LAYERS) and len(citywide) == 19
+    assert official == {(c,) for c in with_data} and r["views"] == len(registry.LAYERS) + 19 + len(with_data)
     with app.server.app_context():  # a request for a warmed view is answered from the cache
         frm, to = services.month_window(None, None, None)
         before = len(app.server.extensions["wagemap"].cache._d)
@@ -54,3 +59,47 @@ def test_start_is_off_by_default_and_rewarms_after_a_load(app, small_store, monk
         time.sleep(0.1)
     stop.set()
     assert len(seen) >= 2 and seen[0]["version"] != seen[1]["version"]
+
+
+def test_views_are_shared_between_workers_and_rows_are_read_lazily(small_store, monkeypatch):
+    """Two apps on one store and cache dir stand for two gunicorn workers: a view built by one is
+    answered from the shared cache by the other without building it; other rules never share it."""
+    from dashboard.app import create_app
+
+    one = create_app(store=small_store, settings=load_settings(db=small_store.url))
+    two = create_app(store=small_store, settings=load_settings(db=small_store.url))
+    other_rules = create_app(store=small_store, settings=load_settings(db=small_store.url, rules={"real_name_min": 0.5}))
+    builds = []
+    real_build = registry.get("arrears").build
+    monkeypatch.setattr(registry.get("arrears"), "build", lambda d, f: builds.append(1) or real_build(d, f))
+    reads = []
+    real_read = small_store.read
+    monkeypatch.setattr(small_store, "read", lambda kind, *a, **k: reads.append(kind) or real_read(kind, *a, **k))
+    with one.server.app_context():
+        frm, to = services.month_window(None, None, None)
+        a = services.overview(None, "arrears", frm, to)
+    assert builds == [1] and "indicators" not in reads  # the arrears view never reads the monthly indicators
+    with two.server.app_context():
+        b = services.overview(None, "arrears", frm, to)
+    assert builds == [1] and a["bars"] == b["bars"] and a["kpis"] == b["kpis"]
+    with other_rules.server.app_context():
+        services.overview(None, "arrears", frm, to)
+    assert builds == [1, 1]
+    with one.server.app_context():  # the first worker to claim a data version warms it; the others do not
+        c1 = services._ctx().cache
+    with two.server.app_context():
+        c2 = services._ctx().cache
+    assert c1.claim("warm:x:v1", 60) and not c2.claim("warm:x:v1", 60) and c2.claim("warm:x:v2", 60)
+
+
+def test_rows_are_released_after_warming_only_above_the_limit(small_store):
+    from dashboard.app import create_app
+
+    app = create_app(store=small_store, settings=load_settings(db=small_store.url))
+    assert warmup.warm(app)["released"] == 0  # the small store is far below resident_max_rows
+    small = create_app(store=small_store, settings=load_settings(db=small_store.url, resident_max_rows=10))
+    r = warmup.warm(small)
+    with small.server.app_context():
+        assert r["released"] > 0 and services.resident_rows() == 0
+        frm, to = services.month_window(None, None, None)
+        assert services.overview(None, "card", frm, to)["bars"]  # answered from the shared cache
