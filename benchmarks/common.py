@@ -195,15 +195,17 @@ def etl_phases():
                 add(key(a), time.perf_counter() - w, cpu_seconds() - c, (cpu_seconds(pid) - g) if pid else 0.0)
         return inner
 
-    saved = (P.read, P.transform, P.load, B.prepare_rows)
+    saved = (P.read, P.transform, P.load, B.prepare_rows, B.copy_text)
     P.read = wrap("read", P.read, lambda a: "read files")
     P.transform = wrap("transform", P.transform, lambda a: f"transform {a[0].kind}")
     P.load = wrap("load", P.load, lambda a: f"load {a[2].kind}")
     B.prepare_rows = wrap("prepare", B.prepare_rows, lambda a: "  of which prepare_rows (hash, types)")
+    # PostGIS: hash + COPY text in one step (before: prepare_rows, then DataFrame.to_csv outside this line)
+    B.copy_text = wrap("prepare", B.copy_text, lambda a: "  of which copy_text (hash, types, COPY text)")
     try:
         yield acc
     finally:
-        P.read, P.transform, P.load, B.prepare_rows = saved
+        P.read, P.transform, P.load, B.prepare_rows, B.copy_text = saved
         for v in acc.values():
             for k in v:
                 v[k] = round(v[k], 2)

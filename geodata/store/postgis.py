@@ -49,7 +49,8 @@ class PostgisStore(Store):
 
     def upsert(self, conn: sa.Connection, kind: str, df: pd.DataFrame, batch_id: int) -> dict[str, int]:
         """As Store.upsert, in parts of PART_ROWS rows: while the server writes one part, Python
-        prepares the next (hash, types, CSV) — the two sides run on two cores instead of taking turns.
+        prepares the next (hash and COPY text, `base.copy_text`) — the two sides run on two cores
+        instead of taking turns.
 
         The connection is used by one thread at a time (the writer); the caller's transaction is kept.
         """
@@ -61,8 +62,8 @@ class PostgisStore(Store):
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wagemap-load") as writer:
             pending = None
             for start in range(0, len(df), PART_ROWS):
-                part = base.prepare_rows(t, df.iloc[start : start + PART_ROWS], batch_id)
-                cols, text = _csv(t, part)
+                part = df.iloc[start : start + PART_ROWS]
+                cols, text = base.copy_text(t, part, batch_id)
                 if pending is not None:
                     _add(done, pending.result())
                 pending = writer.submit(self._write, conn, t, key, cols, text, len(part), batch_id)

@@ -45,6 +45,32 @@ def test_upsert_is_idempotent_and_updates_changed_rows(store):
     assert store.count("projects") == 3
 
 
+def test_text_with_csv_characters_and_missing_values_round_trip(store):
+    df = _projects()
+    df["name"] = ['甲,"工程"', "乙\r\n工程", "\\N"]  # a comma and quotes, a line break, the COPY NULL marker as text
+    df.loc[2, "township_code"] = None
+    with store.begin() as conn:
+        b = store.new_batch(conn, "projects", "p.csv")
+        store.upsert(conn, "projects", df, b)
+        assert store.upsert(conn, "projects", df, b)["unchanged"] == 3
+    got = store.read("projects").set_index("project_code")
+    assert got["name"].to_dict() == {"P1": '甲,"工程"', "P2": "乙\r\n工程", "P3": "\\N"}
+    assert pd.isna(got.loc["P3", "township_code"]) and pd.isna(got.loc["P2", "contract_value"])
+    assert got.loc["P1", "notice_board"] == True and pd.isna(got.loc["P2", "notice_board"])  # noqa: E712
+
+
+def test_row_hashes_depend_only_on_the_row():
+    from geodata.store.base import prepare_rows
+
+    a = _projects()
+    b = _projects()
+    b.loc[0, "name"] = "甲工程" * 20  # a much longer value in another row
+    b.loc[2, "contract_value"] = 6.5
+    ha, hb = prepare_rows(schema.projects, a, 1)["row_hash"], prepare_rows(schema.projects, b, 2)["row_hash"]
+    assert ha[1] == hb[1] and ha[0] != hb[0] and ha[2] != hb[2]
+    assert ha.str.fullmatch(r"[0-9a-f]{16}").all() and ha.nunique() == 3
+
+
 def test_read_by_scope_and_where(store):
     with store.begin() as conn:
         b = store.new_batch(conn, "projects", "p.csv")
