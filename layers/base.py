@@ -7,8 +7,9 @@ never import Dash, never touch a web request, keep no global state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import geopandas as gpd
 import pandas as pd
@@ -20,6 +21,12 @@ class LayerData:
 
     Attributes are (Geo)DataFrames with the columns of geodata/schema.py; missing kinds are
     empty frames. `townships` holds code, name, kind, is_demo, geometry (WGS-84).
+
+    Two memos hold what the layers derive from the frames (callers must not modify those values):
+    `memo(data, ...)` lives on this object only (one view's window: project status, warnings);
+    `derived(data, kinds, ...)` lives on the frames themselves, so every window and township
+    object the dashboard builds over the same frames shares the normalised inputs instead of
+    redoing them. Not thread safe beyond "two threads may compute the same entry once each".
     """
 
     townships: gpd.GeoDataFrame
@@ -32,6 +39,39 @@ class LayerData:
     funds: pd.DataFrame = field(default_factory=pd.DataFrame)
     indicators: pd.DataFrame = field(default_factory=pd.DataFrame)
     credit: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+T = TypeVar("T")
+
+
+def memo(data: LayerData, key: tuple, build: Callable[[], T]) -> T:
+    """`build()` once per `data` object and key (the window's memo, e.g. project status of a month)."""
+    m = data.__dict__.setdefault("_wagemap_memo", {})
+    if key not in m:
+        m[key] = build()
+    return m[key]
+
+
+DERIVED = "_wagemap_derived"  # instance attribute of a frame (not a column, not in attrs: never copied or pickled)
+
+
+def derived(data: LayerData, kinds: tuple[str, ...], key: tuple, build: Callable[[], T]) -> T:
+    """`build()` once per key for the frames `kinds` of `data`, whichever LayerData holds them.
+
+    The entry is kept on the first frame of `kinds` (it lives as long as that frame) and
+    remembers the other frames it was made from: a LayerData with another frame for one of
+    `kinds` recomputes instead of reusing it. The frames must not be modified in place.
+    """
+    frames = tuple(getattr(data, k) for k in kinds)
+    if frames[0] is None:
+        return build()
+    store = frames[0].__dict__.setdefault(DERIVED, {})
+    hit = store.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], frames, strict=True)):
+        return hit[1]
+    value = build()
+    store[key] = (frames, value)
+    return value
 
 
 @dataclass

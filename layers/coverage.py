@@ -63,13 +63,7 @@ def township_coverage(status: pd.DataFrame, townships: pd.DataFrame, key: str) -
     """Per township: value (%), label, projects counted, met, gaps, numerator and denominator."""
     m = MECHANISMS[key]
     app = status[f"{key}_app"]
-    if m.basis == "workers":
-        has = app & status["onsite"].gt(0)
-        num = status[f"{key}_covered"].where(has, 0.0)
-        den = status["onsite"].where(has, 0.0)
-    else:
-        num = (status[f"{key}_met"] & app).astype(float)
-        den = app.astype(float)
+    num, den = _terms(status, key)
     frame = pd.DataFrame({
         "code": status["township_code"], "numerator": num, "denominator": den,
         "n_projects": 1, "n_applicable": app.astype(int), "n_met": status[f"{key}_met"].astype(int),
@@ -93,10 +87,25 @@ def township_coverage(status: pd.DataFrame, townships: pd.DataFrame, key: str) -
 
 
 def overall(status: pd.DataFrame, key: str) -> float:
-    """The citywide (or scope-wide) coverage % of one mechanism; NaN when nothing counts."""
-    t = township_coverage(status, pd.DataFrame({"code": status["township_code"].dropna().unique(), "name": ""}), key)
-    den = t["denominator"].sum()
-    return float(t["numerator"].sum() / den * 100) if den > 0 else float("nan")
+    """The citywide (or scope-wide) coverage % of one mechanism; NaN when nothing counts.
+
+    The sums of township_coverage over the townships present (same sums, same order), without its labels.
+    """
+    num, den = _terms(status, key)
+    code = status["township_code"]
+    g = pd.DataFrame({"numerator": num, "denominator": den}).groupby(code).sum()
+    t = g.reindex(code.dropna().unique()).fillna(0)
+    total = t["denominator"].sum()
+    return float(t["numerator"].sum() / total * 100) if total > 0 else float("nan")
+
+
+def _terms(status: pd.DataFrame, key: str) -> tuple[pd.Series, pd.Series]:
+    """Numerator and denominator per project: workers covered / onsite, or projects met / applicable."""
+    app = status[f"{key}_app"]
+    if MECHANISMS[key].basis == "workers":
+        has = app & status["onsite"].gt(0)
+        return status[f"{key}_covered"].where(has, 0.0), status["onsite"].where(has, 0.0)
+    return (status[f"{key}_met"] & app).astype(float), app.astype(float)
 
 
 def threshold_pct(key: str) -> float:

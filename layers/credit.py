@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from geodata.settings import Rules, get_settings
-from layers.base import Filters, LayerData, LayerResult, LegendItem
+from layers.base import Filters, LayerData, LayerResult, LegendItem, derived
 
 TRUE_STRINGS = {"true", "1", "1.0", "是", "有", "y", "yes", "√", "已设立", "已开设", "已缴存"}
 CLOSED_DEFAULT = ("结案", "已结案")
@@ -57,15 +57,23 @@ def as_num(s: pd.Series) -> pd.Series:
 
 
 def as_text(s: pd.Series) -> pd.Series:
-    """Stripped strings; missing stays <NA>."""
-    return pd.Series(s).astype("string").str.strip()
+    """Stripped strings; missing stays <NA>. A text column is stripped once per distinct value."""
+    s = pd.Series(s)
+    if not isinstance(s.dtype, pd.StringDtype) or len(s) < 64:
+        return s.astype("string").str.strip()
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    clean = pd.Series(uniq).astype("string").str.strip().array
+    return pd.Series(clean.take(codes, allow_fill=True), index=s.index, name=s.name)
 
 
 def month_index(s: pd.Series) -> pd.Series:
-    """'YYYY-MM' (or a date) -> year*12 + month-1 as float (NaN when missing)."""
-    txt = pd.Series(s).astype("string").str.slice(0, 7)
+    """'YYYY-MM' (or a date) -> year*12 + month-1 as float (NaN when missing); parsed once per distinct value."""
+    s = pd.Series(s)
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    txt = pd.Series(uniq, dtype=object).astype("string").str.slice(0, 7)
     d = pd.to_datetime(txt + "-01", errors="coerce", format="%Y-%m-%d")
-    return (d.dt.year * 12 + d.dt.month - 1).astype(float)
+    table = np.append((d.dt.year * 12 + d.dt.month - 1).astype(float).to_numpy(), np.nan)
+    return pd.Series(table[codes], index=s.index, name=s.name, dtype=float)
 
 
 def month_str(idx: int | float) -> str:
@@ -107,7 +115,12 @@ def case_links(data: LayerData) -> pd.DataFrame:
 
     Project: the case's project_code. Employer: its credit_code; else its employer_name matched
     exactly to an enterprise name; else the contractor of its project ((一) 总包负总责).
+    Computed once per read of the frames (LayerData.shared); callers must not modify it.
     """
+    return derived(data, ("cases", "enterprises", "projects"), ("credit.case_links",), lambda: _case_links(data))
+
+
+def _case_links(data: LayerData) -> pd.DataFrame:
     c = data.cases
     if c is None or c.empty:
         return pd.DataFrame(columns=["case_no", "entity_type", "entity_id"])
@@ -127,27 +140,48 @@ def case_links(data: LayerData) -> pd.DataFrame:
     return out[out["entity_id"].notna() & (out["entity_id"] != "")].reset_index(drop=True)
 
 
+def cases(data: LayerData) -> pd.DataFrame:
+    """The case columns the policy layers use, normalised once per read of the frames (do not modify)."""
+    def build() -> pd.DataFrame:
+        c = data.cases if data.cases is not None else pd.DataFrame()
+        return pd.DataFrame({
+            "case_no": as_text(col(c, "case_no")), "received": as_date(col(c, "received_date")),
+            "closed_date": as_date(col(c, "closed_date")), "amount": as_num(col(c, "amount")),
+            "workers": as_num(col(c, "workers")), "status": as_text(col(c, "status", None)),
+            "employer_name": as_text(col(c, "employer_name", None)), "project_code": as_text(col(c, "project_code", None)),
+        })
+
+    return derived(data, ("cases",), ("credit.cases",), build)
+
+
 def case_state(data: LayerData, as_of: pd.Timestamp, rules: Rules | None = None) -> pd.DataFrame:
     """Cases received on or before `as_of` with received, closed (bool at as_of), amount, workers."""
     r = rules_of(rules)
-    c = data.cases if data.cases is not None else pd.DataFrame()
-    received = as_date(col(c, "received_date"))
-    closed_date = as_date(col(c, "closed_date"))
-    status = as_text(col(c, "status", None))
+    c = cases(data)
+    received, closed_date, status = c["received"], c["closed_date"], c["status"]
     # a closed date counts from that day; a 结案 status without a date counts as closed
     by_status = closed_date.isna() & status.isin(r.case_closed_statuses).fillna(False)
     closed = (closed_date.notna() & (closed_date <= as_of)) | by_status
     out = pd.DataFrame({
-        "case_no": as_text(col(c, "case_no")), "received": received, "closed": closed.astype(bool),
-        "closed_date": closed_date.where(closed_date <= as_of), "amount": as_num(col(c, "amount")),
-        "workers": as_num(col(c, "workers")), "status": status, "employer_name": as_text(col(c, "employer_name", None)),
-        "project_code": as_text(col(c, "project_code", None)),
+        "case_no": c["case_no"], "received": received, "closed": closed.astype(bool),
+        "closed_date": closed_date.where(closed_date <= as_of), "amount": c["amount"],
+        "workers": c["workers"], "status": status, "employer_name": c["employer_name"],
+        "project_code": c["project_code"],
     })
     return out[out["received"].notna() & (out["received"] <= as_of)].reset_index(drop=True)
 
 
 def arrears_record(data: LayerData, as_of: pd.Timestamp, rules: Rules | None = None) -> pd.DataFrame:
-    """Per entity (entity_type, entity_id): n_cases, n_open, last_case (date), case_nos (text), open_amount."""
+    """Per entity (entity_type, entity_id): n_cases, n_open, last_case (date), case_nos (text), open_amount.
+
+    Computed once per read of the frames, date and rules (LayerData.shared); callers must not modify it.
+    """
+    r = rules_of(rules)
+    return derived(data, ("cases", "enterprises", "projects"), ("credit.arrears_record", as_of, r.model_dump_json()),
+                   lambda: _arrears_record(data, as_of, r))
+
+
+def _arrears_record(data: LayerData, as_of: pd.Timestamp, rules: Rules) -> pd.DataFrame:
     state = case_state(data, as_of, rules)
     links = case_links(data)
     m = links.merge(state, on="case_no", how="inner")
@@ -165,8 +199,15 @@ def arrears_record(data: LayerData, as_of: pd.Timestamp, rules: Rules | None = N
 # ---- grades and blacklist (十三)(十四)(十七) --------------------------------------------------
 
 def credit_rows(data: LayerData, rules: Rules | None = None) -> pd.DataFrame:
-    """The credit table normalised: credit_code, year, grade, blacklisted, listed, delisted, effective, reason."""
+    """The credit table normalised: credit_code, year, grade, blacklisted, listed, delisted, effective, reason.
+
+    Computed once per read of the frames and rules (LayerData.shared); callers must not modify it.
+    """
     r = rules_of(rules)
+    return derived(data, ("credit",), ("credit.credit_rows", r.model_dump_json()), lambda: _credit_rows(data, r))
+
+
+def _credit_rows(data: LayerData, r: Rules) -> pd.DataFrame:
     c = data.credit
     if c is None or c.empty:
         return pd.DataFrame(columns=["credit_code", "year", "grade", "blacklisted", "listed", "delisted", "effective", "reason"])
@@ -202,8 +243,15 @@ def blacklist_as_of(data: LayerData, as_of: pd.Timestamp, rules: Rules | None = 
 
 
 def restricted_as_of(data: LayerData, as_of: pd.Timestamp, rules: Rules | None = None) -> pd.DataFrame:
-    """(十七)(二十六) Employers under joint punishment (blacklisted or C/D): credit_code, grade, blacklisted, why."""
+    """(十七)(二十六) Employers under joint punishment (blacklisted or C/D): credit_code, grade, blacklisted, why.
+
+    Computed once per read of the frames, date and rules (LayerData.shared); callers must not modify it.
+    """
     r = rules_of(rules)
+    return derived(data, ("credit",), ("credit.restricted", as_of, r.model_dump_json()), lambda: _restricted(data, as_of, r))
+
+
+def _restricted(data: LayerData, as_of: pd.Timestamp, r: Rules) -> pd.DataFrame:
     g = grades_as_of(data, as_of, r)
     g = g[g["grade"].isin(r.guarantee_grades)]
     b = blacklist_as_of(data, as_of, r)
@@ -332,7 +380,14 @@ def _names(data: LayerData) -> pd.Series:
 
 
 def _enterprise_info(data: LayerData) -> pd.DataFrame:
-    """name and township name by credit code (from enterprises, else from projects' contractors)."""
+    """name and township name by credit code (from enterprises, else from projects' contractors).
+
+    Computed once per read of the frames (LayerData.shared); callers must not modify it.
+    """
+    return derived(data, ("enterprises", "projects"), ("credit.enterprise_info",), lambda: _enterprise_info_of(data))
+
+
+def _enterprise_info_of(data: LayerData) -> pd.DataFrame:
     from geodata.townships import BY_CODE
 
     e = data.enterprises

@@ -25,8 +25,8 @@ import pandas as pd
 
 from geodata.settings import Rules
 from layers import mapfig
-from layers.base import Filters, LayerData, LayerResult, LegendItem
-from layers.credit import as_bool, as_date, as_num, as_text, case_links, col, escape, rules_of
+from layers.base import Filters, LayerData, LayerResult, LegendItem, derived
+from layers.credit import as_bool, as_date, as_num, as_text, case_links, cases, col, escape, rules_of
 from layers.palettes import coverage_classes
 
 RULE_ZH = {"full": "存在未结欠薪：全额缴存", "exempt": "两年无拖欠且有无拖欠证明：减免", "raised": "发生过拖欠已处理：提高比例",
@@ -49,6 +49,11 @@ def deposit_rows(data: LayerData, as_of: pd.Timestamp, rules: Rules | None = Non
     d = data.deposits
     if d is None or d.empty:
         return pd.DataFrame(columns=["project_code", "credit_code", "paid", "amount", "kind", "rate", "cert"])
+    out = derived(data, ("deposits",), ("deposits.rows", r.model_dump_json()), lambda: _all_rows(d, r))
+    return out[out["paid"].isna() | (out["paid"] <= as_of)].reset_index(drop=True)
+
+
+def _all_rows(d: pd.DataFrame, r: Rules) -> pd.DataFrame:
     status = as_text(col(d, "status", None))
     kind = np.select(
         [status.isin(USED_STATUSES).fillna(False), status.isin(RETURNED_STATUSES).fillna(False),
@@ -59,7 +64,7 @@ def deposit_rows(data: LayerData, as_of: pd.Timestamp, rules: Rules | None = Non
         "paid": as_date(col(d, "paid_date")), "amount": as_num(col(d, "amount")).fillna(0.0), "kind": kind,
         "rate": _rate_value(col(d, "rate")), "cert": as_bool(col(d, "no_arrears_cert", False)),
     })
-    return out[out["paid"].isna() | (out["paid"] <= as_of)].reset_index(drop=True)
+    return out
 
 
 def required_deposits(data: LayerData, as_of: pd.Timestamp, rules: Rules | None = None) -> pd.DataFrame:
@@ -68,19 +73,20 @@ def required_deposits(data: LayerData, as_of: pd.Timestamp, rules: Rules | None 
     Columns: project_code, name, township_code, contractor_credit_code, active, contract_value,
     rule, rule_zh, rate, required, paid, used, returned, balance, recorded_rate, cert,
     claimed_exempt, short (paid below rule), low_balance (held below rule), differs, flags (Chinese).
+    Computed once per read of the frames, date and rules (LayerData.shared); callers must not modify it.
     """
     r = rules_of(rules)
+    return derived(data, ("projects", "deposits", "cases", "enterprises"), ("deposits.required", as_of, r.model_dump_json()),
+                   lambda: _required(data, as_of, r))
+
+
+def _required(data: LayerData, as_of: pd.Timestamp, r: Rules) -> pd.DataFrame:
     p = data.projects
     if p is None or p.empty:
         return pd.DataFrame(columns=["project_code", "rule", "required", "balance", "short", "differs", "flags"])
-    out = pd.DataFrame({
-        "project_code": as_text(p["project_code"]), "name": as_text(col(p, "name", None)),
-        "township_code": as_text(col(p, "township_code", None)),
-        "contractor_credit_code": as_text(col(p, "contractor_credit_code", None)).str.upper(),
-        "contract_value": as_num(col(p, "contract_value")),
-    })
-    start = as_date(col(p, "start_date"))
-    status = as_text(col(p, "status", None))
+    norm = derived(data, ("projects",), ("deposits.projects",), lambda: _projects(p))
+    out = norm[["project_code", "name", "township_code", "contractor_credit_code", "contract_value"]].copy()
+    start, status = norm["start"], norm["status"]
     out["active"] = (~status.isin(r.completed_statuses).fillna(False) & (start.isna() | (start <= as_of))).to_numpy()
 
     # contractor's record (六)(九) when the deposit fell due
@@ -105,7 +111,7 @@ def required_deposits(data: LayerData, as_of: pd.Timestamp, rules: Rules | None 
     out["cert"] = cert.to_numpy()
 
     by_proj = rows[rows["project_code"].notna()]
-    sums = (by_proj.pivot_table(index="project_code", columns="kind", values="amount", aggfunc="sum") if not by_proj.empty
+    sums = (by_proj.groupby(["project_code", "kind"])["amount"].sum().unstack("kind") if not by_proj.empty
             else pd.DataFrame()).reindex(columns=["held", "used", "returned", "exempt"]).fillna(0.0)
     out["balance"] = out["project_code"].map(sums["held"]).fillna(0.0)
     out["used"] = out["project_code"].map(sums["used"]).fillna(0.0)
@@ -117,6 +123,25 @@ def required_deposits(data: LayerData, as_of: pd.Timestamp, rules: Rules | None 
     return _flag(out, r)
 
 
+def prepare_inputs(data: LayerData, r: Rules) -> None:
+    """Normalise the projects and deposit rows the deposit rule reads (layers.inputs.prepare)."""
+    if data.projects is not None and not data.projects.empty:
+        derived(data, ("projects",), ("deposits.projects",), lambda: _projects(data.projects))
+    if data.deposits is not None and not data.deposits.empty:
+        derived(data, ("deposits",), ("deposits.rows", r.model_dump_json()), lambda: _all_rows(data.deposits, r))
+
+
+def _projects(p: pd.DataFrame) -> pd.DataFrame:
+    """The project columns the deposit rule reads, normalised once per read of the frames."""
+    return pd.DataFrame({
+        "project_code": as_text(p["project_code"]), "name": as_text(col(p, "name", None)),
+        "township_code": as_text(col(p, "township_code", None)),
+        "contractor_credit_code": as_text(col(p, "contractor_credit_code", None)).str.upper(),
+        "contract_value": as_num(col(p, "contract_value")), "start": as_date(col(p, "start_date")),
+        "status": as_text(col(p, "status", None)),
+    })
+
+
 def _record_at(data: LayerData, codes: pd.Series, when: pd.Series, r: Rules) -> pd.DataFrame:
     """Per row: the employer `codes[i]`'s cases received before `when[i]`: n_cases, n_open, last_case."""
     links = case_links(data)
@@ -125,9 +150,9 @@ def _record_at(data: LayerData, codes: pd.Series, when: pd.Series, r: Rules) -> 
     empty = pd.DataFrame({"n_cases": 0, "n_open": 0, "last_case": pd.NaT}, index=codes.index)
     if links.empty or c is None or c.empty:
         return empty
-    cs = pd.DataFrame({"case_no": as_text(col(c, "case_no")), "received": as_date(col(c, "received_date")),
-                       "closed_date": as_date(col(c, "closed_date")),
-                       "closed_flag": as_text(col(c, "status", None)).isin(r.case_closed_statuses).fillna(False)})
+    norm = cases(data)
+    cs = pd.DataFrame({"case_no": norm["case_no"], "received": norm["received"], "closed_date": norm["closed_date"],
+                       "closed_flag": norm["status"].isin(r.case_closed_statuses).fillna(False)})
     j = pd.DataFrame({"row": np.arange(len(codes)), "entity_id": codes.to_numpy(), "when": when.to_numpy()})
     j = j.merge(links[["case_no", "entity_id"]], on="entity_id").merge(cs, on="case_no")
     j = j[j["received"] < j["when"]]
@@ -159,9 +184,19 @@ def _flag(out: pd.DataFrame, r: Rules) -> pd.DataFrame:
         "mismatch": np.where(mismatch, "登记比例" + fmt(out["recorded_rate"] * 100) + "%，规则比例"
                              + fmt(out["rate"] * 100) + "%", ""),
     }, index=out.index).fillna("")
-    out["flags"] = parts.agg(lambda row: "；".join(x for x in row if x), axis=1) if len(out) else pd.Series(dtype=str)
+    out["flags"] = _joined(parts, "；") if len(out) else pd.Series(dtype=str)
     out["differs"] = out["short"] | over | unjust | mismatch
     return out
+
+
+def _joined(parts: pd.DataFrame, sep: str) -> pd.Series:
+    """Per row, the non-empty texts of the columns joined by `sep` (column order), whole columns at once."""
+    acc = np.full(len(parts), "", dtype=object)
+    for c in parts.columns:
+        v = parts[c].to_numpy(dtype=object)
+        has = v != ""
+        acc = np.where(has & (acc != ""), acc + sep + v, np.where(has, v, acc))
+    return pd.Series(acc, index=parts.index).astype(str)
 
 
 class DepositLayer:

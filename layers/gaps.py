@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from layers.base import Filters, LayerData
+from geodata.settings import get_settings
+from layers.base import Filters, LayerData, memo
 from layers.coverage import MECHANISMS, evidence, since_text
 from layers.coverage_rules import KEYS, gaps, project_status
 from layers.exports import mask_name, mask_phone
@@ -56,8 +57,15 @@ def worklist(data: LayerData, filters: Filters | None = None, mask_pii: bool = T
 
     `mask_pii` masks the contact's name and phone (roles that may see them pass False).
     Sorted by number of gaps (most first), then by how long the oldest gap has run.
+    Memoised on `data` (the overview's points, the township page and its export share it); do not modify.
     """
     filters = filters or Filters()
+    f = filters
+    key = ("worklist", f.month_to, f.as_of, f.township, mask_pii, get_settings().rules.model_dump_json())
+    return memo(data, key, lambda: _worklist(data, filters, mask_pii))
+
+
+def _worklist(data: LayerData, filters: Filters, mask_pii: bool) -> pd.DataFrame:
     st = project_status(data, filters)
     gap = pd.DataFrame({k: gaps(st, k) for k in KEYS})
     any_gap = gap.any(axis=1)

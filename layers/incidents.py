@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from geodata.townships import BY_CODE, to_code
-from layers.base import Filters, LayerData, LayerResult, LegendItem
+from layers.base import Filters, LayerData, LayerResult, LegendItem, memo
 from layers.mapfig import choropleth_trace, point_trace
 from layers.palettes import amount_classes
 from layers.response import GRADE_COLORS, GRADES, STATUSES
@@ -61,6 +61,11 @@ class IncidentLayer:
     higher_is_better = False
 
     def build(self, data: LayerData, filters: Filters) -> LayerResult:
+        """Memoised on `data` (the overview draws the incident points under every indicator); do not modify."""
+        f = filters
+        return memo(data, ("incidents", f.month_from, f.month_to, f.as_of, f.township), lambda: self._build(data, f))
+
+    def _build(self, data: LayerData, filters: Filters) -> LayerResult:
         rows = incident_rows(data.incidents, filters)
         codes = data.townships["code"] if data.townships is not None and not data.townships.empty else pd.Series(dtype=str)
         counts = rows.groupby("township_code").size()

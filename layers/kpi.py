@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from geodata.settings import get_settings
 from layers.arrears import case_state, summary
-from layers.base import Filters, LayerData
+from layers.base import Filters, LayerData, memo
 from layers.coverage import MECHANISMS, overall, threshold_pct
 from layers.coverage_rules import KEYS, gaps, project_status
 from layers.units import eval_month, fmt_count, fmt_month, fmt_pct, fmt_people, fmt_wan
@@ -31,8 +32,17 @@ class Kpi:
 
 
 def kpis(data: LayerData, filters: Filters | None = None) -> list[Kpi]:
-    """All overview KPIs for the scope and month range, in display order."""
+    """All overview KPIs for the scope and month range, in display order.
+
+    Memoised on `data` (every indicator of one view shows the same cards); callers must not modify them.
+    """
     filters = filters or Filters()
+    f = filters
+    key = ("kpis", f.month_from, f.month_to, f.as_of, f.township, get_settings().rules.model_dump_json())
+    return memo(data, key, lambda: _kpis(data, filters))
+
+
+def _kpis(data: LayerData, filters: Filters) -> list[Kpi]:
     cs = case_state(data, filters)
     a = summary(cs)
     st = project_status(data, filters)

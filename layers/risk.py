@@ -115,7 +115,8 @@ def score(data: LayerData, filters: Filters | None = None, rules: Rules | None =
         return _score(data, filters, r, top, warns)
     memo = data.__dict__.setdefault("_wagemap_memo", {})
     f = filters
-    key = ("risk", None if f is None else (f.month_from, f.month_to, f.as_of, f.township), r.model_dump_json(), top)
+    # month_from plays no part: the rules evaluate one month (see layers.rules)
+    key = ("risk", None if f is None else (f.month_to, f.as_of, f.township), r.model_dump_json(), top)
     if key not in memo:
         memo[key] = _score(data, filters, r, top, None)
     return memo[key]

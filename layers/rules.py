@@ -31,7 +31,7 @@ import pandas as pd
 
 from geodata.settings import Rules
 from layers import mapfig
-from layers.base import Filters, LayerData, LayerResult, LegendItem
+from layers.base import Filters, LayerData, LayerResult, LegendItem, derived, memo
 from layers.credit import (
     _enterprise_info,
     arrears_record,
@@ -105,27 +105,50 @@ def evaluation_point(data: LayerData, filters: Filters | None) -> tuple[str, pd.
 
 
 def context(data: LayerData, filters: Filters | None = None, rules: Rules | None = None) -> Context:
+    """The evaluation context, memoised on `data` (the rules, both risk layers and the warnings page share it)."""
     r = rules_of(rules)
+    f = filters
+    key = ("rules.context", None if f is None else (f.month_to, f.as_of, f.township), r.model_dump_json())  # not month_from
+    return memo(data, key, lambda: _context(data, filters, r))
+
+
+def _projects(data: LayerData) -> pd.DataFrame:
+    """Every project, normalised for the rules (once per read of the frames)."""
+    def build() -> pd.DataFrame:
+        p = data.projects if data.projects is not None else pd.DataFrame()
+        return pd.DataFrame({
+            "project_code": as_text(col(p, "project_code", None)), "name": as_text(col(p, "name", None)),
+            "township_code": as_text(col(p, "township_code", None)), "status": as_text(col(p, "status", None)),
+            "start": as_date(col(p, "start_date")), "filed": as_date(col(p, "filed_date")),
+            "contractor_credit_code": as_text(col(p, "contractor_credit_code", None)).str.upper(),
+            "contractor": as_text(col(p, "contractor", None)), "builder": as_text(col(p, "builder", None)),
+            "guarantee": as_bool(col(p, "payment_guarantee", False)),
+        })
+
+    return derived(data, ("projects",), ("rules.projects",), build)
+
+
+def _reports(data: LayerData) -> pd.DataFrame:
+    """Every monthly report, normalised for the rules (once per read of the frames)."""
+    def build() -> pd.DataFrame:
+        c = data.compliance if data.compliance is not None else pd.DataFrame()
+        return pd.DataFrame({
+            "project_code": as_text(col(c, "project_code", None)), "m": month_index(col(c, "month")),
+            "onsite": as_num(col(c, "workers_onsite")), "registered": as_num(col(c, "workers_registered")),
+            "cards": as_num(col(c, "cards_issued")), "due": as_num(col(c, "wages_due")),
+            "paid_bank": as_num(col(c, "wages_paid_bank")),
+            "funded": as_num(col(c, "account_funded")), "paid_through": month_index(col(c, "paid_through_month")),
+        })
+
+    return derived(data, ("compliance",), ("rules.reports",), build)
+
+
+def _context(data: LayerData, filters: Filters | None, r: Rules) -> Context:
     month, as_of = evaluation_point(data, filters)
-    p = data.projects if data.projects is not None else pd.DataFrame()
-    proj = pd.DataFrame({
-        "project_code": as_text(col(p, "project_code", None)), "name": as_text(col(p, "name", None)),
-        "township_code": as_text(col(p, "township_code", None)), "status": as_text(col(p, "status", None)),
-        "start": as_date(col(p, "start_date")), "filed": as_date(col(p, "filed_date")),
-        "contractor_credit_code": as_text(col(p, "contractor_credit_code", None)).str.upper(),
-        "contractor": as_text(col(p, "contractor", None)), "builder": as_text(col(p, "builder", None)),
-        "guarantee": as_bool(col(p, "payment_guarantee", False)),
-    })
+    proj = _projects(data)
     active = ~proj["status"].isin(r.completed_statuses).fillna(False) & (proj["start"].isna() | (proj["start"] <= as_of))
     proj = proj[active.to_numpy()].reset_index(drop=True)
-    c = data.compliance if data.compliance is not None else pd.DataFrame()
-    comp = pd.DataFrame({
-        "project_code": as_text(col(c, "project_code", None)), "m": month_index(col(c, "month")),
-        "onsite": as_num(col(c, "workers_onsite")), "registered": as_num(col(c, "workers_registered")),
-        "cards": as_num(col(c, "cards_issued")), "due": as_num(col(c, "wages_due")),
-        "paid_bank": as_num(col(c, "wages_paid_bank")),
-        "funded": as_num(col(c, "account_funded")), "paid_through": month_index(col(c, "paid_through_month")),
-    })
+    comp = _reports(data)
     m = int(month_index(pd.Series([month])).iloc[0])
     comp = comp[(comp["m"] == m)].drop_duplicates("project_code", keep="last")
     comp = comp.merge(proj[["project_code", "name", "township_code", "status"]], on="project_code", how="inner")
@@ -324,21 +347,31 @@ def indicator_trends(data: LayerData, month: str, rules: Rules | None = None) ->
 
     Columns: credit_code, field, current, baseline, n_hist, drop (1 - current/baseline; NaN when
     fewer than `indicator_min_history` months or a non-positive baseline).
+    Computed once per read of the frames, month and rules (LayerData.shared); callers must not modify it.
     """
     r = rules_of(rules)
+    return derived(data, ("indicators",), ("rules.indicator_trends", month, r.model_dump_json()),
+                   lambda: _indicator_trends(data, month, r))
+
+
+def _indicator_trends(data: LayerData, month: str, r: Rules) -> pd.DataFrame:
     ind = data.indicators
     cols = ["credit_code", "field", "current", "baseline", "n_hist", "drop"]
     if ind is None or ind.empty:
         return pd.DataFrame(columns=cols)
     m = int(month_index(pd.Series([month])).iloc[0])
-    base = pd.DataFrame({"credit_code": as_text(ind["credit_code"]).str.upper(), "m": month_index(col(ind, "month"))})
-    window = (base["m"] >= m - r.indicator_baseline_months) & (base["m"] <= m)
+    base, codes = derived(data, ("indicators",), ("rules.indicator_base",), lambda: _indicator_base(ind))
+    window = ((base["m"] >= m - r.indicator_baseline_months) & (base["m"] <= m) & (base["code"] >= 0)).to_numpy()
     frames = []
     for field in r.indicator_fields:
         if field not in ind.columns:
             continue
-        long = base.assign(v=as_num(ind[field]))[window].dropna(subset=["v"])
-        wide = long.pivot_table(index="credit_code", columns="m", values="v", aggfunc="last")
+        v = derived(data, ("indicators",), ("rules.indicator_values", field), lambda field=field: as_num(ind[field]))
+        long = base.assign(v=v)[window].dropna(subset=["v"])
+        # = pivot_table(index=credit_code, columns=m, values=v, aggfunc="last"), grouped on integer codes (sorted
+        # like the text) instead of the text itself
+        wide = long.groupby(["code", "m"])["v"].last().unstack("m")
+        wide.index = codes.take(wide.index.to_numpy())
         hist_cols = [c for c in wide.columns if c < m]
         hist = wide[hist_cols] if hist_cols else pd.DataFrame(index=wide.index)
         cur = wide[m] if m in wide.columns else pd.Series(np.nan, index=wide.index)
@@ -349,6 +382,25 @@ def indicator_trends(data: LayerData, month: str, rules: Rules | None = None) ->
         frames.append(pd.DataFrame({"credit_code": wide.index, "field": field, "current": cur.to_numpy(),
                                     "baseline": baseline.to_numpy(), "n_hist": n_hist.to_numpy(), "drop": drop.to_numpy()}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+
+
+def prepare_inputs(data: LayerData, r: Rules) -> None:
+    """Normalise the projects, reports, indicators and locations the rules read (layers.inputs.prepare)."""
+    _projects(data)
+    _reports(data)
+    entity_locations(data)
+    ind = data.indicators
+    if ind is not None and not ind.empty:
+        derived(data, ("indicators",), ("rules.indicator_base",), lambda: _indicator_base(ind))
+        for field in r.indicator_fields:
+            if field in ind.columns:
+                derived(data, ("indicators",), ("rules.indicator_values", field), lambda field=field: as_num(ind[field]))
+
+
+def _indicator_base(ind: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
+    """Integer employer codes (in text order; -1 where missing) and month index of every indicator row, and the codes."""
+    code, uniq = pd.factorize(as_text(ind["credit_code"]).str.upper(), sort=True, use_na_sentinel=True)
+    return pd.DataFrame({"code": code, "m": month_index(col(ind, "month")).to_numpy()}), pd.Index(uniq, name="credit_code")
 
 
 def rule_indicator_drop(ctx: Context) -> pd.DataFrame:
@@ -385,7 +437,7 @@ def warnings(data: LayerData, filters: Filters | None = None, rules: Rules | Non
     r = rules_of(rules)
     memo = data.__dict__.setdefault("_wagemap_memo", {})
     f = filters
-    key = ("warnings", None if f is None else (f.month_from, f.month_to, f.as_of, f.township), r.model_dump_json())
+    key = ("warnings", None if f is None else (f.month_to, f.as_of, f.township), r.model_dump_json())  # not month_from
     if key not in memo:
         memo[key] = _warnings(data, filters, r)
     return memo[key]
@@ -457,7 +509,11 @@ class WarningsLayer:
 
 
 def entity_locations(data: LayerData) -> pd.DataFrame:
-    """entity_type, entity_id, lon, lat for projects and employers that have coordinates."""
+    """entity_type, entity_id, lon, lat for projects and employers that have coordinates (once per read; do not modify)."""
+    return derived(data, ("projects", "enterprises"), ("rules.entity_locations",), lambda: _entity_locations(data))
+
+
+def _entity_locations(data: LayerData) -> pd.DataFrame:
     frames = []
     for kind, df, key in (("project", data.projects, "project_code"), ("employer", data.enterprises, "credit_code")):
         if df is not None and not df.empty and {"lon", "lat"} <= set(df.columns):
