@@ -143,25 +143,57 @@ def _projects(p: pd.DataFrame) -> pd.DataFrame:
 
 
 def _record_at(data: LayerData, codes: pd.Series, when: pd.Series, r: Rules) -> pd.DataFrame:
-    """Per row: the employer `codes[i]`'s cases received before `when[i]`: n_cases, n_open, last_case."""
+    """Per row: the employer `codes[i]`'s cases received before `when[i]`: n_cases, n_open, last_case.
+
+    Counted by binary search in each employer's cases sorted by time, not by joining every project
+    row to every case of its contractor (that join grew to tens of millions of rows at province scale:
+    105 s). A case received before `when` is open then unless it was closed by then; with
+    m = max(received + 1 s, closed_date) (dates are whole days), "received < when and closed_date <= when"
+    is "m <= when", so n_open = n_cases - closed-by-status-only - #(m <= when).
+    """
     links = case_links(data)
-    links = links[links["entity_type"] == "employer"]
+    links = links[links["entity_type"] == "employer"].drop_duplicates(["case_no", "entity_id"])
     c = data.cases
     empty = pd.DataFrame({"n_cases": 0, "n_open": 0, "last_case": pd.NaT}, index=codes.index)
     if links.empty or c is None or c.empty:
         return empty
-    norm = cases(data)
-    cs = pd.DataFrame({"case_no": norm["case_no"], "received": norm["received"], "closed_date": norm["closed_date"],
-                       "closed_flag": norm["status"].isin(r.case_closed_statuses).fillna(False)})
-    j = pd.DataFrame({"row": np.arange(len(codes)), "entity_id": codes.to_numpy(), "when": when.to_numpy()})
-    j = j.merge(links[["case_no", "entity_id"]], on="entity_id").merge(cs, on="case_no")
-    j = j[j["received"] < j["when"]]
-    closed = (j["closed_date"].notna() & (j["closed_date"] <= j["when"])) | (j["closed_date"].isna() & j["closed_flag"])
-    g = j.assign(open=~closed).groupby("row").agg(n_cases=("case_no", "nunique"), n_open=("open", "sum"),
-                                                  last_case=("received", "max"))
-    out = g.reindex(np.arange(len(codes)))
-    out.index = codes.index
-    return out.fillna({"n_cases": 0, "n_open": 0}).astype({"n_cases": int, "n_open": int})
+    norm = cases(data).drop_duplicates("case_no")
+    cs = links[["case_no", "entity_id"]].merge(pd.DataFrame({
+        "case_no": norm["case_no"], "received": norm["received"], "closed_date": norm["closed_date"],
+        "closed_flag": norm["status"].isin(r.case_closed_statuses).fillna(False).astype(bool)}), on="case_no")
+    cs = cs[cs["received"].notna()]
+    emp, _ = pd.factorize(pd.concat([cs["entity_id"], codes.astype(object)], ignore_index=True), use_na_sentinel=True)
+    case_emp, row_emp = emp[: len(cs)], emp[len(cs):]
+    span = np.int64(10**10)  # seconds: an employer's times stay inside its own key range (years 1811-2128)
+
+    def seconds(s) -> np.ndarray:
+        return (pd.to_datetime(pd.Series(s)).astype("datetime64[s]").astype("int64").to_numpy() + 5 * 10**9)
+
+    def keys(e: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return e.astype(np.int64) * span + t
+
+    rec = seconds(cs["received"].to_numpy())
+    w = seconds(pd.Series(when.to_numpy()))
+    q = keys(row_emp, w)
+    lo = keys(row_emp, np.zeros(len(w), dtype=np.int64))
+    valid = row_emp >= 0
+
+    def count_before(mask: np.ndarray, t: np.ndarray, side: str) -> np.ndarray:
+        k = np.sort(keys(case_emp[mask], t[mask]))
+        return np.searchsorted(k, q, side=side) - np.searchsorted(k, lo, side="left")
+
+    n_cases = count_before(np.ones(len(cs), dtype=bool), rec, "left")
+    by_status = (cs["closed_date"].isna() & cs["closed_flag"]).to_numpy()
+    dated = cs["closed_date"].notna().to_numpy()
+    m = np.maximum(rec + 1, seconds(cs["closed_date"].fillna(cs["received"]).to_numpy()))
+    n_open = n_cases - count_before(by_status, rec, "left") - count_before(dated, m, "right")
+    order = np.argsort(keys(case_emp, rec), kind="stable")
+    sorted_keys, sorted_rec = keys(case_emp, rec)[order], cs["received"].to_numpy()[order]
+    pos = np.searchsorted(sorted_keys, q, side="left") - 1
+    last = pd.Series(sorted_rec[np.clip(pos, 0, None)]).where(pd.Series((n_cases > 0) & valid))
+    out = pd.DataFrame({"n_cases": np.where(valid, n_cases, 0), "n_open": np.where(valid, n_open, 0),
+                        "last_case": pd.to_datetime(last.to_numpy())}, index=codes.index)
+    return out.astype({"n_cases": int, "n_open": int})
 
 
 def _flag(out: pd.DataFrame, r: Rules) -> pd.DataFrame:

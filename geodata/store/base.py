@@ -133,12 +133,15 @@ class Store:
             q = q.where(c.in_(list(value)) if isinstance(value, (list, tuple, set)) else c == value)
         if conn is None:
             with self.begin(scope) as c:
-                df = pd.read_sql(q, c)
+                df = self._read_frame(c, q)
         else:
-            df = pd.read_sql(q, conn)
+            df = self._read_frame(conn, q)
         if "lon" in df.columns and "lat" in df.columns:
             return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=4326)
         return df
+
+    def _read_frame(self, conn: sa.Connection, q: sa.Select) -> pd.DataFrame:
+        return pd.read_sql(q, conn)
 
     def count(self, kind: str, scope: Scope = None) -> int:
         t = schema.metadata.tables[kind]

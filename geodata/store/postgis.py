@@ -47,6 +47,11 @@ class PostgisStore(Store):
         value = "*" if scope is None else ",".join(scope)
         conn.execute(sa.select(sa.func.set_config("app.township", value, True)))
 
+    def _read_frame(self, conn: sa.Connection, q: sa.Select) -> pd.DataFrame:
+        from geodata.store.pgread import read_frame
+
+        return read_frame(conn, q)  # COPY + pyarrow: ~3x faster than pandas.read_sql at province scale
+
     def upsert(self, conn: sa.Connection, kind: str, df: pd.DataFrame, batch_id: int) -> dict[str, int]:
         """As Store.upsert, in parts of PART_ROWS rows: while the server writes one part, Python
         prepares the next (hash and COPY text, `base.copy_text`) — the two sides run on two cores

@@ -137,7 +137,7 @@ def test_alembic_upgrades_from_empty_and_downgrades(pg_url):
     names = set(sa.inspect(s.engine).get_table_names())
     assert set(schema.metadata.tables) <= names
     idx = {i["name"] for i in sa.inspect(s.engine).get_indexes("projects")}
-    assert {"ix_projects_lonlat", "idx_projects_geom"} <= idx  # the radius box's btree; GeoAlchemy2's GIST
+    assert "ix_projects_lonlat" in idx  # the radius box's btree (0002)
     assert "ix_projects_geog" not in idx  # dropped by 0003: no query used it (benchmarks/RESULTS.md)
     s.engine.dispose()
 
