@@ -18,7 +18,8 @@ def _by_join(data: LayerData, codes: pd.Series, when: pd.Series, closed_statuses
     c = data.cases
     cs = pd.DataFrame({"case_no": c["case_no"], "entity_id": c["credit_code"],
                        "received": pd.to_datetime(c["received_date"]), "closed_date": pd.to_datetime(c["closed_date"]),
-                       "closed_flag": c["status"].isin(closed_statuses)}).dropna(subset=["entity_id"])  # a case with no firm links to none
+                       "closed_flag": c["status"].isin(closed_statuses)})
+    cs = cs.dropna(subset=["entity_id"])  # a case with no firm is linked to none
     j = pd.DataFrame({"row": np.arange(len(codes)), "entity_id": codes.to_numpy(), "when": when.to_numpy()})
     j = j.merge(cs, on="entity_id")
     j = j[j["received"] < j["when"]]
