@@ -17,7 +17,7 @@ import pandas as pd
 
 from geodata.settings import get_settings
 from layers import mapfig
-from layers.base import Filters, LayerData, LayerResult, LegendItem
+from layers.base import Filters, LayerData, LayerResult, LegendItem, of_frame
 from layers.palettes import CLOSED_STATUS, OPEN_STATUSES, STATUS_COLORS, amount_classes, status_color
 from layers.units import (
     as_dates,
@@ -160,7 +160,14 @@ CLOSED_POINT = "#bdbdbd"  # closed cases: small light-grey dots under the open o
 
 
 def case_points(cs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """Open cases (sized by amount, warning colours) and cases closed within the range (small grey), labels escaped."""
+    """Open cases (sized by amount, warning colours) and cases closed within the range (small grey), labels escaped.
+
+    Made once per case_state frame (kept on it: the overview draws them under every indicator); do not modify.
+    """
+    return of_frame(cs, ("case_points", get_settings().max_points_per_layer), lambda: _case_points(cs))
+
+
+def _case_points(cs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     c = cs[(cs["open"] | cs["closed_in_range"]) & cs["lon"].notna() & cs["lat"].notna()]
     esc = lambda s: s.fillna("").astype(str).map(html.escape)  # noqa: E731
     label = ("<b>案件 " + esc(c["case_no"]) + "</b><br>" + esc(c["employer_name"]) + "<br>状态：" + c["shown_status"]

@@ -74,6 +74,14 @@ def derived(data: LayerData, kinds: tuple[str, ...], key: tuple, build: Callable
     return value
 
 
+def of_frame(frame: pd.DataFrame, key: tuple, build: Callable[[], T]) -> T:
+    """`build()` once per key for one (memoised, never modified) frame, kept on that frame (see `derived`)."""
+    store = frame.__dict__.setdefault(DERIVED, {})
+    if key not in store:
+        store[key] = build()
+    return store[key]
+
+
 @dataclass
 class Filters:
     """What the user chose: months as 'YYYY-MM' strings (inclusive), optional township drill."""

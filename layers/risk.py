@@ -29,9 +29,9 @@ from geodata.boundaries import area_km2
 from geodata.settings import Rules, get_settings
 from layers import mapfig
 from layers.base import Filters, LayerData, LayerResult
-from layers.credit import _enterprise_info, as_text, escape, month_zh, rules_of
+from layers.credit import _enterprise_info, escape, month_zh, rules_of
 from layers.palettes import amount_classes
-from layers.rules import INDICATOR_ZH, context, entity_locations, indicator_trends, warnings
+from layers.rules import INDICATOR_ZH, context, entity_locations, indicator_codes, indicator_trends, warnings
 
 FACTOR_COLUMNS = ["entity_type", "entity_id", "factor", "factor_zh", "points", "source"]
 
@@ -71,7 +71,7 @@ def universe(data: LayerData, filters: Filters | None = None, rules: Rules | Non
     info = _enterprise_info(data)
     codes = set(info.index)
     if data.indicators is not None and not data.indicators.empty:
-        codes |= set(as_text(data.indicators["credit_code"]).str.upper().dropna())
+        codes |= set(indicator_codes(data))
     codes = sorted(c for c in codes if isinstance(c, str) and c)
     emp = pd.DataFrame({"entity_type": "employer", "entity_id": codes})
     emp["name"] = emp["entity_id"].map(info["name"]) if not info.empty else pd.NA

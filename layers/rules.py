@@ -397,6 +397,14 @@ def prepare_inputs(data: LayerData, r: Rules) -> None:
                 derived(data, ("indicators",), ("rules.indicator_values", field), lambda field=field: as_num(ind[field]))
 
 
+def indicator_codes(data: LayerData) -> pd.Index:
+    """The employers (credit codes, upper case) that report indicators, sorted (once per read of the frames)."""
+    ind = data.indicators
+    if ind is None or ind.empty:
+        return pd.Index([], name="credit_code")
+    return derived(data, ("indicators",), ("rules.indicator_base",), lambda: _indicator_base(ind))[1]
+
+
 def _indicator_base(ind: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
     """Integer employer codes (in text order; -1 where missing) and month index of every indicator row, and the codes."""
     code, uniq = pd.factorize(as_text(ind["credit_code"]).str.upper(), sort=True, use_na_sentinel=True)
@@ -529,8 +537,10 @@ def _points(data: LayerData, w: pd.DataFrame) -> pd.DataFrame:
     if w.empty:
         return pd.DataFrame()
     worst = w.assign(_o=w["severity"].map(SEVERITY_RANK)).sort_values("_o")
-    g = worst.groupby(["entity_type", "entity_id"], sort=False).agg(
-        severity=("severity", "first"), name=("entity_name", "first"), rules=("rule_zh", lambda s: "、".join(dict.fromkeys(s))))
+    g = worst.groupby(["entity_type", "entity_id"], sort=False).agg(severity=("severity", "first"), name=("entity_name", "first"))
+    # each entity's rules, distinct, in the order above (one pass for all entities instead of one per entity)
+    distinct = worst.drop_duplicates(["entity_type", "entity_id", "rule_zh"])
+    g["rules"] = distinct.groupby(["entity_type", "entity_id"], sort=False)["rule_zh"].agg("、".join)
     pts = g.reset_index().merge(entity_locations(data), on=["entity_type", "entity_id"], how="inner")
     link = np.where(pts["entity_type"] == "project", "/project/", "/enterprise/")
     label = "<b>" + escape(pts["name"].fillna(pts["entity_id"])) + "</b><br>" + escape(pts["rules"])
