@@ -17,7 +17,7 @@ import pandas as pd
 
 from geodata.settings import get_settings
 from layers import mapfig
-from layers.base import Filters, LayerData, LayerResult, LegendItem, of_frame
+from layers.base import Filters, LayerData, LayerResult, LegendItem, derived, of_frame
 from layers.palettes import CLOSED_STATUS, OPEN_STATUSES, STATUS_COLORS, amount_classes, status_color
 from layers.units import (
     as_dates,
@@ -48,27 +48,14 @@ def case_state(data: LayerData, filters: Filters | None = None) -> pd.DataFrame:
     memo = data.__dict__.setdefault("_wagemap_memo", {})
     key = ("cases", filters.month_from, filters.month_to, filters.as_of, filters.township)
     if key not in memo:
-        memo[key] = _case_state(data.cases, filters)
+        memo[key] = _case_state(data, filters)
     return memo[key]
 
 
-def _case_state(cases: pd.DataFrame, filters: Filters) -> pd.DataFrame:
-    c = cases if cases is not None else pd.DataFrame()
-    i = c.index
+def _case_state(data: LayerData, filters: Filters) -> pd.DataFrame:
     ref = ref_date(filters)
     start = month_start(month_range(filters)[0])  # month_from, default the 12 months up to the reference month
-    out = pd.DataFrame({
-        k: as_text(column(c, k), i)
-        for k in ("case_no", "township_code", "source", "project_code", "credit_code", "employer_name", "address", "status")
-    }, index=i)
-    out["received"] = as_dates(column(c, "received_date"), i)
-    out["closed"] = as_dates(column(c, "closed_date"), i)
-    out["amount"] = as_numbers(column(c, "amount"), i).fillna(0.0)
-    out["recovered"] = as_numbers(column(c, "recovered"), i).fillna(0.0)
-    out["advanced"] = as_numbers(column(c, "advanced"), i).fillna(0.0)
-    out["workers"] = as_numbers(column(c, "workers"), i).fillna(0.0)
-    out["lon"] = as_numbers(column(c, "lon"), i)
-    out["lat"] = as_numbers(column(c, "lat"), i)
+    out = derived(data, ("cases",), ("arrears.cases",), lambda: _normalised(data.cases))
     keep = out["received"].notna() & (out["received"] <= ref) & out["case_no"].notna()
     if filters.township:
         keep &= (out["township_code"] == filters.township).fillna(False)
@@ -83,6 +70,25 @@ def _case_state(cases: pd.DataFrame, filters: Filters) -> pd.DataFrame:
     out["closed_in_range"] = closed & (out["closed_at"] >= start)
     out["link"] = _links(out)
     out.attrs["ref_date"] = ref.strftime("%Y-%m-%d")
+    return out
+
+
+def _normalised(cases: pd.DataFrame | None) -> pd.DataFrame:
+    """Every case's columns normalised (text, dates, numbers), once per read of the frames; do not modify."""
+    c = cases if cases is not None else pd.DataFrame()
+    i = c.index
+    out = pd.DataFrame({
+        k: as_text(column(c, k), i)
+        for k in ("case_no", "township_code", "source", "project_code", "credit_code", "employer_name", "address", "status")
+    }, index=i)
+    out["received"] = as_dates(column(c, "received_date"), i)
+    out["closed"] = as_dates(column(c, "closed_date"), i)
+    out["amount"] = as_numbers(column(c, "amount"), i).fillna(0.0)
+    out["recovered"] = as_numbers(column(c, "recovered"), i).fillna(0.0)
+    out["advanced"] = as_numbers(column(c, "advanced"), i).fillna(0.0)
+    out["workers"] = as_numbers(column(c, "workers"), i).fillna(0.0)
+    out["lon"] = as_numbers(column(c, "lon"), i)
+    out["lat"] = as_numbers(column(c, "lat"), i)
     return out
 
 

@@ -61,11 +61,16 @@ def worklist(data: LayerData, filters: Filters | None = None, mask_pii: bool = T
     """
     filters = filters or Filters()
     f = filters
-    key = ("worklist", f.month_to, f.as_of, f.township, mask_pii, get_settings().rules.model_dump_json())
-    return memo(data, key, lambda: _worklist(data, filters, mask_pii))
+    key = ("worklist", f.month_to, f.as_of, f.township, get_settings().rules.model_dump_json())
+    wl = memo(data, key, lambda: _worklist(data, filters))
+    if not mask_pii:
+        return wl
+    # the masked list: the same rows and order (contacts do not sort), contact and phone masked
+    return memo(data, (*key, "masked"), lambda: wl.assign(contact=mask_name(wl["contact"]),
+                                                         contact_phone=mask_phone(wl["contact_phone"])))
 
 
-def _worklist(data: LayerData, filters: Filters, mask_pii: bool) -> pd.DataFrame:
+def _worklist(data: LayerData, filters: Filters) -> pd.DataFrame:
     st = project_status(data, filters)
     gap = pd.DataFrame({k: gaps(st, k) for k in KEYS})
     any_gap = gap.any(axis=1)
@@ -88,8 +93,6 @@ def _worklist(data: LayerData, filters: Filters, mask_pii: bool) -> pd.DataFrame
         since = since.where(~take, new)
     contact = s["labour_officer"]
     phone = s["labour_officer_phone"].fillna(s["contractor_phone"])
-    if mask_pii:
-        contact, phone = mask_name(contact), mask_phone(phone)
     out = pd.DataFrame({
         "project_code": s["project_code"], "name": s["name"], "township_code": s["township_code"],
         "township": s["township_code"].map(_names(data)), "contractor": s["contractor"],

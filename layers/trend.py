@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from layers.arrears import case_state
-from layers.base import Filters, LayerData
+from layers.base import Filters, LayerData, derived
 from layers.units import as_numbers, as_text, column, fmt_months, month_index, month_range
 
 COLUMNS_ZH = {
@@ -58,16 +58,12 @@ def _reports(data: LayerData, filters: Filters, mi: np.ndarray) -> pd.DataFrame:
     empty["reports"] = 0
     if c.empty or "project_code" not in c.columns or "month" not in c.columns:
         return empty
-    h = pd.DataFrame({
-        "project_code": as_text(c["project_code"]), "mi": month_index(c["month"]),
-        "onsite": as_numbers(column(c, "workers_onsite"), c.index).fillna(0.0),
-        "registered": as_numbers(column(c, "workers_registered"), c.index).fillna(0.0),
-        "cards": as_numbers(column(c, "cards_issued"), c.index).fillna(0.0),
-        "pt": month_index(c["paid_through_month"]) if "paid_through_month" in c.columns else np.nan,
-    })
+    h = derived(data, ("compliance",), ("trend.reports",), lambda: _normalised(c))
     if filters.township:
         p = data.projects
-        inside = as_text(p["project_code"])[(as_text(p["township_code"]) == filters.township).fillna(False)]
+        towns = derived(data, ("projects",), ("trend.project_townships",),
+                        lambda: pd.DataFrame({"code": as_text(p["project_code"]), "township": as_text(p["township_code"])}))
+        inside = towns["code"][(towns["township"] == filters.township).fillna(False)]
         h = h[h["project_code"].isin(inside)]
     h = h[h["mi"].isin(mi)].drop_duplicates(["project_code", "mi"], keep="last")
     h = h.assign(reg=np.minimum(h["registered"], h["onsite"]), crd=np.minimum(h["cards"], h["onsite"]),
@@ -79,6 +75,17 @@ def _reports(data: LayerData, filters: Filters, mi: np.ndarray) -> pd.DataFrame:
         "real_name_pct": (g["reg"] / on * 100).round(1).to_numpy(), "card_pct": (g["crd"] / on * 100).round(1).to_numpy(),
         "settled_pct": (g["settled"] / g["reports"].where(g["reports"] > 0) * 100).round(1).to_numpy(),
         "reports": g["reports"].fillna(0).astype(int).to_numpy(),
+    })
+
+
+def _normalised(c: pd.DataFrame) -> pd.DataFrame:
+    """Every monthly report normalised for the trend, once per read of the frames; do not modify."""
+    return pd.DataFrame({
+        "project_code": as_text(c["project_code"]), "mi": month_index(c["month"]),
+        "onsite": as_numbers(column(c, "workers_onsite"), c.index).fillna(0.0),
+        "registered": as_numbers(column(c, "workers_registered"), c.index).fillna(0.0),
+        "cards": as_numbers(column(c, "cards_issued"), c.index).fillna(0.0),
+        "pt": month_index(c["paid_through_month"]) if "paid_through_month" in c.columns else np.nan,
     })
 
 
