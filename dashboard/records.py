@@ -44,17 +44,23 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 
 def project_view(scope: Sequence[str] | None, code: str, month_to: str | None = None, mask_pii: bool = True) -> dict | None:
-    """The project page: facts, compliance checklist with evidence, cases, deposits, location; None if unseen."""
+    """The project page: facts, compliance checklist with evidence, cases, deposits, location; None if unseen.
+
+    Reads only this project's rows (its project, monthly reports, deposits and cases, by key through
+    the scope ceiling) plus its township's part of the window's project status (`status_part`, shared
+    between workers and warmed), so a project page never needs the whole city's rows in the process.
+    """
     def build() -> dict | None:
-        data = S.window_data(scope, month_to)
-        p = data.projects
-        rows = p[p["project_code"].astype(str) == code] if len(p) else p
+        st_ = S.store()
+        rows = st_.read("projects", scope=scope, where={"project_code": code})
         if rows.empty:
             return None
         row = _records(rows.head(1))[0]
         f = S._filters(None, month_to)
-        st = project_status(data, f)
+        st = status_part(scope, month_to, row.get("township_code"))
         srow = st[st["project_code"] == code]
+        comp = _by_id(st_.read("compliance", scope=scope, where={"project_code": code}))
+        deps = _by_id(st_.read("deposits", scope=scope, where={"project_code": code}))
         checklist = []
         prov = provenance(row)
         for k in KEYS:
@@ -67,13 +73,11 @@ def project_view(scope: Sequence[str] | None, code: str, month_to: str | None = 
                 ev = str(coverage.evidence(srow, k).iloc[0])
                 since = str(coverage.since_text(srow, k).iloc[0]) if state == "缺失" else ""
             checklist.append({"key": k, "title": m.short, "clause": m.clause, "rule": m.rule, "state": state,
-                              "evidence": ev, "since": since, "source": _evidence_source(k, row, data, code, prov)})
-        cs = arrears.case_state(data, f)
-        cases = S._with_links(arrears.case_table(cs[cs["project_code"] == code], S.township_names(scope)))
-        dep = data.deposits
-        deps = dep[dep["project_code"].astype(str) == code] if len(dep) and "project_code" in dep else dep.iloc[0:0]
-        comp = data.compliance
-        reports = comp[comp["project_code"].astype(str) == code].sort_values("month") if len(comp) else comp
+                              "evidence": ev, "since": since, "source": _evidence_source(k, comp, deps, prov)})
+        own = LayerData(townships=S.townships(scope), cases=st_.read("cases", scope=scope, where={"project_code": code}))
+        cs = arrears.case_state(own, f)  # row by row: the same rows as in the whole window's case state
+        cases = S._with_links(arrears.case_table(cs, S.township_names(scope)))
+        reports = comp.sort_values("month") if len(comp) else comp
         return {
             "project": _mask_row(row, "projects", mask_pii), "provenance": prov,
             "township": S.township_names(scope).get(row.get("township_code") or "", row.get("township_code") or "—"),
@@ -87,20 +91,37 @@ def project_view(scope: Sequence[str] | None, code: str, month_to: str | None = 
     return S._cached("project", scope, (code, month_to, mask_pii), build)
 
 
-def _evidence_source(key: str, row: dict, data: LayerData, code: str, prov: str) -> str:
+def _by_id(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows in load order (reads carry no ORDER BY)."""
+    return df.sort_values("id", kind="stable").reset_index(drop=True) if "id" in df.columns and len(df) else df
+
+
+def status_part(scope: Sequence[str] | None, month_to: str | None, township: str | None) -> pd.DataFrame:
+    """One township's rows of the window's project status (coverage_rules.project_status), shared between workers.
+
+    The status is computed over the whole scope (some rules look beyond one project: the latest
+    month any report reached, the contractor's arrears record), then kept per township.
+    """
+    def build() -> pd.DataFrame:
+        st = project_status(S.window_data(scope, month_to), S._filters(None, month_to))
+        part = st[st["township_code"] == township] if township else st[st["township_code"].isna()]
+        part = part.reset_index(drop=True)
+        part.attrs = dict(st.attrs)
+        return part
+
+    return S._cached("status_part", scope, (month_to, township), build)
+
+
+def _evidence_source(key: str, comp: pd.DataFrame, deps: pd.DataFrame, prov: str) -> str:
     """Where a checklist item's facts come from: the project row, its monthly reports or deposits."""
     if key in ("real_name", "card", "monthly_settled"):
-        c = data.compliance
-        r = c[c["project_code"].astype(str) == code] if len(c) else c
-        if len(r):
-            last = _records(r.sort_values("month").tail(1))[0]
+        if len(comp):
+            last = _records(comp.sort_values("month").tail(1))[0]
             return "月报 " + provenance(last)
         return "无月报"
     if key == "deposit":
-        d = data.deposits
-        r = d[d["project_code"].astype(str) == code] if len(d) and "project_code" in d else d.iloc[0:0]
-        if len(r):
-            return "；".join(provenance(x) for x in _records(r.tail(3)))
+        if len(deps):
+            return "；".join(provenance(x) for x in _records(deps.tail(3)))
         return "无保证金记录"
     return "项目台账 " + prov
 

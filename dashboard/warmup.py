@@ -35,7 +35,7 @@ def enabled() -> bool:
 
 def warm(app) -> dict:
     """Build the default views once (in the caller's thread); returns {views, seconds, version}."""
-    from dashboard import services
+    from dashboard import records, services
     from layers import registry
 
     t0 = time.perf_counter()
@@ -52,6 +52,7 @@ def warm(app) -> dict:
             services.overview(None, key, frm, to)
             n += 1
         for code in services.township_names(None):
+            records.status_part(None, to, code)  # what every project page of the township reads
             services.township_view(None, code, frm, to, mask_pii=True)
             services.overview(None, registry.DEFAULT, frm, to, township=code)
             services.map_frame(None, focus=code)
@@ -63,6 +64,7 @@ def warm(app) -> dict:
             sfrm, sto = services.month_window(scope, None, None)
             services.overview(scope, registry.DEFAULT, sfrm, sto)
             services.township_view(scope, code, sfrm, sto, mask_pii=True)
+            records.status_part(scope, sto, code)
             services.overview(scope, registry.DEFAULT, sfrm, sto, township=code)
             services.map_frame(scope)
             services.map_frame(scope, focus=code)
