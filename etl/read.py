@@ -122,15 +122,16 @@ _CODECS = {"UTF-8-BOM": "utf-8-sig", "UTF-8": "utf-8", "GBK": "gbk", "GB18030": 
 
 def _read_text(p: Path, name: str, keys: frozenset[str]) -> Sheet:
     raw = p.read_bytes()
-    if not raw.strip():
+    if not raw[:65536].strip() and not raw.strip():
         raise UnreadableFile(f"{name}: empty", f"文件 {name} 是空文件", file=name)
+    head = _utf8_head(raw)
+    if head is not None:  # UTF-8 as far as the header scan reads: pyarrow reads (and checks) the rest
+        sheet = _read_text_arrow(raw, name, keys, head, p.suffix.lower())
+        if sheet is not None:
+            return sheet
     text, enc = decode(raw, name)
-    head_lines = text[:200_000].splitlines()[:HEADER_SCAN_ROWS]
+    sep, h, headers = _text_header(text[:200_000], p.suffix.lower(), keys)
     del text
-    sep = _sniff_sep(head_lines, p.suffix.lower())
-    head = list(csv.reader(head_lines, delimiter=sep))
-    h = _header_row_index(head, keys)
-    headers = _unique_headers(head[h])
     width = len(headers)
     # rows may have more cells than the header (an unquoted comma): read them all so they can be flagged
     wide = max(width, _max_fields(raw, sep))
@@ -152,6 +153,90 @@ def _read_text(p: Path, name: str, keys: frozenset[str]) -> Sheet:
         raise UnreadableFile(f"{name}: {e}", f"文件 {name} 无法按 CSV 读取（{e}）", file=name) from e
     df.index = pd.RangeIndex(h + 2, h + 2 + len(df))  # 1-based line number of each record
     return _finish(name, headers, df, None, enc, h + 1)
+
+
+def _text_header(head_text: str, suffix: str, keys: frozenset[str]) -> tuple[str, int, list[str]]:
+    """(separator, 0-based header line, headers) from the start of a text file."""
+    head_lines = head_text.splitlines()[:HEADER_SCAN_ROWS]
+    sep = _sniff_sep(head_lines, suffix)
+    head = list(csv.reader(head_lines, delimiter=sep))
+    h = _header_row_index(head, keys)
+    return sep, h, _unique_headers(head[h])
+
+
+def _utf8_head(raw: bytes) -> tuple[str, str] | None:
+    """(first 200,000 characters, 'UTF-8' or 'UTF-8-BOM') when the file starts as valid UTF-8, else None."""
+    import codecs
+
+    bom = raw.startswith(b"\xef\xbb\xbf")
+    try:  # an incremental decoder keeps back a character cut at the end of the slice
+        text = codecs.getincrementaldecoder("utf-8")().decode(raw[3 if bom else 0 : 800_000], final=False)
+    except UnicodeDecodeError:
+        return None
+    return text[:200_000], ("UTF-8-BOM" if bom else "UTF-8")
+
+
+def _read_text_arrow(raw: bytes, name: str, keys: frozenset[str], head: tuple[str, str], suffix: str) -> Sheet | None:
+    """A UTF-8 file through pyarrow's CSV reader (C++, no Python per cell until the frame is made).
+
+    None where pyarrow would not read it as pandas' C parser does, and the caller reads it the
+    usual way: pyarrow missing, bytes that are not UTF-8 further on (then GBK/GB18030 by `decode`),
+    a quote or a bare CR among the skipped title lines, or any record whose cell count is not the
+    header's (short or shifted rows, blank lines: the pandas path keeps and flags those).
+    """
+    try:
+        import pyarrow as pa
+        from pyarrow import csv as pacsv
+    except ImportError:
+        return None
+    head_text, enc = head
+    sep, h, headers = _text_header(head_text, suffix, keys)
+    width = len(headers)
+    body = raw[3:] if enc == "UTF-8-BOM" else raw
+    start = 0
+    for _ in range(h + 1):  # the title lines and the header line
+        start = body.find(b"\n", start) + 1
+        if start == 0:
+            return None
+    skipped = body[:start]
+    if b'"' in skipped or (b"\r" in body and body.count(b"\r") != body.count(b"\r\n")):
+        return None  # quoted cells among the skipped lines, or bare CR line ends
+    try:
+        skipped.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    names = [str(i) for i in range(width)]
+    bad: list[int] = []
+
+    def invalid(row) -> str:
+        bad.append(1)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(body)[start:],
+            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=sep, quote_char='"', double_quote=True, escape_char=False,
+                                             newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=invalid),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.large_string() for n in names}, check_utf8=True,
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[]),
+        )
+    except (pa.ArrowInvalid, ValueError):  # not UTF-8 after all, or not CSV as pyarrow reads it
+        return None
+    if bad:
+        return None
+    import pyarrow.compute as pc
+
+    count = np.zeros(table.num_rows, dtype=np.int64)  # filled cells per row, counted on the arrow buffers
+    columns = {}
+    for i, n in enumerate(names):
+        col = table.column(n)
+        count += pc.greater(pc.binary_length(col), 0).to_numpy(zero_copy_only=False)
+        columns[i] = pd.Series(col.to_numpy(zero_copy_only=False), dtype="str")  # the same "str" dtype read_csv gives
+    del table, col
+    df = pd.DataFrame(columns)
+    df.index = pd.RangeIndex(h + 2, h + 2 + len(df))  # 1-based line number of each record
+    return _finish(name, headers, df, None, enc, h + 1, count=count)
 
 
 # ---- xlsx ------------------------------------------------------------------------------------
@@ -313,6 +398,14 @@ def _unique_headers(row: list) -> list[str]:
     return out
 
 
+def _filled(s: pd.Series) -> np.ndarray:
+    """Cells that hold something (neither missing nor ''); text columns by length (pyarrow: one kernel)."""
+    if s.dtype == "str":
+        return s.str.len().fillna(0).to_numpy(dtype=np.int64) > 0
+    v = s.to_numpy(dtype=object)
+    return pd.notna(v) & (v != "")
+
+
 def _finish(
     name: str,
     headers: list[str],
@@ -321,8 +414,12 @@ def _finish(
     enc: str | None,
     header_row: int,
     extra: pd.Series | None = None,
+    count: np.ndarray | None = None,
 ) -> Sheet:
-    """Trim to the header width, drop fully empty rows, mark rows with cells beyond the headers."""
+    """Trim to the header width, drop fully empty rows, mark rows with cells beyond the headers.
+
+    `count`: filled cells per row when the reader has it already.
+    """
     width = len(headers)
     if extra is None:
         beyond = df.iloc[:, width:]
@@ -333,9 +430,10 @@ def _finish(
         )
     df = df.iloc[:, :width]
     df.columns = headers
-    vals = df.to_numpy(dtype=object)
-    filled = pd.notna(vals) & (vals != "")
-    count = filled.sum(axis=1)
+    if count is None:
+        count = np.zeros(len(df), dtype=np.int64)
+        for i in range(width):
+            count += _filled(df.iloc[:, i])
     keep = count > 0
     few = np.flatnonzero(keep & (count <= 2))  # rows of one or two cells may be only blanks: look closer
     if len(few):

@@ -38,6 +38,44 @@ def test_csv_encodings_and_title_rows(tmp_path, encoding, label):
     assert sheet.data.loc[5, "所属乡镇"] == "尖山风景区管委"
 
 
+def _both_readers(path, monkeypatch):
+    """The file read as usual (pyarrow where it applies) and with the pandas C parser only."""
+    from etl import read
+
+    used = []
+    arrow = read._read_text_arrow
+    monkeypatch.setattr(read, "_read_text_arrow", lambda *a, **k: used.append(arrow(*a, **k)) or used[-1])
+    fast = read_file(path)
+    monkeypatch.setattr(read, "_read_text_arrow", lambda *a, **k: None)
+    slow = read_file(path)
+    return fast[0], slow[0], used[0] is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "标题行\n\n项目编号,项目名称,备注\nXM-1,\"一号,楼\",\"说\"\"明\"\"\"\nXM-2,\"两\n行\",\nXM-3,,-\n",  # quotes, comma, newline
+        "项目编号,项目名称\r\nXM-1,甲\r\nXM-2,乙\r\n",  # CRLF
+        "项目编号,项目名称,所属乡镇\nXM-1,甲\nXM-2,乙,超化镇,多余\n\n",  # short and shifted rows, a blank line
+    ],
+)
+def test_utf8_csv_reads_the_same_with_pyarrow_and_pandas(tmp_path, monkeypatch, text):
+    p = _csv(tmp_path / "p.csv", text, "utf-8-sig")
+    fast, slow, arrow = _both_readers(p, monkeypatch)
+    assert arrow == ("多余" not in text)  # ragged files are left to pandas
+    assert fast.headers == slow.headers and fast.header_row == slow.header_row and fast.encoding == slow.encoding
+    assert fast.data.equals(slow.data) and list(fast.data.dtypes) == list(slow.data.dtypes)
+    assert fast.extra.equals(slow.extra)
+
+
+def test_utf8_start_and_gbk_further_on_is_read_as_gbk(tmp_path):
+    p = tmp_path / "p.csv"  # the header scan sees ASCII only
+    p.write_bytes(b"XMCODE,NAME\n" + b"".join(f"XM-{i},G{i}\n".encode() for i in range(60_000)) + "XM-x,乙工程\n".encode("gbk"))
+    (sheet,) = read_file(p)
+    assert sheet.encoding == "GBK"
+    assert sheet.data.iloc[-1, 1] == "乙工程" and len(sheet.data) == 60_001
+
+
 def test_gb18030_only_characters(tmp_path):
     text = "单位名称,统一社会信用代码\n示例𫖯公司,91410183MA44XXXX0R\n"  # 𫖯 is not in GBK
     (sheet,) = read_file(_csv(tmp_path / "e.csv", text, "gb18030"))
