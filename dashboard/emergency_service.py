@@ -1,7 +1,8 @@
 """Data for the emergency page: search, nearby sites, contacts, fund balance, incidents and their response.
 
 Every function takes the caller's scope (township codes or None, from dashboard.access) and
-reads through the store; the search index is cached per (store, data version, scope). Writes
+reads through the store; on GeoPackage the search index is cached per (store, data version,
+scope), on PostGIS each search runs in SQL (layers/search_sql.py). Writes
 (incidents, response steps) are one transaction each and audit-logged.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from datetime import datetime
 from urllib.parse import quote
 
@@ -23,6 +25,7 @@ from layers import incidents as inc
 from layers import nearby as nb
 from layers import response as resp
 from layers import search as srch
+from layers import search_sql as sq
 
 _CACHE: OrderedDict = OrderedDict()
 _LOCK = threading.Lock()
@@ -76,19 +79,27 @@ def map_base(s: Store | None = None):
 # ---- search and what is around ------------------------------------------------------------------
 
 def search(query: str, scope=None, s: Store | None = None, limit: int = 10) -> srch.SearchResult:
-    """Ranked sites for one query in the caller's scope."""
+    """Ranked sites for one query in the caller's scope.
+
+    PostGIS: the candidate rows are found in SQL per query (pg_trgm, layers/search_sql.py); only
+    townships and gazetteer places are cached. GeoPackage: the in-memory index of the scope, cached.
+    """
     s = s or store()
-    index = _cached("index", s, scope, lambda: srch.load_index(s, scope))
+    if sq.uses_sql(s):
+        base = _cached("search_base", s, scope, lambda: sq.load_base(s, scope))
+        return sq.search_sql(s, query, base, scope=scope, limit=limit)
+    index = _cached("index", s, scope, lambda: sq.load_index(s, scope))
     return srch.search(query, index, limit=limit)
 
 
 def nearby(lon: float, lat: float, radius_km: float = nb.DEFAULT_RADIUS_KM, scope=None, s: Store | None = None,
-           personal: bool = True) -> pd.DataFrame:
-    """Projects and employers within radius_km (radius cut in the database), phones masked unless `personal`."""
+           personal: bool = True) -> nb.Nearby:
+    """The nearest projects and employers within radius_km and totals over all of them (computed in the
+    database on PostGIS); phones masked unless `personal` (the panel's rows carry none today)."""
     s = s or store()
     radius_km = float(radius_km) if float(radius_km) in nb.RADIUS_CHOICES_KM else nb.DEFAULT_RADIUS_KM
-    rows = nb.fetch_nearby(s, float(lon), float(lat), radius_km=radius_km, scope=scope)
-    return rows if personal else _mask(rows)
+    near = nb.fetch_nearby(s, float(lon), float(lat), radius_km=radius_km, scope=scope)
+    return near if personal else replace(near, rows=_mask(near.rows))
 
 
 def amap_link(gcj_lon: float, gcj_lat: float, name: str) -> str:

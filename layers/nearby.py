@@ -7,6 +7,7 @@ radius query returned) and a WGS-84 point. Distances are computed in EPSG:4547 (
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -20,11 +21,12 @@ DEFAULT_RADIUS_KM = 1.0
 RADIUS_CHOICES_KM = (0.5, 1.0, 2.0, 5.0)
 CLOSED_STATUSES = frozenset({"结案", "已结案", "办结", "已办结", "closed"})
 KIND_ZH = {"project": "工程项目", "enterprise": "用人单位"}
-COLUMNS = [
+NEAREST = 60  # rows the radius panel lists and draws; its heading counts every site within the radius
+COLUMNS = [  # what the panel shows of a site (contacts come from emergency_service.site_context, masked there)
     "kind", "kind_zh", "key", "name", "address", "township_code", "distance_m", "open_cases", "workers", "amount_owed",
-    "status", "contractor", "contractor_phone", "labour_officer", "labour_officer_phone", "legal_rep", "phone",
     "lon", "lat",
 ]
+ITEM_COLUMNS = ["kind", "key", "name", "address", "township_code", "distance_m", "open_cases", "workers", "amount_owed"]
 
 
 @lru_cache(maxsize=1)
@@ -125,10 +127,7 @@ def _rows(df: pd.DataFrame, kind: str, key: str, totals: pd.DataFrame) -> pd.Dat
     out = pd.DataFrame({
         "kind": kind, "kind_zh": KIND_ZH[kind], "key": get(key).astype(str), "name": get("name"),
         "address": get("address"), "township_code": get("township_code"),
-        "distance_m": df["distance_m"].round(1), "status": get("status"),
-        "contractor": get("contractor"), "contractor_phone": get("contractor_phone"),
-        "labour_officer": get("labour_officer"), "labour_officer_phone": get("labour_officer_phone"),
-        "legal_rep": get("legal_rep"), "phone": get("phone"),
+        "distance_m": df["distance_m"].round(1),
         "lon": pd.to_numeric(get("lon"), errors="coerce"), "lat": pd.to_numeric(get("lat"), errors="coerce"),
     })
     t = totals.reindex(out["key"].to_numpy())
@@ -149,62 +148,120 @@ def summary(rows: pd.DataFrame) -> dict:
     }
 
 
-# ---- the radius query in the store (bounding box by index, exact distance in EPSG:4547) ----------
+# ---- the radius query in the store -----------------------------------------------------------------
 
-_SITE_COLUMNS = {
-    "projects": ["project_code", "name", "address", "township_code", "status", "contractor", "contractor_phone",
-                 "labour_officer", "labour_officer_phone", "lon", "lat"],
-    "enterprises": ["credit_code", "name", "address", "township_code", "legal_rep", "phone", "lon", "lat"],
-}
+@dataclass
+class Nearby:
+    """What the radius panel gets: the nearest `limit` sites, and totals over every site within the radius."""
+
+    rows: pd.DataFrame  # COLUMNS, nearest first, at most `limit` rows
+    summary: dict  # summary() of every site within the radius (not only the rows sent)
+    total: int  # sites within the radius
+    radius_km: float
 
 
-def radius_select(table, lon0: float, lat0: float, radius_m: float, backend: str, scope=None):
-    """SQLAlchemy SELECT of a spatial table's rows within radius_m (bound parameters only).
+_SITE_KEYS = {"projects": ("project", "project_code"), "enterprises": ("enterprise", "credit_code")}
+_READ_COLUMNS = ["name", "address", "township_code", "lon", "lat"]
 
-    Both backends cut first by a lon/lat box on the plain lon/lat columns: float comparisons are
-    leakproof, so PostgreSQL may use a btree index on them even under FORCE ROW LEVEL SECURITY
-    (a GIST `&&` on geom is not leakproof and is not used as an index condition behind RLS
-    policies). PostGIS then keeps rows by ST_DWithin of both points transformed to EPSG:4547 and
-    returns ST_Distance in metres; on GeoPackage `within()` makes the same cut with pyproj.
+
+def radius_select(table, lon0: float, lat0: float, radius_m: float, scope=None):
+    """SQLAlchemy SELECT of a spatial table's rows in the lon/lat box around the circle (bound parameters only).
+
+    The box is compared on the plain lon/lat columns: float comparisons are leakproof, so
+    PostgreSQL may use the btree of migration 0002 even under FORCE ROW LEVEL SECURITY (a GIST
+    `&&` on geom is not leakproof and is not used as an index condition behind RLS policies).
     """
     import sqlalchemy as sa  # noqa: PLC0415
 
+    key = _SITE_KEYS[table.name][1]
+    return sa.select(table.c[key], *[table.c[c] for c in _READ_COLUMNS]).where(*_box(table, lon0, lat0, radius_m, scope))
+
+
+def _box(table, lon0: float, lat0: float, radius_m: float, scope) -> list:
     x0, y0, x1, y1 = (float(v) for v in bbox(lon0, lat0, radius_m))
-    cols = [table.c[c] for c in _SITE_COLUMNS[table.name]]
-    box = (table.c.lon.between(x0, x1), table.c.lat.between(y0, y1))
-    if backend == "postgis":
-        srid = int(PROJECTED_CRS.split(":")[1])
-        here = sa.func.ST_Transform(sa.func.ST_SetSRID(sa.func.ST_MakePoint(float(lon0), float(lat0)), 4326), srid)
-        there = sa.func.ST_Transform(table.c.geom, srid)
-        q = sa.select(*cols, sa.func.ST_Distance(there, here).label("distance_m")).where(
-            *box, sa.func.ST_DWithin(there, here, float(radius_m)))
-    else:
-        q = sa.select(*cols).where(*box)
-    if scope is not None:
-        q = q.where(table.c.township_code.in_(list(scope)))
-    return q
+    scoped = [table.c.township_code.in_(list(scope))] if scope is not None else []
+    return [table.c.lon.between(x0, x1), table.c.lat.between(y0, y1), *scoped]
 
 
-def fetch_nearby(store, lon0: float, lat0: float, radius_km: float = DEFAULT_RADIUS_KM, scope=None) -> pd.DataFrame:
-    """`nearby()` answered from the store in one transaction: the radius cut runs in the database,
-    then the open cases of the sites found are read by project code or credit code.
+def nearest_select(lon0: float, lat0: float, radius_m: float, limit: int = NEAREST, scope=None):
+    """PostGIS SELECT of the `limit` sites nearest to the point within radius_m with each one's open-case
+    totals, and on every row the totals over all sites within the radius; bound parameters only.
 
-    `store` is a geodata.store.Store; `scope` township codes or None. Same columns as `nearby()`.
-    On PostGIS the database already cut at radius_m; `within` recomputes the same EPSG:4547
-    distances with PROJ (agreeing to millimetres), so both backends answer through one code path.
+    Sites: the lon/lat box on the btree (see radius_select), then ST_Distance of both points transformed
+    to EPSG:4547 (one transform per row in the box) at most radius_m. Per listed site its open cases by index (btrees of migration
+    0004) in a LATERAL subquery; the radius totals as one aggregate per kind over the cases linked to
+    any site within (a case has one project and one employer, so this equals summing the sites).
+    """
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    from geodata import schema  # noqa: PLC0415
+
+    srid = int(PROJECTED_CRS.split(":")[1])
+    here = sa.func.ST_Transform(sa.func.ST_SetSRID(sa.func.ST_MakePoint(float(lon0), float(lat0)), 4326), srid)
+    c = schema.cases
+    scoped_cases = [c.c.township_code.in_(list(scope))] if scope is not None else []
+    is_open = sa.and_(c.c.closed_date.is_(None),
+                      sa.func.coalesce(sa.func.btrim(c.c.status), "").not_in(sorted(CLOSED_STATUSES)), *scoped_cases)
+    owed = c.c.amount - sa.func.coalesce(c.c.recovered, 0.0)
+    near, totals, links = {}, {}, {}
+    for name, (kind, key) in _SITE_KEYS.items():
+        t = schema.DATA_TABLES[name]
+        # one ST_Transform per row of the box (OFFSET 0 keeps PostgreSQL from inlining `d` twice)
+        boxed = sa.select(sa.literal(kind).label("kind"), t.c[key].label("key"), *[t.c[x] for x in _READ_COLUMNS],
+                          sa.func.ST_Distance(sa.func.ST_Transform(t.c.geom, srid), here).label("d")).where(
+            *_box(t, lon0, lat0, radius_m, scope)).offset(0).subquery(f"box_{name}")
+        near[kind] = sa.select(boxed).where(boxed.c.d <= float(radius_m)).cte(f"near_{name}")
+        links[kind] = c.c.project_code if kind == "project" else c.c.credit_code
+        totals[kind] = sa.select(
+            sa.select(sa.func.count()).select_from(near[kind]).scalar_subquery().label("sites"),
+            sa.func.count().label("n"), sa.func.coalesce(sa.func.sum(c.c.workers), 0).label("w"),
+            sa.func.coalesce(sa.func.sum(owed), 0.0).label("a"),
+        ).where(is_open, links[kind].in_(sa.select(near[kind].c.key))).cte(f"total_{name}")
+    both = sa.union_all(*[sa.select(n) for n in near.values()]).subquery("both_kinds")
+    nearest = sa.select(both).order_by(sa.func.round(sa.cast(both.c.d, sa.Numeric), 1), both.c.kind, both.c.d,
+                                        both.c.key).limit(int(limit)).cte("nearest")
+    per_site = {}
+    for kind, link in links.items():  # one index probe per listed site
+        per_site[kind] = sa.select(sa.func.count().label("n"), sa.func.sum(c.c.workers).label("w"),
+                                   sa.func.sum(owed).label("a")).where(
+            is_open, link == nearest.c.key, nearest.c.kind == kind).lateral(f"open_{kind}")
+    p, e = per_site["project"], per_site["enterprise"]
+    tp, te = totals["project"], totals["enterprise"]
+    return sa.select(
+        nearest.c.kind, nearest.c.key, nearest.c.name, nearest.c.address, nearest.c.township_code, nearest.c.lon,
+        nearest.c.lat, sa.func.round(sa.cast(nearest.c.d, sa.Numeric), 1).label("distance_m"),
+        (p.c.n + e.c.n).label("open_cases"),
+        sa.func.coalesce(p.c.w, e.c.w, 0).label("workers"), sa.func.coalesce(p.c.a, e.c.a, 0.0).label("amount_owed"),
+        (tp.c.sites + te.c.sites).label("total"), tp.c.sites.label("total_projects"),
+        (tp.c.n + te.c.n).label("total_open_cases"), (tp.c.w + te.c.w).label("total_workers"),
+        (tp.c.a + te.c.a).label("total_amount_owed"),
+    ).select_from(nearest.join(p, sa.true()).join(e, sa.true()).join(tp, sa.true()).join(te, sa.true())).order_by(
+        sa.func.round(sa.cast(nearest.c.d, sa.Numeric), 1), nearest.c.kind, nearest.c.d, nearest.c.key)
+
+
+def fetch_nearby(store, lon0: float, lat0: float, radius_km: float = DEFAULT_RADIUS_KM, scope=None,
+                 limit: int = NEAREST) -> Nearby:
+    """The `limit` sites nearest to the WGS-84 point within radius_km, and totals over all of them, from the store.
+
+    `store` is a geodata.store.Store; `scope` township codes or None (row-level security on
+    PostGIS, the same filter in the query on both backends). PostGIS answers in one query
+    (nearest_select): only the rows and columns the panel shows leave the database. GeoPackage
+    (city scale) reads the lon/lat box, then `nearby()` measures with PROJ and sums in pandas.
+    Both measure in EPSG:4547 and agree to millimetres.
     """
     import sqlalchemy as sa  # noqa: PLC0415
 
     from geodata import schema  # noqa: PLC0415
 
     radius_m = float(radius_km) * 1000.0
+    if store.kind == "postgis":
+        with store.begin(scope) as conn:
+            _settings(conn)
+            return _from_sql(pd.read_sql(nearest_select(lon0, lat0, radius_m, limit, scope), conn), radius_km)
     frames, cases = {}, None
     with store.begin(scope) as conn:
-        if store.kind == "postgis":  # ST_Transform's declared cost would trigger JIT compilation (~100 ms)
-            conn.exec_driver_sql("SET LOCAL jit = off")
-        for kind in ("projects", "enterprises"):
-            q = radius_select(schema.DATA_TABLES[kind], lon0, lat0, radius_m, store.kind, scope)
-            frames[kind] = pd.read_sql(q, conn).drop(columns=["distance_m"], errors="ignore")
+        for name in _SITE_KEYS:
+            frames[name] = pd.read_sql(radius_select(schema.DATA_TABLES[name], lon0, lat0, radius_m, scope), conn)
         t = schema.cases
         codes = frames["projects"]["project_code"].dropna().astype(str).tolist()
         credits = frames["enterprises"]["credit_code"].dropna().astype(str).tolist()
@@ -215,5 +272,40 @@ def fetch_nearby(store, lon0: float, lat0: float, radius_km: float = DEFAULT_RAD
             if scope is not None:
                 q = q.where(t.c.township_code.in_(list(scope)))
             cases = pd.read_sql(q, conn)
-    return nearby(lon0, lat0, projects=frames["projects"], enterprises=frames["enterprises"], cases=cases,
+    rows = nearby(lon0, lat0, projects=frames["projects"], enterprises=frames["enterprises"], cases=cases,
                   radius_km=radius_km)
+    return Nearby(rows.head(limit).reset_index(drop=True), summary(rows), len(rows), float(radius_km))
+
+
+def _settings(conn) -> None:
+    """This transaction only: no JIT (ST_Transform's declared cost would trigger ~100 ms of compiling), and a
+    plan for the actual point and radius: psycopg prepares a statement run 5 times, and PostgreSQL's generic
+    plan for it (box and radius unknown) joins the sites and cases by nested loops, 1-70 s at province."""
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    for name, value in (("jit", "off"), ("plan_cache_mode", "force_custom_plan")):
+        conn.execute(sa.select(sa.func.set_config(name, value, True)))
+
+
+def _from_sql(df: pd.DataFrame, radius_km: float) -> Nearby:
+    if df.empty:
+        return Nearby(pd.DataFrame(columns=COLUMNS), summary(df), 0, float(radius_km))
+    top = df.iloc[0]
+    totals = {"projects": int(top["total_projects"]), "enterprises": int(top["total"] - top["total_projects"]),
+              "open_cases": int(top["total_open_cases"]), "workers": int(top["total_workers"]),
+              "amount_owed": round(float(top["total_amount_owed"]), 2)}
+    rows = df.assign(kind_zh=df["kind"].map(KIND_ZH), key=df["key"].astype(str),
+                     distance_m=df["distance_m"].astype(float), open_cases=df["open_cases"].astype(int),
+                     workers=df["workers"].astype(int), amount_owed=df["amount_owed"].astype(float).round(2))
+    return Nearby(rows[COLUMNS].reset_index(drop=True), totals, int(top["total"]), float(radius_km))
+
+
+def explain(store, lon0: float, lat0: float, radius_km: float, scope=None) -> list[str]:
+    """EXPLAIN ANALYZE of the PostGIS radius query (for benchmarks/RESULTS.md)."""
+
+    with store.begin(scope) as conn:
+        _settings(conn)
+        c = nearest_select(lon0, lat0, float(radius_km) * 1000.0, NEAREST, scope).compile(
+            conn, compile_kwargs={"render_postcompile": True})
+        return [f"-- radius {radius_km:g} km at {lon0:.5f},{lat0:.5f}"] + [
+            r[0] for r in conn.exec_driver_sql("EXPLAIN (ANALYZE, COSTS OFF) " + str(c), c.params)]

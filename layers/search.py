@@ -5,7 +5,8 @@ index once (cache it by data version), `search(query, index)` answers one query 
 sites. Coordinates may be typed as `113.38,34.54`, `34.54 113.38`, `34°32'N 113°23'E`, in
 WGS-84 or marked GCJ-02 / BD-09 (`gcj02:113.38,34.54`, `113.38,34.54 高德`, `… 百度`); every site
 comes back in WGS-84 with its GCJ-02 twin for AMap. Limits: in-memory, one scope at a time;
-fuzzy matching scans every name (measured in benchmarks/search.py).
+fuzzy matching scans every name (measured in benchmarks/search.py). On PostGIS layers/search_sql.py
+finds the candidate rows in SQL (pg_trgm) and ranks them with this same `search`.
 """
 
 from __future__ import annotations
@@ -473,42 +474,17 @@ def _coordinate_answer(query: str, typed: TypedPoint, index: SearchIndex) -> Sea
     return SearchResult(query, "found", msg, sites, typed)
 
 
-# ---- answered from the store (the CLI and the emergency page's service) -------------------------
-
-_INDEX_COLUMNS = {
-    "incidents": ["incident_no", "address", "grade", "status", "occurred_at", "township_code", "lon", "lat"],
-    "cases": ["case_no", "employer_name", "address", "status", "received_date", "township_code", "lon", "lat"],
-    "projects": ["project_code", "name", "address", "contractor", "contractor_credit_code", "status", "township_code",
-                 "lon", "lat"],
-    "enterprises": ["credit_code", "name", "address", "industry", "township_code", "lon", "lat"],
-}
-
+# ---- answered from the store (layers/search_sql.py: SQL on PostGIS, this index on GeoPackage) ---------------
 
 def load_index(store, scope=None) -> SearchIndex:
-    """Read what search needs from `store` (a geodata.store.Store) for `scope` and build the index."""
-    frames = {k: pd.DataFrame(store.read(k, scope=scope, columns=cols)).drop(columns=["geometry"], errors="ignore")
-              for k, cols in _INDEX_COLUMNS.items()}
-    from etl.gazetteer import entries  # noqa: PLC0415  (the store's village list, else the bundled demo one)
+    """Read what search needs from `store` for `scope` and build the in-memory index (layers.search_sql.load_index)."""
+    from layers.search_sql import load_index as load  # noqa: PLC0415
 
-    gaz = entries(store)
-    if scope is not None and len(gaz):
-        gaz = gaz[gaz["township_code"].isin(list(scope))]
-    return build_index(townships=store.townships(), gazetteer=gaz, **frames)
+    return load(store, scope)
 
 
 def search_cli(store, query: str, radius_km: float = 1.0, scope=None, limit: int = 10) -> dict:
-    """`wagemap search QUERY [--radius-km R] --json`: ranked sites with WGS-84/GCJ-02 and what is near each."""
-    from layers.nearby import fetch_nearby, summary  # noqa: PLC0415
+    """`wagemap search QUERY [--radius-km R] --json` (layers.search_sql.search_cli)."""
+    from layers.search_sql import search_cli as cli  # noqa: PLC0415
 
-    result = search(query, load_index(store, scope), limit=limit)
-    out = result.to_dict()
-    out["radius_km"] = radius_km
-    for site in out["sites"]:
-        site["label"] = f"[{site['kind_zh']}] {site['title']}（{site['township_name'] or '市外'}）"
-        rows = fetch_nearby(store, site["lon"], site["lat"], radius_km=radius_km, scope=scope)
-        site["nearby"] = {
-            "summary": summary(rows),
-            "items": rows[["kind", "key", "name", "address", "township_code", "distance_m", "open_cases", "workers",
-                           "amount_owed"]].astype(object).where(rows.notna(), None).to_dict("records"),
-        }
-    return out
+    return cli(store, query, radius_km=radius_km, scope=scope, limit=limit)

@@ -147,13 +147,14 @@ def show_site(site, radius):
         hint = html.P("选定现场后显示周边的项目和单位。", className="muted")
         return _site_panel(None), hint, "", "", _figure(None, pd.DataFrame(), radius, scope)
     personal = access.can_see_personal_data()
-    rows = svc.nearby(site["lon"], site["lat"], radius, scope, personal=personal)
+    near = svc.nearby(site["lon"], site["lat"], radius, scope, personal=personal)
+    rows = near.rows
     projects = rows.loc[rows["kind"] == "project", "key"] if len(rows) else pd.Series(dtype=str)
     context = svc.site_context(site, scope, personal=personal,
                                nearest_project=projects.iloc[0] if len(projects) else None)
     if personal and context["contacts"]:
         access.audit("view_contacts", f"{site.get('kind')}:{site.get('key')}", context.get("project_code") or "")
-    return (_site_panel(site), _nearby_list(rows, radius), _contacts(context["contacts"]), _fund(context["fund"]),
+    return (_site_panel(site), _nearby_list(near, radius), _contacts(context["contacts"]), _fund(context["fund"]),
             _figure(site, rows, radius, scope))
 
 
@@ -182,14 +183,14 @@ def _coord_row(label: str, value: str, cid: str):
                                             style={"cursor": "pointer", "fontSize": "18px"})])
 
 
-def _nearby_list(rows: pd.DataFrame, radius: float):
-    s = nb.summary(rows)
+def _nearby_list(near: nb.Nearby, radius: float):
+    s, rows = near.summary, near.rows
     head = html.P(f"{radius:g} 公里内：项目 {s['projects']} 个、单位 {s['enterprises']} 家；在办欠薪案件 {s['open_cases']} 件，"
                   f"涉及 {s['workers']} 人，欠薪 {fmt_wan(s['amount_owed'])}", id="em-nearby-summary")
     if rows.empty:
         return [head, html.P("半径内没有项目或单位。", className="muted")]
     items = []
-    for r in rows.head(60).itertuples(index=False):  # display loop over at most 60 rows
+    for r in rows.itertuples(index=False):  # display loop over at most nb.NEAREST rows
         href = f"/project/{r.key}" if r.kind == "project" else f"/enterprise/{r.key}"
         warn = {"color": "#c0392b", "fontWeight": 700} if r.open_cases else {}
         items.append(html.Li(style={"padding": "6px 0", "borderBottom": "1px solid #eef1f4"}, children=[
@@ -198,7 +199,8 @@ def _nearby_list(rows: pd.DataFrame, radius: float):
             html.Div([html.Span(f"在办案件 {r.open_cases} 件 · {r.workers} 人 · {fmt_wan(r.amount_owed)}", style=warn)],
                      className="small"),
         ]))
-    more = html.P(f"另有 {len(rows) - 60} 个未列出。", className="muted small") if len(rows) > 60 else None
+    more = (html.P(f"以上为最近的 {len(rows)} 个（图上同）；另有 {near.total - len(rows)} 个未列出，已计入上方合计。",
+                   className="muted small") if near.total > len(rows) else None)
     return [head, html.Ul(items, id="em-nearby-list", style={"listStyle": "none", "padding": 0, "margin": 0}), more]
 
 

@@ -71,10 +71,14 @@ def test_context_contacts_fund_and_masking(store):
 
 def test_search_and_nearby_through_the_service(store):
     _seed(store)
+    svc._CACHE.clear()
     r = svc.search("金水湾", s=store)
     assert r.sites[0].key == "XM-1"
-    rows = svc.nearby(SITE[0], SITE[1], 1.0, s=store)
-    assert rows["key"].tolist() == ["XM-1"]
+    cached = {k[0] for k in svc._CACHE}
+    assert cached == ({"search_base"} if store.kind == "postgis" else {"index"})  # PostGIS: each search in SQL
+    near = svc.nearby(SITE[0], SITE[1], 1.0, s=store)
+    assert near.rows["key"].tolist() == ["XM-1"] and near.total == 1 and near.summary["projects"] == 1
+    assert svc.nearby(SITE[0], SITE[1], 1.0, s=store, personal=False).rows["key"].tolist() == ["XM-1"]
 
 
 def test_amap_link_uses_gcj02_and_escapes_the_name():

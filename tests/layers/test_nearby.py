@@ -114,24 +114,44 @@ def test_radius_query_in_the_store_matches_the_hand_count(store):
     _load(store, "projects", pd.concat([projects, other], ignore_index=True))
     _load(store, "enterprises", enterprises)
     _load(store, "cases", cases.assign(received_date="2024-01-05", township_code="410183001000"))
-    rows = nb.fetch_nearby(store, *CENTRE, radius_km=1.0)
+    near = nb.fetch_nearby(store, *CENTRE, radius_km=1.0)
+    rows = near.rows
+    assert list(rows.columns) == nb.COLUMNS
     assert sorted(rows.loc[rows["kind"] == "project", "key"]) == ["P0", "P1", "P2", "P3", "PX"]
     assert rows.loc[rows["kind"] == "enterprise", "key"].tolist() == ["E1"]
+    assert rows["distance_m"].is_monotonic_increasing and rows["key"].iloc[0] == "P0"
     by_key = rows.set_index("key")
     assert by_key.loc["P1", "open_cases"] == 1 and by_key.loc["P1", "amount_owed"] == pytest.approx(15.0)
     assert by_key.loc["P3", "distance_m"] == pytest.approx(999.8, abs=0.1)
+    assert near.total == 6
+    assert near.summary == {"projects": 5, "enterprises": 1, "open_cases": 3, "workers": 21, "amount_owed": 30.5}
     scoped = nb.fetch_nearby(store, *CENTRE, radius_km=1.0, scope=["410183001000"])
-    assert "PX" not in scoped["key"].tolist() and len(scoped) == 5
+    assert "PX" not in scoped.rows["key"].tolist() and scoped.total == 5
     wide = nb.fetch_nearby(store, *CENTRE, radius_km=2.0)
-    assert sorted(wide.loc[wide["kind"] == "project", "key"]) == ["P0", "P1", "P2", "P3", "P4", "P5", "PX"]
+    assert sorted(wide.rows.loc[wide.rows["kind"] == "project", "key"]) == ["P0", "P1", "P2", "P3", "P4", "P5", "PX"]
+    empty = nb.fetch_nearby(store, 113.2, 34.6, radius_km=0.5)
+    assert empty.rows.empty and empty.total == 0 and empty.summary["projects"] == 0
+
+
+def test_radius_sends_the_nearest_rows_and_totals_over_all(store):
+    """The panel gets `limit` rows, nearest first; its heading counts every site within the radius."""
+    projects, enterprises, cases = hand_built()
+    _load(store, "projects", projects)
+    _load(store, "enterprises", enterprises)
+    _load(store, "cases", cases.assign(received_date="2024-01-05", township_code="410183001000"))
+    full = nb.fetch_nearby(store, *CENTRE, radius_km=5.0)
+    near = nb.fetch_nearby(store, *CENTRE, radius_km=5.0, limit=3)
+    assert near.rows["key"].tolist() == full.rows["key"].tolist()[:3] == ["P0", "E1", "P1"]
+    assert near.total == full.total == len(full.rows) == 9
+    assert near.summary == full.summary == {"projects": 7, "enterprises": 2, "open_cases": 4, "workers": 24,
+                                            "amount_owed": 31.5}
+    assert not {"contractor_phone", "labour_officer_phone", "phone"} & set(near.rows.columns)  # only what is shown
 
 
 def test_radius_sql_uses_bound_parameters_only():
     from sqlalchemy.dialects import postgresql
 
-    from geodata import schema
-
-    q = nb.radius_select(schema.projects, 113.38, 34.54, 1000.0, "postgis", scope=["410183001000"])
+    q = nb.nearest_select(113.38, 34.54, 1000.0, 60, scope=["410183001000"])
     sql = str(q.compile(dialect=postgresql.dialect()))
-    assert "113.38" not in sql and "1000" not in sql and "410183001000" not in sql
-    assert "ST_DWithin" in sql and "BETWEEN" in sql
+    assert "113.38" not in sql and "1000" not in sql and "410183001000" not in sql and "结案" not in sql
+    assert "ST_Distance" in sql and "ST_Transform" in sql and "BETWEEN" in sql and "LIMIT" in sql

@@ -23,14 +23,12 @@ def metres(a, b) -> float:
     return math.hypot(dx, dy)
 
 
-@pytest.fixture(scope="module")
-def index():
-    tw = demo_boundaries()
-    tw["lon"] = tw.geometry.representative_point().x
-    tw["lat"] = tw.geometry.representative_point().y
-    incidents = pd.DataFrame({"incident_no": ["SJ2024-0007", "SJ2024-0008"], "address": ["超化镇黄固寺村安置房工地门口", "青屏大街"],
-                              "grade": ["较大", "一般"], "status": ["处置中", "已结束"], "occurred_at": ["2024-05-01 09:00", "2024-01-02"],
-                              "township_code": ["410183104000", "410183001000"], "lon": [SITE[0], OTHER[0]], "lat": [SITE[1], OTHER[1]]})
+def frames() -> dict[str, pd.DataFrame]:
+    """The hand-made sites every search form is tested on (also loaded into stores by test_search_sql.py)."""
+    incidents = pd.DataFrame({
+        "incident_no": ["SJ2024-0007", "SJ2024-0008"], "address": ["超化镇黄固寺村安置房工地门口", "青屏大街"],
+        "grade": ["较大", "一般"], "status": ["处置中", "已结束"], "occurred_at": ["2024-05-01 09:00", "2024-01-02"],
+        "township_code": ["410183104000", "410183001000"], "lon": [SITE[0], OTHER[0]], "lat": [SITE[1], OTHER[1]]})
     cases = pd.DataFrame({"case_no": ["AJ-2024-0315"], "employer_name": ["河南某某劳务有限公司"], "address": ["超化镇黄固寺村"],
                           "status": ["核查"], "township_code": ["410183104000"], "lon": [SITE[0] + 0.001], "lat": [SITE[1]]})
     projects = pd.DataFrame({
@@ -42,13 +40,22 @@ def index():
         "township_code": ["410183104000", "410183110000", "410183001000"],
         "lon": [SITE[0] + 0.002, 113.47, OTHER[0]], "lat": [SITE[1], 34.49, OTHER[1]],
     })
-    enterprises = pd.DataFrame({"credit_code": ["91410183MA0000001X", "91410183MA47XYZ12Q"], "name": ["示例建工集团有限公司", "新密市耐火材料厂"],
-                                "address": ["青屏大街1号", "米村镇朝阳沟村"], "township_code": ["410183001000", "410183101000"],
-                                "lon": [OTHER[0] + 0.003, 113.2716], "lat": [OTHER[1], 34.5589]})
+    enterprises = pd.DataFrame({
+        "credit_code": ["91410183MA0000001X", "91410183MA47XYZ12Q"], "name": ["示例建工集团有限公司", "新密市耐火材料厂"],
+        "address": ["青屏大街1号", "米村镇朝阳沟村"], "township_code": ["410183001000", "410183101000"],
+        "lon": [OTHER[0] + 0.003, 113.2716], "lat": [OTHER[1], 34.5589]})
     gaz = pd.DataFrame({"name": ["黄固寺村", "朝阳沟村", "李堂村"], "aliases": ["黄固寺", "", ""], "kind": ["村", "村", "村"],
                         "township_code": ["410183104000", "410183101000", "410183110000"],
                         "lon": [SITE[0] - 0.002, 113.2716, 113.468], "lat": [SITE[1] + 0.001, 34.5589, 34.4914]})
-    return s.build_index(townships=tw, incidents=incidents, cases=cases, projects=projects, enterprises=enterprises, gazetteer=gaz)
+    return {"incidents": incidents, "cases": cases, "projects": projects, "enterprises": enterprises, "gazetteer": gaz}
+
+
+@pytest.fixture(scope="module")
+def index():
+    tw = demo_boundaries()
+    tw["lon"] = tw.geometry.representative_point().x
+    tw["lat"] = tw.geometry.representative_point().y
+    return s.build_index(townships=tw, **frames())
 
 
 @pytest.mark.parametrize("query, kind, key", [
