@@ -15,7 +15,7 @@ from dashboard import services as S
 from layers import arrears, coverage, gaps
 from layers.base import LayerData
 from layers.coverage_rules import KEYS, project_status
-from layers.units import fmt_dates
+from layers.units import fmt_date, fmt_dates
 
 
 def _batches() -> dict[int, dict]:
@@ -33,14 +33,26 @@ def provenance(row: dict) -> str:
     src = row.get("source_file") or (b or {}).get("source_file") or "—"
     rown = row.get("source_row")
     where = f" 第{int(rown)}行" if rown is not None and not pd.isna(rown) else ""
-    when = f"，{fmt_dates(pd.Series([b['loaded_at']])).iloc[0]}载入" if b and b.get("loaded_at") is not None else ""
+    when = f"，{fmt_date(b['loaded_at'])}载入" if b and b.get("loaded_at") is not None else ""
     return f"{src}{where}（批次{int(bid) if bid is not None and not pd.isna(bid) else '—'}{when}）"
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
-    """Plain records (no geometry, None for missing) for pages and the cache."""
-    df = pd.DataFrame(df.drop(columns=["geometry", "geom"], errors="ignore"))
-    return df.astype(object).where(df.notna(), None).to_dict("records")
+    """Plain records (no geometry, None for missing) for pages and the cache.
+
+    A page's frames are a few rows wide by tens of columns: a loop over the values is ~30x faster
+    here than DataFrame.astype(object).where(...) (benchmarks/warm.py, project page).
+    """
+    cols = [c for c in df.columns if c not in ("geometry", "geom")]
+    return [{k: (None if _missing(v) else v) for k, v in zip(cols, row, strict=True)}
+            for row in pd.DataFrame(df[cols]).to_numpy(dtype=object)]
+
+
+def _missing(v) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):  # list-like values are present
+        return False
 
 
 def project_view(scope: Sequence[str] | None, code: str, month_to: str | None = None, mask_pii: bool = True) -> dict | None:
@@ -59,6 +71,7 @@ def project_view(scope: Sequence[str] | None, code: str, month_to: str | None = 
         f = S._filters(None, month_to)
         st = status_part(scope, month_to, row.get("township_code"))
         srow = st[st["project_code"] == code]
+        facts = srow.iloc[0].to_dict() if len(srow) else {}
         comp = _by_id(st_.read("compliance", scope=scope, where={"project_code": code}))
         deps = _by_id(st_.read("deposits", scope=scope, where={"project_code": code}))
         checklist = []
@@ -68,7 +81,7 @@ def project_view(scope: Sequence[str] | None, code: str, month_to: str | None = 
             if srow.empty:
                 state, ev, since = "不适用", "项目不在建或未开工，不计入机制检查", ""
             else:
-                app, met = bool(srow[f"{k}_app"].iloc[0]), bool(srow[f"{k}_met"].iloc[0])
+                app, met = bool(facts[f"{k}_app"]), bool(facts[f"{k}_met"])
                 state = "达标" if met else ("缺失" if app else "不适用")
                 ev = str(coverage.evidence(srow, k).iloc[0])
                 since = str(coverage.since_text(srow, k).iloc[0]) if state == "缺失" else ""

@@ -199,10 +199,10 @@ def settings() -> Settings:
 
 
 def _version(ctx: Context) -> str:
-    """The store's data version, read once per request."""
-    from flask import g, has_request_context
+    """The store's data version, read once per request (or app context: the warm-up, a CLI call)."""
+    from flask import g, has_app_context
 
-    if has_request_context():
+    if has_app_context():
         v = getattr(g, "_wagemap_version", None)
         if v is None:
             v = g._wagemap_version = ctx.store.data_version()

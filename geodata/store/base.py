@@ -131,16 +131,17 @@ class Store:
         for name, value in (where or {}).items():
             c = t.c[name]
             q = q.where(c.in_(list(value)) if isinstance(value, (list, tuple, set)) else c == value)
+        bulk = not where  # a keyed read (where=...) returns a few rows
         if conn is None:
             with self.begin(scope) as c:
-                df = self._read_frame(c, q)
+                df = self._read_frame(c, q, bulk)
         else:
-            df = self._read_frame(conn, q)
+            df = self._read_frame(conn, q, bulk)
         if "lon" in df.columns and "lat" in df.columns:
             return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=4326)
         return df
 
-    def _read_frame(self, conn: sa.Connection, q: sa.Select) -> pd.DataFrame:
+    def _read_frame(self, conn: sa.Connection, q: sa.Select, bulk: bool = True) -> pd.DataFrame:
         return pd.read_sql(q, conn)
 
     def count(self, kind: str, scope: Scope = None) -> int:

@@ -47,7 +47,9 @@ class PostgisStore(Store):
         value = "*" if scope is None else ",".join(scope)
         conn.execute(sa.select(sa.func.set_config("app.township", value, True)))
 
-    def _read_frame(self, conn: sa.Connection, q: sa.Select) -> pd.DataFrame:
+    def _read_frame(self, conn: sa.Connection, q: sa.Select, bulk: bool = True) -> pd.DataFrame:
+        if not bulk:  # a few rows by key: one plain round trip beats COPY's set-up
+            return pd.read_sql(q, conn)
         from geodata.store.pgread import read_frame
 
         return read_frame(conn, q)  # COPY + pyarrow: ~3x faster than pandas.read_sql at province scale

@@ -1,0 +1,111 @@
+"""The warm-up and the shared view cache at city and province scale: what one worker pays once per
+data version, and what every other worker then answers in.
+
+    .venv/bin/python benchmarks/warm.py --scale city [--scale province] [--backend postgis] [--projects 40]
+
+Steps, in one process, on a fresh cache dir:
+1. worker A runs dashboard.warmup.warm (as the worker that claims the data version does after a load):
+   wall time, views built, peak RSS, rows released afterwards and RSS then;
+2. worker B (a second app on the same store and cache dir, its own in-process cache empty) walks what
+   the load test walks: overview of every layer (indicator switch), every township page (drill-down)
+   and `--projects` project pages — p50/p95 of each, with B's RSS at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+
+def rss_mb() -> float:
+    return common.rss_mb(os.getpid())
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run(scale: str, backend: str, n_projects: int) -> str:
+    from dashboard import services as S
+    from dashboard import warmup
+    from dashboard.app import create_app
+    from geodata.settings import load_settings
+    from geodata.store import open_store
+    from layers import registry
+
+    os.environ["WAGEMAP_CACHE_DIR"] = tempfile.mkdtemp(prefix="wagemap-bench-warm-")
+    url = common.store_url(scale, backend)
+    la0 = common.loadavg()
+    a = create_app(store=open_store(url), settings=load_settings(db=url))
+    rss0 = rss_mb()
+    cpu0 = time.process_time()
+    r = warmup.warm(a)
+    cpu = time.process_time() - cpu0
+    peak = peak_mb()
+    gc.collect()
+    rss_after = rss_mb()
+    b = create_app(store=open_store(url), settings=load_settings(db=url))
+    times: dict[str, list[float]] = {}
+
+    def timed(name: str, fn) -> None:
+        t0 = time.perf_counter()
+        fn()
+        times.setdefault(name, []).append(time.perf_counter() - t0)
+
+    with b.server.app_context():
+        frm, to = S.month_window(None, None, None)
+        for k in registry.LAYERS:
+            timed("overview indicator switch", lambda k=k: S.overview(None, k, frm, to))
+        for code in S.township_names(None):
+            timed("township drill-down", lambda c=code: (S.township_view(None, c, frm, to, mask_pii=True),
+                                                         S.overview(None, registry.DEFAULT, frm, to, township=c),
+                                                         S.map_frame(None, focus=c)))
+        codes = S.store().read("projects", columns=["project_code"])["project_code"].astype(str)
+        pick = codes.sample(n=min(n_projects, len(codes)), random_state=8).tolist()
+        for c in pick:
+            timed("project page", lambda c=c: S.project_view(None, c, to, mask_pii=True))
+        town = next(iter(S.township_names(None)))
+        sf, st = S.month_window([town], None, None)
+        timed("township official: own overview", lambda: S.overview([town], registry.DEFAULT, sf, st))
+        timed("township official: own township page", lambda: S.township_view([town], town, sf, st, mask_pii=True))
+    rss_b = rss_mb()
+    target = {"city": 100, "province": 300}[scale]
+    lines = [f"**{scale} / {backend}** (load average {la0} → {common.loadavg()}; target p95 ≤ {target} ms)", "",
+             f"Worker A, warm-up: {r['views']} views in {r['seconds']:.1f} s wall, {cpu:.1f} s CPU; RSS {rss0:,.0f} MB "
+             f"at start, peak {peak:,.0f} MB, {rss_after:,.0f} MB after releasing {r['released']} cached frames.", "",
+             "Worker B (same shared cache, empty in-process cache):", "",
+             "| call | n | p50 | p95 | max | p95 ≤ target? |", "|---|---|---|---|---|---|"]
+    for name, v in times.items():
+        p95 = common.pct(v, 95) * 1000
+        lines.append(f"| {name} | {len(v)} | {common.pct(v, 50) * 1000:,.0f} ms | {p95:,.0f} ms | {max(v) * 1000:,.0f} ms | "
+                     f"{'yes' if p95 <= target else f'**no** ({p95:,.0f} ms)'} |")
+    lines += ["", f"Worker B RSS at the end: {rss_b - rss_after:+,.0f} MB over A's (same process)."]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", action="append", default=None)
+    ap.add_argument("--backend", action="append", default=None)
+    ap.add_argument("--projects", type=int, default=40)
+    ap.add_argument("--no-record", action="store_true")
+    a = ap.parse_args()
+    for scale in a.scale or ["city"]:
+        for backend in a.backend or ["postgis"]:
+            body = run(scale, backend, a.projects)
+            print(body, flush=True)
+            if not a.no_record:
+                common.record("warm", "Warm-up and the shared view cache (`benchmarks/warm.py`)", common.command_line(), body)
+
+
+if __name__ == "__main__":
+    main()
