@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from geodata.settings import Rules, get_settings
-from layers.base import Filters, LayerData
+from layers.base import Filters, LayerData, of_frame
 from layers.deposits import required_deposits
 from layers.units import (
     as_dates,
@@ -98,26 +98,33 @@ def _compute(data: LayerData, filters: Filters, rules: Rules) -> pd.DataFrame:
 def _active_projects(projects: pd.DataFrame, filters: Filters, ref: pd.Timestamp) -> pd.DataFrame:
     """The projects counted (see module docstring), normalised; selection first, then the other columns."""
     df = projects if projects is not None else pd.DataFrame()
-    status = as_text(column(df, "status"), df.index)
-    start = as_dates(column(df, "start_date"), df.index)
-    keep = status.isin(ACTIVE_STATUSES) & (start.isna() | (start <= ref)) & as_text(column(df, "project_code"), df.index).notna()
+    norm = _normalised(df) if projects is None else of_frame(projects, ("coverage_rules.projects",), lambda: _normalised(df))
+    status, start = norm["status"], norm["start_date"]
+    keep = status.isin(ACTIVE_STATUSES) & (start.isna() | (start <= ref)) & norm["project_code"].notna()
     if filters.township:
-        keep &= as_text(column(df, "township_code"), df.index).eq(filters.township)
-    df = df[keep.to_numpy()]
+        keep &= norm["township_code"].eq(filters.township)
+    out = norm[keep.to_numpy()].copy()
+    for c in ("filed_date", "sa_opened", "sa_filed"):
+        out[c] = _until(out[c], ref)
+    return out.drop_duplicates("project_code").reset_index(drop=True)
+
+
+def _normalised(df: pd.DataFrame) -> pd.DataFrame:
+    """Every project's columns normalised (dates not yet cut at the reference date), once per read of the frames."""
     idx = df.index
     out = pd.DataFrame({c: as_text(column(df, c), idx) for c in _PROJECT_TEXT}, index=idx)
-    out["start_date"] = start[keep.to_numpy()]
+    out["start_date"] = as_dates(column(df, "start_date"), idx)
     out["contract_value"] = as_numbers(column(df, "contract_value"), idx)
     out["lon"] = as_numbers(column(df, "lon"), idx)
     out["lat"] = as_numbers(column(df, "lat"), idx)
-    out["filed_date"] = _until(as_dates(column(df, "filed_date"), idx), ref)
-    out["sa_opened"] = _until(as_dates(column(df, "special_account_opened"), idx), ref)
-    out["sa_filed"] = _until(as_dates(column(df, "special_account_filed"), idx), ref)
+    out["filed_date"] = as_dates(column(df, "filed_date"), idx)
+    out["sa_opened"] = as_dates(column(df, "special_account_opened"), idx)
+    out["sa_filed"] = as_dates(column(df, "special_account_filed"), idx)
     out["sa_bank"] = as_text(column(df, "special_account_bank"), idx)
     out["sa_flag"] = as_flags(column(df, "special_account"), idx)
     out["bank_payroll_flag"] = as_flags(column(df, "bank_payroll"), idx)
     out["notice_board_flag"] = as_flags(column(df, "notice_board"), idx)
-    return out.drop_duplicates("project_code").reset_index(drop=True)
+    return out
 
 
 def _until(d: pd.Series, ref: pd.Timestamp) -> pd.Series:

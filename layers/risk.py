@@ -28,7 +28,7 @@ import pandas as pd
 from geodata.boundaries import area_km2
 from geodata.settings import Rules, get_settings
 from layers import mapfig
-from layers.base import Filters, LayerData, LayerResult
+from layers.base import Filters, LayerData, LayerResult, memo
 from layers.credit import _enterprise_info, escape, month_zh, rules_of
 from layers.palettes import amount_classes
 from layers.rules import INDICATOR_ZH, context, entity_locations, indicator_codes, indicator_trends, warnings
@@ -223,6 +223,35 @@ def hex_geojson(cells: pd.Series) -> dict:
 HEAT = ("#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704")  # ColorBrewer Oranges (sequential)
 
 
+def _shared_view(data: LayerData, filters: Filters) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """What both heat views show: scores in the view, H3 cells, entity points, table (memoised on `data`; do not modify)."""
+    f = filters
+    st = get_settings()
+    key = ("risk.view", f.month_to, f.as_of, f.township, st.rules.model_dump_json(), st.h3_resolution)
+    return memo(data, key, lambda: _view(data, filters))
+
+
+def _view(data: LayerData, filters: Filters) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    s = score(data, filters)
+    if filters.township:
+        s = s[s["township_code"] == filters.township]
+    s_all = s
+    hot_at = get_settings().rules.risk_hot_score
+    hx = hex_risk(s, data)
+    pts = s.merge(entity_locations(data), on=["entity_type", "entity_id"])
+    pts = pts[pts["score"] > 0]
+    label = ("<b>" + escape(pts["name"].fillna(pts["entity_id"])) + "</b><br>风险分"
+             + pts["score"].round(0).astype(int).astype(str) + "<br>" + escape(pts["top_factors"]))
+    pts = pts.assign(label=label, color=np.where(pts["score"] >= hot_at, "#d62728", "#ff7f0e"), size=8,
+                     link=np.where(pts["entity_type"] == "project", "/project/", "/enterprise/") + pts["entity_id"])
+    s = s[s["score"] > 0]  # the table lists only entities with a factor
+    table = pd.DataFrame({"对象": s["entity_type"].map({"project": "项目", "employer": "单位"}), "编号": s["entity_id"],
+                          "名称": s["name"], "乡镇代码": s["township_code"], "风险分": s["score"].round(1),
+                          "主要因素": s["top_factors"],
+                          "链接": np.where(s["entity_type"] == "project", "/project/", "/enterprise/") + s["entity_id"]})
+    return s_all, hx, pts, table
+
+
 class RiskHeatLayer:
     """风险热力: H3 cells summing risk scores ("sum") or hot entities per km² ("density"); city scale."""
 
@@ -235,27 +264,13 @@ class RiskHeatLayer:
         self.title = "欠薪风险热力（合计）" if view == "sum" else "欠薪风险密度"
 
     def build(self, data: LayerData, filters: Filters) -> LayerResult:
-        s = score(data, filters)
-        if filters.township:
-            s = s[s["township_code"] == filters.township]
+        s, hx, pts, table = _shared_view(data, filters)
         hot_at = get_settings().rules.risk_hot_score
-        hx = hex_risk(s, data)
         if self.view == "sum" and not hx.empty:
             hx = hx[hx["n_entities"] > 0]  # neighbours only matter for the smoothed density
         by = self._by_township(s, data, hot_at)
         classes = amount_classes(by["value"], self.unit_zh)
         traces = [mapfig.choropleth_trace(by, classes, self.title), self._hex_trace(hx)]
-        pts = s.merge(entity_locations(data), on=["entity_type", "entity_id"])
-        pts = pts[pts["score"] > 0]
-        label = ("<b>" + escape(pts["name"].fillna(pts["entity_id"])) + "</b><br>风险分"
-                 + pts["score"].round(0).astype(int).astype(str) + "<br>" + escape(pts["top_factors"]))
-        pts = pts.assign(label=label, color=np.where(pts["score"] >= hot_at, "#d62728", "#ff7f0e"), size=8,
-                         link=np.where(pts["entity_type"] == "project", "/project/", "/enterprise/") + pts["entity_id"])
-        s = s[s["score"] > 0]  # the table lists only entities with a factor
-        table = pd.DataFrame({"对象": s["entity_type"].map({"project": "项目", "employer": "单位"}), "编号": s["entity_id"],
-                              "名称": s["name"], "乡镇代码": s["township_code"], "风险分": s["score"].round(1),
-                              "主要因素": s["top_factors"],
-                              "链接": np.where(s["entity_type"] == "project", "/project/", "/enterprise/") + s["entity_id"]})
         ctx_month = context(data, filters).month
         return LayerResult(key=self.key, title=self.title, unit=self.unit_zh, by_township=by, points=pts, table=table,
                            legend=classes.legend(), traces=traces,
