@@ -331,8 +331,18 @@ def related_township(df: pd.DataFrame, kind: str, lookups: dict[str, pd.Series])
     for col, table, label in steps:
         if col not in df or table not in lookups:
             continue
-        found = df[col].map(lookups[table]).astype(object)
+        found = _lookup(df[col], lookups[table])
         take = code.isna() & found.notna()
         code = code.where(~take, found)
         source = source.where(~take, label)
     return code, source
+
+
+def _lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
+    """table[key] for every row (missing where absent), looked up once per distinct key (codes repeat by month)."""
+    pos, uniq = pd.factorize(keys, use_na_sentinel=True)
+    vals = pd.Series(np.asarray(uniq, dtype=object), dtype=object).map(table).to_numpy(dtype=object)
+    out = np.full(len(pos), None, dtype=object)
+    ok = pos >= 0
+    out[ok] = vals[pos[ok]]
+    return pd.Series(out, index=keys.index, dtype=object)

@@ -229,7 +229,7 @@ def _ranges(p: Problems, data: pd.DataFrame, kind: str) -> None:
             )
     for name in ("month", "paid_through_month"):
         if name in data:
-            y = pd.to_numeric(data[name].str.slice(0, 4), errors="coerce")
+            y = _per_value(data[name], lambda u: pd.to_numeric(u.str.slice(0, 4), errors="coerce").astype(float))
             p.add(
                 (y < YEAR_MIN) | (y > YEAR_MAX),
                 "out_of_range",
@@ -249,7 +249,7 @@ def _credit_codes(p: Problems, data: pd.DataFrame, kind: str) -> None:
             "bad_credit_code",
             lambda m, s=s, la=label: la + "“" + s[m].astype(str) + "”应为 18 位数字或大写字母（不含 I、O、Z、S、V）",
         )
-        wrong = well & (s.str.slice(17, 18) != expected)
+        wrong = well & _per_value(s, lambda u: u.str.slice(17, 18)).ne(expected)
         p.add(
             wrong,
             "bad_credit_code",
@@ -266,10 +266,14 @@ def _duplicates(p: Problems, data: pd.DataFrame, kind: str) -> None:
         return
     ok = ~p.mask
     sub = data.loc[ok, key + ["source_row"]]
-    dup = sub.duplicated(subset=key, keep="first")
-    if not dup.any():
+    ids = sub.groupby(key, dropna=False, sort=False).ngroup().to_numpy()  # one id per key (missing parts equal)
+    dup_arr = pd.Series(ids).duplicated(keep="first").to_numpy()
+    if not dup_arr.any():
         return
-    first = sub.groupby(key, dropna=False, sort=False)["source_row"].transform("first")[dup]
+    dup = pd.Series(dup_arr, index=sub.index)
+    first_row = np.zeros(int(ids.max()) + 1, dtype=np.int64)
+    first_row[ids[~dup_arr]] = sub["source_row"].to_numpy(dtype=np.int64)[~dup_arr]  # source row of each key's first row
+    first = pd.Series(first_row[ids[dup_arr]], index=sub.index[dup_arr])
     shown = ["project_code", "credit_code", "paid_date"] if kind == "deposits" else key
     label = "、".join(kinds.field_zh(kind, k) for k in shown)
     keys = sub.loc[dup, key].astype(str)
@@ -278,6 +282,13 @@ def _duplicates(p: Problems, data: pd.DataFrame, kind: str) -> None:
         key_text = key_text + " " + keys[k]
     msg = "与第 " + first.astype(str) + f" 行重复（{label}：" + key_text + "）"
     p.add(dup.reindex(data.index, fill_value=False), "duplicate_key", lambda m: msg.reindex(m.index[m]))
+
+
+def _per_value(s: pd.Series, fn) -> pd.Series:
+    """fn over the distinct values of a text column, taken back to every row (months and codes repeat)."""
+    pos, uniq = pd.factorize(s, use_na_sentinel=True)
+    out = fn(pd.Series(uniq, dtype=s.dtype) if s.dtype == "str" else pd.Series(uniq, dtype="str"))
+    return pd.Series(pd.api.extensions.take(out.array, pos, allow_fill=True), index=s.index)
 
 
 def row_json(raw: pd.DataFrame, rows: pd.Index) -> pd.Series:
