@@ -53,10 +53,10 @@ def _both_readers(path, monkeypatch):
 
 @pytest.mark.parametrize(
     "text",
-    [
-        "标题行\n\n项目编号,项目名称,备注\nXM-1,\"一号,楼\",\"说\"\"明\"\"\"\nXM-2,\"两\n行\",\nXM-3,,-\n",  # quotes, comma, newline
-        "项目编号,项目名称\r\nXM-1,甲\r\nXM-2,乙\r\n",  # CRLF
-        "项目编号,项目名称,所属乡镇\nXM-1,甲\nXM-2,乙,超化镇,多余\n\n",  # short and shifted rows, a blank line
+    [  # quotes, a comma and a line break in cells; CRLF; short and shifted rows and a blank line
+        "标题行\n\n项目编号,项目名称,备注\nXM-1,\"一号,楼\",\"说\"\"明\"\"\"\nXM-2,\"两\n行\",\nXM-3,,-\n",
+        "项目编号,项目名称\r\nXM-1,甲\r\nXM-2,乙\r\n",
+        "项目编号,项目名称,所属乡镇\nXM-1,甲\nXM-2,乙,超化镇,多余\n\n",
     ],
 )
 def test_utf8_csv_reads_the_same_with_pyarrow_and_pandas(tmp_path, monkeypatch, text):
