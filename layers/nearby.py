@@ -283,8 +283,8 @@ def _settings(conn) -> None:
     plan for it (box and radius unknown) joins the sites and cases by nested loops, 1-70 s at province."""
     import sqlalchemy as sa  # noqa: PLC0415
 
-    for name, value in (("jit", "off"), ("plan_cache_mode", "force_custom_plan")):
-        conn.execute(sa.select(sa.func.set_config(name, value, True)))
+    settings = (("jit", "off"), ("plan_cache_mode", "force_custom_plan"))
+    conn.execute(sa.select(*[sa.func.set_config(name, value, True) for name, value in settings]))
 
 
 def _from_sql(df: pd.DataFrame, radius_km: float) -> Nearby:

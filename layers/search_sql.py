@@ -8,12 +8,12 @@ Those few rows are flattened with `layers.search.build_index` and ranked by the 
 verdict and result shape. Scope: the transaction's township scope (row-level security, set by
 `store.begin(scope)`), and the same township filter in the query.
 
-Trigram thresholds: first strict (the query occurs whole in the row: for an n-character query
-(n - 2) of its n + 1 trigrams), then, only when that finds fewer than ENOUGH rows, loose (up to one
-typo in 6-11 characters, two from 12). Limits: a query of 1-2 characters has no inner trigram, so
-it is matched by LIKE with a sequential scan stopped at CAP rows; a misspelt fragment of 4-5
-characters is found only if one of its trigrams survives; when more than CAP rows share the
-trigrams, which CAP are ranked is up to the scan (like ties in the in-memory index).
+Trigram thresholds (`thresholds`): first strict (the query occurs whole in the row), then, only
+while fewer than ENOUGH rows were found, tolerating one typo (from 6 characters), then two (from
+12). Limits: a query of 1-2 characters has no inner trigram, so it is matched by LIKE with a
+sequential scan stopped at CAP rows; a misspelt fragment under 6 characters is not looked for;
+when more than CAP rows pass a threshold, which CAP are ranked is up to the scan (so a misspelt
+whole name among thousands of near-identical ones may be missed, see benchmarks/RESULTS.md).
 GeoPackage (city scale) keeps the in-memory index built once per data version (`load_index`).
 """
 
@@ -91,21 +91,33 @@ def search_sql(store, query: str, base: SearchIndex, scope=None, limit: int = 10
     return search(query, index, limit=limit)
 
 
-def thresholds(n: int) -> tuple[float, float]:
-    """(strict, loose) word-similarity thresholds for a query of n characters (see the module docstring)."""
-    strict = max(0.2, (n - 2) / (n + 1) - 0.01)
-    typos = 1 if n < 12 else 2
-    return strict, min(strict, max(0.2, (n - 2 - 3 * typos) / (n + 1) - 0.01))
+def thresholds(n: int) -> list[float]:
+    """Word-similarity thresholds, strictest first, for a query of n characters.
+
+    pg_trgm's word similarity is shared / all trigrams of the query and of the best-matching
+    stretch of the row. A query found whole inside a row shares n - 2 of its n + 1 trigrams; each
+    typo inside it costs 3 shared trigrams and adds 3 of the row's: (n - 2 - 3k) / (n + 1 + 3k)
+    for k typos (k = 0, 1, and 2 from 12 characters), at least 0.2.
+    """
+    out = []
+    for k in range(3 if n >= 12 else 2 if n >= 6 else 1):
+        t = round(max(0.2, (n - 2 - 3 * k) / (n + 1 + 3 * k) - 0.01), 3)
+        if t not in out:
+            out.append(t)
+    return out
 
 
 def candidates(conn: sa.Connection, q: str, scope=None) -> dict[str, pd.DataFrame]:
-    """Rows of each searched kind that may match the normalised query `q` (the connection's scope applies)."""
+    """Rows of each searched kind that may match the normalised query `q` (the connection's scope applies):
+    the strictest threshold first, a looser one only while fewer than ENOUGH rows were found."""
     _settings(conn)
-    strict, loose = thresholds(len(q))
-    frames = _read(conn, q, strict, scope)
-    if loose < strict and sum(len(f) for f in frames.values()) < ENOUGH and not _has_key(frames, q):
-        more = _read(conn, q, loose, scope)
-        frames = {k: pd.concat([frames[k], more[k]], ignore_index=True).drop_duplicates(KEY[k]) for k in frames}
+    frames = None
+    for t in thresholds(len(q)):
+        more = _read(conn, q, t, scope)
+        frames = more if frames is None else {
+            k: pd.concat([frames[k], more[k]], ignore_index=True).drop_duplicates(KEY[k]) for k in frames}
+        if sum(len(f) for f in frames.values()) >= ENOUGH or _has_key(frames, q):
+            break
     return frames
 
 
@@ -115,8 +127,8 @@ def _settings(conn: sa.Connection) -> None:
     would scan every row (15-40 ms per 2,000 rows with CJK text) instead of reading the GIN index (< 1 ms);
     and a plan for the actual query (psycopg prepares a statement run 5 times; a generic plan cannot know
     how selective the query's trigrams are)."""
-    for name, value in (("jit", "off"), ("enable_seqscan", "off"), ("plan_cache_mode", "force_custom_plan")):
-        conn.execute(sa.select(sa.func.set_config(name, value, True)))
+    settings = (("jit", "off"), ("enable_seqscan", "off"), ("plan_cache_mode", "force_custom_plan"))
+    conn.execute(sa.select(*[sa.func.set_config(name, value, True) for name, value in settings]))
 
 
 def _read(conn: sa.Connection, q: str, threshold: float, scope) -> dict[str, pd.DataFrame]:

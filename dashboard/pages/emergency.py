@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dash
 import pandas as pd
-from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, Patch, State, callback, ctx, dcc, html, no_update
 
 from dashboard import access, components
 from dashboard import emergency_service as svc
@@ -47,7 +47,7 @@ def layout(q: str | None = None, incident: str | None = None, r: str | None = No
         html.Div(id="em-incidents", style=_LIST),
     ]))
     main = [
-        components.card(None, dcc.Graph(id="em-map", figure=_figure(None, pd.DataFrame(), radius, scope),
+        components.card(None, dcc.Graph(id="em-map", figure=(fig := _figure(None, pd.DataFrame(), radius, scope)),
                                         config=components.GRAPH_CONFIG, className="map-graph", style={"height": "420px"})),
         components.card("现场", html.Div(id="em-site-panel", children=_site_panel(None))),
     ]
@@ -55,7 +55,7 @@ def layout(q: str | None = None, incident: str | None = None, r: str | None = No
             components.card("应急周转金", html.Div(id="em-fund"))]
     details = [components.card("分级响应清单", html.Div(id="em-response")), _form()]
     stores = [dcc.Store(id="em-sites", data=[]), dcc.Store(id="em-site", data=site), dcc.Store(id="em-refresh", data=0),
-              dcc.Store(id="em-autorun", data=bool(q))]
+              dcc.Store(id="em-autorun", data=bool(q)), dcc.Store(id="em-map-base", data=len(fig["data"]) - SITE_TRACES)]
     return components.page("应急指挥", [("全市总览", "/"), ("应急", None)], filters=[search_card, incidents_card],
                            main=main, side=side, details=details, extra=stores)
 
@@ -139,13 +139,14 @@ def _incident_site(no: str, scope) -> dict | None:
 # ---- the chosen site ----------------------------------------------------------------------------------
 
 @callback(Output("em-site-panel", "children"), Output("em-nearby", "children"), Output("em-contacts", "children"),
-          Output("em-fund", "children"), Output("em-map", "figure"), Input("em-site", "data"), Input("em-radius", "value"))
-def show_site(site, radius):
+          Output("em-fund", "children"), Output("em-map", "figure"), Input("em-site", "data"), Input("em-radius", "value"),
+          State("em-map-base", "data"))
+def show_site(site, radius, base):
     scope = access.current_scope()
     radius = float(radius or nb.DEFAULT_RADIUS_KM)
     if not site:
         hint = html.P("选定现场后显示周边的项目和单位。", className="muted")
-        return _site_panel(None), hint, "", "", _figure(None, pd.DataFrame(), radius, scope)
+        return _site_panel(None), hint, "", "", _map_patch(None, pd.DataFrame(), radius, base)
     personal = access.can_see_personal_data()
     near = svc.nearby(site["lon"], site["lat"], radius, scope, personal=personal)
     rows = near.rows
@@ -155,7 +156,7 @@ def show_site(site, radius):
     if personal and context["contacts"]:
         access.audit("view_contacts", f"{site.get('kind')}:{site.get('key')}", context.get("project_code") or "")
     return (_site_panel(site), _nearby_list(near, radius), _contacts(context["contacts"]), _fund(context["fund"]),
-            _figure(site, rows, radius, scope))
+            _map_patch(site, rows, radius, base))
 
 
 def _site_panel(site: dict | None):
@@ -229,7 +230,11 @@ def _fund(f: dict | None):
                               className="small")])
 
 
+SITE_TRACES = 3  # the last traces of the map: sites around, the radius circle, the site itself
+
+
 def _figure(site: dict | None, rows: pd.DataFrame, radius_km: float, scope) -> dict:
+    """The page map: townships, labels and incidents (sent once, with the page), then the SITE_TRACES site traces."""
     s = get_settings()
     tw, gj = svc.map_base()
     fig_layout = map_layout(tw, s)
@@ -239,25 +244,54 @@ def _figure(site: dict | None, rows: pd.DataFrame, radius_km: float, scope) -> d
               label_trace(tw, s.basemap)]
     res = inc.LAYER.build(_layer_data(tw, scope), inc.Filters())
     traces += [t for t in res.traces if t.get("type") == "scattermap"]
-    if site:
-        if len(rows):
-            x, y = display_lonlat(rows["lon"], rows["lat"], s.basemap)
-            traces.append({"type": "scattermap", "mode": "markers", "lon": x.round(6).tolist(), "lat": y.round(6).tolist(),
-                           "marker": {"size": 9, "color": rows["kind"].map(NEAR_COLORS).tolist()},
-                           "text": (rows["kind_zh"] + "：" + rows["name"].astype(str).map(_esc)).tolist(),
-                           "hovertemplate": "%{text}<extra></extra>", "name": "周边"})
-        cx, cy = _circle(site["lon"], site["lat"], radius_km)
-        x, y = display_lonlat(cx, cy, s.basemap)
-        traces.append({"type": "scattermap", "mode": "lines", "lon": x.round(6).tolist(), "lat": y.round(6).tolist(),
-                       "line": {"color": "#c0392b", "width": 2}, "hoverinfo": "skip", "name": "半径"})
-        x, y = display_lonlat([site["lon"]], [site["lat"]], s.basemap)
-        traces.append({"type": "scattermap", "mode": "markers+text", "lon": x.tolist(), "lat": y.tolist(),
-                       "marker": {"size": 16, "color": SITE_COLOR}, "text": ["现场"], "textposition": "top center",
-                       "hovertemplate": _esc(site["title"]) + "<extra></extra>", "name": "现场"})
-        fig_layout["map"]["center"] = {"lon": float(x[0]), "lat": float(y[0])}
-        fig_layout["map"]["zoom"] = {0.5: 14.2, 1.0: 13.2, 2.0: 12.2, 5.0: 10.9}.get(radius_km, 13.2)
-        fig_layout["uirevision"] = f"site-{site['kind']}-{site['key']}-{radius_km}"
-    return {"data": traces, "layout": fig_layout}
+    site_traces, view = _site_traces(site, rows, radius_km)
+    fig_layout["map"].update({k: v for k, v in view.items() if k != "uirevision"})
+    if "uirevision" in view:
+        fig_layout["uirevision"] = view["uirevision"]
+    return {"data": traces + site_traces, "layout": fig_layout}
+
+
+def _map_patch(site: dict | None, rows: pd.DataFrame, radius_km: float, base: int | None):
+    """Only what a site or radius changes on the map (the incidents, ~800 KB at province, stay in the browser)."""
+    site_traces, view = _site_traces(site, rows, radius_km)
+    if base is None:  # a page rendered before this store existed: send the whole figure
+        return _figure(site, rows, radius_km, access.current_scope())
+    p = Patch()
+    for i, t in enumerate(site_traces):
+        p["data"][int(base) + i] = t
+    for k, v in view.items():
+        if k == "uirevision":
+            p["layout"]["uirevision"] = v
+        else:
+            p["layout"]["map"][k] = v
+    return p
+
+
+def _site_traces(site: dict | None, rows: pd.DataFrame, radius_km: float) -> tuple[list[dict], dict]:
+    """The SITE_TRACES traces (empty without a site) and the map centre, zoom and uirevision for the site."""
+    s = get_settings()
+    empty = {"type": "scattermap", "lon": [], "lat": [], "hoverinfo": "skip", "showlegend": False}
+    if not site:
+        return [dict(empty, name=n) for n in ("周边", "半径", "现场")], {}
+    near = dict(empty, name="周边")
+    if len(rows):
+        x, y = display_lonlat(rows["lon"], rows["lat"], s.basemap)
+        near = {"type": "scattermap", "mode": "markers", "lon": x.round(6).tolist(), "lat": y.round(6).tolist(),
+                "marker": {"size": 9, "color": rows["kind"].map(NEAR_COLORS).tolist()},
+                "text": (rows["kind_zh"] + "：" + rows["name"].astype(str).map(_esc)).tolist(),
+                "hovertemplate": "%{text}<extra></extra>", "name": "周边"}
+    cx, cy = _circle(site["lon"], site["lat"], radius_km)
+    x, y = display_lonlat(cx, cy, s.basemap)
+    circle = {"type": "scattermap", "mode": "lines", "lon": x.round(6).tolist(), "lat": y.round(6).tolist(),
+              "line": {"color": "#c0392b", "width": 2}, "hoverinfo": "skip", "name": "半径"}
+    x, y = display_lonlat([site["lon"]], [site["lat"]], s.basemap)
+    mark = {"type": "scattermap", "mode": "markers+text", "lon": x.tolist(), "lat": y.tolist(),
+            "marker": {"size": 16, "color": SITE_COLOR}, "text": ["现场"], "textposition": "top center",
+            "hovertemplate": _esc(site["title"]) + "<extra></extra>", "name": "现场"}
+    view = {"center": {"lon": float(x[0]), "lat": float(y[0])},
+            "zoom": {0.5: 14.2, 1.0: 13.2, 2.0: 12.2, 5.0: 10.9}.get(radius_km, 13.2),
+            "uirevision": f"site-{site['kind']}-{site['key']}-{radius_km}"}
+    return [near, circle, mark], view
 
 
 def _circle(lon: float, lat: float, radius_km: float, n: int = 72):

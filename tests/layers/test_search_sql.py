@@ -18,8 +18,9 @@ from tests.layers.test_search import frames
 
 QUERIES = [
     "SJ2024-0007", "sj2024-0007", "AJ-2024-0315", "XM-410183-0044", "0044", "青屏街道综合楼", "综合楼", "新密市耐火材料厂",
-    "耐火材料", "91410183MA47XYZ12Q", "９１４１０１８３ＭＡ４７ＸＹＺ１２Ｑ", "91410183MA0000001X", "朝阳沟村", "超化镇黄固寺村东200米",
-    "新密耐火材科厂", "金水湾安置房", "金水", "火星基地", "米村镇朝阳沟", "黄固寺", "青屏大街", "113.3805,34.5403", "   ",
+    "耐火材料", "91410183MA47XYZ12Q", "９１４１０１８３ＭＡ４７ＸＹＺ１２Ｑ", "91410183MA0000001X", "朝阳沟村",
+    "超化镇黄固寺村东200米", "新密耐火材科厂", "金水湾安置房", "金水", "火星基地", "米村镇朝阳沟", "黄固寺", "青屏大街",
+    "113.3805,34.5403", "   ",
 ]
 
 
@@ -76,16 +77,31 @@ def test_candidate_sql_uses_bound_parameters_only():
 
 def test_thresholds_find_the_whole_query_then_allow_typos():
     for n in range(3, 30):
-        strict, loose = sq.thresholds(n)
-        assert strict <= (n - 2) / (n + 1)  # a query found inside a longer string matches its n - 2 inner trigrams
-        assert 0.2 <= loose <= strict
+        ts = sq.thresholds(n)
+        assert ts == sorted(ts, reverse=True) and min(ts) >= 0.2
+        assert ts[0] <= (n - 2) / (n + 1)  # a query found inside a longer string shares its n - 2 inner trigrams
+        if n >= 8:  # one typo inside: 3 trigrams fewer shared, 3 of the row's more
+            assert ts[1] <= (n - 5) / (n + 4)
+
+
+def test_a_misspelt_whole_name_is_found_among_many_similar_names(pg_store):
+    names = [f"示例餐饮服务有限公司乙{i:05d}" for i in range(0, 3000, 3)]  # 1,000 names differing in digits only
+    with pg_store.begin() as conn:
+        pg_store.upsert(conn, "enterprises", pd.DataFrame({
+            "credit_code": [f"914101830000{i:05d}X"[:18] for i in range(len(names))], "name": names,
+            "township_code": "410183001000", "lon": 113.38, "lat": 34.54}), pg_store.new_batch(conn, "enterprises", "t", "t"))
+    q = "示例餐饮服务有限某司乙01053"  # 公 mistyped
+    r = sq.search_sql(pg_store, q, sq.load_base(pg_store))
+    assert r.sites[0].title == "示例餐饮服务有限公司乙01053"
+    assert _answer(r)[2][0] == _answer(s.search(q, sq.load_index(pg_store)))[2][0]
 
 
 def test_trigram_index_is_usable_under_row_level_security(pg_store):
     """Migration 0004's GIN index serves `<%` behind FORCE ROW LEVEL SECURITY (LEAKPROOF marks of .ci/postgis.sh)."""
     _load(pg_store)
     with pg_store.begin(["410183001000"]) as conn:
-        leakproof = conn.execute(sa.text("SELECT proleakproof FROM pg_proc WHERE proname = 'word_similarity_commutator_op'")).scalar()
+        leakproof = conn.execute(sa.text(
+            "SELECT proleakproof FROM pg_proc WHERE proname = 'word_similarity_commutator_op'")).scalar()
         if not leakproof:
             pytest.skip("pg_trgm's operators are not LEAKPROOF here (run .ci/postgis.sh as superuser)")
         conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
