@@ -161,6 +161,7 @@ class Context:
     store: Store
     settings: Settings
     cache: _Cache = field(default_factory=_Cache)
+    rows_read: int = 0  # raw rows read into this process's cache (release_rows)
 
 
 def _context(store: Store, settings: Settings) -> Context:
@@ -270,7 +271,12 @@ class _LazyData(LayerData):
 
 def kind_frame(scope: Sequence[str] | None, kind: str) -> pd.DataFrame:
     """Every row of one data kind for the scope (read through the store's scope ceiling), once per data version."""
-    return _cached("kind", scope, (kind,), lambda: _ctx().store.read(kind, scope=scope))
+    def build() -> pd.DataFrame:
+        df = _ctx().store.read(kind, scope=scope)
+        _ctx().rows_read += len(df)
+        return df
+
+    return _cached("kind", scope, (kind,), build)
 
 
 def layer_data(scope: Sequence[str] | None) -> LayerData:
@@ -294,14 +300,30 @@ def resident_rows() -> int:
 
 
 def release_rows() -> int:
-    """Forget the raw frames (and the windows built on them) when they exceed settings.resident_max_rows.
+    """Forget the raw frames (and the windows built on them) once more than settings.resident_max_rows were read.
 
     Called after the warm-up: the default views are then in the shared cache, and a province-scale
-    worker need not keep 6.9 GB of rows for them; a later miss reads the kinds it needs again.
+    worker need not keep gigabytes of rows for them; a later miss reads the kinds it needs again.
+    The freed heap is handed back to the system (glibc keeps it otherwise).
     """
-    if resident_rows() <= settings().resident_max_rows or _ctx().cache.disk is None:
+    ctx = _ctx()
+    if ctx.rows_read <= settings().resident_max_rows or ctx.cache.disk is None:
         return 0
-    return _ctx().cache.drop(("kind", "window_data"))
+    n = ctx.cache.drop(("kind", "window_data", "status_part"))
+    ctx.rows_read = resident_rows()
+    _trim_heap()
+    return n
+
+
+def _trim_heap() -> None:
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the memory is reused by the process instead
+        pass
 
 
 def has_data(scope: Sequence[str] | None) -> bool:

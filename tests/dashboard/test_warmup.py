@@ -100,6 +100,6 @@ def test_rows_are_released_after_warming_only_above_the_limit(small_store):
     small = create_app(store=small_store, settings=load_settings(db=small_store.url, resident_max_rows=10))
     r = warmup.warm(small)
     with small.server.app_context():
-        assert r["released"] > 0 and services.resident_rows() == 0
+        assert r["released"] > 0 and services.resident_rows() == 0 and services._ctx().rows_read == 0
         frm, to = services.month_window(None, None, None)
         assert services.overview(None, "card", frm, to)["bars"]  # answered from the shared cache
