@@ -37,38 +37,42 @@
     return null;
   }
 
-  // The centre and zoom that show layout.meta.fit = [minLon, minLat, maxLon, maxLat] in the graph's real
-  // size (the server cannot know the screen: 1920 px meeting room or 390 px phone), as a Patch of the
-  // figure, so later patches from the server keep it. MapLibre: the world is 512 px wide at zoom 0.
-  function fitPatch(graphId, fig) {
-    var noop = window.dash_clientside.no_update;
-    var fit = fig && fig.layout && fig.layout.meta && fig.layout.meta.fit;
-    if (!fit) { return noop; }
+  // The figure with the centre and zoom that show layout.meta.fit = [minLon, minLat, maxLon, maxLat] in the
+  // map's real box (the server cannot know the screen: 1920 px meeting room or 390 px phone). The box is the
+  // graph's CSS-sized container (.map-graph), laid out before plotly.js has even loaded, so the graph gets
+  // its figure already fitted and draws the map once (components.map_graph). Without a fit, or when the box
+  // never gets a size (hidden), the figure as the server made it.
+  function fitFigure(graphId, fig) {
+    if (!fig) { return window.dash_clientside.no_update; }
+    var fit = fig.layout && fig.layout.meta && fig.layout.meta.fit;
+    if (!fit) { return fig; }
     return new Promise(function (resolve) {
       var tries = 0;
-      (function attempt() {  // the graph may not be laid out yet when the callback runs
+      (function attempt() {  // the page's layout may not be in the DOM yet when the callback runs
         var host = document.getElementById(graphId);
-        var r = host ? host.getBoundingClientRect() : {width: 0, height: 0};
-        if (r.width > 50 && r.height > 50) { resolve(fitView(host, fit, r.width, r.height)); }
-        else if (tries++ < 200) { setTimeout(attempt, 50); }
-        else { resolve(noop); }
+        var box = host ? (host.closest(".map-graph") || host) : null;
+        var r = box ? box.getBoundingClientRect() : {width: 0, height: 0};
+        if (r.width > 50 && r.height > 50) { resolve(fitted(fig, fit, Math.round(r.width), Math.round(r.height))); }
+        else if (tries++ < 400) { setTimeout(attempt, 25); }
+        else { resolve(fig); }
       })();
     });
   }
 
-  function fitView(host, fit, W, H) {
+  // MapLibre: the world is 512 px wide at zoom 0. layout.meta.px records the size the fit was made for.
+  function fitted(fig, fit, W, H) {
     var merc = function (lat) { return Math.log(Math.tan(Math.PI / 4 + lat * Math.PI / 360)) * 180 / Math.PI; };
     var spanX = Math.max(fit[2] - fit[0], 1e-3) * 1.1, spanY = Math.max(merc(fit[3]) - merc(fit[1]), 1e-3) * 1.1;
     var zoom = Math.min(Math.log2(W * 360 / (512 * spanX)), Math.log2(H * 360 / (512 * spanY)), 16);
     var clat = (Math.atan(Math.exp((merc(fit[1]) + merc(fit[3])) / 2 * Math.PI / 180)) * 360 / Math.PI) - 90;
-    var patch = new window.dash_clientside.Patch();
-    patch.assign(["layout", "map", "zoom"], Math.round(zoom * 100) / 100);
-    patch.assign(["layout", "map", "center"], {lon: (fit[0] + fit[2]) / 2, lat: clat});
-    host.setAttribute("data-fitted", "1");
-    return patch.build();
+    var layout = Object.assign({}, fig.layout, {
+      map: Object.assign({}, fig.layout.map, {zoom: Math.round(zoom * 100) / 100, center: {lon: (fit[0] + fit[2]) / 2, lat: clat}}),
+      meta: Object.assign({}, fig.layout.meta, {px: [W, H]})
+    });
+    return Object.assign({}, fig, {layout: layout});
   }
 
-  window.wagemap = { go: go, setQuery: setQuery, linkFromClick: linkFromClick, safePath: safePath, fitPatch: fitPatch };
+  window.wagemap = { go: go, setQuery: setQuery, linkFromClick: linkFromClick, safePath: safePath, fitFigure: fitFigure };
 
   // Chinese for plotly's toolbar and dates (plotly.js registers window.PlotlyLocales when it loads).
   var zhCN = {

@@ -15,7 +15,7 @@ from typing import Any
 
 import dash_ag_grid as dag
 import pandas as pd
-from dash import Patch, dcc, html
+from dash import Input, Output, Patch, clientside_callback, dcc, html
 
 from geodata.townships import CITY_NAME
 from layers.units import fmt_count, fmt_date, fmt_month, fmt_pct, fmt_people, fmt_value, fmt_wan  # noqa: F401
@@ -323,6 +323,47 @@ def map_figure(view: dict, geojson: dict, frame: dict, points_on: Sequence[str])
     for k in POINT_ORDER:
         data.append({**view["points"][k], "visible": k in points_on})
     return {"data": data, "layout": frame["layout"]}
+
+
+def selection_trace(projects: dict, project_code: str) -> dict:
+    """The ring around a selected project's point (slot SLOT_SELECTION; the township page's worklist)."""
+    from urllib.parse import quote
+
+    target = "/project/" + quote(str(project_code), safe="")
+    at = [i for i, c in enumerate(projects.get("customdata") or []) if c == target]
+    return {"type": "scattermap", "mode": "markers", "lon": [projects["lon"][i] for i in at],
+            "lat": [projects["lat"][i] for i in at], "hoverinfo": "skip",
+            "marker": {"size": 18, "color": "#000000", "opacity": 0.55}, "showlegend": False,
+            "uid": "selection", "name": "选中项目"}
+
+
+# What a map graph shows until the browser has fitted the figure to its size (app.js fitFigure): nothing,
+# so the map itself is drawn once, at its final size and zoom.
+BLANK_FIGURE = {"data": [], "layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False},
+                                       "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "paper_bgcolor": "#ffffff"}}
+
+
+def map_graph(graph_id: str, figure: dict, config: dict) -> html.Div:
+    """The map area: a graph that fills its CSS-sized box, and the figure to fit to that box.
+
+    The figure travels in a Store; a clientside callback (`fit_map_callback`) gives the graph the
+    figure with the centre and zoom that fit the box, so plotly draws the map once, not once at the
+    server's guess and again after the fit.
+    """
+    return html.Div(className="map-graph", children=[
+        dcc.Graph(id=graph_id, figure=BLANK_FIGURE, config=config, responsive=True, style={"height": "100%"}),
+        dcc.Store(id=f"{graph_id}-fig", data=figure),
+    ])
+
+
+def fit_map_callback(graph_id: str) -> None:
+    """Register the clientside callback that fits `graph_id`'s stored figure to the graph's box."""
+    clientside_callback(
+        f"function(fig) {{ return window.wagemap.fitFigure({graph_id!r}, fig); }}",
+        Output(graph_id, "figure", allow_duplicate=True),
+        Input(f"{graph_id}-fig", "data"),
+        prevent_initial_call="initial_duplicate",
+    )
 
 
 def map_patch(view: dict, points_on: Sequence[str]) -> Patch:

@@ -47,8 +47,7 @@ def layout(ind: str | None = None, pts: str | None = None, **kw: str) -> html.Di
             html.Span(f"{components.month_zh(frm)}—{components.month_zh(to)}", id="ov-period", className="muted"),
             components.demo_badge(demo),
         ]),
-        html.Div(dcc.Graph(id="ov-map", figure=fig, config=MAP_CONFIG, responsive=True, style={"height": "100%"}),
-                 className="map-graph"),
+        components.map_graph("ov-map", fig, MAP_CONFIG),
         html.Div(id="ov-notes", className="map-foot", children=_notes(view)),
     ])
     side = [
@@ -164,14 +163,8 @@ clientside_callback(
     Input("ov-ind", "value"), Input("ov-from", "value"), Input("ov-to", "value"), Input("ov-pts", "value"),
 )
 
-# Fit the first view of the map to the screen it is on.
-clientside_callback(
-    "function(id, fig) { return window.wagemap.fitPatch(id, fig); }",
-    Output("ov-map", "figure", allow_duplicate=True),
-    Input("ov-map", "id"),
-    State("ov-map", "figure"),
-    prevent_initial_call="initial_duplicate",
-)
+# The map is drawn once, fitted to the screen it is on.
+components.fit_map_callback("ov-map")
 
 # Click on a township (map or bar) drills down; click on a point opens its page.
 clientside_callback(

@@ -8,7 +8,7 @@ export. URL state: ?ind=&from=&to=&sel=<project code selected in the worklist>.
 from __future__ import annotations
 
 import dash
-from dash import Input, Output, State, callback, clientside_callback, dcc, html
+from dash import Input, Output, callback, clientside_callback, dcc, html
 
 from dashboard import access, components, services
 
@@ -44,6 +44,8 @@ def layout(code: str | None = None, ind: str | None = None, sel: str | None = No
     mv = services.overview(scope, key, frm, to, township=code)
     points_on = components.parse_points(pts, mv["kind"])
     fig = components.map_figure(mv, services.geometry(scope), services.map_frame(scope, focus=code), points_on)
+    if sel:
+        fig["data"].append(components.selection_trace(mv["points"]["projects"], sel))
     filters = [
         components.card("图层", components.layer_switch("tw-ind", services.layer_options(), key)),
         components.card("时间", *components.month_controls("tw", services.month_options(scope, frm, to), frm, to)),
@@ -54,8 +56,7 @@ def layout(code: str | None = None, ind: str | None = None, sel: str | None = No
             html.Span(view["name"], className="map-title"), html.Span(mv["title"], id="tw-title", className="muted"),
             components.demo_badge(services.boundaries_are_demo(scope)),
         ]),
-        html.Div(dcc.Graph(id="tw-map", figure=fig, config=components.GRAPH_CONFIG, responsive=True,
-                           style={"height": "100%"}), className="map-graph"),
+        components.map_graph("tw-map", fig, components.GRAPH_CONFIG),
         html.Div(id="tw-notes", className="map-foot", children=[html.Div(n) for n in mv["notes"]]),
     ])
     side = [
@@ -145,13 +146,7 @@ clientside_callback(
     Input("tw-worklist", "selectedRows"), dash.State("tw-code", "data"),
 )
 
-clientside_callback(
-    "function(id, fig) { return window.wagemap.fitPatch(id, fig); }",
-    Output("tw-map", "figure", allow_duplicate=True),
-    Input("tw-map", "id"),
-    State("tw-map", "figure"),
-    prevent_initial_call="initial_duplicate",
-)
+components.fit_map_callback("tw-map")
 
 # A point on the map opens its project page.
 clientside_callback(
@@ -165,10 +160,11 @@ clientside_callback(
     prevent_initial_call=True,
 )
 
-# The selected worklist row is marked on the map (a ring around its project point).
+# The selected worklist row is marked on the map (a ring around its project point); the first view's
+# ring comes with the figure (components.selection_trace), this follows later selections.
 clientside_callback(
     """function(rows, fig) {
-        if (!fig) { return window.dash_clientside.no_update; }
+        if (!fig || !fig.data || fig.data.length <= 5) { return window.dash_clientside.no_update; }  // not drawn yet
         var sel = (rows && rows.length) ? rows[0]["项目编号"] : null;
         var p = fig.data[3] || {};  // components.SLOT_POINTS: the project points
         var lon = [], lat = [];

@@ -1,13 +1,21 @@
-"""Fixtures for the dashboard tests: a small hand-made store (a few projects, cases, an incident).
+"""Fixtures for the dashboard tests: a small hand-made store (a few projects, cases, an incident), and the
+real app with a headless Chromium for the browser tests.
 
 `small_store` is filled through the store interface (new_batch/upsert/add_rejected) so the pages
 see exactly what an ETL load would give them. Hand-counted facts the tests assert are in FACTS.
+`app_url` serves the store of the test module's own `db` fixture; `browser` is Chromium for that module.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
 from datetime import date, datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -148,3 +156,52 @@ def small_store(tmp_path):
     s = open_store(str(tmp_path / "small.gpkg"))
     fill(s)
     return s
+
+
+# ---- the real app in headless Chromium (the browser tests) ----------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--enable-unsafe-swiftshader"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(db, chromium_path):
+    """The app (gunicorn, dashboard.wsgi, offline basemap) on the test module's `db` fixture (a store path)."""
+    port = _free_port()
+    env = {**os.environ, "WAGEMAP_DB": str(db), "WAGEMAP_BASEMAP": "none"}
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "dashboard.wsgi:server", "-b", f"127.0.0.1:{port}",
+                             "-w", "1", "--threads", "4", "--timeout", "120"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 90
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                pytest.fail("app did not start:\n" + proc.stdout.read().decode(errors="replace")[-3000:])
+            time.sleep(0.3)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    """Headless Chromium (software WebGL), one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -11,12 +11,7 @@ Screenshots go to tests/artifacts/. Fails (not skips) under CI=true without Chro
 from __future__ import annotations
 
 import base64
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -27,7 +22,6 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--enable-unsafe-swiftshader"]
 USER, PASSWORD = "leader_as", "Assess-browser-123!"
 GD = "document.querySelector('#{id} .js-plotly-plot')"
 
@@ -49,47 +43,6 @@ def db(tmp_path_factory) -> Path:
     load_files(store, [path.parent / "demo" / f["file"] for f in manifest["files"]], progress=False)
     add_user(store, USER, "leader", None, PASSWORD)
     return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def app_url(db, chromium_path):
-    port = _free_port()
-    env = {**os.environ, "WAGEMAP_DB": str(db), "WAGEMAP_BASEMAP": "none"}
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "dashboard.wsgi:server", "-b", f"127.0.0.1:{port}",
-                             "-w", "1", "--threads", "4", "--timeout", "120"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.time() + 90
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                pytest.fail("app did not start:\n" + proc.stdout.read().decode(errors="replace")[-3000:])
-            time.sleep(0.3)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,6 @@ Fails (not skips) under CI=true when Chromium is missing (tests/conftest.py: chr
 from __future__ import annotations
 
 import base64
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,7 +20,6 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--enable-unsafe-swiftshader"]
 USER, PASSWORD = "leader1", "Browser-test-123!"
 XSS = "<img src=x onerror=alert(1)>"
 XSS_CODE = "XM-XSS-1"
@@ -57,52 +51,11 @@ def _build_store(db: Path) -> None:
     add_user(store, USER, "leader", None, PASSWORD)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def db(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("browser") / "demo.gpkg"
     _build_store(path)
     return path
-
-
-@pytest.fixture(scope="module")
-def app_url(db, chromium_path):
-    port = _free_port()
-    env = {**os.environ, "WAGEMAP_DB": str(db), "WAGEMAP_BASEMAP": "none"}
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "dashboard.wsgi:server", "-b", f"127.0.0.1:{port}",
-                             "-w", "1", "--threads", "4", "--timeout", "120"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.time() + 90
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                pytest.fail("app did not start:\n" + proc.stdout.read().decode(errors="replace")[-3000:])
-            time.sleep(0.3)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -151,9 +104,9 @@ def wait_map(page, graph_id: str) -> None:
         f"""() => {{ const gd = {GD.format(id=graph_id)};
             const m = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot
                       && gd._fullLayout.map._subplot.map;
-            const fitted = document.getElementById('{graph_id}').getAttribute('data-fitted') === '1';
+            const fitted = !!(gd.layout.meta && gd.layout.meta.px);  // app.js fitFigure: drawn fitted, once
             return !!(m && fitted && m.loaded() && m.isStyleLoaded() && !m.isMoving()); }}""", timeout=30000)
-    page.wait_for_timeout(800)  # the fit's relayout and the repaint
+    page.wait_for_timeout(300)  # the repaint
 
 
 def to_pixel(page, graph_id: str, lon: float, lat: float) -> tuple[float, float]:
@@ -248,6 +201,32 @@ def test_overview_map_draws(page, app_url, db):
     assert a == 255 and (r, g, b) != (255, 255, 255), (r, g, b)
     assert "示意边界" in page.inner_text("#ov-map") or "示意边界" in page.inner_text(".map-head")
     shot(page, "overview_1920x1080")
+    assert not page.errors, page.errors
+
+
+# Records every Plotly.react of a map graph: (graph id, map zoom, box width, box height) in window.__reacts.
+COUNT_REACTS = """(() => { window.__reacts = []; let P;
+  Object.defineProperty(window, "Plotly", { configurable: true, get() { return P; }, set(v) {
+    P = v; const react = v.react;
+    v.react = function (gd, fig, ...rest) {
+      const l = fig && fig.layout;
+      if (l && l.map) { const r = gd.getBoundingClientRect();
+        window.__reacts.push([gd.parentElement && gd.parentElement.id, l.map.zoom, Math.round(r.width), Math.round(r.height)]); }
+      return react.call(this, gd, fig, ...rest); }; } }); })();"""
+
+
+def test_map_drawn_once_at_its_final_size_and_zoom(page, app_url):
+    page.add_init_script(COUNT_REACTS)
+    page.goto(app_url + "/?ind=arrears&pts=projects,cases,incidents", wait_until="networkidle")
+    wait_map(page, "ov-map")
+    gd = GD.format(id="ov-map")
+    reacts = [r for r in page.evaluate("window.__reacts") if r[0] == "ov-map"]
+    box = page.evaluate("(() => { const r = document.querySelector('.map-graph').getBoundingClientRect(); "
+                        "return [Math.round(r.width), Math.round(r.height)]; })()")
+    assert len(reacts) == 1, reacts  # the map is drawn once ...
+    assert reacts[0][2:] == box and page.evaluate(f"{gd}.layout.meta.px") == box  # ... at its final size ...
+    assert reacts[0][1] == page.evaluate(f"{gd}._fullLayout.map._subplot.map.getZoom()")  # ... and fitted zoom
+    assert page.evaluate(f"{gd}.data[4].lon.length") > 0
     assert not page.errors, page.errors
 
 

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +11,6 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 SITE = (113.4050, 34.4310)  # 超化镇
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--enable-unsafe-swiftshader"]
 
 
 def build_store(path: Path):
@@ -77,45 +71,11 @@ def login(page, url: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    db = tmp_path_factory.mktemp("em") / "em.gpkg"
-    build_store(db)
-    port = _free_port()
-    env = {**os.environ, "WAGEMAP_DB": str(db), "WAGEMAP_BASEMAP": "none"}
-    code = ("from dashboard.app import create_app; app = create_app(); "
-            f"app.run(host='127.0.0.1', port={port}, debug=False)")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail("app did not start:\n" + proc.stdout.read().decode(errors="replace")[-3000:])
-            time.sleep(0.3)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path, args=ARGS)
-        yield b
-        b.close()
+def db(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("em") / "em.gpkg"
+    build_store(path)
+    return path
 
 
 def test_phone_search_pick_site_nearby_and_navigation(app_url, browser):
