@@ -164,8 +164,25 @@ class Context:
     rows_read: int = 0  # raw rows read into this process's cache (release_rows)
 
 
+def code_version() -> str:
+    """A digest of wagemap's own source files: views cached by other code are never read back (their shape may differ)."""
+    global _CODE_VERSION
+    if _CODE_VERSION is None:
+        root = Path(__file__).resolve().parent.parent
+        h = hashlib.sha256()
+        for pkg in ("dashboard", "layers", "geodata", "etl"):
+            for f in sorted((root / pkg).rglob("*.py")):
+                h.update(str(f.relative_to(root)).encode())
+                h.update(f.read_bytes())
+        _CODE_VERSION = h.hexdigest()[:16]
+    return _CODE_VERSION
+
+
+_CODE_VERSION: str | None = None
+
+
 def _context(store: Store, settings: Settings) -> Context:
-    salt = hashlib.sha256(settings.model_dump_json(exclude={"secret_key"}).encode()).hexdigest()[:16]
+    salt = hashlib.sha256((code_version() + settings.model_dump_json(exclude={"secret_key"})).encode()).hexdigest()[:16]
     return Context(store=store, settings=settings, cache=_Cache(directory=settings.cache_dir or None, salt=salt))
 
 

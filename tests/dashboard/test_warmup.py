@@ -103,3 +103,20 @@ def test_rows_are_released_after_warming_only_above_the_limit(small_store):
         assert r["released"] > 0 and services.resident_rows() == 0 and services._ctx().rows_read == 0
         frm, to = services.month_window(None, None, None)
         assert services.overview(None, "card", frm, to)["bars"]  # answered from the shared cache
+
+
+def test_views_cached_by_other_code_are_not_read_back(small_store, monkeypatch):
+    from dashboard.app import create_app
+
+    one = create_app(store=small_store, settings=load_settings(db=small_store.url))
+    with one.server.app_context():
+        frm, to = services.month_window(None, None, None)
+        services.overview(None, "arrears", frm, to)
+    monkeypatch.setattr(services, "_CODE_VERSION", "another-release")  # a deploy of changed code, same cache dir
+    two = create_app(store=small_store, settings=load_settings(db=small_store.url))
+    builds = []
+    real_build = registry.get("arrears").build
+    monkeypatch.setattr(registry.get("arrears"), "build", lambda d, f: builds.append(1) or real_build(d, f))
+    with two.server.app_context():
+        services.overview(None, "arrears", frm, to)
+    assert builds == [1]
