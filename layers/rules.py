@@ -298,9 +298,7 @@ def rule_guarantee_missing(ctx: Context) -> pd.DataFrame:
     if bad.empty:
         return pd.DataFrame(columns=COLUMNS)
     p = ctx.projects
-    names = _enterprise_info(ctx.data)
-    by_name = pd.Series(names.index, index=names["name"]).groupby(level=0).first() if not names.empty else pd.Series(dtype=object)
-    builder_code = p["builder"].map(by_name)
+    builder_code = p["builder"].map(_codes_by_name(ctx.data))
     frames = []
     roles = (("建设单位", builder_code, p["builder"]), ("施工总承包单位", p["contractor_credit_code"], p["contractor"]))
     for role, code, who in roles:
@@ -313,6 +311,17 @@ def rule_guarantee_missing(ctx: Context) -> pd.DataFrame:
         ev = role + hit["who"] + "（" + hit["code"].map(bad["why"]) + "）未提供工程款支付担保"
         frames.append(_emit("project", hit, "guarantee_missing", sev, ev, np.nan, np.nan, ctx))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+
+
+def _codes_by_name(data: LayerData) -> pd.Series:
+    """Credit code by employer name (first of each name), once per read of the frames."""
+    def build() -> pd.Series:
+        names = _enterprise_info(data)
+        if names.empty:
+            return pd.Series(dtype=object)
+        return pd.Series(names.index, index=names["name"]).groupby(level=0).first()
+
+    return derived(data, ("enterprises", "projects"), ("rules.codes_by_name",), build)
 
 
 # ---- employer and shared rules --------------------------------------------------------------
