@@ -36,6 +36,7 @@ from layers.units import add_months, fmt_month
 DATA_KINDS = ("projects", "enterprises", "compliance", "deposits", "cases", "incidents", "funds", "indicators", "credit")
 POINT_SETS = {"projects": "工程项目", "cases": "欠薪案件", "incidents": "突发事件"}
 CACHE_SIZE = 256
+GRID_ROWS = 2000  # rows a page's grid receives; the xlsx export has them all (province: 8,000+ per township)
 DISK_CACHE_BYTES = 4 * 2**30
 log = logging.getLogger(__name__)
 
@@ -610,11 +611,14 @@ def township_view(scope: Sequence[str] | None, code: str, month_from: str, month
         worklist = wl.assign(since_label=wl["since_label"].astype(object), n_missing=wl["n_missing"].astype(int))
         cols = ["project_code", "name", "missing_zh", "n_missing", "since_label", "contractor", "contact",
                 "contact_phone", "status", "details", "link"]
+        shown = worklist[cols].head(GRID_ROWS)  # the worklist comes most-missing first
         return {
             "code": code, "name": names[code],
             "kpis": [_kpi_record(k) for k in kpi.kpis(data, f)],
-            "worklist": worklist[cols].astype(object).where(worklist[cols].notna(), None).to_dict("records"),
-            "cases": open_cases.to_dict("records"), "case_columns": [c for c in open_cases.columns if c != "link"],
+            "worklist": shown.astype(object).where(shown.notna(), None).to_dict("records"),
+            "worklist_total": len(worklist),
+            "cases": open_cases.head(GRID_ROWS).to_dict("records"), "cases_total": len(open_cases),
+            "case_columns": [c for c in open_cases.columns if c != "link"],
             "trend": series.astype(object).where(series.notna(), None).to_dict("records"),
         }
 

@@ -47,7 +47,7 @@ def layout(ind: str | None = None, pts: str | None = None, **kw: str) -> html.Di
             html.Span(f"{components.month_zh(frm)}—{components.month_zh(to)}", id="ov-period", className="muted"),
             components.demo_badge(demo),
         ]),
-        components.map_graph("ov-map", fig, MAP_CONFIG),
+        components.map_graph("ov-map", fig, MAP_CONFIG, drawn=view.get("keys")),
         html.Div(id="ov-notes", className="map-foot", children=_notes(view)),
     ])
     side = [
@@ -106,19 +106,22 @@ def _download(key: str, frm: str, to: str) -> str:
     Output("ov-table-title", "children"),
     Output("ov-table-count", "children"),
     Output("ov-download", "href"),
+    Output("ov-map-drawn", "data"),
     Input("ov-ind", "value"),
     Input("ov-from", "value"),
     Input("ov-to", "value"),
     Input("ov-pts", "value"),
+    dash.State("ov-map-drawn", "data"),
     prevent_initial_call=True,
 )
-def update(ind, frm, to, pts):
-    """Indicator, months or point sets changed: patch the map values, refresh the panels."""
+def update(ind, frm, to, pts, drawn):
+    """Indicator, months or point sets changed: patch what changed on the map, refresh the panels."""
     scope = access.current_scope()
     frm, to = services.month_window(scope, frm, to)
     view = services.overview(scope, ind, frm, to)
+    patch, drawn = components.map_patch(view, pts or [], drawn)
     return (
-        components.map_patch(view, pts or []),
+        patch,
         components.kpi_items(view["kpis"], "ov-kpi", view["key"]),
         _legend(view),
         components.bars_from(view),
@@ -128,6 +131,7 @@ def update(ind, frm, to, pts):
         f"明细：{view['title']}",
         f"{len(view['table'])}行",
         _download(view["key"], frm, to),
+        drawn,
     )
 
 

@@ -56,7 +56,7 @@ def layout(code: str | None = None, ind: str | None = None, sel: str | None = No
             html.Span(view["name"], className="map-title"), html.Span(mv["title"], id="tw-title", className="muted"),
             components.demo_badge(services.boundaries_are_demo(scope)),
         ]),
-        components.map_graph("tw-map", fig, components.GRAPH_CONFIG),
+        components.map_graph("tw-map", fig, components.GRAPH_CONFIG, drawn=mv.get("keys")),
         html.Div(id="tw-notes", className="map-foot", children=[html.Div(n) for n in mv["notes"]]),
     ])
     side = [
@@ -67,7 +67,7 @@ def layout(code: str | None = None, ind: str | None = None, sel: str | None = No
     details = [
         components.card(None, html.Div(className="toolbar", children=[
             html.H2("机制缺失工作清单", className="card-title"),
-            html.Span(id="tw-wl-count", className="badge warn", children=f"{len(view['worklist'])}个项目"),
+            html.Span(id="tw-wl-count", className="badge warn", children=_count(view)),
             html.Span("（点击项目名称打开项目页；选中一行在地图上标出）", className="muted small"),
             html.Span(className="spacer"),
             html.A("⤓ 导出 Excel", id="tw-download", className="button download", href=_download(code, frm, to)),
@@ -109,14 +109,16 @@ def _download(code: str, frm: str, to: str) -> str:
     Output("tw-wl-count", "children"),
     Output("tw-cases", "rowData"),
     Output("tw-download", "href"),
+    Output("tw-map-drawn", "data"),
     Input("tw-ind", "value"),
     Input("tw-from", "value"),
     Input("tw-to", "value"),
     Input("tw-pts", "value"),
     Input("tw-code", "data"),
+    dash.State("tw-map-drawn", "data"),
     prevent_initial_call=True,
 )
-def update(ind, frm, to, pts, code):
+def update(ind, frm, to, pts, code, drawn):
     """Indicator, months or point sets changed: patch the map, refresh worklist, cases and trend."""
     scope = access.current_scope()
     frm, to = services.month_window(scope, frm, to)
@@ -124,11 +126,20 @@ def update(ind, frm, to, pts, code):
     if view is None:
         raise dash.exceptions.PreventUpdate
     mv = services.overview(scope, ind, frm, to, township=code)
+    patch, drawn = components.map_patch(mv, pts or [], drawn)
     return (
-        components.map_patch(mv, pts or []), components.kpi_items(view["kpis"], None, mv["key"]), _legend(mv),
+        patch, components.kpi_items(view["kpis"], None, mv["key"]), _legend(mv),
         [html.Div(n) for n in mv["notes"]], mv["title"], _trend(view), worklist_rows(view),
-        f"{len(view['worklist'])}个项目", view["cases"], _download(code, frm, to),
+        _count(view), view["cases"], _download(code, frm, to), drawn,
     )
+
+
+def _count(view: dict) -> str:
+    """'12个项目', or with a province-sized list '共 8,214 个项目，表中为缺失最多的前 2,000 个（导出 Excel 得全部）'."""
+    total, shown = view.get("worklist_total", len(view["worklist"])), len(view["worklist"])
+    if total > shown:
+        return f"共{total:,}个项目，表中为缺失最多的前{shown:,}个（导出 Excel 得全部）"
+    return f"{total}个项目"
 
 
 # URL state (replaceState: the back button walks the drill-down, not every filter change).

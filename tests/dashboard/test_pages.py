@@ -237,7 +237,7 @@ def test_overview_map_geometry_once_then_values_only(ro_app, ro_client):
     assert '"geojson"' in first
     status, body = call(ro_app, ro_client, ("ov-map.figure", "ov-kpis.children"),
                         [("ov-ind", "value", "real_name"), ("ov-from", "value", "2023-06"), ("ov-to", "value", "2024-05"),
-                         ("ov-pts", "value", ["projects", "cases"])])
+                         ("ov-pts", "value", ["projects", "cases"])], state=[("ov-map-drawn", "data", None)])
     assert status == 200
     text = json.dumps(body, ensure_ascii=False)
     assert "geojson" not in text  # a Patch of values, never the geometry again
@@ -248,6 +248,16 @@ def test_overview_map_geometry_once_then_values_only(ro_app, ro_client):
     assert ops[("data", 5)]["visible"] is False  # incidents switched off
     assert ops[("data", 1)]["uid"] == "extra"  # coverage has no extra trace: the empty placeholder
     assert "实名制登记率" in json.dumps(body["response"]["ov-title"], ensure_ascii=False)
+    drawn = body["response"]["ov-map-drawn"]["data"]
+    # the next switch, to another coverage layer: the cases and incidents the browser has are not sent again
+    status, body = call(ro_app, ro_client, ("ov-map.figure", "ov-kpis.children"),
+                        [("ov-ind", "value", "card"), ("ov-from", "value", "2023-06"), ("ov-to", "value", "2024-05"),
+                         ("ov-pts", "value", ["projects", "cases"])], state=[("ov-map-drawn", "data", drawn)])
+    ops = {tuple(o["location"]): o["params"]["value"] for o in body["response"]["ov-map"]["figure"]["operations"]}
+    assert ("data", 4) not in ops and ops[("data", 4, "visible")] is True  # cases: only their visibility
+    assert ("data", 5) not in ops and ops[("data", 5, "visible")] is False
+    assert ("data", 3) in ops and ops[("data", 0, "name")] != "实名制登记率"  # project points and values: the new layer's
+    assert "一卡通" in json.dumps(body["response"]["ov-title"], ensure_ascii=False)
 
 
 def test_overview_table_is_sent_only_when_opened(ro_app, ro_client):
@@ -299,7 +309,7 @@ def test_callback_error_is_one_chinese_message(ro_app, ro_client, monkeypatch):
     monkeypatch.setattr(services, "overview", boom)
     status, body = call(ro_app, ro_client, ("ov-map.figure", "ov-kpis.children"),
                         [("ov-ind", "value", "arrears"), ("ov-from", "value", "2023-06"), ("ov-to", "value", "2024-05"),
-                         ("ov-pts", "value", [])])
+                         ("ov-pts", "value", [])], state=[("ov-map-drawn", "data", None)])
     assert status == 200
     text = json.dumps(body, ensure_ascii=False)
     assert "数据暂时无法显示" in text and "错误编号" in text
