@@ -67,3 +67,23 @@ def test_project_page_equals_the_whole_window_for_every_project(demo_store):
         assert all(services.project_view([town], c, oto) is not None for c in own)
         assert all(services.project_view([town], c, oto) is None for c in other)  # outside the scope: as if absent
     assert set(KEYS) == {i["key"] for i in v["checklist"]}
+
+
+def test_township_grids_are_capped_with_the_total_shown(demo_store, monkeypatch):
+    import sys
+
+    from dashboard.app import create_app
+
+    app = create_app(store=demo_store, settings=load_settings(db=demo_store.url))
+    page = next(m for n, m in sys.modules.items() if n.endswith("pages.township"))  # imported by Dash's page registry
+    with app.server.app_context():
+        frm, to = services.month_window(None, None, None)
+        full = {c: services.township_view(None, c, frm, to) for c in services.township_names(None)}
+        code, view = max(full.items(), key=lambda kv: len(kv[1]["worklist"]))
+        assert view["worklist_total"] == len(view["worklist"]) >= 3 and page._count(view) == f"{len(view['worklist'])}个项目"
+    monkeypatch.setattr(services, "GRID_ROWS", 2)
+    capped_app = create_app(store=demo_store, settings=load_settings(db=demo_store.url, max_points_per_layer=4999))
+    with capped_app.server.app_context():  # (other settings: a view of its own, not the one cached above)
+        capped = services.township_view(None, code, frm, to)
+    assert capped["worklist"] == view["worklist"][:2]  # the most-missing first
+    assert capped["worklist_total"] == view["worklist_total"] and f"共{view['worklist_total']:,}个项目" in page._count(capped)
