@@ -64,16 +64,18 @@ def project_view(scope: Sequence[str] | None, code: str, month_to: str | None = 
     """
     def build() -> dict | None:
         st_ = S.store()
-        rows = st_.read("projects", scope=scope, where={"project_code": code})
-        if rows.empty:
-            return None
+        with st_.begin(scope) as conn:  # one transaction (one scope ceiling) for the project's own rows
+            rows = st_.read("projects", scope=scope, where={"project_code": code}, conn=conn)
+            if rows.empty:
+                return None
+            comp = _by_id(st_.read("compliance", scope=scope, where={"project_code": code}, conn=conn))
+            deps = _by_id(st_.read("deposits", scope=scope, where={"project_code": code}, conn=conn))
+            own_cases = st_.read("cases", scope=scope, where={"project_code": code}, conn=conn)
         row = _records(rows.head(1))[0]
         f = S._filters(None, month_to)
         st = status_part(scope, month_to, row.get("township_code"))
         srow = st[st["project_code"] == code]
         facts = srow.iloc[0].to_dict() if len(srow) else {}
-        comp = _by_id(st_.read("compliance", scope=scope, where={"project_code": code}))
-        deps = _by_id(st_.read("deposits", scope=scope, where={"project_code": code}))
         checklist = []
         prov = provenance(row)
         for k in KEYS:
@@ -87,7 +89,7 @@ def project_view(scope: Sequence[str] | None, code: str, month_to: str | None = 
                 since = str(coverage.since_text(srow, k).iloc[0]) if state == "缺失" else ""
             checklist.append({"key": k, "title": m.short, "clause": m.clause, "rule": m.rule, "state": state,
                               "evidence": ev, "since": since, "source": _evidence_source(k, comp, deps, prov)})
-        own = LayerData(townships=S.townships(scope), cases=st_.read("cases", scope=scope, where={"project_code": code}))
+        own = LayerData(townships=S.townships(scope), cases=own_cases)
         cs = arrears.case_state(own, f)  # row by row: the same rows as in the whole window's case state
         cases = S._with_links(arrears.case_table(cs, S.township_names(scope)))
         reports = comp.sort_values("month") if len(comp) else comp
