@@ -100,8 +100,8 @@ class IncidentLayer:
 
         group = folium.FeatureGroup(name=self.title)
         p = result.points
-        rows = p[["lon", "lat", "label", "color", "size"]].itertuples(index=False) if not p.empty else []
-        for lon, lat, label, color, size in rows:
+        cols = [p[c].tolist() for c in ("lon", "lat", "label", "color", "size")] if not p.empty else [[]] * 5
+        for lon, lat, label, color, size in zip(*cols, strict=True):
             folium.CircleMarker([lat, lon], radius=size / 2, color=color, fill=True, fill_opacity=0.85,
                                 popup=folium.Popup(str(label), max_width=300)).add_to(group)  # label is escaped in build
         group.add_to(fmap)

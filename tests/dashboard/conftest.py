@@ -205,3 +205,26 @@ def browser(chromium_path):
         b = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+def load_small_demo(store, out: Path) -> dict:
+    """The small demo scenario written to `out` and loaded into `store` through the real ETL; returns the manifest."""
+    from etl.demo import write_demo
+    from etl.pipeline import load_files
+
+    manifest = write_demo(out, scale="small", seed=2018)
+    load_files(store, [out / f["file"] for f in manifest["files"]], progress=False)
+    return manifest
+
+
+def signed_in_context(browser, app_url: str, user: str, password: str):
+    """A 1920x1080 zh-CN browser context signed in through the real /login form (cookies shared by its pages)."""
+    ctx = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    page = ctx.new_page()
+    page.goto(app_url + "/login")
+    page.fill("#u", user)
+    page.fill("#p", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(app_url + "/")
+    page.close()
+    return ctx

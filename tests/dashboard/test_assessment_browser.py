@@ -18,6 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.dashboard.conftest import load_small_demo, signed_in_context
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,14 +35,11 @@ GD = "document.querySelector('#{id} .js-plotly-plot')"
 def db(tmp_path_factory) -> Path:
     """The small demo through the real ETL, and one leader account."""
     from dashboard.users import add_user
-    from etl.demo import write_demo
-    from etl.pipeline import load_files
     from geodata.store import open_store
 
     path = tmp_path_factory.mktemp("assess") / "demo.gpkg"
-    manifest = write_demo(path.parent / "demo", scale="small", seed=2018)
     store = open_store(str(path))
-    load_files(store, [path.parent / "demo" / f["file"] for f in manifest["files"]], progress=False)
+    load_small_demo(store, path.parent / "demo")
     add_user(store, USER, "leader", None, PASSWORD)
     return path
 
@@ -48,14 +47,7 @@ def db(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def session(browser, app_url):
     """A browser context signed in through the real /login form."""
-    ctx = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
-    page = ctx.new_page()
-    page.goto(app_url + "/login")
-    page.fill("#u", USER)
-    page.fill("#p", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(app_url + "/")
-    page.close()
+    ctx = signed_in_context(browser, app_url, USER, PASSWORD)
     yield ctx
     ctx.close()
 

@@ -16,6 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 import pandas as pd
 import pytest
 
+from tests.dashboard.conftest import load_small_demo, signed_in_context
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,14 +34,10 @@ TOWN = "410183104000"  # 超化镇: the township the drill-down tests click
 def _build_store(db: Path) -> None:
     """Small demo scenario through the real ETL, one project with an HTML-like name, one leader account."""
     from dashboard.users import add_user
-    from etl.demo import write_demo
-    from etl.pipeline import load_files
     from geodata.store import open_store
 
-    out = db.parent / "demo"
-    manifest = write_demo(out, scale="small", seed=2018)
     store = open_store(str(db))
-    load_files(store, [out / f["file"] for f in manifest["files"]], progress=False)
+    load_small_demo(store, db.parent / "demo")
     t = store.townships().set_index("code")
     with store.begin() as conn:
         bid = store.new_batch(conn, "projects", "xss.xlsx", "test")
@@ -61,14 +59,7 @@ def db(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def session(browser, app_url):
     """A signed-in browser context (cookies shared by the tests' pages)."""
-    ctx = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
-    page = ctx.new_page()
-    page.goto(app_url + "/login")
-    page.fill("#u", USER)
-    page.fill("#p", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(app_url + "/")
-    page.close()
+    ctx = signed_in_context(browser, app_url, USER, PASSWORD)
     yield ctx
     ctx.close()
 

@@ -14,19 +14,17 @@ from layers.coverage_rules import KEYS, project_status
 @pytest.fixture(scope="module", params=["gpkg", "postgis"])
 def demo_store(request, tmp_path_factory):
     """The small demo scenario through the real ETL."""
-    from etl.demo import write_demo
-    from etl.pipeline import load_files
     from geodata.store import open_store
     from tests.conftest import _empty
+    from tests.dashboard.conftest import load_small_demo
 
     out = tmp_path_factory.mktemp("demo")
-    manifest = write_demo(out, scale="small", seed=2018)
     if request.param == "gpkg":
         store = open_store(str(out / "demo.gpkg"))
     else:
         store = open_store(request.getfixturevalue("pg_url"))
         _empty(store)
-    load_files(store, [out / f["file"] for f in manifest["files"]], progress=False)
+    load_small_demo(store, out / "files")
     return store
 
 
