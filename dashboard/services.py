@@ -8,24 +8,32 @@ version, scope, arguments): an ETL load changes the data version and so invalida
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
-import os
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 
+from dashboard.cache import (  # noqa: F401 - re-exported: callers and tests use them as services.<name>
+    CACHE_SIZE,
+    DISK_CACHE_BYTES,
+    RAW,
+    Context,
+    _cached,
+    _ctx,
+    attach,
+    code_version,
+    release_rows,
+    resident_rows,
+    scope_key,
+    settings,
+    store,
+)
 from geodata import schema
-from geodata.settings import Settings, get_settings
-from geodata.store import Store, StoreError, open_store
+from geodata.store import StoreError
 from layers import arrears, coverage, gaps, kpi, ledgers, mapfig, registry, trend
 from layers import incidents as incident_layer
 from layers.base import Filters, LayerData, LayerResult
@@ -35,212 +43,12 @@ from layers.units import add_months, fmt_month
 
 DATA_KINDS = ("projects", "enterprises", "compliance", "deposits", "cases", "incidents", "funds", "indicators", "credit")
 POINT_SETS = {"projects": "工程项目", "cases": "欠薪案件", "incidents": "突发事件"}
-CACHE_SIZE = 256
 GRID_ROWS = 2000  # rows a page's grid receives; the xlsx export has them all (province: 8,000+ per township)
-DISK_CACHE_BYTES = 4 * 2**30
 log = logging.getLogger(__name__)
 
 
 class ServiceError(StoreError):
     """A request the services cannot answer; `user_msg` is shown (Chinese)."""
-
-
-# ---- context: the app's store, settings and cache ------------------------------------------
-
-
-_MISS = object()
-
-
-class _Cache:
-    """Two tiers of cached views, keyed by (function, store, data version, scope, arguments).
-
-    - in the process: a small thread-safe LRU; concurrent requests for the same key build it once
-      (the others wait for it), so 100 users opening the same view cost one computation;
-    - shared (optional, `settings.cache_dir`): a diskcache directory that every gunicorn worker on the
-      host reads and writes, so a view built by one worker (or by the warm-up) serves all of them and
-      a worker need not hold the rows it was built from (benchmarks/RESULTS.md, issue 8).
-    Values are shared between requests and must not be modified. Only functions called with
-    `shared=True` go to disk (views: dicts and frames); raw rows stay in the process.
-    """
-
-    def __init__(self, size: int = CACHE_SIZE, directory: str | None = None, salt: str = ""):
-        self.size = size
-        self._d: OrderedDict[tuple, Any] = OrderedDict()
-        self._lock = threading.Lock()
-        self._building: dict[tuple, threading.Lock] = {}
-        self._salt = salt  # settings fingerprint: views built under other rules never mix
-        self.disk = _open_disk(directory) if directory else None
-
-    def _get(self, key: tuple) -> Any:
-        with self._lock:
-            if key in self._d:
-                self._d.move_to_end(key)
-                return self._d[key]
-        return _MISS
-
-    def _put(self, key: tuple, value: Any) -> None:
-        with self._lock:
-            self._d[key] = value
-            while len(self._d) > self.size:
-                self._d.popitem(last=False)
-
-    def disk_key(self, key: tuple) -> str:
-        return hashlib.sha256(repr((self._salt, key)).encode()).hexdigest()
-
-    def get_or_build(self, key: tuple, build: Callable[[], Any], shared: bool = False) -> Any:
-        value = self._get(key)
-        if value is not _MISS:
-            return value
-        with self._lock:
-            flight = self._building.setdefault(key, threading.Lock())
-        with flight:  # one build per key at a time in this process
-            value = self._get(key)
-            if value is not _MISS:
-                return value
-            if shared and self.disk is not None:
-                value = self._disk_get(self.disk_key(key))
-            if value is _MISS:
-                value = build()
-                if shared and self.disk is not None:
-                    self._disk_set(self.disk_key(key), value)
-            self._put(key, value)
-        with self._lock:
-            self._building.pop(key, None)
-        return value
-
-    def _disk_get(self, k: str) -> Any:
-        try:
-            return self.disk.get(k, default=_MISS)
-        except Exception:  # noqa: BLE001 - a broken cache file must never fail a request: rebuild
-            log.exception("view cache read failed; rebuilding")
-            return _MISS
-
-    def _disk_set(self, k: str, value: Any) -> None:
-        try:
-            self.disk.set(k, value)
-        except Exception:  # noqa: BLE001 - a full disk degrades to the in-process cache
-            log.exception("view cache write failed; kept in the process only")
-
-    def claim(self, name: str, seconds: float) -> bool:
-        """True for the first process on this host to claim `name` (until `seconds` pass); always True without disk."""
-        if self.disk is None:
-            return True
-        try:
-            return bool(self.disk.add("claim:" + self._salt + name, os.getpid(), expire=seconds))
-        except Exception:  # noqa: BLE001
-            return True
-
-    def drop(self, names: Sequence[str]) -> int:
-        """Forget this process's entries of the given functions (the rows behind views already built)."""
-        with self._lock:
-            gone = [k for k in self._d if k[0] in names]
-            for k in gone:
-                del self._d[k]
-        return len(gone)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._d.clear()
-        if self.disk is not None:
-            self.disk.clear()
-
-
-def _open_disk(directory: str):
-    """The shared view cache: a diskcache directory readable by this user only (views hold personal data)."""
-    import diskcache
-
-    path = Path(directory)
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
-    return diskcache.Cache(str(path), size_limit=DISK_CACHE_BYTES, eviction_policy="least-recently-used")
-
-
-@dataclass
-class Context:
-    """What an app's services work with (kept on the Flask app, not in module globals)."""
-
-    store: Store
-    settings: Settings
-    cache: _Cache = field(default_factory=_Cache)
-    rows_read: int = 0  # raw rows read into this process's cache (release_rows)
-
-
-def code_version() -> str:
-    """A digest of wagemap's own source files: views cached by other code are never read back (their shape may differ)."""
-    global _CODE_VERSION
-    if _CODE_VERSION is None:
-        root = Path(__file__).resolve().parent.parent
-        h = hashlib.sha256()
-        for pkg in ("dashboard", "layers", "geodata", "etl"):
-            for f in sorted((root / pkg).rglob("*.py")):
-                h.update(str(f.relative_to(root)).encode())
-                h.update(f.read_bytes())
-        _CODE_VERSION = h.hexdigest()[:16]
-    return _CODE_VERSION
-
-
-_CODE_VERSION: str | None = None
-
-
-def _context(store: Store, settings: Settings) -> Context:
-    salt = hashlib.sha256((code_version() + settings.model_dump_json(exclude={"secret_key"})).encode()).hexdigest()[:16]
-    return Context(store=store, settings=settings, cache=_Cache(directory=settings.cache_dir or None, salt=salt))
-
-
-_FALLBACK: dict[str, Context] = {}  # outside a Flask app (CLI, tests): one context per store url
-
-
-def attach(server, store: Store, settings: Settings) -> Context:
-    """Give a Flask server its store, settings and cache (called by create_app)."""
-    ctx = _context(store, settings)
-    server.extensions["wagemap"] = ctx
-    return ctx
-
-
-def _ctx() -> Context:
-    from flask import current_app, has_app_context
-
-    if has_app_context() and "wagemap" in current_app.extensions:
-        return current_app.extensions["wagemap"]
-    s = get_settings()
-    if s.db not in _FALLBACK:
-        _FALLBACK[s.db] = _context(open_store(s.db), s)
-    return _FALLBACK[s.db]
-
-
-def store() -> Store:
-    """The app's store (other services, e.g. the emergency page, use it too)."""
-    return _ctx().store
-
-
-def settings() -> Settings:
-    return _ctx().settings
-
-
-def _version(ctx: Context) -> str:
-    """The store's data version, read once per request (or app context: the warm-up, a CLI call)."""
-    from flask import g, has_app_context
-
-    if has_app_context():
-        v = getattr(g, "_wagemap_version", None)
-        if v is None:
-            v = g._wagemap_version = ctx.store.data_version()
-        return v
-    return ctx.store.data_version()
-
-
-def scope_key(scope: Sequence[str] | None) -> tuple[str, ...] | None:
-    return None if scope is None else tuple(sorted(set(scope)))
-
-
-# functions whose values are rows (or frames derived from them one-to-one): kept in the process only
-RAW = ("kind", "townships", "window_data")
-
-
-def _cached(name: str, scope: Sequence[str] | None, args: tuple, build: Callable[[], Any]) -> Any:
-    ctx = _ctx()
-    key = (name, ctx.store.url, _version(ctx), scope_key(scope), args)
-    return ctx.cache.get_or_build(key, build, shared=name not in RAW)
 
 
 # ---- base reads ------------------------------------------------------------------------------
@@ -307,41 +115,6 @@ def window_data(scope: Sequence[str] | None, month_to: str | None, township: str
     status and case state on it, so every view of that window (each indicator, the worklist, every
     project page) shares one computation instead of redoing it per view (benchmarks/RESULTS.md)."""
     return _cached("window_data", scope, (month_to, township), lambda: _LazyData(scope))
-
-
-def resident_rows() -> int:
-    """How many rows this process holds in its cache of raw frames."""
-    ctx = _ctx()
-    with ctx.cache._lock:
-        frames = [v for k, v in ctx.cache._d.items() if k[0] == "kind"]
-    return sum(len(f) for f in frames)
-
-
-def release_rows() -> int:
-    """Forget the raw frames (and the windows built on them) once more than settings.resident_max_rows were read.
-
-    Called after the warm-up: the default views are then in the shared cache, and a province-scale
-    worker need not keep gigabytes of rows for them; a later miss reads the kinds it needs again.
-    The freed heap is handed back to the system (glibc keeps it otherwise).
-    """
-    ctx = _ctx()
-    if ctx.rows_read <= settings().resident_max_rows or ctx.cache.disk is None:
-        return 0
-    n = ctx.cache.drop(("kind", "window_data", "status_part"))
-    ctx.rows_read = resident_rows()
-    _trim_heap()
-    return n
-
-
-def _trim_heap() -> None:
-    import ctypes
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: the memory is reused by the process instead
-        pass
 
 
 def has_data(scope: Sequence[str] | None) -> bool:

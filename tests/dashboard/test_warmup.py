@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from dashboard import services, warmup
+from dashboard import cache, services, warmup
 from geodata.settings import load_settings
 from layers import registry
 
@@ -112,7 +112,7 @@ def test_views_cached_by_other_code_are_not_read_back(small_store, monkeypatch):
     with one.server.app_context():
         frm, to = services.month_window(None, None, None)
         services.overview(None, "arrears", frm, to)
-    monkeypatch.setattr(services, "_CODE_VERSION", "another-release")  # a deploy of changed code, same cache dir
+    monkeypatch.setattr(cache, "_CODE_VERSION", "another-release")  # a deploy of changed code, same cache dir
     two = create_app(store=small_store, settings=load_settings(db=small_store.url))
     builds = []
     real_build = registry.get("arrears").build

@@ -1,0 +1,56 @@
+"""The shared view cache directory: an unusable one stops the app at start-up with a message naming the setting."""
+
+import os
+
+import pytest
+
+from dashboard import cache, services
+from geodata.settings import SettingsError, load_settings
+
+
+def _app(store, cache_dir):
+    from dashboard.app import create_app
+
+    return create_app(store=store, settings=load_settings(db=store.url, cache_dir=cache_dir))
+
+
+def test_cache_dir_under_a_file_fails_at_start_with_the_setting_and_path(small_store, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    bad = blocker / "cache"
+    with pytest.raises(SettingsError) as e:
+        _app(small_store, str(bad))
+    msg = str(e.value)
+    assert "WAGEMAP_CACHE_DIR" in msg and "cache_dir" in msg and str(bad) in msg and "视图缓存目录不可用" in msg
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+def test_read_only_cache_dir_fails_at_start(small_store, tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    inside = ro / "cache"
+    ro.chmod(0o500)
+    try:
+        with pytest.raises(SettingsError, match="WAGEMAP_CACHE_DIR"):
+            _app(small_store, str(inside))
+    finally:
+        ro.chmod(0o700)
+
+
+def test_usable_cache_dir_is_private_and_empty_setting_keeps_views_in_process(small_store, tmp_path):
+    d = tmp_path / "views"
+    app = _app(small_store, str(d))
+    assert app.server.extensions["wagemap"].cache.disk is not None and (d.stat().st_mode & 0o777) == 0o700
+    assert not [p for p in d.iterdir() if p.suffix == ".val"]  # the start-up probe leaves no file behind
+    local = _app(small_store, "")
+    with local.server.app_context():
+        assert services._ctx().cache.disk is None
+        frm, to = services.month_window(None, None, None)
+        assert services.overview(None, "arrears", frm, to)["bars"]
+
+
+def test_services_keeps_the_cache_names(small_store):
+    """Callers and tests use the cache machinery through dashboard.services."""
+    for name in ("attach", "Context", "code_version", "scope_key", "release_rows", "resident_rows", "store", "settings",
+                 "_ctx", "_cached"):
+        assert getattr(services, name) is getattr(cache, name)
