@@ -34,7 +34,7 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(scale: str, backend: str, n_projects: int) -> str:
+def run(scale: str, backend: str, n_projects: int, cache_dir: str | None = None) -> str:
     from dashboard import services as S
     from dashboard import warmup
     from dashboard.app import create_app
@@ -42,7 +42,7 @@ def run(scale: str, backend: str, n_projects: int) -> str:
     from geodata.store import open_store
     from layers import registry
 
-    os.environ["WAGEMAP_CACHE_DIR"] = tempfile.mkdtemp(prefix="wagemap-bench-warm-")
+    os.environ["WAGEMAP_CACHE_DIR"] = cache_dir or tempfile.mkdtemp(prefix="wagemap-bench-warm-")
     url = common.store_url(scale, backend)
     la0 = common.loadavg()
     a = create_app(store=open_store(url), settings=load_settings(db=url))
@@ -55,11 +55,13 @@ def run(scale: str, backend: str, n_projects: int) -> str:
     rss_after = rss_mb()
     b = create_app(store=open_store(url), settings=load_settings(db=url))
     times: dict[str, list[float]] = {}
+    cpus: dict[str, list[float]] = {}
 
     def timed(name: str, fn) -> None:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
         times.setdefault(name, []).append(time.perf_counter() - t0)
+        cpus.setdefault(name, []).append(time.process_time() - c0)
 
     with b.server.app_context():
         frm, to = S.month_window(None, None, None)
@@ -83,10 +85,12 @@ def run(scale: str, backend: str, n_projects: int) -> str:
              f"Worker A, warm-up: {r['views']} views in {r['seconds']:.1f} s wall, {cpu:.1f} s CPU; RSS {rss0:,.0f} MB "
              f"at start, peak {peak:,.0f} MB, {rss_after:,.0f} MB after releasing {r['released']} cached frames.", "",
              "Worker B (same shared cache, empty in-process cache):", "",
-             "| call | n | p50 | p95 | max | p95 ≤ target? |", "|---|---|---|---|---|---|"]
+             "| call | n | p50 | p95 | max | CPU p50 / p95 | p95 ≤ target? |", "|---|---|---|---|---|---|---|"]
     for name, v in times.items():
         p95 = common.pct(v, 95) * 1000
+        c = cpus[name]
         lines.append(f"| {name} | {len(v)} | {common.pct(v, 50) * 1000:,.0f} ms | {p95:,.0f} ms | {max(v) * 1000:,.0f} ms | "
+                     f"{common.pct(c, 50) * 1000:,.0f} / {common.pct(c, 95) * 1000:,.0f} ms | "
                      f"{'yes' if p95 <= target else f'**no** ({p95:,.0f} ms)'} |")
     lines += ["", f"Worker B RSS at the end: {rss_b - rss_after:+,.0f} MB over A's (same process)."]
     return "\n".join(lines)
@@ -98,10 +102,11 @@ def main() -> None:
     ap.add_argument("--backend", action="append", default=None)
     ap.add_argument("--projects", type=int, default=40)
     ap.add_argument("--no-record", action="store_true")
+    ap.add_argument("--cache-dir", default=None, help="view cache dir to use and keep (default: a new temporary one)")
     a = ap.parse_args()
     for scale in a.scale or ["city"]:
         for backend in a.backend or ["postgis"]:
-            body = run(scale, backend, a.projects)
+            body = run(scale, backend, a.projects, a.cache_dir and f"{a.cache_dir}-{scale}-{backend}")
             print(body, flush=True)
             if not a.no_record:
                 common.record("warm", "Warm-up and the shared view cache (`benchmarks/warm.py`)", common.command_line(), body)

@@ -29,6 +29,8 @@ CACHE_SIZE = 256
 DISK_CACHE_BYTES = 4 * 2**30
 # functions whose values are rows (or frames derived from them one-to-one): kept in the process only
 RAW = ("kind", "townships", "window_data")
+# views composed of parts that are shared one by one (dashboard.services.overview): kept in the process only
+COMPOSED = ("overview_full", "overview_map")
 # what release_rows forgets: the rows and what holds them (each window's memo, the project-status parts)
 ROW_HOLDERS = ("kind", "window_data", "status_part")
 log = logging.getLogger(__name__)
@@ -92,6 +94,12 @@ class _Cache:
         with self._lock:
             self._building.pop(key, None)
         return value
+
+    def put(self, key: tuple, value: Any, shared: bool = False) -> None:
+        """Store a value made as a by-product of another build (e.g. a view's table while building the view)."""
+        if shared and self.disk is not None:
+            self._disk_set(self.disk_key(key), value)
+        self._put(key, value)
 
     def _disk_get(self, k: str) -> Any:
         try:
@@ -236,13 +244,20 @@ def scope_key(scope: Sequence[str] | None) -> tuple[str, ...] | None:
 
 
 def cached(name: str, scope: Sequence[str] | None, args: tuple, build: Callable[[], Any]) -> Any:
-    """`build()` once per (name, store, data version, scope, args); shared between workers unless `name` is RAW."""
+    """`build()` once per (name, store, data version, scope, args); shared between workers unless RAW or COMPOSED."""
     ctx = _ctx()
     key = (name, ctx.store.url, _version(ctx), scope_key(scope), args)
-    return ctx.cache.get_or_build(key, build, shared=name not in RAW)
+    return ctx.cache.get_or_build(key, build, shared=name not in RAW and name not in COMPOSED)
 
 
 _cached = cached  # the name dashboard.records and older callers use
+
+
+def put(name: str, scope: Sequence[str] | None, args: tuple, value: Any) -> None:
+    """Store `value` under the key `cached(name, scope, args, ...)` reads (a part made while building another view)."""
+    ctx = _ctx()
+    key = (name, ctx.store.url, _version(ctx), scope_key(scope), args)
+    ctx.cache.put(key, value, shared=name not in RAW and name not in COMPOSED)
 
 
 def resident_rows() -> int:

@@ -368,12 +368,15 @@ def fit_map_callback(graph_id: str) -> None:
     )
 
 
-def map_patch(view: dict, points_on: Sequence[str], drawn: dict | None = None) -> tuple[Patch, dict]:
+def map_patch(view: dict, points_on: Sequence[str], drawn: dict | None = None,
+              points: Callable[[Sequence[str]], dict] | None = None) -> tuple[Patch, dict]:
     """Only what changed since the browser's figure (`drawn`: part -> digest), never township geometry.
 
     An indicator switch between arrears layers re-sends the choropleth values but not the case and
     incident points (330 KB decoded at city scale, the same for every indicator); a point-set switch
-    only flips `visible`. Returns the patch and the digests the browser has after it.
+    only flips `visible`. `points(names)` loads the point sets that changed (services.overview_points:
+    a switch reads none it does not send); without it they come from `view["points"]`. Returns the
+    patch and the digests the browser has after it.
     """
     drawn = dict(drawn or {})
     keys = view.get("keys") or {}
@@ -387,9 +390,11 @@ def map_patch(view: dict, points_on: Sequence[str], drawn: dict | None = None) -
             p["data"][0][k] = v
     if changed("extra"):
         p["data"][SLOT_EXTRA] = view["extra"]
+    todo = [k for k in POINT_ORDER if changed(k)]
+    traces = (points(todo) if points is not None else view["points"]) if todo else {}
     for i, k in enumerate(POINT_ORDER):
-        if changed(k):
-            p["data"][SLOT_POINTS + i] = {**view["points"][k], "visible": k in points_on}
+        if k in todo:
+            p["data"][SLOT_POINTS + i] = {**traces[k], "visible": k in points_on}
         else:
             p["data"][SLOT_POINTS + i]["visible"] = k in points_on
     drawn.update(keys)

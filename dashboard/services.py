@@ -26,6 +26,7 @@ from dashboard.cache import (  # noqa: F401 - re-exported: callers and tests use
     _ctx,
     attach,
     code_version,
+    put,
     release_rows,
     resident_rows,
     scope_key,
@@ -190,7 +191,11 @@ def geometry(scope: Sequence[str] | None) -> dict:
 
 
 def map_frame(scope: Sequence[str] | None, focus: str | None = None) -> dict:
-    """The parts of a map figure that do not change with indicator or months: layout and labels."""
+    """The parts of a map figure that do not change with indicator or months: layout and labels (cached)."""
+    return _cached("map_frame", scope, (focus,), lambda: _map_frame(scope, focus))
+
+
+def _map_frame(scope: Sequence[str] | None, focus: str | None) -> dict:
     s = settings()
     t = townships(scope)
     layout = mapfig.map_layout(t, s, focus=focus, is_demo=boundaries_are_demo(scope))
@@ -224,46 +229,126 @@ def overview(scope: Sequence[str] | None, key: str, month_from: str, month_to: s
              township: str | None = None) -> dict:
     """Everything the overview (or a township map) shows for one indicator and month range.
 
-    Returns {key, title, unit, higher_is_better, choropleth (trace keys without geometry),
-    points {projects, cases, incidents: scattermap traces}, keys (a digest of the choropleth, the extra
-    trace and each point set: a page re-sends a part only when its digest changed), bars (records),
-    legend, point_legend, notes, kpis (records), table (records), columns}.
+    Returns the head (`overview_head`) with `points` {projects, cases, incidents: scattermap traces} and
+    `table` (records). Pages load less: the head alone for an indicator switch (`overview_points` for the
+    point sets whose digest changed), `overview_map` for a first view, `overview_table` when the rows are shown.
     """
+    key = indicator(key)
+    return _cached("overview_full", scope, (key, month_from, month_to, township),
+                   lambda: {**overview_map(scope, key, month_from, month_to, township),
+                            "table": overview_table(scope, key, month_from, month_to, township)})
+
+
+def overview_map(scope: Sequence[str] | None, key: str, month_from: str, month_to: str,
+                 township: str | None = None) -> dict:
+    """The head with all three point sets (`points`): what a first map figure needs, without the table."""
+    key = indicator(key)
+
+    def build() -> dict:
+        head = overview_head(scope, key, month_from, month_to, township)
+        return {**head, "points": overview_points(head, POINT_ORDER)}
+
+    return _cached("overview_map", scope, (key, month_from, month_to, township), build)
+
+
+POINT_ORDER = ("projects", "cases", "incidents")
+
+
+def overview_head(scope: Sequence[str] | None, key: str, month_from: str, month_to: str,
+                  township: str | None = None) -> dict:
+    """What an indicator switch needs: small, one per indicator and window (shared cache).
+
+    {key, title, unit, higher_is_better, kind, choropleth (trace keys without geometry), extra (the
+    layer's own trace), keys (a digest of the choropleth, the extra trace and each point set: a page
+    re-sends a part only when its digest changed), bars (records), legend, point_legend, notes, kpis
+    (records), columns, table_rows, window (scope, months, township) and point_layer (the layer whose
+    project points it shows, None for the shared ones)}. The point sets and the table are cached apart
+    (`overview_points`, `overview_table`): cases and incidents are the same for every indicator of a
+    window, project points for every non-coverage indicator, so a switch loads none of them.
+    """
+    key = indicator(key)
+    args = (key, month_from, month_to, township)
+    return _cached("overview", scope, args, lambda: _build_overview(scope, *args)[0])
+
+
+def overview_table(scope: Sequence[str] | None, key: str, month_from: str, month_to: str,
+                   township: str | None = None) -> list[dict]:
+    """The indicator's detail rows (records with a `link`), for the grid and the xlsx export."""
+    key = indicator(key)
+    args = (key, month_from, month_to, township)
+    return _cached("overview_table", scope, args, lambda: _build_overview(scope, *args)[1])
+
+
+def overview_points(head: dict, names: Sequence[str]) -> dict[str, dict]:
+    """The point-set traces `names` of a view (`overview_head`), each from its own cache entry."""
+    scope, month_from, month_to, township = head["window"]
+    return {n: _point_set(scope, n, month_from, month_to, township, head["point_layer"] if n == "projects" else None)[1]
+            for n in names}
+
+
+def _digest(trace: dict) -> str:
     import hashlib
     import json
 
-    key = indicator(key)
+    text = json.dumps(trace, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
-    def digest(trace: dict) -> str:
-        text = json.dumps(trace, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-        return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
-    def build() -> dict:
-        layer = registry.get(key)
+def _point_set(scope: Sequence[str] | None, name: str, month_from: str, month_to: str, township: str | None,
+               layer: str | None = None) -> tuple[str, dict]:
+    """(digest, trace) of one point set for a window; `layer` = a coverage layer whose own project points these are."""
+    def build() -> tuple[str, dict]:
+        if layer is not None:  # made with the layer's view (its points come out of layer.build)
+            return _build_overview(scope, layer, month_from, month_to, township)[2]
         data = window_data(scope, month_to, township)
-        f = _filters(month_from, month_to, township)
-        res = layer.build(data, f)
-        choro = dict(res.traces[0]) if res.traces else {}
-        choro.pop("geojson", None)
-        colors = _class_colors(choro)
-        by = res.by_township.copy()
-        by["name"] = by.get("name", by["code"].map(township_names(scope)))
-        by["color"] = [colors.get(c, NEUTRAL) for c in by["code"]]
-        table = _with_links(res.table)
-        extra, points = _extra_trace(res, layer.kind), _point_traces(res, data, f)
-        return {
-            "key": key, "title": res.title, "unit": res.unit, "higher_is_better": bool(layer.higher_is_better),
-            "kind": layer.kind, "choropleth": choro, "extra": extra, "points": points,
-            "keys": {"choropleth": digest(choro), "extra": digest(extra), **{k: digest(t) for k, t in points.items()}},
-            "bars": by[["code", "name", "value", "label", "color"]].to_dict("records"),
-            "legend": [(i.label, i.color) for i in res.legend if not i.label.startswith("案件：")],
-            "point_legend": _point_legend(data, f),
-            "notes": list(res.notes),
-            "kpis": [_kpi_record(k) for k in kpi.kpis(data, f)],
-            "table": table.to_dict("records"), "columns": [c for c in table.columns if c != "link"],
-        }
+        trace = _point_trace(name, data, _filters(month_from, month_to, township))
+        return _digest(trace), trace
 
-    return _cached("overview", scope, (key, month_from, month_to, township), build)
+    return _cached("points", scope, (name, layer, month_from, month_to, township), build)
+
+
+def _build_overview(scope: Sequence[str] | None, key: str, month_from: str, month_to: str,
+                    township: str | None) -> tuple[dict, list[dict], tuple[str, dict] | None]:
+    """Build one indicator's view: (head, table records, the layer's own project points or None).
+
+    The table and a coverage layer's own project points are put in the cache as they are made, so the
+    view's parts come from one layer.build whichever part is asked for first.
+    """
+    layer = registry.get(key)
+    data = window_data(scope, month_to, township)
+    f = _filters(month_from, month_to, township)
+    res = layer.build(data, f)
+    choro = dict(res.traces[0]) if res.traces else {}
+    choro.pop("geojson", None)
+    colors = _class_colors(choro)
+    by = res.by_township.copy()
+    by["name"] = by.get("name", by["code"].map(township_names(scope)))
+    by["color"] = [colors.get(c, NEUTRAL) for c in by["code"]]
+    table = _with_links(res.table)
+    records = table.to_dict("records")
+    extra = _extra_trace(res, layer.kind)
+    point_layer = key if key in coverage.LAYERS else None
+    own = None
+    if point_layer is not None:
+        trace = mapfig.point_trace(res.points, POINT_SETS["projects"], settings().basemap, uid="projects")
+        own = (_digest(trace), trace)
+        put("points", scope, ("projects", key, month_from, month_to, township), own)
+    digests = {n: (own if n == "projects" and own else _point_set(scope, n, month_from, month_to, township))[0]
+               for n in POINT_ORDER}
+    head = {
+        "key": key, "title": res.title, "unit": res.unit, "higher_is_better": bool(layer.higher_is_better),
+        "kind": layer.kind, "choropleth": choro, "extra": extra,
+        "keys": {"choropleth": _digest(choro), "extra": _digest(extra), **digests},
+        "bars": by[["code", "name", "value", "label", "color"]].to_dict("records"),
+        "legend": [(i.label, i.color) for i in res.legend if not i.label.startswith("案件：")],
+        "point_legend": _point_legend(data, f),
+        "notes": list(res.notes),
+        "kpis": [_kpi_record(k) for k in kpi.kpis(data, f)],
+        "columns": [c for c in table.columns if c != "link"], "table_rows": len(records),
+        "window": (scope_key(scope), month_from, month_to, township), "point_layer": point_layer,
+    }
+    put("overview_table", scope, (key, month_from, month_to, township), records)
+    return head, records, own
 
 
 EMPTY_TRACE = {"type": "scattermap", "mode": "markers", "lon": [], "lat": [], "uid": "extra", "hoverinfo": "skip",
@@ -307,20 +392,16 @@ def _quote(s: str) -> str:
     return quote(str(s), safe="")
 
 
-def _point_traces(res: LayerResult, data: LayerData, f: Filters) -> dict[str, dict]:
-    """The three point sets over the choropleth: projects, cases, incidents (always all three slots)."""
+def _point_trace(name: str, data: LayerData, f: Filters) -> dict:
+    """One shared point set over the choropleth: active projects by gaps, cases, incidents."""
     basemap = settings().basemap
-    if res.key in coverage.LAYERS:
-        projects = res.points
+    if name == "projects":
+        pts = _project_points(data, f)
+    elif name == "cases":
+        pts, _ = arrears.case_points(arrears.case_state(data, f))
     else:
-        projects = _project_points(data, f)
-    cases, _ = arrears.case_points(arrears.case_state(data, f))
-    inc = _cap(incident_layer.LAYER.build(data, f).points)  # newest first: the cap keeps the latest
-    return {
-        "projects": mapfig.point_trace(projects, POINT_SETS["projects"], basemap, uid="projects"),
-        "cases": mapfig.point_trace(cases, POINT_SETS["cases"], basemap, uid="cases"),
-        "incidents": mapfig.point_trace(inc, POINT_SETS["incidents"], basemap, uid="incidents"),
-    }
+        pts = _cap(incident_layer.LAYER.build(data, f).points)  # newest first: the cap keeps the latest
+    return mapfig.point_trace(pts, POINT_SETS[name], basemap, uid=name)
 
 
 def _cap(points: pd.DataFrame) -> pd.DataFrame:

@@ -49,12 +49,12 @@ def warm(app) -> dict:
         services.map_frame(None)
         services.month_options(None, frm, to)
         for key in [registry.DEFAULT, *[k for k in registry.LAYERS if k != registry.DEFAULT]]:
-            services.overview(None, key, frm, to)
+            _map(None, key, frm, to)
             n += 1
         for code in services.township_names(None):
             records.status_part(None, to, code)  # what every project page of the township reads
             services.township_view(None, code, frm, to, mask_pii=True)
-            services.overview(None, registry.DEFAULT, frm, to, township=code)
+            _map(None, registry.DEFAULT, frm, to, township=code)
             services.map_frame(None, focus=code)
             n += 1
         for code in services.township_names(None):  # a township official's own views (scope = [code])
@@ -62,15 +62,22 @@ def warm(app) -> dict:
             if not services.has_data(scope):
                 continue
             sfrm, sto = services.month_window(scope, None, None)
-            services.overview(scope, registry.DEFAULT, sfrm, sto)
+            _map(scope, registry.DEFAULT, sfrm, sto)
             services.township_view(scope, code, sfrm, sto, mask_pii=True)
             records.status_part(scope, sto, code)
-            services.overview(scope, registry.DEFAULT, sfrm, sto, township=code)
+            _map(scope, registry.DEFAULT, sfrm, sto, township=code)
             services.map_frame(scope)
             services.map_frame(scope, focus=code)
             n += 1
         released = services.release_rows()
     return {"views": n, "seconds": round(time.perf_counter() - t0, 1), "version": version, "released": released}
+
+
+def _map(scope, key: str, frm: str, to: str, township: str | None = None) -> None:
+    """A map view's parts in the shared cache: its head (with the detail table, made with it) and the three point sets."""
+    from dashboard import services
+
+    services.overview_points(services.overview_head(scope, key, frm, to, township), services.POINT_ORDER)
 
 
 def start(app, stop: threading.Event | None = None) -> threading.Thread | None:

@@ -30,7 +30,7 @@ def layout(ind: str | None = None, pts: str | None = None, **kw: str) -> html.Di
     crumbs = [("全市总览", None)]
     if not services.has_data(scope):
         return components.page("全市总览", crumbs, main=components.empty_store_help(), wide=True)
-    view = services.overview(scope, key, frm, to)
+    view = services.overview_map(scope, key, frm, to)  # the map's parts; the detail rows come when opened
     points_on = components.parse_points(pts, view["kind"])
     fig = components.map_figure(view, services.geometry(scope), services.map_frame(scope), points_on)
     demo = services.boundaries_are_demo(scope)
@@ -61,7 +61,7 @@ def layout(ind: str | None = None, pts: str | None = None, **kw: str) -> html.Di
         None,
         html.Div(className="toolbar", children=[
             html.H2(f"明细：{view['title']}", id="ov-table-title", className="card-title"),
-            html.Span(f"{len(view['table'])}行", id="ov-table-count", className="badge muted"), html.Span(className="spacer"),
+            html.Span(f"{view['table_rows']}行", id="ov-table-count", className="badge muted"), html.Span(className="spacer"),
             html.A("⤓ 导出 Excel", id="ov-download", className="button download", href=_download(key, frm, to)),
         ]),
         html.Details(id="ov-details", open=False, className="lazy-details", children=[
@@ -118,8 +118,8 @@ def update(ind, frm, to, pts, drawn):
     """Indicator, months or point sets changed: patch what changed on the map, refresh the panels."""
     scope = access.current_scope()
     frm, to = services.month_window(scope, frm, to)
-    view = services.overview(scope, ind, frm, to)
-    patch, drawn = components.map_patch(view, pts or [], drawn)
+    view = services.overview_head(scope, ind, frm, to)  # no points, no table: a switch loads only what it sends
+    patch, drawn = components.map_patch(view, pts or [], drawn, points=lambda names: services.overview_points(view, names))
     return (
         patch,
         components.kpi_items(view["kpis"], "ov-kpi", view["key"]),
@@ -129,7 +129,7 @@ def update(ind, frm, to, pts, drawn):
         view["title"],
         f"{components.month_zh(frm)}—{components.month_zh(to)}",
         f"明细：{view['title']}",
-        f"{len(view['table'])}行",
+        f"{view['table_rows']}行",
         _download(view["key"], frm, to),
         drawn,
     )
@@ -150,8 +150,9 @@ def table(is_open, ind, frm, to):
         return [], dash.no_update
     scope = access.current_scope()
     frm, to = services.month_window(scope, frm, to)
-    view = services.overview(scope, ind, frm, to)
-    return view["table"], components.column_defs(view["columns"], _link_col(view["columns"]), records=view["table"])
+    view = services.overview_head(scope, ind, frm, to)
+    rows = services.overview_table(scope, ind, frm, to)
+    return rows, components.column_defs(view["columns"], _link_col(view["columns"]), records=rows)
 
 
 # The URL carries the view (a copied link reproduces it); replaceState keeps one history entry.

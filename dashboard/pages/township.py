@@ -41,7 +41,7 @@ def layout(code: str | None = None, ind: str | None = None, sel: str | None = No
     if view is None:
         return components.page("乡镇", [("全市总览", back), ("未找到", None)], main=components.not_found("乡镇", code or ""),
                                wide=True)
-    mv = services.overview(scope, key, frm, to, township=code)
+    mv = services.overview_map(scope, key, frm, to, township=code)  # the map's parts, not the detail table
     points_on = components.parse_points(pts, mv["kind"])
     fig = components.map_figure(mv, services.geometry(scope), services.map_frame(scope, focus=code), points_on)
     if sel:
@@ -125,8 +125,8 @@ def update(ind, frm, to, pts, code, drawn):
     view = services.township_view(scope, code, frm, to, mask_pii=not access.can_see_personal_data())
     if view is None:
         raise dash.exceptions.PreventUpdate
-    mv = services.overview(scope, ind, frm, to, township=code)
-    patch, drawn = components.map_patch(mv, pts or [], drawn)
+    mv = services.overview_head(scope, ind, frm, to, township=code)
+    patch, drawn = components.map_patch(mv, pts or [], drawn, points=lambda names: services.overview_points(mv, names))
     return (
         patch, components.kpi_items(view["kpis"], None, mv["key"]), _legend(mv),
         [html.Div(n) for n in mv["notes"]], mv["title"], _trend(view), worklist_rows(view),

@@ -306,7 +306,7 @@ def test_callback_error_is_one_chinese_message(ro_app, ro_client, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(services, "overview", boom)
+    monkeypatch.setattr(services, "overview_head", boom)  # what the indicator switch reads
     status, body = call(ro_app, ro_client, ("ov-map.figure", "ov-kpis.children"),
                         [("ov-ind", "value", "arrears"), ("ov-from", "value", "2023-06"), ("ov-to", "value", "2024-05"),
                          ("ov-pts", "value", [])], state=[("ov-map-drawn", "data", None)])

@@ -17,27 +17,61 @@ def app(small_store):
     return create_app(store=small_store, settings=load_settings(db=small_store.url))
 
 
-def _cached_names(app) -> list[tuple]:
-    ctx = app.server.extensions["wagemap"]
-    return [(k[0], k[4]) for k in ctx.cache._d]
+def test_warm_builds_every_layer_and_every_township(app, small_store, monkeypatch):
+    """After the warm-up another worker (same cache dir, empty process cache) answers every warmed view
+    (each layer's switch and detail rows, each township page and map, each official's own views) without
+    building anything: no layer runs, no township view is made."""
+    from dashboard.app import create_app
 
-
-def test_warm_builds_every_layer_and_every_township(app):
     r = warmup.warm(app)
-    names = _cached_names(app)
-    keys = list(app.server.extensions["wagemap"].cache._d)
-    citywide = {k[4][0] for k in keys if k[0] == "township" and k[3] is None}
-    official = {k[3] for k in keys if k[0] == "township" and k[3] is not None}  # each official's own scope
-    overviews = {a[0] for n, a in names if n == "overview" and a[3] is None}
     with app.server.app_context():
-        with_data = [c for c in services.township_names(None) if services.has_data([c])]
-    assert overviews == set(registry.LAYERS) and len(citywide) == 19
-    assert official == {(c,) for c in with_data} and r["views"] == len(registry.LAYERS) + 19 + len(with_data)
-    with app.server.app_context():  # a request for a warmed view is answered from the cache
+        names = services.township_names(None)
+        with_data = [c for c in names if services.has_data([c])]
+    assert r["views"] == len(registry.LAYERS) + 19 + len(with_data) and len(names) == 19
+    builds = []
+    for layer in registry.LAYERS.values():
+        monkeypatch.setattr(layer, "build", lambda d, f, k=layer.key: builds.append(k))
+    monkeypatch.setattr(services.gaps, "worklist", lambda *a, **k: builds.append("worklist"))
+    monkeypatch.setattr(services, "_point_trace", lambda *a, **k: builds.append("points"))
+    two = create_app(store=small_store, settings=load_settings(db=small_store.url))
+    with two.server.app_context():
         frm, to = services.month_window(None, None, None)
-        before = len(app.server.extensions["wagemap"].cache._d)
-        services.overview(None, "card", frm, to)
-        assert len(app.server.extensions["wagemap"].cache._d) == before
+        for key in registry.LAYERS:
+            head = services.overview_head(None, key, frm, to)
+            assert head["key"] == key and set(services.overview_points(head, services.POINT_ORDER)) == set(services.POINT_ORDER)
+            assert len(services.overview_table(None, key, frm, to)) == head["table_rows"]
+        for code in names:
+            assert services.township_view(None, code, frm, to, mask_pii=True)["code"] == code
+            assert services.overview_map(None, registry.DEFAULT, frm, to, township=code)["points"]["cases"]["type"]
+            services.map_frame(None, focus=code)
+        for code in with_data:
+            sf, st = services.month_window([code], None, None)
+            services.overview_map([code], registry.DEFAULT, sf, st)
+            services.township_view([code], code, sf, st, mask_pii=True)
+            services.overview_map([code], registry.DEFAULT, sf, st, township=code)
+    assert builds == []
+
+
+def test_a_switch_reads_no_point_set_or_table_the_browser_has(app, monkeypatch):
+    """An indicator switch loads the small head and only the point sets whose digest changed; no detail rows."""
+    from dashboard import components
+
+    warmup.warm(app)
+    with app.server.app_context():
+        frm, to = services.month_window(None, None, None)
+        first = services.overview_map(None, registry.DEFAULT, frm, to)
+        loaded = []
+        real = services._point_set
+        monkeypatch.setattr(services, "_point_set", lambda scope, name, *a: loaded.append(name) or real(scope, name, *a))
+        monkeypatch.setattr(services, "overview_table", lambda *a, **k: loaded.append("table"))
+        head = services.overview_head(None, "arrears_cases", frm, to)
+        patch, drawn = components.map_patch(head, ["cases"], first["keys"],
+                                            points=lambda n: services.overview_points(head, n))
+        assert loaded == [] and drawn == head["keys"]
+        cov = services.overview_head(None, "real_name", frm, to)  # a coverage layer draws its own project points
+        components.map_patch(cov, ["projects"], drawn, points=lambda n: services.overview_points(cov, n))
+        assert loaded == ["projects"]
+        assert "table" not in head and "points" not in head
 
 
 def test_start_is_off_by_default_and_rewarms_after_a_load(app, small_store, monkeypatch):
