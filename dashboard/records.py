@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
 from dashboard import services as S
-from layers import arrears, coverage, gaps
+from geodata import schema
+from layers import arrears, coverage, exports, gaps
 from layers.base import LayerData
 from layers.coverage_rules import KEYS, project_status
 from layers.units import fmt_date, fmt_dates
@@ -58,95 +61,138 @@ def _missing(v) -> bool:
 def project_view(scope: Sequence[str] | None, code: str, month_to: str | None = None, mask_pii: bool = True) -> dict | None:
     """The project page: facts, compliance checklist with evidence, cases, deposits, location; None if unseen.
 
-    Reads only this project's rows (its project, monthly reports, deposits and cases, by key through
-    the scope ceiling) plus its township's part of the window's project status (`status_part`, shared
-    between workers and warmed), so a project page never needs the whole city's rows in the process.
+    Reads only this project's rows (`_own_rows`: its project, monthly reports, deposits and cases, by key
+    through the scope ceiling, plain records) plus its township's checklist rows of the window's project
+    status (`status_part`: states, evidence and since texts made for the whole township at once, shared
+    between workers and warmed), so a project page needs neither the whole city's rows nor pandas on
+    one-row frames; only its cases go through the arrears layer's case state (the same rule code).
     """
     def build() -> dict | None:
-        st_ = S.store()
-        with st_.begin(scope) as conn:  # one transaction (one scope ceiling) for the project's own rows
-            rows = st_.read("projects", scope=scope, where={"project_code": code}, conn=conn)
-            if rows.empty:
-                return None
-            comp = _by_id(st_.read("compliance", scope=scope, where={"project_code": code}, conn=conn))
-            deps = _by_id(st_.read("deposits", scope=scope, where={"project_code": code}, conn=conn))
-            own_cases = st_.read("cases", scope=scope, where={"project_code": code}, conn=conn)
-        row = _records(rows.head(1))[0]
-        f = S._filters(None, month_to)
-        st = status_part(scope, month_to, row.get("township_code"))
-        srow = st[st["project_code"] == code]
-        facts = srow.iloc[0].to_dict() if len(srow) else {}
-        checklist = []
+        own = _own_rows(scope, code)
+        if own is None:
+            return None
+        row, comp, deps, case_rows = own
         prov = provenance(row)
+        part = status_part(scope, month_to, row.get("township_code"))
+        at = part["index"].get(code)
+        reports = sorted(comp, key=lambda r: (r.get("month") is None, r.get("month") or ""))  # month order, missing last
+        sources = _evidence_sources(reports, deps, prov)
+        checklist = []
         for k in KEYS:
             m = coverage.MECHANISMS[k]
-            if srow.empty:
+            if at is None:
                 state, ev, since = "不适用", "项目不在建或未开工，不计入机制检查", ""
             else:
-                app, met = bool(facts[f"{k}_app"]), bool(facts[f"{k}_met"])
-                state = "达标" if met else ("缺失" if app else "不适用")
-                ev = str(coverage.evidence(srow, k).iloc[0])
-                since = str(coverage.since_text(srow, k).iloc[0]) if state == "缺失" else ""
+                state, ev, since = (_part_value(part, f"{k}.{c}", at) for c in ("state", "evidence", "since"))
             checklist.append({"key": k, "title": m.short, "clause": m.clause, "rule": m.rule, "state": state,
-                              "evidence": ev, "since": since, "source": _evidence_source(k, comp, deps, prov)})
-        own = LayerData(townships=S.townships(scope), cases=own_cases)
-        cs = arrears.case_state(own, f)  # row by row: the same rows as in the whole window's case state
-        cases = S._with_links(arrears.case_table(cs, S.township_names(scope)))
-        reports = comp.sort_values("month") if len(comp) else comp
+                              "evidence": ev, "since": since, "source": sources.get(k, "项目台账 " + prov)})
+        cases, case_columns = _case_table(scope, case_rows, S._filters(None, month_to))
         return {
-            "project": _mask_row(row, "projects", mask_pii), "provenance": prov,
+            "project": exports.mask_record(row, "projects") if mask_pii else row, "provenance": prov,
             "township": S.township_names(scope).get(row.get("township_code") or "", row.get("township_code") or "—"),
-            "active": not srow.empty, "eval_month": st.attrs.get("eval_month", ""),
+            "active": at is not None, "eval_month": part["eval_month"],
             "checklist": checklist,
-            "cases": cases.to_dict("records"), "case_columns": [c for c in cases.columns if c != "link"],
-            "deposits": [{**r, "provenance": provenance(r)} for r in _records(deps)],
-            "reports": [{**r, "provenance": provenance(r)} for r in _records(reports.tail(12))],
+            "cases": cases, "case_columns": case_columns,
+            "deposits": [{**r, "provenance": provenance(r)} for r in deps],
+            "reports": [{**r, "provenance": provenance(r)} for r in reports[-12:]],
         }
 
     return S._cached("project", scope, (code, month_to, mask_pii), build)
 
 
-def _by_id(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows in load order (reads carry no ORDER BY)."""
-    return df.sort_values("id", kind="stable").reset_index(drop=True) if "id" in df.columns and len(df) else df
+OWN_KINDS = ("projects", "compliance", "deposits", "cases")
 
 
-def status_part(scope: Sequence[str] | None, month_to: str | None, township: str | None) -> pd.DataFrame:
-    """One township's rows of the window's project status (coverage_rules.project_status), shared between workers.
+def _own_rows(scope: Sequence[str] | None, code: str) -> tuple[dict, list[dict], list[dict], list[dict]] | None:
+    """The project's row, monthly reports, deposits and cases (load order), or None when unseen in the scope.
 
-    The status is computed over the whole scope (some rules look beyond one project: the latest
-    month any report reached, the contractor's arrears record), then kept per township.
+    One transaction (one scope ceiling: row-level security on PostGIS), one keyed statement per kind on
+    the `project_code` btrees (migrations 0001/0005), rows as plain records with None for missing; the
+    scope is also written into each statement as `Store.read` does.
     """
-    def build() -> pd.DataFrame:
+    st_ = S.store()
+    with st_.begin(scope) as conn:
+        out = []
+        for kind in OWN_KINDS:
+            t = schema.metadata.tables[kind]
+            q = sa.select(*[c for c in t.columns if c.name != "geom"]).where(t.c.project_code == code)
+            if scope is not None:
+                q = q.where(t.c.township_code.in_(list(scope)))
+            out.append([dict(r) for r in conn.execute(q.order_by(t.c.id)).mappings()])
+            if not out[0]:
+                return None
+    return out[0][0], out[1], out[2], out[3]
+
+
+def _part_value(part: dict, column: str, at: int) -> str:
+    values, codes = part["columns"][column]
+    return values[codes[at]]
+
+
+def _evidence_sources(reports: list[dict], deps: list[dict], prov: str) -> dict[str, str]:
+    """Where checklist items' facts come from: the latest monthly report, the last deposits (else the project row)."""
+    rep = "月报 " + provenance(reports[-1]) if reports else "无月报"
+    dep = "；".join(provenance(x) for x in deps[-3:]) if deps else "无保证金记录"
+    return {"real_name": rep, "card": rep, "monthly_settled": rep, "deposit": dep}
+
+
+def _case_table(scope: Sequence[str] | None, rows: list[dict], f) -> tuple[list[dict], list[str]]:
+    """The project's cases as the arrears layer shows them (case state row by row: the same rows as in the
+    whole window's case state), with links; a project without cases skips pandas (same empty table)."""
+    global _NO_CASE_COLUMNS
+    if not rows and _NO_CASE_COLUMNS is not None:
+        return [], list(_NO_CASE_COLUMNS)
+    t = schema.metadata.tables["cases"]
+    frame = pd.DataFrame.from_records(rows, columns=[c.name for c in t.columns if c.name != "geom"])
+    own = LayerData(townships=S.townships(scope), cases=frame)
+    cases = S._with_links(arrears.case_table(arrears.case_state(own, f), S.township_names(scope)))
+    columns = [c for c in cases.columns if c != "link"]
+    if not rows:
+        _NO_CASE_COLUMNS = tuple(columns)
+    return cases.to_dict("records"), columns
+
+
+_NO_CASE_COLUMNS: tuple[str, ...] | None = None  # the case table's columns, from the first project without cases
+
+
+def status_part(scope: Sequence[str] | None, month_to: str | None, township: str | None) -> dict:
+    """One township's checklist rows of the window's project status, shared between workers (and warmed).
+
+    The status is computed over the whole scope (coverage_rules.project_status: some rules look beyond
+    one project, e.g. the latest month any report reached and the contractor's arrears record for the
+    deposit rule (九)), then this township's active projects get, per mechanism, their state
+    (coverage.states), evidence (coverage.evidence) and since text (coverage.since_text, gaps only),
+    all made at once over the township's rows by the layers' own functions. Stored compactly:
+    {"eval_month", "index": {project_code: row}, "columns": {"<key>.state|evidence|since": (texts, codes)}}.
+    """
+    def build() -> dict:
         st = project_status(S.window_data(scope, month_to), S._filters(None, month_to))
         part = st[st["township_code"] == township] if township else st[st["township_code"].isna()]
         part = part.reset_index(drop=True)
-        part.attrs = dict(st.attrs)
-        return part
+        columns = {}
+        for k in KEYS:
+            state = coverage.states(part, k)
+            since = [str(v) for v in coverage.since_text(part, k)]
+            columns[f"{k}.state"] = state
+            columns[f"{k}.evidence"] = [str(v) for v in coverage.evidence(part, k)]
+            columns[f"{k}.since"] = [v if s == "缺失" else "" for v, s in zip(since, state, strict=True)]
+        return {"eval_month": st.attrs.get("eval_month", ""),
+                "index": {c: i for i, c in enumerate(part["project_code"].tolist())},
+                "columns": {name: _factorized(v) for name, v in columns.items()}}
 
     return S._cached("status_part", scope, (month_to, township), build)
 
 
-def _evidence_source(key: str, comp: pd.DataFrame, deps: pd.DataFrame, prov: str) -> str:
-    """Where a checklist item's facts come from: the project row, its monthly reports or deposits."""
-    if key in ("real_name", "card", "monthly_settled"):
-        if len(comp):
-            last = _records(comp.sort_values("month").tail(1))[0]
-            return "月报 " + provenance(last)
-        return "无月报"
-    if key == "deposit":
-        if len(deps):
-            return "；".join(provenance(x) for x in _records(deps.tail(3)))
-        return "无保证金记录"
-    return "项目台账 " + prov
+def _factorized(values) -> tuple[list[str], np.ndarray]:
+    """Texts once each plus a small code per row: states and since texts repeat (a smaller, faster pickle)."""
+    codes, uniques = pd.factorize(pd.Series(list(values), dtype=object))
+    return [str(u) for u in uniques], codes.astype(np.int32)
 
 
 def _mask_row(row: dict, kind: str, mask_pii: bool) -> dict:
     if not mask_pii:
         return row
-    from layers.exports import mask_frame
-
-    return _records(mask_frame(pd.DataFrame([row]), kind))[0]
+    return _records(exports.mask_frame(pd.DataFrame([row]), kind))[0]
 
 
 def enterprise_view(scope: Sequence[str] | None, credit_code: str, month_to: str | None = None,

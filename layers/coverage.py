@@ -168,6 +168,11 @@ def evidence(status: pd.DataFrame, key: str) -> pd.Series:
     raise KeyError(key)
 
 
+def states(status: pd.DataFrame, key: str) -> np.ndarray:
+    """达标 / 缺失 / 不适用 per project for one mechanism (tables, the project page's checklist)."""
+    return np.where(gaps(status, key), "缺失", np.where(status[f"{key}_met"], "达标", "不适用"))
+
+
 def since_text(status: pd.DataFrame, key: str) -> pd.Series:
     """When the gap began: a month for monthly rules, a date otherwise."""
     since = status[f"{key}_since"]
@@ -211,7 +216,7 @@ class CoverageLayer:
         """One row per active project: state (达标/缺失/不适用), value, since, evidence (plain text)."""
         key = self.key
         town = st["township_code"].map(names) if names else st["township_code"]
-        state = np.where(gaps(st, key), "缺失", np.where(st[f"{key}_met"], "达标", "不适用"))
+        state = states(st, key)
         value = st[f"{key}_value"] if f"{key}_value" in st.columns else pd.Series(np.nan, index=st.index)
         return pd.DataFrame({
             "项目编号": st["project_code"], "项目名称": st["name"], "所属乡镇": town.fillna(st["township_code"]),

@@ -58,29 +58,48 @@ def _keep_ends(v: str, head: int, tail: int, min_len: int) -> str:
     return v[:head] + "*" * max(len(v) - head - tail, 1) + (v[-tail:] if tail else "")
 
 
+def _mask_value(v, fn) -> str:
+    """One present value: stripped text, masked by `fn`; "" stays ""."""
+    t = str(v).strip()
+    return fn(t) if t else t
+
+
 def _mask(s, fn) -> pd.Series:
     """Mask each distinct value once; missing stays missing, "" stays ""."""
     s = _series(s)
-    out = by_unique(s, lambda v: fn(str(v).strip()) if str(v).strip() else str(v).strip(), None)
+    out = by_unique(s, lambda v: _mask_value(v, fn), None)
     return out.where(s.notna(), s)
+
+
+def _id(v: str) -> str:
+    return _keep_ends(v, 6, 4, 11)
+
+
+def _phone(v: str) -> str:
+    return _keep_ends(v, 3, 4, 8)
+
+
+def _name(v: str) -> str:
+    return v[0] + "*" if len(v) <= 2 else v[0] + "*" * (len(v) - 2) + v[-1]
 
 
 def mask_id(s: pd.Series) -> pd.Series:
     """ID numbers: first 6 and last 4 kept, '410183199001011234' -> '410183********1234'."""
-    return _mask(s, lambda v: _keep_ends(v, 6, 4, 11))
+    return _mask(s, _id)
 
 
 def mask_phone(s: pd.Series) -> pd.Series:
     """Phone numbers: first 3 and last 4 kept, '13812345678' -> '138****5678'."""
-    return _mask(s, lambda v: _keep_ends(v, 3, 4, 8))
+    return _mask(s, _phone)
 
 
 def mask_name(s: pd.Series) -> pd.Series:
     """Person names: first and last character kept, '张三' -> '张*', '张三明' -> '张*明'."""
-    return _mask(s, lambda v: v[0] + "*" if len(v) <= 2 else v[0] + "*" * (len(v) - 2) + v[-1])
+    return _mask(s, _name)
 
 
 MASKERS = {"id": mask_id, "phone": mask_phone, "name": mask_name}
+VALUE_MASKERS = {"id": _id, "phone": _phone, "name": _name}  # the same masks, one stripped value at a time
 
 
 def _series(s) -> pd.Series:
@@ -110,6 +129,25 @@ def mask_frame(df: pd.DataFrame, kind: str | None = None, extra: dict[str, str] 
         if p in MASKERS:
             out[c] = MASKERS[p](out[c])
     return out
+
+
+def mask_record(row: dict, kind: str | None = None, extra: dict[str, str] | None = None) -> dict:
+    """`mask_frame` for one plain record (a page's row, no pandas): a copy with every PII field masked."""
+    flags = {**pii_columns(kind), **(extra or {})}
+    out = dict(row)
+    for k, v in row.items():
+        p = flags.get(str(k))
+        if p in VALUE_MASKERS and not _absent(v):
+            out[k] = _mask_value(v, VALUE_MASKERS[p])
+    return out
+
+
+def _absent(v) -> bool:
+    """Missing as in `Series.notna` (None, NaN, NaT, pd.NA): such values stay as they are."""
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
 
 
 # ---- writers -------------------------------------------------------------------------------

@@ -3,12 +3,14 @@ and cases must equal what the whole window says, for every project, citywide and
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from dashboard import services
 from geodata.settings import load_settings
-from layers import arrears
+from layers import arrears, coverage
 from layers.coverage_rules import KEYS, project_status
+from layers.exports import mask_frame
 
 
 @pytest.fixture(scope="module", params=["gpkg", "postgis"])
@@ -37,24 +39,41 @@ def test_project_page_equals_the_whole_window_for_every_project(demo_store):
         frm, to = services.month_window(None, None, None)
         data = services.window_data(None, to)
         f = services._filters(None, to)
-        st = project_status(data, f).set_index("project_code")
+        whole = project_status(data, f)
+        st = whole.set_index("project_code")
+        evidence = {k: dict(zip(whole["project_code"], coverage.evidence(whole, k), strict=True)) for k in KEYS}
+        since = {k: dict(zip(whole["project_code"], coverage.since_text(whole, k), strict=True)) for k in KEYS}
         cs = arrears.case_state(data, f)
-        codes = small_store.read("projects")["project_code"].astype(str).tolist()
+        raw = small_store.read("projects")
+        codes = raw["project_code"].astype(str).tolist()
         assert len(codes) >= 50 and len(st) >= 20
-        seen_cases = seen_gaps = 0
+        seen_cases = seen_gaps = seen_none = 0
+        columns = None
         for code in codes[:80]:
             v = services.project_view(None, code, to, mask_pii=True)
             seen_cases += bool(v["cases"])
+            seen_none += not v["cases"]
             seen_gaps += any(i["state"] == "缺失" for i in v["checklist"])
             assert v["active"] == (code in st.index)
             for item in v["checklist"]:
                 k = item["key"]
                 if code in st.index:
                     want = "达标" if st.at[code, f"{k}_met"] else ("缺失" if st.at[code, f"{k}_app"] else "不适用")
+                    assert item["evidence"] == evidence[k][code], (code, k)  # the layers' text for the whole window
+                    assert item["since"] == (since[k][code] if want == "缺失" else ""), (code, k)
                 else:
                     want = "不适用"
                 assert item["state"] == want, (code, k)
             assert {c["案件编号"] for c in v["cases"]} == set(cs.loc[cs["project_code"] == code, "case_no"]), code
+            assert columns in (None, v["case_columns"])  # with or without cases: one table shape
+            columns = v["case_columns"]
+            # personal data masked exactly as the exports mask it (layers.exports.mask_frame), nothing else changed
+            one = raw[raw["project_code"] == code].drop(columns=["geometry"])
+            want_row = one.astype(object).where(one.notna(), None).to_dict("records")[0]
+            assert v["project"] == mask_frame(pd.DataFrame([want_row]), "projects").astype(object).to_dict("records")[0]
+            for c in ("labour_officer_phone", "contractor_phone", "labour_officer"):
+                assert want_row[c] is None or v["project"][c] != want_row[c], (code, c)
+        assert seen_none  # projects without cases were compared too
         town = small_store.read("projects")["township_code"].dropna().iloc[0]
         assert seen_cases and seen_gaps  # the comparison covered projects with cases and with gaps
         towns = small_store.read("projects").set_index("project_code")["township_code"]
