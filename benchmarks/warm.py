@@ -6,9 +6,13 @@ data version, and what every other worker then answers in.
 Steps, in one process, on a fresh cache dir:
 1. worker A runs dashboard.warmup.warm (as the worker that claims the data version does after a load):
    wall time, views built, peak RSS, rows released afterwards and RSS then;
-2. worker B (a second app on the same store and cache dir, its own in-process cache empty) walks what
-   the load test walks: overview of every layer (indicator switch), every township page (drill-down)
-   and `--projects` project pages — p50/p95 of each, with B's RSS at the end.
+2. worker B (a second app on the same store and cache dir, its own in-process cache empty) calls the
+   page callbacks as Dash does (each in its own app context, the answer encoded to JSON by Dash's encoder):
+   the overview's indicator switch down the switcher and back (each patch against what the browser
+   drew before), every township page (drill-down: the page layout), the township page's indicator
+   switch, and `--projects` project pages — p50/p95 wall and CPU of each, JSON size, B's RSS at the end.
+   (Before 2026-11-25 15:30 the switch and drill-down rows timed services.overview / township_view /
+   map_frame, without the callback's own work and the encoding.)
 """
 
 from __future__ import annotations
@@ -32,6 +36,21 @@ def rss_mb() -> float:
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _page(name: str):
+    """A registered page module (after create_app), whose callbacks are called as Dash calls them."""
+    import importlib
+
+    import dash
+
+    return importlib.import_module(next(p["module"] for p in dash.page_registry.values() if p["module"].endswith(name)))
+
+
+def to_json(value) -> str:
+    from dash._utils import to_json as dash_json
+
+    return dash_json(list(value) if isinstance(value, tuple) else value)  # as Dash answers a callback
 
 
 def run(scale: str, backend: str, n_projects: int, cache_dir: str | None = None) -> str:
@@ -63,34 +82,61 @@ def run(scale: str, backend: str, n_projects: int, cache_dir: str | None = None)
         times.setdefault(name, []).append(time.perf_counter() - t0)
         cpus.setdefault(name, []).append(time.process_time() - c0)
 
+    ov, tw = _page("overview"), _page("township")
+    sizes: dict[str, list[int]] = {}
+
+    def call(name: str, fn) -> None:
+        """One callback as a request runs it: its own app context (data version read once), the return value
+        encoded to JSON as Dash does (dash._utils.to_json)."""
+        def run() -> None:
+            with b.server.app_context():
+                out = fn()
+            sizes.setdefault(name, []).append(len(to_json(out)))
+
+        timed(name, run)
+
     with b.server.app_context():
         frm, to = S.month_window(None, None, None)
-        for k in registry.LAYERS:
-            timed("overview indicator switch", lambda k=k: S.overview(None, k, frm, to))
-        for code in S.township_names(None):
-            timed("township drill-down", lambda c=code: (S.township_view(None, c, frm, to, mask_pii=True),
-                                                         S.overview(None, registry.DEFAULT, frm, to, township=c),
-                                                         S.map_frame(None, focus=c)))
+        towns = list(S.township_names(None))
+        drawn = S.overview_head(None, registry.DEFAULT, frm, to)["keys"]  # what the first page drew
+    pts = ["projects", "cases", "incidents"]
+    for k in [*registry.LAYERS, registry.DEFAULT]:  # the switcher walked top to bottom and back
+        def switch(k=k):
+            nonlocal drawn
+            out = ov.update(k, frm, to, pts, drawn)
+            drawn = out[-1]
+            return out
+        call("overview indicator switch", switch)
+    for code in towns:
+        call("township drill-down (page)", lambda c=code: tw.layout(code=c))
+    for code in towns[:8]:
+        with b.server.app_context():
+            tdrawn = S.overview_head(None, registry.DEFAULT, frm, to, township=code)["keys"]
+        call("township indicator switch", lambda c=code, d=tdrawn: tw.update("real_name", frm, to, pts, c, d))
+    with b.server.app_context():
         codes = S.store().read("projects", columns=["project_code"])["project_code"].astype(str)
         pick = codes.sample(n=min(n_projects, len(codes)), random_state=8).tolist()
         for c in pick:
             timed("project page", lambda c=c: S.project_view(None, c, to, mask_pii=True))
-        town = next(iter(S.township_names(None)))
+        town = towns[0]
         sf, st = S.month_window([town], None, None)
-        timed("township official: own overview", lambda: S.overview([town], registry.DEFAULT, sf, st))
+        timed("township official: own overview", lambda: S.overview_map([town], registry.DEFAULT, sf, st))
         timed("township official: own township page", lambda: S.township_view([town], town, sf, st, mask_pii=True))
     rss_b = rss_mb()
     target = {"city": 100, "province": 300}[scale]
     lines = [f"**{scale} / {backend}** (load average {la0} → {common.loadavg()}; target p95 ≤ {target} ms)", "",
              f"Worker A, warm-up: {r['views']} views in {r['seconds']:.1f} s wall, {cpu:.1f} s CPU; RSS {rss0:,.0f} MB "
-             f"at start, peak {peak:,.0f} MB, {rss_after:,.0f} MB after releasing {r['released']} cached frames.", "",
+             f"at start, peak {peak:,.0f} MB, {rss_after:,.0f} MB after releasing {r['released']} cached frames"
+             + ("; " + ", ".join(f"{k} {w:.1f} s / {c:.1f} s CPU" for k, (w, c) in r.get("phases", {}).items()))
+             + ".", "",
              "Worker B (same shared cache, empty in-process cache):", "",
-             "| call | n | p50 | p95 | max | CPU p50 / p95 | p95 ≤ target? |", "|---|---|---|---|---|---|---|"]
+             "| call | n | p50 | p95 | max | CPU p50 / p95 | JSON (median) | p95 ≤ target? |", "|---" * 8 + "|"]
     for name, v in times.items():
         p95 = common.pct(v, 95) * 1000
         c = cpus[name]
         lines.append(f"| {name} | {len(v)} | {common.pct(v, 50) * 1000:,.0f} ms | {p95:,.0f} ms | {max(v) * 1000:,.0f} ms | "
                      f"{common.pct(c, 50) * 1000:,.0f} / {common.pct(c, 95) * 1000:,.0f} ms | "
+                     f"{f'{sorted(sizes[name])[len(sizes[name]) // 2] / 1024:,.0f} KB' if name in sizes else '—'} | "
                      f"{'yes' if p95 <= target else f'**no** ({p95:,.0f} ms)'} |")
     lines += ["", f"Worker B RSS at the end: {rss_b - rss_after:+,.0f} MB over A's (same process)."]
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from dashboard.cache import (  # noqa: F401 - re-exported: callers and tests use them as services.<name>
@@ -276,7 +277,23 @@ def overview_table(scope: Sequence[str] | None, key: str, month_from: str, month
     """The indicator's detail rows (records with a `link`), for the grid and the xlsx export."""
     key = indicator(key)
     args = (key, month_from, month_to, township)
-    return _cached("overview_table", scope, args, lambda: _build_overview(scope, *args)[1])
+    cols, data = _cached("overview_table", scope, args, lambda: _build_overview(scope, *args)[1])
+    return [dict(zip(cols, row, strict=True)) for row in zip(*data, strict=True)]
+
+
+def _columns(table: pd.DataFrame) -> tuple[list[str], list[list]]:
+    """A frame as (column names, one list of values per column): what `to_dict("records")` would give, stored
+    by column (one list per column pickles and loads far faster than a dict per row; province tables have
+    100,000+ rows)."""
+    from pandas.core.dtypes.cast import maybe_box_native
+
+    data = []
+    for c in table.columns:
+        values = table[c].tolist()
+        if table[c].dtype == object and any(isinstance(v, np.generic) for v in values):
+            values = [maybe_box_native(v) for v in values]  # as to_dict does: numpy scalars as Python ones
+        data.append(values)
+    return list(table.columns), data
 
 
 def overview_points(head: dict, names: Sequence[str]) -> dict[str, dict]:
@@ -308,8 +325,8 @@ def _point_set(scope: Sequence[str] | None, name: str, month_from: str, month_to
 
 
 def _build_overview(scope: Sequence[str] | None, key: str, month_from: str, month_to: str,
-                    township: str | None) -> tuple[dict, list[dict], tuple[str, dict] | None]:
-    """Build one indicator's view: (head, table records, the layer's own project points or None).
+                    township: str | None) -> tuple[dict, tuple[list[str], list[list]], tuple[str, dict] | None]:
+    """Build one indicator's view: (head, table by column, the layer's own project points or None).
 
     The table and a coverage layer's own project points are put in the cache as they are made, so the
     view's parts come from one layer.build whichever part is asked for first.
@@ -325,7 +342,7 @@ def _build_overview(scope: Sequence[str] | None, key: str, month_from: str, mont
     by["name"] = by.get("name", by["code"].map(township_names(scope)))
     by["color"] = [colors.get(c, NEUTRAL) for c in by["code"]]
     table = _with_links(res.table)
-    records = table.to_dict("records")
+    records = _columns(table)
     extra = _extra_trace(res, layer.kind)
     point_layer = key if key in coverage.LAYERS else None
     own = None
@@ -344,7 +361,7 @@ def _build_overview(scope: Sequence[str] | None, key: str, month_from: str, mont
         "point_legend": _point_legend(data, f),
         "notes": list(res.notes),
         "kpis": [_kpi_record(k) for k in kpi.kpis(data, f)],
-        "columns": [c for c in table.columns if c != "link"], "table_rows": len(records),
+        "columns": [c for c in table.columns if c != "link"], "table_rows": len(table),
         "window": (scope_key(scope), month_from, month_to, township), "point_layer": point_layer,
     }
     put("overview_table", scope, (key, month_from, month_to, township), records)

@@ -34,12 +34,22 @@ def enabled() -> bool:
 
 
 def warm(app) -> dict:
-    """Build the default views once (in the caller's thread); returns {views, seconds, version}."""
+    """Build the default views once (in the caller's thread); returns {views, seconds, version, released, phases}.
+
+    `phases`: wall and process CPU seconds of each part (citywide layers, townships, officials' own scopes).
+    """
     from dashboard import records, services
     from layers import registry
 
     t0 = time.perf_counter()
     n = 0
+    phases: dict[str, tuple[float, float]] = {}
+    mark = [time.perf_counter(), time.process_time()]
+
+    def phase(name: str) -> None:
+        now = [time.perf_counter(), time.process_time()]
+        phases[name] = (round(now[0] - mark[0], 1), round(now[1] - mark[1], 1))
+        mark[:] = now
     with app.server.app_context():
         version = services.store().data_version()
         if not services.has_data(None):
@@ -51,12 +61,14 @@ def warm(app) -> dict:
         for key in [registry.DEFAULT, *[k for k in registry.LAYERS if k != registry.DEFAULT]]:
             _map(None, key, frm, to)
             n += 1
+        phase("citywide layers")
         for code in services.township_names(None):
             records.status_part(None, to, code)  # what every project page of the township reads
             services.township_view(None, code, frm, to, mask_pii=True)
             _map(None, registry.DEFAULT, frm, to, township=code)
             services.map_frame(None, focus=code)
             n += 1
+        phase("townships")
         for code in services.township_names(None):  # a township official's own views (scope = [code])
             scope = [code]
             if not services.has_data(scope):
@@ -69,8 +81,10 @@ def warm(app) -> dict:
             services.map_frame(scope)
             services.map_frame(scope, focus=code)
             n += 1
+        phase("officials' own scopes")
         released = services.release_rows()
-    return {"views": n, "seconds": round(time.perf_counter() - t0, 1), "version": version, "released": released}
+    return {"views": n, "seconds": round(time.perf_counter() - t0, 1), "version": version, "released": released,
+            "phases": phases}
 
 
 def _map(scope, key: str, frm: str, to: str, township: str | None = None) -> None:
