@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from dashboard import services as S
 from geodata import schema
 from layers import arrears, coverage, exports, gaps
-from layers.base import LayerData
 from layers.coverage_rules import KEYS, project_status
 from layers.units import fmt_date, fmt_dates
 
@@ -61,17 +60,17 @@ def _missing(v) -> bool:
 def project_view(scope: Sequence[str] | None, code: str, month_to: str | None = None, mask_pii: bool = True) -> dict | None:
     """The project page: facts, compliance checklist with evidence, cases, deposits, location; None if unseen.
 
-    Reads only this project's rows (`_own_rows`: its project, monthly reports, deposits and cases, by key
-    through the scope ceiling, plain records) plus its township's checklist rows of the window's project
-    status (`status_part`: states, evidence and since texts made for the whole township at once, shared
-    between workers and warmed), so a project page needs neither the whole city's rows nor pandas on
-    one-row frames; only its cases go through the arrears layer's case state (the same rule code).
+    Reads only this project's rows (`_own_rows`: its project, monthly reports and deposits, by key through
+    the scope ceiling, as plain records) plus its township's part of the window (`status_part`: checklist
+    states, evidence and since texts, and case table rows, made at once for the whole township by the
+    layers' own functions, shared between workers and warmed): no whole-city rows in the worker and no
+    pandas on one-row frames per page.
     """
     def build() -> dict | None:
         own = _own_rows(scope, code)
         if own is None:
             return None
-        row, comp, deps, case_rows = own
+        row, comp, deps = own
         prov = provenance(row)
         part = status_part(scope, month_to, row.get("township_code"))
         at = part["index"].get(code)
@@ -83,16 +82,18 @@ def project_view(scope: Sequence[str] | None, code: str, month_to: str | None = 
             if at is None:
                 state, ev, since = "不适用", "项目不在建或未开工，不计入机制检查", ""
             else:
-                state, ev, since = (_part_value(part, f"{k}.{c}", at) for c in ("state", "evidence", "since"))
+                item = _row(part["checklist"], at)
+                state, ev, since = item[f"{k}.state"], item[f"{k}.evidence"], item[f"{k}.since"]
             checklist.append({"key": k, "title": m.short, "clause": m.clause, "rule": m.rule, "state": state,
                               "evidence": ev, "since": since, "source": sources.get(k, "项目台账 " + prov)})
-        cases, case_columns = _case_table(scope, case_rows, S._filters(None, month_to))
+        lo, hi = part["case_rows"].get(code, (0, 0))
         return {
             "project": exports.mask_record(row, "projects") if mask_pii else row, "provenance": prov,
             "township": S.township_names(scope).get(row.get("township_code") or "", row.get("township_code") or "—"),
             "active": at is not None, "eval_month": part["eval_month"],
             "checklist": checklist,
-            "cases": cases, "case_columns": case_columns,
+            "cases": [_row(part["cases"], i) for i in range(lo, hi)],
+            "case_columns": [c for c in part["cases"]["columns"] if c != "link"],
             "deposits": [{**r, "provenance": provenance(r)} for r in deps],
             "reports": [{**r, "provenance": provenance(r)} for r in reports[-12:]],
         }
@@ -100,15 +101,15 @@ def project_view(scope: Sequence[str] | None, code: str, month_to: str | None = 
     return S._cached("project", scope, (code, month_to, mask_pii), build)
 
 
-OWN_KINDS = ("projects", "compliance", "deposits", "cases")
+OWN_KINDS = ("projects", "compliance", "deposits")
 
 
-def _own_rows(scope: Sequence[str] | None, code: str) -> tuple[dict, list[dict], list[dict], list[dict]] | None:
-    """The project's row, monthly reports, deposits and cases (load order), or None when unseen in the scope.
+def _own_rows(scope: Sequence[str] | None, code: str) -> tuple[dict, list[dict], list[dict]] | None:
+    """The project's row, monthly reports and deposits (load order), or None when unseen in the scope.
 
     One transaction (one scope ceiling: row-level security on PostGIS), one keyed statement per kind on
-    the `project_code` btrees (migrations 0001/0005), rows as plain records with None for missing; the
-    scope is also written into each statement as `Store.read` does.
+    the `project_code` indexes (unique key, migration 0005), rows as plain records with None for missing;
+    the scope is also written into each statement as `Store.read` does.
     """
     st_ = S.store()
     with st_.begin(scope) as conn:
@@ -121,12 +122,7 @@ def _own_rows(scope: Sequence[str] | None, code: str) -> tuple[dict, list[dict],
             out.append([dict(r) for r in conn.execute(q.order_by(t.c.id)).mappings()])
             if not out[0]:
                 return None
-    return out[0][0], out[1], out[2], out[3]
-
-
-def _part_value(part: dict, column: str, at: int) -> str:
-    values, codes = part["columns"][column]
-    return values[codes[at]]
+    return out[0][0], out[1], out[2]
 
 
 def _evidence_sources(reports: list[dict], deps: list[dict], prov: str) -> dict[str, str]:
@@ -136,57 +132,63 @@ def _evidence_sources(reports: list[dict], deps: list[dict], prov: str) -> dict[
     return {"real_name": rep, "card": rep, "monthly_settled": rep, "deposit": dep}
 
 
-def _case_table(scope: Sequence[str] | None, rows: list[dict], f) -> tuple[list[dict], list[str]]:
-    """The project's cases as the arrears layer shows them (case state row by row: the same rows as in the
-    whole window's case state), with links; a project without cases skips pandas (same empty table)."""
-    global _NO_CASE_COLUMNS
-    if not rows and _NO_CASE_COLUMNS is not None:
-        return [], list(_NO_CASE_COLUMNS)
-    t = schema.metadata.tables["cases"]
-    frame = pd.DataFrame.from_records(rows, columns=[c.name for c in t.columns if c.name != "geom"])
-    own = LayerData(townships=S.townships(scope), cases=frame)
-    cases = S._with_links(arrears.case_table(arrears.case_state(own, f), S.township_names(scope)))
-    columns = [c for c in cases.columns if c != "link"]
-    if not rows:
-        _NO_CASE_COLUMNS = tuple(columns)
-    return cases.to_dict("records"), columns
-
-
-_NO_CASE_COLUMNS: tuple[str, ...] | None = None  # the case table's columns, from the first project without cases
-
-
 def status_part(scope: Sequence[str] | None, month_to: str | None, township: str | None) -> dict:
-    """One township's checklist rows of the window's project status, shared between workers (and warmed).
+    """One township's part of the window for its project pages, shared between workers (and warmed).
 
-    The status is computed over the whole scope (coverage_rules.project_status: some rules look beyond
-    one project, e.g. the latest month any report reached and the contractor's arrears record for the
-    deposit rule (九)), then this township's active projects get, per mechanism, their state
-    (coverage.states), evidence (coverage.evidence) and since text (coverage.since_text, gaps only),
-    all made at once over the township's rows by the layers' own functions. Stored compactly:
-    {"eval_month", "index": {project_code: row}, "columns": {"<key>.state|evidence|since": (texts, codes)}}.
+    - checklist: the window's project status (coverage_rules.project_status) is computed over the whole
+      scope, since some rules look beyond one project (the latest month any report reached; the
+      contractor's arrears record for the deposit rule (九)); the township's active projects then get,
+      per mechanism, their state (coverage.states), evidence (coverage.evidence) and since text
+      (coverage.since_text, gaps only), made for all of them at once;
+    - cases: the window's case state (arrears.case_state, row by row) of the cases of the township's
+      projects, as the arrears layer's case table with links (services._with_links), grouped by project.
+    Stored compactly (`_pack`): {"eval_month", "index": {project_code: checklist row}, "checklist",
+    "cases": packed tables, "case_rows": {project_code: (first, end) row of its cases}}.
     """
     def build() -> dict:
-        st = project_status(S.window_data(scope, month_to), S._filters(None, month_to))
+        data, f = S.window_data(scope, month_to), S._filters(None, month_to)
+        st = project_status(data, f)
         part = st[st["township_code"] == township] if township else st[st["township_code"].isna()]
         part = part.reset_index(drop=True)
-        columns = {}
+        checklist = {}
         for k in KEYS:
             state = coverage.states(part, k)
             since = [str(v) for v in coverage.since_text(part, k)]
-            columns[f"{k}.state"] = state
-            columns[f"{k}.evidence"] = [str(v) for v in coverage.evidence(part, k)]
-            columns[f"{k}.since"] = [v if s == "缺失" else "" for v, s in zip(since, state, strict=True)]
+            checklist[f"{k}.state"] = [str(v) for v in state]
+            checklist[f"{k}.evidence"] = [str(v) for v in coverage.evidence(part, k)]
+            checklist[f"{k}.since"] = [v if g == "缺失" else "" for v, g in zip(since, state, strict=True)]
+        p = data.projects
+        here = p["township_code"] == township if township else p["township_code"].isna()
+        cs = arrears.case_state(data, f)
+        cs = cs[cs["project_code"].isin(set(p.loc[here.to_numpy(dtype=bool), "project_code"].astype(str)))]
+        cs = cs.iloc[np.argsort(cs["project_code"].to_numpy(dtype=object).astype(str), kind="stable")]
+        cases = S._with_links(arrears.case_table(cs, S.township_names(scope)))
+        bounds = np.flatnonzero(np.r_[True, cs["project_code"].to_numpy()[1:] != cs["project_code"].to_numpy()[:-1]])
+        ends = np.r_[bounds[1:], len(cs)]
         return {"eval_month": st.attrs.get("eval_month", ""),
                 "index": {c: i for i, c in enumerate(part["project_code"].tolist())},
-                "columns": {name: _factorized(v) for name, v in columns.items()}}
+                "checklist": _pack(pd.DataFrame(checklist, index=range(len(part)))),
+                "cases": _pack(cases),
+                "case_rows": {str(cs["project_code"].iloc[b]): (int(b), int(e)) for b, e in zip(bounds, ends, strict=True)}
+                if len(cs) else {}}
 
     return S._cached("status_part", scope, (month_to, township), build)
 
 
-def _factorized(values) -> tuple[list[str], np.ndarray]:
-    """Texts once each plus a small code per row: states and since texts repeat (a smaller, faster pickle)."""
-    codes, uniques = pd.factorize(pd.Series(list(values), dtype=object))
-    return [str(u) for u in uniques], codes.astype(np.int32)
+def _pack(frame: pd.DataFrame) -> dict:
+    """A table as columns of codes into each column's distinct values (None where missing): states, dates and
+    names repeat, so this pickles smaller and loads faster than records or an object frame; `_row` reads a row."""
+    values, codes = {}, {}
+    for c in frame.columns:
+        col = frame[c].to_numpy(dtype=object)
+        k, uniq = pd.factorize(col, use_na_sentinel=True)
+        values[c] = [*uniq.tolist(), None]  # code -1 (missing) reads the last value: None
+        codes[c] = k.astype(np.int32)
+    return {"columns": list(frame.columns), "values": values, "codes": codes}
+
+
+def _row(pack: dict, i: int) -> dict:
+    return {c: pack["values"][c][pack["codes"][c][i]] for c in pack["columns"]}
 
 
 def _mask_row(row: dict, kind: str, mask_pii: bool) -> dict:
