@@ -3,6 +3,8 @@
 Pure: takes the frames already read for the caller's scope (or the candidates a PostGIS
 radius query returned) and a WGS-84 point. Distances are computed in EPSG:4547 (CGCS2000
 3-degree Gauss-Kruger CM 114E), metres, vectorised with pyproj after a bounding-box cut.
+On PostGIS `fetch_nearby` answers in one query (`nearest_select`) on the projected x/y columns
+of migration 0006 (the same EPSG:4547 metres, computed by PostGIS at load).
 """
 
 from __future__ import annotations
@@ -165,12 +167,8 @@ _READ_COLUMNS = ["name", "address", "township_code", "lon", "lat"]
 
 
 def radius_select(table, lon0: float, lat0: float, radius_m: float, scope=None):
-    """SQLAlchemy SELECT of a spatial table's rows in the lon/lat box around the circle (bound parameters only).
-
-    The box is compared on the plain lon/lat columns: float comparisons are leakproof, so
-    PostgreSQL may use the btree of migration 0002 even under FORCE ROW LEVEL SECURITY (a GIST
-    `&&` on geom is not leakproof and is not used as an index condition behind RLS policies).
-    """
+    """SQLAlchemy SELECT of a spatial table's rows in the lon/lat box around the circle (bound parameters only):
+    what the GeoPackage path reads before measuring with PROJ (PostGIS uses `nearest_select`)."""
     import sqlalchemy as sa  # noqa: PLC0415
 
     key = _SITE_KEYS[table.name][1]
@@ -183,60 +181,94 @@ def _box(table, lon0: float, lat0: float, radius_m: float, scope) -> list:
     return [table.c.lon.between(x0, x1), table.c.lat.between(y0, y1), *scoped]
 
 
-def nearest_select(lon0: float, lat0: float, radius_m: float, limit: int = NEAREST, scope=None):
-    """PostGIS SELECT of the `limit` sites nearest to the point within radius_m with each one's open-case
-    totals, and on every row the totals over all sites within the radius; bound parameters only.
+def nearest_select(x0: float, y0: float, radius_m: float, limit: int = NEAREST, scope=None):
+    """PostGIS SELECT of the `limit` sites nearest to the point (x0, y0) (EPSG:4547, as `centre` gives it) within
+    radius_m, with each one's open-case totals, and on every row the totals over all sites within the radius.
 
-    Sites: the lon/lat box on the btree (see radius_select), then ST_Distance of both points transformed
-    to EPSG:4547 (one transform per row in the box) at most radius_m. Per listed site its open cases by index (btrees of migration
-    0004) in a LATERAL subquery; the radius totals as one aggregate per kind over the cases linked to
-    any site within (a case has one project and one employer, so this equals summing the sites).
+    Bound parameters only (the SQL text is fixed; scope and statuses are expanding parameters).
+
+    - Sites within (`near_*`): the box x0 ± r, y0 ± r (1 m margin) on the covering btrees of migration 0006,
+      read from the index alone, kept where sqrt(dx*dx + dy*dy) <= r: the same double PostGIS's ST_Distance
+      of the two transformed points gives (equal on all 199,160 province projects), with no transform per row.
+    - Totals: one pass over the open cases (partial index `ix_cases_open`, index only), each matched against
+      the sites within by hashed subplans: a case counts once per listed kind it links to, as summing the
+      sites' own totals does (a case has one project and one employer).
+    - The `limit` nearest, in the order round(d, 1), kind, d, key: taken from the rows with d <= the
+      limit-th smallest d + 0.11 (a row further out rounds to a larger 0.1 m and cannot be among them), so
+      the numeric rounding runs on a few rows, not on every site within; then per listed site its name and
+      place by key and its open cases by index (LATERAL).
     """
     import sqlalchemy as sa  # noqa: PLC0415
 
-    from geodata import schema  # noqa: PLC0415
+    scoped = {a: (f" AND {a}.township_code IN :scope" if scope is not None else "") for a in ("t", "c")}
+    is_open = f"c.closed_date IS NULL AND coalesce(btrim(c.status), '') NOT IN :closed{scoped['c']}"
+    near = {
+        kind: f"""SELECT '{kind}'::text AS kind, key, township_code, d FROM (
+            SELECT t.{key} AS key, t.township_code, sqrt((t.x - :x0) * (t.x - :x0) + (t.y - :y0) * (t.y - :y0)) AS d
+            FROM {table} t
+            WHERE t.x BETWEEN :x_lo AND :x_hi AND t.y BETWEEN :y_lo AND :y_hi{scoped['t']} OFFSET 0) b
+          WHERE d <= :r"""  # noqa: S608
+        for table, (kind, key) in _SITE_KEYS.items()}  # identifiers from this module, never from input
+    open_of = {kind: f"""SELECT count(*) AS n, sum(c.workers) AS w, sum(c.amount - coalesce(c.recovered, 0)) AS a
+            FROM cases c WHERE n.kind = '{kind}' AND c.{link} = n.key AND {is_open}"""  # noqa: S608
+               for kind, link in (("project", "project_code"), ("enterprise", "credit_code"))}
+    sql = f"""
+        WITH near_p AS MATERIALIZED ({near["project"]}),
+        near_e AS MATERIALIZED ({near["enterprise"]}),
+        totals AS (
+          SELECT count(*) FILTER (WHERE in_p) AS n_p, coalesce(sum(workers) FILTER (WHERE in_p), 0) AS w_p,
+                 coalesce(sum(owed) FILTER (WHERE in_p), 0.0) AS a_p,
+                 count(*) FILTER (WHERE in_e) AS n_e, coalesce(sum(workers) FILTER (WHERE in_e), 0) AS w_e,
+                 coalesce(sum(owed) FILTER (WHERE in_e), 0.0) AS a_e
+          FROM (SELECT c.workers, c.amount - coalesce(c.recovered, 0) AS owed,
+                       c.project_code IN (SELECT key FROM near_p) AS in_p, c.credit_code IN (SELECT key FROM near_e) AS in_e
+                FROM cases c WHERE {is_open} OFFSET 0) o),
+        cut AS (
+          SELECT d + 0.11 AS d
+          FROM ((SELECT d FROM near_p ORDER BY d LIMIT :limit) UNION ALL (SELECT d FROM near_e ORDER BY d LIMIT :limit)) s
+          ORDER BY d LIMIT 1 OFFSET :last),
+        nearest AS (
+          SELECT * FROM (SELECT * FROM near_p UNION ALL SELECT * FROM near_e) b
+          WHERE d <= coalesce((SELECT d FROM cut), 'Infinity'::float8)
+          ORDER BY round(d::numeric, 1), kind, d, key LIMIT :limit)
+        SELECT n.kind, n.key, s.name, s.address, n.township_code, s.lon, s.lat,
+               round(n.d::numeric, 1) AS distance_m, p.n + e.n AS open_cases,
+               coalesce(p.w, e.w, 0) AS workers, coalesce(p.a, e.a, 0.0) AS amount_owed,
+               (SELECT count(*) FROM near_p) + (SELECT count(*) FROM near_e) AS total,
+               (SELECT count(*) FROM near_p) AS total_projects, t.n_p + t.n_e AS total_open_cases,
+               t.w_p + t.w_e AS total_workers, t.a_p + t.a_e AS total_amount_owed
+        FROM nearest n
+        CROSS JOIN LATERAL (
+          SELECT name, address, lon, lat FROM projects WHERE n.kind = 'project' AND project_code = n.key
+          UNION ALL
+          SELECT name, address, lon, lat FROM enterprises WHERE n.kind = 'enterprise' AND credit_code = n.key) s
+        CROSS JOIN LATERAL ({open_of["project"]}) p
+        CROSS JOIN LATERAL ({open_of["enterprise"]}) e
+        CROSS JOIN totals t
+        ORDER BY round(n.d::numeric, 1), n.kind, n.d, n.key"""  # noqa: S608
+    r = float(radius_m)
+    params = [
+        sa.bindparam("x0", float(x0)), sa.bindparam("y0", float(y0)), sa.bindparam("r", r),
+        sa.bindparam("x_lo", float(x0) - r - 1.0), sa.bindparam("x_hi", float(x0) + r + 1.0),
+        sa.bindparam("y_lo", float(y0) - r - 1.0), sa.bindparam("y_hi", float(y0) + r + 1.0),
+        sa.bindparam("limit", int(limit)), sa.bindparam("last", max(int(limit) - 1, 0)),
+        sa.bindparam("closed", sorted(CLOSED_STATUSES), expanding=True),
+    ]
+    if scope is not None:
+        params.append(sa.bindparam("scope", [str(c) for c in scope], expanding=True))
+    return sa.text(sql).bindparams(*params)
+
+
+def centre(conn, lon0: float, lat0: float) -> tuple[float, float]:
+    """The WGS-84 point in EPSG:4547 as PostGIS transforms it (the x/y columns of migration 0006 are its
+    ST_Transform too), with this transaction's settings (`_SETTINGS`) in the same round trip."""
+    import sqlalchemy as sa  # noqa: PLC0415
 
     srid = int(PROJECTED_CRS.split(":")[1])
     here = sa.func.ST_Transform(sa.func.ST_SetSRID(sa.func.ST_MakePoint(float(lon0), float(lat0)), 4326), srid)
-    c = schema.cases
-    scoped_cases = [c.c.township_code.in_(list(scope))] if scope is not None else []
-    is_open = sa.and_(c.c.closed_date.is_(None),
-                      sa.func.coalesce(sa.func.btrim(c.c.status), "").not_in(sorted(CLOSED_STATUSES)), *scoped_cases)
-    owed = c.c.amount - sa.func.coalesce(c.c.recovered, 0.0)
-    near, totals, links = {}, {}, {}
-    for name, (kind, key) in _SITE_KEYS.items():
-        t = schema.DATA_TABLES[name]
-        # one ST_Transform per row of the box (OFFSET 0 keeps PostgreSQL from inlining `d` twice)
-        boxed = sa.select(sa.literal(kind).label("kind"), t.c[key].label("key"), *[t.c[x] for x in _READ_COLUMNS],
-                          sa.func.ST_Distance(sa.func.ST_Transform(t.c.geom, srid), here).label("d")).where(
-            *_box(t, lon0, lat0, radius_m, scope)).offset(0).subquery(f"box_{name}")
-        near[kind] = sa.select(boxed).where(boxed.c.d <= float(radius_m)).cte(f"near_{name}")
-        links[kind] = c.c.project_code if kind == "project" else c.c.credit_code
-        totals[kind] = sa.select(
-            sa.select(sa.func.count()).select_from(near[kind]).scalar_subquery().label("sites"),
-            sa.func.count().label("n"), sa.func.coalesce(sa.func.sum(c.c.workers), 0).label("w"),
-            sa.func.coalesce(sa.func.sum(owed), 0.0).label("a"),
-        ).where(is_open, links[kind].in_(sa.select(near[kind].c.key))).cte(f"total_{name}")
-    both = sa.union_all(*[sa.select(n) for n in near.values()]).subquery("both_kinds")
-    nearest = sa.select(both).order_by(sa.func.round(sa.cast(both.c.d, sa.Numeric), 1), both.c.kind, both.c.d,
-                                        both.c.key).limit(int(limit)).cte("nearest")
-    per_site = {}
-    for kind, link in links.items():  # one index probe per listed site
-        per_site[kind] = sa.select(sa.func.count().label("n"), sa.func.sum(c.c.workers).label("w"),
-                                   sa.func.sum(owed).label("a")).where(
-            is_open, link == nearest.c.key, nearest.c.kind == kind).lateral(f"open_{kind}")
-    p, e = per_site["project"], per_site["enterprise"]
-    tp, te = totals["project"], totals["enterprise"]
-    return sa.select(
-        nearest.c.kind, nearest.c.key, nearest.c.name, nearest.c.address, nearest.c.township_code, nearest.c.lon,
-        nearest.c.lat, sa.func.round(sa.cast(nearest.c.d, sa.Numeric), 1).label("distance_m"),
-        (p.c.n + e.c.n).label("open_cases"),
-        sa.func.coalesce(p.c.w, e.c.w, 0).label("workers"), sa.func.coalesce(p.c.a, e.c.a, 0.0).label("amount_owed"),
-        (tp.c.sites + te.c.sites).label("total"), tp.c.sites.label("total_projects"),
-        (tp.c.n + te.c.n).label("total_open_cases"), (tp.c.w + te.c.w).label("total_workers"),
-        (tp.c.a + te.c.a).label("total_amount_owed"),
-    ).select_from(nearest.join(p, sa.true()).join(e, sa.true()).join(tp, sa.true()).join(te, sa.true())).order_by(
-        sa.func.round(sa.cast(nearest.c.d, sa.Numeric), 1), nearest.c.kind, nearest.c.d, nearest.c.key)
+    row = conn.execute(sa.select(*[sa.func.set_config(name, value, True) for name, value in _SETTINGS],
+                                 sa.func.ST_X(here), sa.func.ST_Y(here))).one()
+    return float(row[-2]), float(row[-1])
 
 
 def fetch_nearby(store, lon0: float, lat0: float, radius_km: float = DEFAULT_RADIUS_KM, scope=None,
@@ -245,9 +277,9 @@ def fetch_nearby(store, lon0: float, lat0: float, radius_km: float = DEFAULT_RAD
 
     `store` is a geodata.store.Store; `scope` township codes or None (row-level security on
     PostGIS, the same filter in the query on both backends). PostGIS answers in one query
-    (nearest_select): only the rows and columns the panel shows leave the database. GeoPackage
-    (city scale) reads the lon/lat box, then `nearby()` measures with PROJ and sums in pandas.
-    Both measure in EPSG:4547 and agree to millimetres.
+    (`centre`, then `nearest_select`): only the rows and columns the panel shows leave the database.
+    GeoPackage (city scale) reads the lon/lat box, then `nearby()` measures with PROJ and sums in
+    pandas. Both measure in EPSG:4547 and agree to millimetres.
     """
     import sqlalchemy as sa  # noqa: PLC0415
 
@@ -256,8 +288,9 @@ def fetch_nearby(store, lon0: float, lat0: float, radius_km: float = DEFAULT_RAD
     radius_m = float(radius_km) * 1000.0
     if store.kind == "postgis":
         with store.begin(scope) as conn:
-            _settings(conn)
-            return _from_sql(pd.read_sql(nearest_select(lon0, lat0, radius_m, limit, scope), conn), radius_km)
+            x0, y0 = centre(conn, lon0, lat0)
+            res = conn.execute(nearest_select(x0, y0, radius_m, limit, scope))
+            return _from_sql(pd.DataFrame(res.all(), columns=list(res.keys())), radius_km)
     frames, cases = {}, None
     with store.begin(scope) as conn:
         for name in _SITE_KEYS:
@@ -277,14 +310,10 @@ def fetch_nearby(store, lon0: float, lat0: float, radius_km: float = DEFAULT_RAD
     return Nearby(rows.head(limit).reset_index(drop=True), summary(rows), len(rows), float(radius_km))
 
 
-def _settings(conn) -> None:
-    """This transaction only: no JIT (ST_Transform's declared cost would trigger ~100 ms of compiling), and a
-    plan for the actual point and radius: psycopg prepares a statement run 5 times, and PostgreSQL's generic
-    plan for it (box and radius unknown) joins the sites and cases by nested loops, 1-70 s at province."""
-    import sqlalchemy as sa  # noqa: PLC0415
-
-    settings = (("jit", "off"), ("plan_cache_mode", "force_custom_plan"))
-    conn.execute(sa.select(*[sa.func.set_config(name, value, True) for name, value in settings]))
+# This transaction only: no JIT (compiling costs ~100 ms); a plan for the actual point and radius (psycopg
+# prepares a statement run 5 times, and a generic plan cannot see the box); room to hash the sites within 5 km
+# (~100,000 keys at province) without spilling to disk.
+_SETTINGS = (("jit", "off"), ("plan_cache_mode", "force_custom_plan"), ("work_mem", "16MB"))
 
 
 def _from_sql(df: pd.DataFrame, radius_km: float) -> Nearby:
@@ -304,8 +333,8 @@ def explain(store, lon0: float, lat0: float, radius_km: float, scope=None) -> li
     """EXPLAIN ANALYZE of the PostGIS radius query (for benchmarks/RESULTS.md)."""
 
     with store.begin(scope) as conn:
-        _settings(conn)
-        c = nearest_select(lon0, lat0, float(radius_km) * 1000.0, NEAREST, scope).compile(
+        x0, y0 = centre(conn, lon0, lat0)
+        c = nearest_select(x0, y0, float(radius_km) * 1000.0, NEAREST, scope).compile(
             conn, compile_kwargs={"render_postcompile": True})
         return [f"-- radius {radius_km:g} km at {lon0:.5f},{lat0:.5f}"] + [
             r[0] for r in conn.exec_driver_sql("EXPLAIN (ANALYZE, COSTS OFF) " + str(c), c.params)]

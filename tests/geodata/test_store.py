@@ -97,7 +97,8 @@ def test_delete_batch_and_rejected_rows(store):
     with store.begin() as conn:
         b = store.new_batch(conn, "projects", "p.csv")
         store.upsert(conn, "projects", _projects(), b)
-        rej = pd.DataFrame({"source_row": [9], "reason": ["缺少必填字段"], "reason_code": ["missing_required"], "row_json": ["{}"]})
+        rej = pd.DataFrame({"source_row": [9], "reason": ["缺少必填字段"], "reason_code": ["missing_required"],
+                            "row_json": ["{}"]})
         store.add_rejected(conn, b, "projects", "p.csv", rej)
         store.finish_batch(conn, b, 4, 3, 1, {"rows_read": 4})
     assert len(store.read("rejected_rows")) == 1
@@ -137,7 +138,7 @@ def test_alembic_upgrades_from_empty_and_downgrades(pg_url):
     names = set(sa.inspect(s.engine).get_table_names())
     assert set(schema.metadata.tables) <= names
     idx = {i["name"] for i in sa.inspect(s.engine).get_indexes("projects")}
-    assert "ix_projects_lonlat" in idx  # the radius box's btree (0002)
+    assert "ix_projects_xy" in idx and "ix_projects_lonlat" not in idx  # the radius box's btree (0006 replaced 0002's)
     assert "ix_projects_geog" not in idx  # dropped by 0003: no query used it (benchmarks/RESULTS.md)
     s.engine.dispose()
 
