@@ -195,7 +195,8 @@ def _page(title: str, body: str) -> str:
     from geodata.townships import CITY_NAME
 
     return f"""<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,"><title>{escape(title)} · 根治欠薪一张图</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
+<title>{escape(title)} · 根治欠薪一张图</title>
 <style>body{{font-family:"Microsoft YaHei","PingFang SC","Noto Sans CJK SC",sans-serif;background:#f3f5f8;margin:0;
 display:flex;min-height:100vh;align-items:center;justify-content:center}}main{{background:#fff;padding:28px 32px;
 border-radius:8px;box-shadow:0 2px 12px rgba(0,0,0,.12);width:min(360px,90vw)}}h1{{font-size:20px;margin:0 0 4px}}

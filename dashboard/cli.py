@@ -105,7 +105,8 @@ def _load_demo(store, out: Path, manifest: dict) -> None:
     for crs, paths in runs:
         rep = load_files(store, paths, crs=crs, user="demo", progress=sys.stderr.isatty())
         for f in rep["files"]:
-            console.print(f"  入库 {Path(f['file']).name}：读取 {f['rows_read']}，入库 {f['rows_loaded']}，拒绝 {f['rows_rejected']}",
+            console.print(f"  入库 {Path(f['file']).name}：读取 {f['rows_read']}，"
+                          f"入库 {f['rows_loaded']}，拒绝 {f['rows_rejected']}",
                           highlight=False)
     console.print("演示账号（仅存在于演示库）：")
     for name, role, password in create_demo_accounts(store):

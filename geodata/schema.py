@@ -29,7 +29,7 @@ def col(name: str, type_: sa.types.TypeEngine, zh: str, *aliases: str, required:
 
 S = sa.String
 F = sa.Float
-I = sa.Integer
+I = sa.Integer  # noqa: E741 - short column-type aliases keep the table definitions readable
 D = sa.Date
 B = sa.Boolean
 
@@ -214,7 +214,8 @@ DATA_TABLES: dict[str, sa.Table] = {
 }
 KIND_ZH = {
     "enterprises": "用人单位", "projects": "工程项目", "compliance": "月度实名制/工资", "deposits": "工资保证金",
-    "cases": "欠薪案件", "incidents": "欠薪突发事件", "funds": "应急周转金", "indicators": "预警指标", "credit": "诚信等级/黑名单",
+    "cases": "欠薪案件", "incidents": "欠薪突发事件", "funds": "应急周转金", "indicators": "预警指标",
+    "credit": "诚信等级/黑名单",
 }
 
 # ---- geography and system tables -----------------------------------------------------------

@@ -30,7 +30,8 @@ class Rules(BaseModel):
     indicator_drop: float = Field(0.30, ge=0, le=1, description="(八) 指标较自身历史下降多少视为预警")
     incident_grades: tuple[str, ...] = ("一般", "较大", "重大", "特别重大")
     # ---- warnings (六)(八) and risk: thresholds marked "项目默认" are not in the policy ----
-    account_funded_red_share: float = Field(0.5, ge=0, le=1, description="(十一) 专户拨付低于当月人工费的此比例为红色（项目默认）")
+    account_funded_red_share: float = Field(
+        0.5, ge=0, le=1, description="(十一) 专户拨付低于当月人工费的此比例为红色（项目默认）")
     unpaid_months_orange: int = Field(2, ge=1, description="(五) 月结月清：工资拖后月数达此值为橙色（项目默认）")
     unpaid_months_red: int = Field(3, ge=1, description="(五) 月结月清：工资拖后月数达此值为红色（项目默认）")
     coverage_orange: float = Field(0.80, ge=0, le=1, description="(三) 实名制/一卡通覆盖率低于此值为橙色（项目默认）")
@@ -48,7 +49,8 @@ class Rules(BaseModel):
     stopped_statuses: tuple[str, ...] = Field(("停工",), description="(八) 停工项目状态")
     completed_statuses: tuple[str, ...] = Field(("竣工", "完工", "已竣工"), description="竣工项目状态（不再要求缴存保证金等）")
     guarantee_grades: tuple[str, ...] = Field(("C", "D"), description="(十七)(二十六) 须提供工程款支付担保的诚信等级")
-    credit_effective_month: int = Field(6, ge=1, le=12, description="(十三) 每年3-5月评定上年度用工情况：Y年度（Y年评定）的等级自Y年此月起生效")
+    credit_effective_month: int = Field(
+        6, ge=1, le=12, description="(十三) 每年3-5月评定上年度用工情况：Y年度（Y年评定）的等级自Y年此月起生效")
     deposit_held_statuses: tuple[str, ...] = Field(("缴存", "已缴存", "在缴"), description="(九) 计入已缴存的保证金状态")
     deposit_exempt_statuses: tuple[str, ...] = Field(("减免", "免缴"), description="(九) 减免状态")
     deposit_tolerance: float = Field(0.01, ge=0, le=1, description="(九) 实缴与应缴相差不超过应缴的此比例视为一致（项目默认）")

@@ -30,7 +30,8 @@ def _open(url: str, init: bool) -> Store:
 
         store = GeoPackageStore(url)
     else:
-        raise StoreError(f"unknown database url {url!r}", f"设置 db（--db / WAGEMAP_DB）无效：{url!r}；须为 postgresql+psycopg://… 或以 .gpkg 结尾的文件路径")
+        raise StoreError(f"unknown database url {url!r}",
+                         f"设置 db（--db / WAGEMAP_DB）无效：{url!r}；须为 postgresql+psycopg://… 或以 .gpkg 结尾的文件路径")
     if init:
         store.init()
     return store

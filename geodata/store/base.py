@@ -85,7 +85,7 @@ class Store:
         pts = gdf.geometry.representative_point()
         areas = area_km2(gdf)
         rows = []
-        for i, (code, geom) in enumerate(zip(gdf["code"], gdf.geometry)):
+        for i, (code, geom) in enumerate(zip(gdf["code"], gdf.geometry, strict=True)):
             t = BY_CODE.get(code)
             # demo boundaries keep the township's approximate point; imported ones a point inside
             lon, lat = (t.lon, t.lat) if t and is_demo.iloc[i] else (float(pts.iloc[i].x), float(pts.iloc[i].y))
@@ -209,7 +209,9 @@ class Store:
         df = prepare_rows(t, df, batch_id)
         return self._upsert_rows(conn, t, key, df)
 
-    def _upsert_rows(self, conn: sa.Connection, t: sa.Table, key: list[str], df: pd.DataFrame) -> dict[str, int]:  # pragma: no cover
+    def _upsert_rows(  # pragma: no cover
+        self, conn: sa.Connection, t: sa.Table, key: list[str], df: pd.DataFrame
+    ) -> dict[str, int]:
         raise NotImplementedError
 
     # kinds without a point take the township of the project / employer they belong to
