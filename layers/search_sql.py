@@ -3,8 +3,11 @@
 A query reads only its candidates: per searched table, the rows whose key equals it (unique
 btrees) and the rows whose key, name or address share enough trigrams with it (one GIN index per
 table, migration 0004), at most CAP rechecked and PER_TABLE kept, best word similarity first.
-Those few rows are flattened with `layers.search.build_index` and ranked by the same
-`layers.search.search` as the in-memory index, so both paths give the same scores, order,
+The four tables are read by one UNION ALL statement per threshold (`select_all`, the same SQL
+text every time, prepared by psycopg) that returns each row in the layout of a search record
+(kind, key, second key, title, subtitle parts, address, point, township); `index_of` flattens
+those few rows exactly as `layers.search.build_index` flattens frames, and they are ranked by the
+same `layers.search.search` as the in-memory index, so both paths give the same scores, order,
 verdict and result shape. Scope: the transaction's township scope (row-level security, set by
 `store.begin(scope)`), and the same township filter in the query.
 
@@ -20,7 +23,9 @@ GeoPackage (city scale) keeps the in-memory index built once per data version (`
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -85,10 +90,8 @@ def search_sql(store, query: str, base: SearchIndex, scope=None, limit: int = 10
     if not q or parse_coordinates(q) is not None:  # empty, or typed coordinates: no rows needed
         return search(query, base, limit=limit)
     with store.begin(scope) as conn:
-        frames = candidates(conn, q, scope)
-    index = build_index(townships=base.townships, **frames)
-    index.places = base.places
-    return search(query, index, limit=limit)
+        rows = candidates(conn, q, scope)
+    return search(query, index_of(rows, base), limit=limit)
 
 
 def thresholds(n: int) -> list[float]:
@@ -107,39 +110,51 @@ def thresholds(n: int) -> list[float]:
     return out
 
 
-def candidates(conn: sa.Connection, q: str, scope=None) -> dict[str, pd.DataFrame]:
-    """Rows of each searched kind that may match the normalised query `q` (the connection's scope applies):
-    the strictest threshold first, a looser one only while fewer than ENOUGH rows were found."""
-    _settings(conn)
-    frames = None
-    for t in thresholds(len(q)):
-        more = _read(conn, q, t, scope)
-        frames = more if frames is None else {
-            k: pd.concat([frames[k], more[k]], ignore_index=True).drop_duplicates(KEY[k]) for k in frames}
-        if sum(len(f) for f in frames.values()) >= ENOUGH or _has_key(frames, q):
+def candidates(conn: sa.Connection, q: str, scope=None) -> list[sa.Row]:
+    """Rows (`select_all` layout, grouped by kind) that may match the normalised query `q` (the connection's
+    scope applies): the strictest threshold first, a looser one only while fewer than ENOUGH rows were found.
+    As per-kind frames concatenated pass after pass with repeated keys dropped (the first pass keeps a row
+    found both by key and by trigrams twice, as the ranking always saw it)."""
+    stmt, params = select_all(q, scope), _params(q, scope)
+    rows = None
+    for i, t in enumerate(thresholds(len(q))):
+        settings = (_SETTINGS if i == 0 else ()) + (("pg_trgm.word_similarity_threshold", str(round(t, 3))),)
+        conn.execute(sa.select(*[sa.func.set_config(name, value, True) for name, value in settings]))
+        more = conn.execute(stmt, params).all()
+        rows = more if rows is None else _merge(rows, more)
+        if len(rows) >= ENOUGH or _has_key(rows, q):
             break
-    return frames
+    return rows
 
 
-def _settings(conn: sa.Connection) -> None:
-    """This transaction only: no JIT (short queries; compiling costs ~100 ms), and no sequential scan where an
-    index can serve: pg_trgm declares its similarity functions as cheap as `=`, so on a small table the planner
-    would scan every row (15-40 ms per 2,000 rows with CJK text) instead of reading the GIN index (< 1 ms);
-    and a plan for the actual query (psycopg prepares a statement run 5 times; a generic plan cannot know
-    how selective the query's trigrams are)."""
-    settings = (("jit", "off"), ("enable_seqscan", "off"), ("plan_cache_mode", "force_custom_plan"))
-    conn.execute(sa.select(*[sa.func.set_config(name, value, True) for name, value in settings]))
+# This transaction only: no JIT (short queries; compiling costs ~100 ms); no sequential scan where an index
+# can serve (pg_trgm declares its similarity functions as cheap as `=`, so on a small table the planner would
+# scan every row, 15-40 ms per 2,000 rows with CJK text, instead of reading the GIN index, < 1 ms); the generic
+# plan of the prepared statement (psycopg prepares `select_all` from its 5th run on a connection): with
+# sequential scans off its shape is the same for every query (the key btrees, the GIN bitmap scans; EXPLAIN in
+# benchmarks/RESULTS.md), and re-planning the four-table union for each pass cost 6-9 ms of server CPU; and
+# no parallel workers: which CAP rows a parallel scan hands over first would vary from run to run (and on two
+# shared cores the workers only add start-up time).
+_SETTINGS = (("jit", "off"), ("enable_seqscan", "off"), ("plan_cache_mode", "force_generic_plan"),
+             ("max_parallel_workers_per_gather", "0"))
 
 
-def _read(conn: sa.Connection, q: str, threshold: float, scope) -> dict[str, pd.DataFrame]:
-    conn.execute(sa.select(sa.func.set_config("pg_trgm.word_similarity_threshold", str(round(threshold, 3)), True)))
-    return {kind: pd.read_sql(select_candidates(kind, q, scope), conn) for kind in INDEX_COLUMNS}
+def _merge(rows: list, more: list) -> list:
+    """`rows` then `more`, kind by kind, each key once (the first seen)."""
+    out = []
+    for k in range(len(KINDS)):
+        seen = set()
+        for r in (*rows, *more):
+            if r.k == k and r.key not in seen:
+                seen.add(r.key)
+                out.append(r)
+    return out
 
 
-def _has_key(frames: dict[str, pd.DataFrame], q: str) -> bool:
+def _has_key(rows: list, q: str) -> bool:
     """Whether a row's key is the query (then the ranking answers with codes only; no typo pass needed)."""
     key = re.sub(r"\s+", "", q).upper()
-    return any((f[KEY[k]].astype(str).map(normalise).str.upper() == key).any() for k, f in frames.items() if len(f))
+    return any(normalise(str(r.key)).upper() == key for r in rows)
 
 
 def _variants(q: str) -> list[str]:
@@ -147,48 +162,136 @@ def _variants(q: str) -> list[str]:
     return sorted({key, key.upper(), key.lower()})
 
 
-def select_candidates(kind: str, q: str, scope=None) -> sa.Select:
-    """SELECT of one kind's candidate rows for the normalised query `q` (bound parameters only).
+# kind, table, key, second key, title column, subtitle parts (text, text, time, date) — layers.search.build_index
+KINDS = (
+    ("incident", "incidents", "incident_no", None, "address", ("grade", "status", "occurred_at", None)),
+    ("case", "cases", "case_no", None, "employer_name", ("status", None, None, "received_date")),
+    ("project", "projects", "project_code", "contractor_credit_code", "name", ("contractor", "status", None, None)),
+    ("enterprise", "enterprises", "credit_code", None, "name", ("industry", None, None, None)),
+)
+_NULL_TYPES = (sa.String, sa.String, sa.DateTime, sa.Date)
 
-    Exact keys (and a project's contractor credit code) by btree; then trigram matches on key,
-    name and address by the GIN index (`q <% column`: word similarity at least the transaction's
-    pg_trgm.word_similarity_threshold), at most CAP rows rechecked, PER_TABLE kept by similarity
-    (word similarity for a fragment, whole-string similarity past LONG_QUERY characters, as the
-    ranking's partial and plain ratios). A query under 3 characters has no trigram to look up:
-    LIKE on name and address instead.
-    """
-    t = schema.DATA_TABLES[kind]
-    cols = [t.c[c] for c in INDEX_COLUMNS[kind]]
-    qp = sa.bindparam("q", q, type_=sa.Text)
-    variants = _variants(q)
-    exact = t.c[KEY[kind]].in_(variants)
-    if kind in ALT:
-        exact = sa.or_(exact, t.c[ALT[kind]].in_(variants))
-    text = [t.c[c] for c in TEXT_COLUMNS[kind]]
-    if len(q) >= 3:
-        match = sa.or_(*[qp.op("<%")(c) for c in text])
+
+def _shape(q: str) -> str:
+    return "short" if len(q) < 3 else "long" if len(q) > LONG_QUERY else "fragment"
+
+
+def _params(q: str, scope) -> dict:
+    """Values for `select_all` / `select_candidates`: the query, its key spellings, a LIKE pattern, the scope."""
+    escaped = q.replace("/", "//").replace("%", "/%").replace("_", "/_")  # as SQLAlchemy's contains(autoescape=True)
+    out = {"q": q, "variants": _variants(q), "pattern": f"%{escaped}%"}
+    if scope is not None:
+        out["scope"] = [str(c) for c in scope]
+    return out
+
+
+def _kind_select(i: int, shape: str, scoped: bool, values: dict | None = None) -> sa.CompoundSelect:
+    """One kind's candidates in the record layout; bind parameters with `values` (`_params`), else none yet."""
+    kind, table, key, alt, title, parts = KINDS[i]
+
+    def bp(name: str, **kw) -> sa.BindParameter:
+        return sa.bindparam(name, values[name], **kw) if values else sa.bindparam(name, **kw)
+
+    t = schema.DATA_TABLES[table]
+    null = lambda n: sa.cast(sa.null(), _NULL_TYPES[n]())  # noqa: E731
+    cols = [sa.literal_column(str(i), sa.Integer).label("k"), t.c[key].label("key"),
+            (t.c[alt] if alt else null(0)).label("alt"), t.c[title].label("title"),
+            *[(t.c[c] if c else null(n)).label(f"s{n}") for n, c in enumerate(parts)],
+            t.c.address, t.c.lon, t.c.lat, t.c.township_code]
+    qp = bp("q", type_=sa.Text)
+    exact = t.c[key].in_(bp("variants", expanding=True))
+    if alt:
+        exact = sa.or_(exact, t.c[alt].in_(bp("variants", expanding=True)))
+    text = [t.c[c] for c in TEXT_COLUMNS[table]]
+    if shape == "short":  # no trigram to look up: LIKE on the name and address
+        match = sa.or_(*[c.like(bp("pattern", type_=sa.Text), escape="/") for c in text if c.name != key])
     else:
-        match = sa.or_(*[c.contains(q, autoescape=True) for c in text if c.name != KEY[kind]])
-    sim = sa.func.similarity if len(q) > LONG_QUERY else sa.func.word_similarity
+        match = sa.or_(*[qp.op("<%")(c) for c in text])
+    sim = sa.func.similarity if shape == "long" else sa.func.word_similarity
     rank = sa.func.greatest(*[sim(qp, c) for c in text])
-    scoped = [t.c.township_code.in_(list(scope))] if scope is not None else []
-    fuzzy = sa.select(*cols, rank.label("rank")).where(match, *scoped).limit(CAP).subquery("fuzzy")
+    scope = [t.c.township_code.in_(bp("scope", expanding=True))] if scoped else []
+    fuzzy = sa.select(*cols, rank.label("rank")).where(match, *scope).limit(CAP).subquery(f"fuzzy_{table}")
     best = sa.select(*[fuzzy.c[c.name] for c in cols]).order_by(fuzzy.c.rank.desc()).limit(PER_TABLE)
-    return sa.union_all(sa.select(*cols).where(exact, *scoped), best.subquery("best").select())
+    return sa.union_all(sa.select(*cols).where(exact, *scope), best.subquery(f"best_{table}").select())
+
+
+def _union(shape: str, scoped: bool, values: dict | None = None) -> sa.CompoundSelect:
+    return sa.union_all(*[_kind_select(i, shape, scoped, values).subquery(f"kind_{i}").select() for i in range(len(KINDS))])
+
+
+@lru_cache(maxsize=8)
+def _select_all(shape: str, scoped: bool) -> sa.CompoundSelect:
+    return _union(shape, scoped)
+
+
+def select_all(q: str, scope=None) -> sa.CompoundSelect:
+    """SELECT of the candidate rows of every searched kind for the normalised query `q`, kind after kind, in
+    one statement: its text depends only on the query's length class and on whether a scope is given, so
+    the same few statements are compiled once and prepared by psycopg; values go in as parameters (`_params`).
+
+    Per kind (`select_candidates`): exact keys (and a project's contractor credit code) by btree; then
+    trigram matches on key, name and address by the GIN index (`q <% column`: word similarity at least the
+    transaction's pg_trgm.word_similarity_threshold), at most CAP rows rechecked, PER_TABLE kept by
+    similarity (word similarity for a fragment, whole-string similarity past LONG_QUERY characters, as the
+    ranking's partial and plain ratios). A query under 3 characters has no trigram to look up: LIKE on name
+    and address instead.
+    """
+    return _select_all(_shape(q), scope is not None)
+
+
+def select_candidates(kind: str, q: str, scope=None) -> sa.CompoundSelect:
+    """One kind's part of `select_all` (`kind`: a table name) with the query's values bound (tests, EXPLAIN)."""
+    i = [k[1] for k in KINDS].index(kind)
+    return _kind_select(i, _shape(q), scope is not None, _params(q, scope))
+
+
+def index_of(rows: list, base: SearchIndex) -> SearchIndex:
+    """The search index of candidate rows (`select_all` layout, grouped by kind) on the base's townships and
+    places: the records `layers.search.build_index` makes of the same rows read into one frame per kind
+    (strings with '' for missing, subtitle parts joined by ' · ', numbers and codes titled by their key,
+    times formatted by pandas over the kind's rows as a column is), without a frame per kind."""
+    cols = {c: [] for c in ("kind", "key", "alt", "title", "subtitle", "address", "lon", "lat", "township_code")}
+    text = lambda v: "" if v is None else str(v)  # noqa: E731  (Series.astype("string").fillna(""))
+    for i, (kind, _table, _key, alt, _title, parts) in enumerate(KINDS):
+        rs = [r for r in rows if r.k == i]
+        if not rs:
+            continue
+        keys = [text(r.key) for r in rs]
+        subs = [[text(getattr(r, f"s{n}")) for r in rs] if c else None for n, c in enumerate(parts)]
+        if parts[2]:  # a time column: pandas formats it as a whole (dates only when every time is midnight)
+            subs[2] = pd.Series([r.s2 for r in rs]).astype("string").fillna("").tolist()
+        subs = [s for s in subs if s is not None]
+        for j, r in enumerate(rs):
+            sub = subs[0][j]
+            for more in subs[1:]:
+                sub = f"{sub} · {more[j]}".strip(" ·")
+            title = text(r.title)
+            cols["kind"].append(kind)
+            cols["key"].append(keys[j])
+            cols["alt"].append(text(r.alt) if alt else "")
+            cols["title"].append(f"{keys[j]} {title}".strip() if kind in ("incident", "case") else title)
+            cols["subtitle"].append(sub)
+            cols["address"].append(text(r.address))
+            cols["lon"].append(np.nan if r.lon is None else float(r.lon))
+            cols["lat"].append(np.nan if r.lat is None else float(r.lat))
+            cols["township_code"].append(text(r.township_code))
+    rec = pd.DataFrame({c: (np.asarray(v, float) if c in ("lon", "lat") else pd.Series(v, dtype=object))
+                        for c, v in cols.items()})
+    ids = np.asarray([normalise(k).upper() for k in cols["key"]], dtype=object)
+    alt_ids = np.asarray([normalise(a).upper() for a in cols["alt"]], dtype=object)
+    return SearchIndex(rec, ids, alt_ids, cols["title"], cols["address"], base.places, base.townships)
 
 
 def explain(store, query: str, scope=None) -> list[str]:
-    """EXPLAIN ANALYZE of the strict candidate query of each kind (for benchmarks/RESULTS.md)."""
+    """EXPLAIN ANALYZE of the strict pass of `select_all` for one query (for benchmarks/RESULTS.md)."""
     q = normalise(query)
-    out = []
     with store.begin(scope) as conn:
-        _settings(conn)
-        conn.execute(sa.select(sa.func.set_config("pg_trgm.word_similarity_threshold", str(thresholds(len(q))[0]), True)))
-        for kind in INDEX_COLUMNS:
-            c = select_candidates(kind, q, scope).compile(conn, compile_kwargs={"render_postcompile": True})
-            out.append(f"-- {kind}: {query!r}")
-            out += [r[0] for r in conn.exec_driver_sql("EXPLAIN (ANALYZE, COSTS OFF) " + str(c), c.params)]
-    return out
+        settings = (*_SETTINGS, ("pg_trgm.word_similarity_threshold", str(thresholds(len(q))[0])))
+        conn.execute(sa.select(*[sa.func.set_config(name, value, True) for name, value in settings]))
+        c = _union(_shape(q), scope is not None, _params(q, scope)).compile(
+            conn, compile_kwargs={"render_postcompile": True})
+        return [f"-- search, strict pass: {query!r}"] + [
+            r[0] for r in conn.exec_driver_sql("EXPLAIN (ANALYZE, COSTS OFF) " + str(c), c.params)]
 
 
 # ---- the command line -----------------------------------------------------------------------------

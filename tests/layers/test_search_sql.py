@@ -119,3 +119,26 @@ def test_search_cli_lists_the_nearest_sites_and_totals(store):
     assert near["total"] == len(near["items"]) == near["summary"]["projects"] + near["summary"]["enterprises"]
     assert near["items"][0]["key"] == "XM-410183-0042" and near["items"][0]["distance_m"] == 0.0
     assert pd.Series([i["distance_m"] for i in near["items"]]).is_monotonic_increasing
+
+
+@pytest.mark.parametrize("query", ["SJ2024", "金水湾安置房", "超化镇黄固寺村", "青屏大街", "示例建工", "AJ-2024-0315"])
+def test_records_of_the_sql_rows_are_those_build_index_makes(pg_store, query):
+    """`index_of` flattens the UNION's rows as `build_index` flattens the same rows read into one frame per kind
+    (strings, subtitles, times formatted by pandas, titles, keys), in the same order."""
+    _load(pg_store)
+    base = sq.load_base(pg_store)
+    with pg_store.begin() as conn:
+        rows = sq.candidates(conn, s.normalise(query))
+        frames = {}
+        for i, (_kind, table, key, *_rest) in enumerate(sq.KINDS):
+            keys = [r.key for r in rows if r.k == i]
+            t = schema.DATA_TABLES[table]
+            df = pd.read_sql(sa.select(*[t.c[c] for c in sq.INDEX_COLUMNS[table]]).where(t.c[key].in_(keys)), conn)
+            frames[table] = df.set_index(key, drop=False).loc[keys].reset_index(drop=True)  # the rows' order, repeats kept
+    assert rows and any(len(f) for f in frames.values())
+    got, want = sq.index_of(rows, base), s.build_index(townships=base.townships, **frames)
+    cols = ["kind", "key", "alt", "title", "subtitle", "address", "township_code"]
+    assert got.records[cols].astype(str).values.tolist() == want.records[cols].astype(str).values.tolist()
+    assert got.records[["lon", "lat"]].equals(want.records[["lon", "lat"]].astype(float))
+    assert list(got.ids) == list(want.ids) and list(got.alt_ids) == list(want.alt_ids)
+    assert got.names == want.names and got.addresses == want.addresses
