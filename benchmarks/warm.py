@@ -76,16 +76,19 @@ def run(scale: str, backend: str, n_projects: int, cache_dir: str | None = None)
     times: dict[str, list[float]] = {}
     cpus: dict[str, list[float]] = {}
 
-    def timed(name: str, fn) -> None:
+    labels: dict[str, list[str]] = {}
+
+    def timed(name: str, fn, label: str = "") -> None:
         t0, c0 = time.perf_counter(), time.process_time()
         fn()
         times.setdefault(name, []).append(time.perf_counter() - t0)
         cpus.setdefault(name, []).append(time.process_time() - c0)
+        labels.setdefault(name, []).append(label)
 
     ov, tw = _page("overview"), _page("township")
     sizes: dict[str, list[int]] = {}
 
-    def call(name: str, fn) -> None:
+    def call(name: str, fn, label: str = "") -> None:
         """One callback as a request runs it: its own app context (data version read once), the return value
         encoded to JSON as Dash does (dash._utils.to_json)."""
         def run() -> None:
@@ -93,7 +96,7 @@ def run(scale: str, backend: str, n_projects: int, cache_dir: str | None = None)
                 out = fn()
             sizes.setdefault(name, []).append(len(to_json(out)))
 
-        timed(name, run)
+        timed(name, run, label)
 
     with b.server.app_context():
         frm, to = S.month_window(None, None, None)
@@ -106,13 +109,13 @@ def run(scale: str, backend: str, n_projects: int, cache_dir: str | None = None)
             out = ov.update(k, frm, to, pts, drawn)
             drawn = out[-1]
             return out
-        call("overview indicator switch", switch)
+        call("overview indicator switch", switch, f"→ {k}")
     for code in towns:
-        call("township drill-down (page)", lambda c=code: tw.layout(code=c))
+        call("township drill-down (page)", lambda c=code: tw.layout(code=c), code)
     for code in towns[:8]:
         with b.server.app_context():
             tdrawn = S.overview_head(None, registry.DEFAULT, frm, to, township=code)["keys"]
-        call("township indicator switch", lambda c=code, d=tdrawn: tw.update("real_name", frm, to, pts, c, d))
+        call("township indicator switch", lambda c=code, d=tdrawn: tw.update("real_name", frm, to, pts, c, d), code)
     with b.server.app_context():
         codes = S.store().read("projects", columns=["project_code"])["project_code"].astype(str)
         pick = codes.sample(n=min(n_projects, len(codes)), random_state=8).tolist()
@@ -124,20 +127,25 @@ def run(scale: str, backend: str, n_projects: int, cache_dir: str | None = None)
         timed("township official: own township page", lambda: S.township_view([town], town, sf, st, mask_pii=True))
     rss_b = rss_mb()
     target = {"city": 100, "province": 300}[scale]
+    top = sorted(r.get("layers", {}).items(), key=lambda x: -x[1][1])[:8]
     lines = [f"**{scale} / {backend}** (load average {la0} → {common.loadavg()}; target p95 ≤ {target} ms)", "",
              f"Worker A, warm-up: {r['views']} views in {r['seconds']:.1f} s wall, {cpu:.1f} s CPU; RSS {rss0:,.0f} MB "
              f"at start, peak {peak:,.0f} MB, {rss_after:,.0f} MB after releasing {r['released']} cached frames"
              + ("; " + ", ".join(f"{k} {w:.1f} s / {c:.1f} s CPU" for k, (w, c) in r.get("phases", {}).items()))
              + ".", "",
+             "Citywide layers by CPU (wall / CPU s; a layer that first needs a kind of rows reads them): "
+             + ", ".join(f"{k[6:]} {w:.1f} / {c:.1f}" for k, (w, c) in top)
+             + ".", "",
              "Worker B (same shared cache, empty in-process cache):", "",
-             "| call | n | p50 | p95 | max | CPU p50 / p95 | JSON (median) | p95 ≤ target? |", "|---" * 8 + "|"]
+             "| call | n | p50 | p95 | max (which) | CPU p50 / p95 | JSON median / max | p95 ≤ target? |", "|---" * 8 + "|"]
     for name, v in times.items():
         p95 = common.pct(v, 95) * 1000
-        c = cpus[name]
-        lines.append(f"| {name} | {len(v)} | {common.pct(v, 50) * 1000:,.0f} ms | {p95:,.0f} ms | {max(v) * 1000:,.0f} ms | "
-                     f"{common.pct(c, 50) * 1000:,.0f} / {common.pct(c, 95) * 1000:,.0f} ms | "
-                     f"{f'{sorted(sizes[name])[len(sizes[name]) // 2] / 1024:,.0f} KB' if name in sizes else '—'} | "
-                     f"{'yes' if p95 <= target else f'**no** ({p95:,.0f} ms)'} |")
+        c, z = cpus[name], sorted(sizes.get(name, []))
+        worst = labels[name][v.index(max(v))]
+        size = f"{z[len(z) // 2] / 1024:,.0f} / {z[-1] / 1024:,.0f} KB" if z else "—"
+        lines.append(f"| {name} | {len(v)} | {common.pct(v, 50) * 1000:,.0f} ms | {p95:,.0f} ms | {max(v) * 1000:,.0f} ms"
+                     f"{f' ({worst})' if worst else ''} | {common.pct(c, 50) * 1000:,.0f} / {common.pct(c, 95) * 1000:,.0f} ms | "
+                     f"{size} | {'yes' if p95 <= target else f'**no** ({p95:,.0f} ms)'} |")
     lines += ["", f"Worker B RSS at the end: {rss_b - rss_after:+,.0f} MB over A's (same process)."]
     return "\n".join(lines)
 

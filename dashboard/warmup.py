@@ -36,7 +36,8 @@ def enabled() -> bool:
 def warm(app) -> dict:
     """Build the default views once (in the caller's thread); returns {views, seconds, version, released, phases}.
 
-    `phases`: wall and process CPU seconds of each part (citywide layers, townships, officials' own scopes).
+    `phases`: wall and process CPU seconds of each part (citywide layers, townships, officials' own scopes);
+    `layers`: the same for each citywide layer (the first to need a kind of rows also reads them).
     """
     from dashboard import records, services
     from layers import registry
@@ -61,7 +62,9 @@ def warm(app) -> dict:
         for key in [registry.DEFAULT, *[k for k in registry.LAYERS if k != registry.DEFAULT]]:
             _map(None, key, frm, to)
             n += 1
-        phase("citywide layers")
+            phase(f"layer {key}")
+        layers = {k: phases.pop(k) for k in [k for k in phases if k.startswith("layer ")]}
+        phases["citywide layers"] = tuple(round(sum(v[i] for v in layers.values()), 1) for i in (0, 1))
         for code in services.township_names(None):
             records.status_part(None, to, code)  # what every project page of the township reads
             services.township_view(None, code, frm, to, mask_pii=True)
@@ -84,7 +87,7 @@ def warm(app) -> dict:
         phase("officials' own scopes")
         released = services.release_rows()
     return {"views": n, "seconds": round(time.perf_counter() - t0, 1), "version": version, "released": released,
-            "phases": phases}
+            "phases": phases, "layers": layers}
 
 
 def _map(scope, key: str, frm: str, to: str, township: str | None = None) -> None:
