@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from dashboard import services as S
 from geodata import schema
 from layers import arrears, coverage, exports, gaps
+from layers.base import LayerData, memo
 from layers.coverage_rules import KEYS, project_status
 from layers.units import fmt_date, fmt_dates
 
@@ -141,7 +142,8 @@ def status_part(scope: Sequence[str] | None, month_to: str | None, township: str
       per mechanism, their state (coverage.states), evidence (coverage.evidence) and since text
       (coverage.since_text, gaps only), made for all of them at once;
     - cases: the window's case state (arrears.case_state, row by row) of the cases of the township's
-      projects, as the arrears layer's case table with links (services._with_links), grouped by project.
+      projects, as the arrears layer's case table with links (services._with_links), grouped by project,
+      in load order (row id).
     Stored compactly (`_pack`): {"eval_month", "index": {project_code: checklist row}, "checklist",
     "cases": packed tables, "case_rows": {project_code: (first, end) row of its cases}}.
     """
@@ -161,7 +163,7 @@ def status_part(scope: Sequence[str] | None, month_to: str | None, township: str
         here = p["township_code"] == township if township else p["township_code"].isna()
         cs = arrears.case_state(data, f)
         cs = cs[cs["project_code"].isin(set(p.loc[here.to_numpy(dtype=bool), "project_code"].astype(str)))]
-        cs = cs.iloc[np.argsort(cs["project_code"].to_numpy(dtype=object).astype(str), kind="stable")]
+        cs = cs.iloc[np.lexsort((_load_order(data, cs["case_no"]), cs["project_code"].to_numpy(dtype=object).astype(str)))]
         cases = S._with_links(arrears.case_table(cs, S.township_names(scope)))
         bounds = np.flatnonzero(np.r_[True, cs["project_code"].to_numpy()[1:] != cs["project_code"].to_numpy()[:-1]])
         ends = np.r_[bounds[1:], len(cs)]
@@ -173,6 +175,15 @@ def status_part(scope: Sequence[str] | None, month_to: str | None, township: str
                 if len(cs) else {}}
 
     return S._cached("status_part", scope, (month_to, township), build)
+
+
+def _load_order(data: LayerData, case_no: pd.Series) -> np.ndarray:
+    """Each case's row id (load order; the window's frames come in scan order, which synchronised scans rotate)."""
+    rows = data.cases
+    if "id" not in rows.columns:
+        return np.zeros(len(case_no))
+    ids = memo(data, ("records.case_ids",), lambda: dict(zip(rows["case_no"], rows["id"], strict=True)))
+    return np.array([ids.get(c, np.inf) for c in case_no], dtype=float)
 
 
 def _pack(frame: pd.DataFrame) -> dict:
