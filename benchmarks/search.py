@@ -1,7 +1,7 @@
 """Emergency search and radius latency on the shared demo stores (city, province), PostGIS or GeoPackage.
 
     .venv/bin/python benchmarks/search.py --scale city [--scale province] [--backend postgis] [--backend gpkg]
-                                          [--repeat 2] [--record] [--explain]
+                                          [--repeat 2] [--record] [--explain] [--http]
 
 Stores: `benchmarks/common.py store_url(scale, backend)` (the ETL-loaded demo; never reloaded here).
 Queries are drawn from the store's own rows with a fixed seed, one list per form (number, credit
@@ -12,6 +12,10 @@ code, name fragment, name with a typo, whole address, village, typed coordinates
   how often its top answer and status agree with the in-memory index;
 - radius 0.5/1/2/5 km around project sites (emergency_service.nearby: what the panel gets),
   with the rows sent and the sites within the radius.
+- with `--http`: the emergency page's own callbacks over loopback HTTP (gunicorn, 1 worker, 4 threads, on
+  HTTP_PORT, signed in as a leader), POSTed to /_dash-update-component as the browser does: search
+  (em-results: the search and its result list) for the same queries, and the site panel (em-site-panel:
+  radius, contacts, fund, map patch) for the same centres and radii.
 Wall times with the load average before and after and this process's CPU seconds (the machine is
 shared). `--explain` prints EXPLAIN ANALYZE of the SQL search and radius queries.
 """
@@ -37,6 +41,7 @@ except ImportError:  # pragma: no cover - the "before" run
     sq = None
 
 SITES = 8  # radius centres
+HTTP_PORT = 8660  # --http: the gunicorn of this benchmark (the helpers' port range)
 
 
 def queries(store, n: int, seed: int = 11) -> dict[str, list[str]]:
@@ -89,7 +94,7 @@ def timed(fn):
     return time.perf_counter() - t, out
 
 
-def run(scale: str, backend: str, repeat: int, n: int, explain: bool, memory: bool = True) -> list[str]:
+def run(scale: str, backend: str, repeat: int, n: int, explain: bool, memory: bool = True, http: bool = False) -> list[str]:
     from dashboard import emergency_service as svc
 
     store = open_store(store_url(scale, backend))
@@ -135,9 +140,11 @@ def run(scale: str, backend: str, repeat: int, n: int, explain: bool, memory: bo
               "(the SQL answer's work is mostly in PostgreSQL)."]
 
     rng = np.random.default_rng(5)
-    p = store.read("projects", columns=["project_code", "lon", "lat"]).dropna(subset=["lon", "lat"])
+    p = store.read("projects", columns=["project_code", "name", "address", "township_code", "lon", "lat"])
+    p = pd.DataFrame(p).drop(columns=["geometry"]).dropna(subset=["lon", "lat"])
     p = p.sort_values("project_code")  # the same centres on every run
-    centres = p[["lon", "lat"]].to_numpy()[rng.integers(0, len(p), SITES)]
+    at = p.iloc[rng.integers(0, len(p), SITES)]
+    centres = at[["lon", "lat"]].to_numpy()
     lines += ["", "| radius | p50 / p95 | rows sent (mean) | sites within (mean) | JSON of the rows (mean) |",
               "|---|---|---|---|---|"]
     for km in nb.RADIUS_CHOICES_KM:
@@ -157,6 +164,8 @@ def run(scale: str, backend: str, repeat: int, n: int, explain: bool, memory: bo
         lines.append(f"| {km:g} km | {ms(times)}{err} | {np.mean(sent):,.0f} | {np.mean(within):,.0f} | "
                      f"{np.mean(size) / 1000:,.0f} KB |")
         print(lines[-1], flush=True)
+    if http:
+        lines += http_level(store, qs, at, repeat)
     lines += ["", f"Load average after: {loadavg()}."]
     if explain and use_sql:
         lines += ["", "EXPLAIN ANALYZE (SQL search, name fragment; radius 1 km):", "```"]
@@ -167,6 +176,69 @@ def run(scale: str, backend: str, repeat: int, n: int, explain: bool, memory: bo
     return lines
 
 
+def http_level(store, qs: dict[str, list[str]], at: pd.DataFrame, repeat: int) -> list[str]:
+    """The emergency page's search and site-panel callbacks over loopback HTTP (see the module docstring)."""
+    import callbacks as cb  # benchmarks/callbacks.py: gunicorn start-up and Dash request bodies
+    import requests
+    from common import ensure_user, login
+
+    ensure_user(store)
+    lines = ["", f"Page callbacks over HTTP (gunicorn 1 worker x 4 threads, port {HTTP_PORT}; load average before "
+             f"{loadavg()}):", "", "| callback | p50 / p95 | errors | response (mean) |", "|---|---|---|---|"]
+    proc = cb.start_server(store.url, port=HTTP_PORT)
+    try:
+        s = requests.Session()
+        base = f"http://127.0.0.1:{HTTP_PORT}"
+        login(s, base)
+        d = cb.Dash(s, base)
+        em = {"em-go.n_clicks": 1, "em-q.n_submit": None, "em-autorun.data": False}
+        page = s.post(base + "/_dash-update-component", json=d.body(
+            "_pages_content.children", cb.page_values("/emergency"), ["_pages_location.pathname"])).json()
+        map_base = _find(page, "em-map-base")  # the browser holds it: site changes are sent as a map Patch
+        d.post("em-results.children", {**em, "em-q.value": "预热"}, ["em-go.n_clicks"])  # cached search base
+
+        def row(name: str, calls: list[tuple[dict, str, list[str]]]) -> None:
+            times, sizes, errors = [], [], 0
+            for values, output, changed in calls:
+                dt, code, n = d.post(output, values, changed)
+                times.append(dt)
+                sizes.append(n)
+                errors += code not in (200, 204)
+            lines.append(f"| {name} | {ms(times)} | {errors} | {np.mean(sizes) / 1000:,.1f} KB |")
+            print(lines[-1], flush=True)
+
+        for form, qq in qs.items():
+            row(f"search: {form}", [({**em, "em-q.value": q}, "em-results.children", ["em-go.n_clicks"])
+                                    for _ in range(repeat) for q in qq])
+        glon, glat = srch.to_gcj02(at["lon"].to_numpy(float), at["lat"].to_numpy(float))
+        sites = [srch.Site("project", str(r.project_code), str(r.name), "", str(r.address or ""), float(r.lon),
+                           float(r.lat), float(glon[i]), float(glat[i]), str(r.township_code or ""), "", 100.0,
+                           "项目编号").to_dict() for i, r in enumerate(at.itertuples())]
+        for km in nb.RADIUS_CHOICES_KM:
+            row(f"site panel, radius {km:g} km", [
+                ({"em-site.data": site, "em-radius.value": km, "em-map-base.data": map_base}, "em-site-panel.children",
+                 ["em-radius.value"]) for site in sites])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return lines
+
+
+def _find(x, cid: str):
+    """The `data` of the component with id `cid` in a Dash response."""
+    if isinstance(x, dict):
+        props = x.get("props") if isinstance(x.get("props"), dict) else x
+        if props.get("id") == cid:
+            return props.get("data")
+        x = list(x.values())
+    if isinstance(x, list):
+        for v in x:
+            found = _find(v, cid)
+            if found is not None:
+                return found
+    return None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", action="append", choices=["city", "province"], help="city and/or province (default city)")
@@ -175,12 +247,13 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=12, help="queries per form")
     ap.add_argument("--explain", action="store_true")
     ap.add_argument("--sql-only", action="store_true", help="skip the in-memory index (19 s and ~1 s a query at province)")
+    ap.add_argument("--http", action="store_true", help=f"also the page callbacks over HTTP (gunicorn on port {HTTP_PORT})")
     ap.add_argument("--record", action="store_true", help="append the run to benchmarks/RESULTS.md")
     a = ap.parse_args()
     body = []
     for scale in a.scale or ["city"]:
         for backend in a.backend or ["postgis"]:
-            lines = run(scale, backend, a.repeat, a.queries, a.explain, memory=not a.sql_only)
+            lines = run(scale, backend, a.repeat, a.queries, a.explain, memory=not a.sql_only, http=a.http)
             print(lines[-1], flush=True)
             body += lines + [""]
     if a.record:

@@ -95,10 +95,12 @@ def search(query: str, scope=None, s: Store | None = None, limit: int = 10) -> s
 def nearby(lon: float, lat: float, radius_km: float = nb.DEFAULT_RADIUS_KM, scope=None, s: Store | None = None,
            personal: bool = True) -> nb.Nearby:
     """The nearest projects and employers within radius_km and totals over all of them (computed in the
-    database on PostGIS); phones masked unless `personal` (the panel's rows carry none today)."""
+    database on PostGIS; on GeoPackage from the scope's sites and case totals, read once per data version);
+    phones masked unless `personal` (the panel's rows carry none today)."""
     s = s or store()
     radius_km = float(radius_km) if float(radius_km) in nb.RADIUS_CHOICES_KM else nb.DEFAULT_RADIUS_KM
-    near = nb.fetch_nearby(s, float(lon), float(lat), radius_km=radius_km, scope=scope)
+    sites = None if sq.uses_sql(s) else _cached("sites", s, scope, lambda: nb.load_sites(s, scope))
+    near = nb.fetch_nearby(s, float(lon), float(lat), radius_km=radius_km, scope=scope, sites=sites)
     return near if personal else replace(near, rows=_mask(near.rows))
 
 

@@ -110,14 +110,20 @@ def nearby(lon0: float, lat0: float, *, projects: pd.DataFrame | None, enterpris
     Columns: COLUMNS. open_cases counts cases not closed; workers and amount_owed (万元, net of
     amounts recovered) sum over those cases; 0 where a site has none.
     """
+    return _nearby(lon0, lat0, projects, enterprises, lambda key: case_totals(cases, key), radius_km)
+
+
+def _nearby(lon0: float, lat0: float, projects: pd.DataFrame | None, enterprises: pd.DataFrame | None, totals,
+            radius_km: float) -> pd.DataFrame:
+    """`nearby` with the case totals by key given: totals("project_code" | "credit_code") -> case_totals frame."""
     radius_m = float(radius_km) * 1000.0
     parts = []
     p = within(projects, lon0, lat0, radius_m)
     if len(p):
-        parts.append(_rows(p, "project", "project_code", case_totals(cases, "project_code")))
+        parts.append(_rows(p, "project", "project_code", totals("project_code")))
     e = within(enterprises, lon0, lat0, radius_m)
     if len(e):
-        parts.append(_rows(e, "enterprise", "credit_code", case_totals(cases, "credit_code")))
+        parts.append(_rows(e, "enterprise", "credit_code", totals("credit_code")))
     if not parts:
         return pd.DataFrame(columns=COLUMNS)
     out = pd.concat(parts, ignore_index=True).sort_values(["distance_m", "kind"], kind="stable")
@@ -271,15 +277,51 @@ def centre(conn, lon0: float, lat0: float) -> tuple[float, float]:
     return float(row[-2]), float(row[-1])
 
 
+@dataclass
+class Sites:
+    """What the GeoPackage radius panel measures against, read once per data version and scope (`load_sites`):
+    every located project and employer (key, name, address, township, lon/lat) and the open-case totals of
+    each key. At city scale (17,000 sites) a radius is then a box cut and a PROJ transform of the rows in it."""
+
+    projects: pd.DataFrame
+    enterprises: pd.DataFrame
+    by_key: dict  # "project_code" | "credit_code" -> case_totals frame
+
+
+def load_sites(store, scope=None) -> Sites:
+    """The `Sites` of `scope` from `store` (rows of the scope only, as the per-call reads)."""
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    from geodata import schema  # noqa: PLC0415
+
+    frames = {}
+    with store.begin(scope) as conn:
+        for name, (_kind, key) in _SITE_KEYS.items():
+            t = schema.DATA_TABLES[name]
+            q = sa.select(t.c[key], *[t.c[c] for c in _READ_COLUMNS]).where(t.c.lon.isnot(None), t.c.lat.isnot(None))
+            if scope is not None:
+                q = q.where(t.c.township_code.in_(list(scope)))
+            frames[name] = pd.read_sql(q, conn)
+        t = schema.cases
+        cols = ["case_no", "project_code", "credit_code", "workers", "amount", "recovered", "status", "closed_date"]
+        q = sa.select(*[t.c[c] for c in cols])
+        if scope is not None:
+            q = q.where(t.c.township_code.in_(list(scope)))
+        cases = pd.read_sql(q, conn)
+    return Sites(frames["projects"], frames["enterprises"],
+                 {key: case_totals(cases, key) for key in ("project_code", "credit_code")})
+
+
 def fetch_nearby(store, lon0: float, lat0: float, radius_km: float = DEFAULT_RADIUS_KM, scope=None,
-                 limit: int = NEAREST) -> Nearby:
+                 limit: int = NEAREST, sites: Sites | None = None) -> Nearby:
     """The `limit` sites nearest to the WGS-84 point within radius_km, and totals over all of them, from the store.
 
     `store` is a geodata.store.Store; `scope` township codes or None (row-level security on
     PostGIS, the same filter in the query on both backends). PostGIS answers in one query
     (`centre`, then `nearest_select`): only the rows and columns the panel shows leave the database.
-    GeoPackage (city scale) reads the lon/lat box, then `nearby()` measures with PROJ and sums in
-    pandas. Both measure in EPSG:4547 and agree to millimetres.
+    GeoPackage (city scale): `nearby()` measures with PROJ and sums in pandas, over `sites` (`load_sites`,
+    cached by the caller per data version and scope) when given, else over the lon/lat box and the cases
+    of its sites read now. Both backends measure in EPSG:4547 and agree to millimetres.
     """
     import sqlalchemy as sa  # noqa: PLC0415
 
@@ -291,6 +333,9 @@ def fetch_nearby(store, lon0: float, lat0: float, radius_km: float = DEFAULT_RAD
             x0, y0 = centre(conn, lon0, lat0)
             res = conn.execute(nearest_select(x0, y0, radius_m, limit, scope))
             return _from_sql(pd.DataFrame(res.all(), columns=list(res.keys())), radius_km)
+    if sites is not None:
+        rows = _nearby(lon0, lat0, sites.projects, sites.enterprises, sites.by_key.get, radius_km)
+        return Nearby(rows.head(limit).reset_index(drop=True), summary(rows), len(rows), float(radius_km))
     frames, cases = {}, None
     with store.begin(scope) as conn:
         for name in _SITE_KEYS:

@@ -147,3 +147,33 @@ def test_radius_indexes_serve_under_row_level_security(demo_pg):
                             {"a": x0 - 5000, "b": x0 + 5000}).scalars().all()
     assert "ix_projects_xy" in plan and "ix_enterprises_xy" in plan and "ix_cases_open" in plan
     assert seen == [town]
+
+
+@pytest.fixture(scope="module")
+def demo_gpkg(tmp_path_factory):
+    """The small demo scenario through the real ETL into a GeoPackage."""
+    from geodata.store import open_store
+    from tests.dashboard.conftest import load_small_demo
+
+    out = tmp_path_factory.mktemp("demo_gpkg")
+    store = open_store(str(out / "demo.gpkg"))
+    load_small_demo(store, out / "files")
+    return store
+
+
+def test_geopackage_sites_read_once_give_the_same_panel(demo_gpkg):
+    """GeoPackage: the panel from the scope's sites and case totals read once (`load_sites`, cached per data
+    version by the emergency service) equals the panel from the box and its cases read per call."""
+    towns = sorted(demo_gpkg.read("projects", columns=["township_code"])["township_code"].dropna().unique())
+    biggest = 0
+    for scope in (None, [towns[0]], towns[1:3]):
+        sites = nb.load_sites(demo_gpkg, scope)
+        for i, (lon, lat) in enumerate(_centres(demo_gpkg)):
+            for km in nb.RADIUS_CHOICES_KM:
+                limit = nb.NEAREST if i % 2 else 5
+                want = nb.fetch_nearby(demo_gpkg, lon, lat, radius_km=km, scope=scope, limit=limit)
+                got = nb.fetch_nearby(demo_gpkg, lon, lat, radius_km=km, scope=scope, limit=limit, sites=sites)
+                assert (got.total, got.summary) == (want.total, want.summary)
+                biggest = max(biggest, got.total)
+                pd.testing.assert_frame_equal(got.rows, want.rows, check_dtype=False)  # per call: object when no case
+    assert biggest > nb.NEAREST  # the cut to the nearest rows is exercised
