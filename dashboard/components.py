@@ -272,9 +272,7 @@ def column_defs(columns: Sequence[str], link_col: str | None = None, widths: dic
     Columns whose values are all numbers get a number filter; everything else a text filter
     (no browser date pickers: dates are shown as 2024年3月5日 text).
     """
-    numeric = {c for c in columns if records and all(isinstance(r.get(c), (int, float)) and not isinstance(r.get(c), bool)
-                                                      for r in records if r.get(c) is not None)
-               and any(r.get(c) is not None for r in records)}
+    numeric = {c for c in columns if _all_numbers({type(r.get(c)) for r in records} - {type(None)})}
     defs = []
     for c in columns:
         d: dict[str, Any] = {"field": c, "headerName": c,
@@ -285,6 +283,11 @@ def column_defs(columns: Sequence[str], link_col: str | None = None, widths: dic
             d["width"] = widths[c]
         defs.append(d)
     return defs
+
+
+def _all_numbers(types: set[type]) -> bool:
+    """Some values, every one an int or float but not a bool (by type: one set per column, not a test per cell)."""
+    return bool(types) and all(issubclass(t, (int, float)) and not issubclass(t, bool) for t in types)
 
 
 def grid(grid_id: Any, records: list[dict], columns: Sequence[str], link_col: str | None = None,

@@ -27,7 +27,9 @@ COVERAGE_SERIES = [("real_name_pct", "实名制登记率(%)", "#08519c"), ("card
 
 def worklist_rows(view: dict) -> list[dict]:
     """Worklist records renamed to the grid's Chinese column names (plus `link`)."""
-    return [{**{zh: r.get(k) for k, zh in WORKLIST_COLUMNS.items()}, "link": r["link"]} for r in view["worklist"]]
+    zh = [*WORKLIST_COLUMNS.values(), "link"]
+    get = [*WORKLIST_COLUMNS, "link"]
+    return [dict(zip(zh, map(r.get, get), strict=True)) for r in view["worklist"]]
 
 
 @components.safe_layout
