@@ -103,15 +103,23 @@ def service_level(url: str, smp: dict, repeat: int) -> tuple[dict, dict]:
         info["layer_data_s"] = time.perf_counter() - t0
         frm, to = S.month_window(None, None, None)
         keys = layer_keys()
+        drawn: dict[str, str] = {}  # what the browser drew: nothing during the misses, then the default view
+
+        def switch(k: str) -> None:
+            """What the overview's indicator switch reads: the head, and the point sets the browser lacks."""
+            head = S.overview_head(None, k, frm, to)
+            S.overview_points(head, [n for n in S.POINT_ORDER if head["keys"][n] != drawn.get(n)])
+
         for k in keys:
-            timed("overview indicator switch", "miss", lambda k=k: S.overview(None, k, frm, to))
+            timed("overview indicator switch", "miss", lambda k=k: switch(k))
+        drawn.update(S.overview_head(None, registry.DEFAULT, frm, to)["keys"])
         for _ in range(repeat):
             for k in keys:
-                timed("overview indicator switch", "hit", lambda k=k: S.overview(None, k, frm, to))
+                timed("overview indicator switch", "hit", lambda k=k: switch(k))
 
         def drill(code: str) -> None:
             S.township_view(None, code, frm, to, mask_pii=False)
-            S.overview(None, registry.DEFAULT, frm, to, township=code)
+            S.overview_map(None, registry.DEFAULT, frm, to, township=code)
             S.map_frame(None, focus=code)
 
         for code in smp["townships"]:
@@ -121,7 +129,7 @@ def service_level(url: str, smp: dict, repeat: int) -> tuple[dict, dict]:
                 timed("township drill-down", "hit", lambda c=code: drill(c))
         for code in smp["townships"][:8]:  # the township page's indicator switch: the map part is per indicator
             timed("township panels (indicator switch)", "miss",
-                  lambda c=code: S.overview(None, "real_name", frm, to, township=c))
+                  lambda c=code: S.overview_head(None, "real_name", frm, to, township=c))
         for code in smp["townships"][:8]:
             timed("worklist export (xlsx frame)", "miss", lambda c=code: S.worklist_frame(None, c, frm, to, mask_pii=False))
         for code in smp["projects"]:
@@ -141,7 +149,7 @@ def service_level(url: str, smp: dict, repeat: int) -> tuple[dict, dict]:
                 timed(f"radius {r:g} km", "miss", lambda s=site, r=r: emsvc.nearby(s["lon"], s["lat"], r, None, s=st))
     with other.server.app_context():
         for k in keys:
-            timed("overview indicator switch", "shared", lambda k=k: S.overview(None, k, frm, to))
+            timed("overview indicator switch", "shared", lambda k=k: switch(k))
         for code in smp["townships"]:
             timed("township drill-down", "shared", lambda c=code: drill(c))
         for code in smp["projects"]:
@@ -245,6 +253,7 @@ class Dash:
         t0 = time.perf_counter()
         r = self.s.post(self.base + "/_dash-update-component", json=b, headers={"Accept-Encoding": "identity"})
         dt = time.perf_counter() - t0
+        self.last = r.json() if r.status_code == 200 else {}
         return dt, r.status_code, len(r.content)
 
 
@@ -260,7 +269,7 @@ def http_level(url: str, smp: dict, repeat: int) -> tuple[dict, dict]:
     from layers import nearby as nb
 
     common.ensure_user(open_store(url))
-    proc = start_server(url)
+    proc = start_server(url, PORT)
     out: dict[str, dict[str, list]] = {}
     info: dict = {"errors": 0, "bytes": {}}
     try:
@@ -282,9 +291,12 @@ def http_level(url: str, smp: dict, repeat: int) -> tuple[dict, dict]:
         frm, to = _window(s, base)
         keys = layer_keys()
         ov = {"ov-from.value": frm, "ov-to.value": to, "ov-pts.value": ["projects", "cases", "incidents"]}
+        drawn = None  # the browser's <map>-drawn store: what its figure holds, sent back with each switch
         for kind in ["miss"] + ["hit"] * repeat:
             for k in keys:
-                call("overview indicator switch", kind, "ov-map.figure", {**ov, "ov-ind.value": k}, ["ov-ind.value"])
+                call("overview indicator switch", kind, "ov-map.figure", {**ov, "ov-ind.value": k, "ov-map-drawn.data": drawn},
+                     ["ov-ind.value"])
+                drawn = d.last.get("response", {}).get("ov-map-drawn", {}).get("data", drawn)
         for kind in ["miss"] + ["hit"] * repeat:
             for code in smp["townships"]:
                 call("township drill-down", kind, "_pages_content.children", page_values(f"/township/{code}"),
@@ -367,7 +379,10 @@ def main() -> None:
     ap.add_argument("--no-sql", action="store_true")
     ap.add_argument("--limit", type=int, default=None, help="at most N layers, townships, projects, sites")
     ap.add_argument("--no-record", action="store_true")
+    ap.add_argument("--port", type=int, default=None, help="loopback port of the gunicorn it starts (default 8731)")
     a = ap.parse_args()
+    global PORT
+    PORT = a.port or PORT
     from geodata.store import open_store
 
     # a fresh shared view cache (dashboard/services.py) for this run, also for the gunicorn it starts:

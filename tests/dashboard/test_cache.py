@@ -54,3 +54,19 @@ def test_services_keeps_the_cache_names(small_store):
     for name in ("attach", "Context", "code_version", "scope_key", "release_rows", "resident_rows", "store", "settings",
                  "_ctx", "_cached"):
         assert getattr(services, name) is getattr(cache, name)
+
+
+def test_tables_stored_by_column_read_back_as_the_records_to_dict_gives():
+    """services._columns + overview_table's rebuild give exactly DataFrame.to_dict("records") (values and types)."""
+    import numpy as np
+    import pandas as pd
+
+    df = pd.DataFrame({"项目编号": ["P-1", "P-2", None], "n": [1, 2, 3], "x": [1.5, np.nan, 2.0],
+                       "flag": [True, False, True], "when": pd.to_datetime(["2024-01-02", None, "2024-03-04"])})
+    t = df.astype(object).where(pd.notna(df), None)
+    t["mixed"] = pd.Series([np.int64(7), np.float64(1.25), "text"], dtype=object)
+    cols, data = services._columns(t)
+    rebuilt = [dict(zip(cols, row, strict=True)) for row in zip(*data, strict=True)]
+    expected = t.to_dict("records")
+    assert rebuilt == expected
+    assert [[type(v) for v in r.values()] for r in rebuilt] == [[type(v) for v in r.values()] for r in expected]
