@@ -243,6 +243,10 @@ class Store:
             self._bump_version(conn)
         return n
 
+    def analyze(self, kinds: Sequence[str]) -> None:
+        """Refresh the planner statistics of the tables a load wrote (after its commit). The
+        GeoPackage default needs none: its reads are keyed or whole-table."""
+
     # ---- versioning and audit --------------------------------------------------------------
     def _bump_version(self, conn: sa.Connection) -> None:
         m = schema.store_meta
