@@ -11,12 +11,14 @@ to the first app created.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from pathlib import Path
 
 import dash
 from dash import dcc, html, set_props
+from flask import request
 from werkzeug.exceptions import HTTPException
 
 from dashboard import components, downloads, services
@@ -28,6 +30,10 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 ASSETS = HERE.parent / "assets"
 PAGES = HERE / "pages"
+# plotly.js with only the trace types the pages draw and MapLibre holding a map's first paint until it
+# is complete (assets/vendor/plotly/README.md). dcc.Graph uses window.Plotly when it is defined, so the
+# full plotly.min.js (4.8 MB) is never loaded.
+PLOTLY_BUNDLE = "vendor/plotly/plotly-wagemap.min.js"
 
 _INDEX = """<!DOCTYPE html>
 <html lang="zh-CN">
@@ -39,7 +45,7 @@ _INDEX = """<!DOCTYPE html>
 </head>
 <body>
 {%app_entry%}
-<footer>{%config%}{%scripts%}{%renderer%}</footer>
+<footer>{%config%}{%scripts%}<script src="__PLOTLY__"></script>{%renderer%}</footer>
 </body>
 </html>"""
 
@@ -62,7 +68,7 @@ def create_app(store: Store | None = None, settings: Settings | None = None) -> 
         compress=True,  # flask-compress: gzip/br/zstd for layouts, callback responses and bundles
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
-    app.index_string = _INDEX
+    app.index_string = _INDEX.replace("__PLOTLY__", _plotly_url(app))
     services.attach(app.server, store, settings)
     downloads.register(app.server)
     app.server.register_error_handler(Exception, _http_error)
@@ -75,6 +81,23 @@ def create_app(store: Store | None = None, settings: Settings | None = None) -> 
         prevent_initial_call=True,
     )
     return app
+
+
+def _plotly_url(app: dash.Dash) -> str:
+    """The plotly bundle's URL, versioned by its content: the browser keeps it for a year without asking
+    again (a rebuilt bundle has a new URL). After app.js, which registers the Chinese locale for plotly."""
+    digest = hashlib.sha256((ASSETS / PLOTLY_BUNDLE).read_bytes()).hexdigest()[:16]
+    path = "/assets/" + PLOTLY_BUNDLE
+
+    @app.server.after_request
+    def _cache_forever(resp):
+        if request.path == path and request.args.get("v") == digest and resp.status_code in (200, 304):
+            resp.cache_control.no_cache = None
+            resp.cache_control.max_age = 31536000
+            resp.cache_control.immutable = True
+        return resp
+
+    return app.get_asset_url(PLOTLY_BUNDLE) + "?v=" + digest
 
 
 def _install_auth(app: dash.Dash, store: Store, settings: Settings) -> None:

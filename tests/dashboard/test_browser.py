@@ -195,6 +195,22 @@ def test_overview_map_draws(page, app_url, db):
     assert not page.errors, page.errors
 
 
+def test_pages_use_the_partial_plotly_bundle(page, app_url):
+    """assets/vendor/plotly: dcc.Graph takes window.Plotly from plotly-wagemap.min.js (the trace types the pages
+    draw); the full plotly.min.js is never fetched, and the map and the bar chart are drawn with it."""
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
+    page.goto(app_url + "/?ind=arrears&pts=projects,cases,incidents", wait_until="networkidle")
+    wait_map(page, "ov-map")
+    assert any("/assets/vendor/plotly/plotly-wagemap.min.js?v=" in u for u in urls), urls
+    assert not any("plotly.min.js" in u for u in urls), [u for u in urls if "plotly" in u]
+    types = page.evaluate("Object.keys(Plotly.PlotSchema.get().traces).sort()")
+    assert types == ["bar", "choroplethmap", "scatter", "scattermap"], types
+    assert page.evaluate("document.querySelectorAll('#ov-bars .bars .point').length") > 0
+    assert non_background_share(page, page.locator("#ov-map").screenshot()) > 0.2, "the map is (nearly) blank"
+    assert not page.errors, page.errors
+
+
 # Records every Plotly.react of a map graph: (graph id, map zoom, box width, box height) in window.__reacts.
 COUNT_REACTS = """(() => { window.__reacts = []; let P;
   Object.defineProperty(window, "Plotly", { configurable: true, get() { return P; }, set(v) {
