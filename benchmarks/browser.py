@@ -6,8 +6,11 @@ wagemap (gunicorn, compression on, signed in as a leader): the first overview wi
 cache, again with a warm cache (bundles cached, views cached on the server), and a drill-down to a
 township (client-side navigation as a click does). "Drawn" = the plotly map has finished: after
 plotly's `plotly_afterplot` the MapLibre map holds the trace layers and has fired `idle` (no
-render, tile or transition pending) — not merely a canvas in the DOM. Time is from navigation
-start (first, warm) or from the click (drill-down) to that moment.
+render, tile or transition pending) — not merely a canvas in the DOM — and two animation frames
+have passed since, so the compositor has taken the last frame (its read-back of the WebGL canvas
+waits for SwiftShader to finish drawing it). Time is from navigation start (first, warm) or from
+the click (drill-down) to the first such moment (a later redraw of the same map does not move it).
+`--profile` adds, for the warm overview, the browser CPU per thread kind and the map's frames.
 
 Plain ways, with the same townships and points: a one-figure Dash page (plotly choropleth_map of the
 full township boundaries + scatter_map of the same project/case/incident points; compression on,
@@ -32,15 +35,18 @@ import common  # noqa: E402
 
 CHROMIUM = os.environ.get("WAGEMAP_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--enable-unsafe-swiftshader"]
-PORT, PLAIN_PORT = 8751, 8752
+PORT, PLAIN_PORT = 8610, 8611  # wagemap (gunicorn) and the plain page; --port / --plain-port
 VIEWPORT = {"width": 1920, "height": 1080}
 
-# Injected in every page: window.__drawn[graphId] = performance.now() when that graph's map is drawn,
-# window.__plotted[graphId] = when plotly first finished plotting it (its map may still be rendering).
+# Injected in every page: window.__drawnAll[graphId] = the performance.now() times that graph's map was
+# drawn (window.__drawn: the latest), window.__plotted[graphId] = when plotly first finished plotting it
+# (its map may still be rendering), window.__frames[graphId] = MapLibre frames rendered so far.
 WATCH = r"""
 (() => {
   window.__drawn = {};
+  window.__drawnAll = {};
   window.__plotted = {};
+  window.__frames = {};
   window.__watchFrom = 0;
   const watched = new WeakSet();
   function layersOf(m) {
@@ -55,13 +61,22 @@ WATCH = r"""
       const sub = gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
       const m = sub && sub.map;
       if (!m) { return; }
+      if (!m.__counted) {
+        m.__counted = true;
+        m.on("render", () => { window.__frames[key] = (window.__frames[key] || 0) + 1; });
+      }
       const done = () => {
         if (layersOf(m) > 0 && !m.isMoving() && m.loaded()) {
-          window.__drawn[key] = performance.now();
+          requestAnimationFrame(() => requestAnimationFrame(() => {
+            const t = performance.now();
+            (window.__drawnAll[key] = window.__drawnAll[key] || []).push(t);
+            window.__drawn[key] = t;
+          }));
         } else { m.once("idle", done); }
       };
-      m.once("idle", done);
-      m.triggerRepaint();
+      // Idle already (loaded, no frame pending: the last frame drawn shows everything): drawn now. Else at the
+      // next idle. (Forcing a repaint here, as this probe did before, cost every page one more full frame.)
+      if (m._frameRequest || !m.loaded()) { m.once("idle", done); } else { done(); }
     };
     if (gd.on) {
       gd.on("plotly_afterplot", () => {
@@ -83,10 +98,9 @@ def launch(p):
     return p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
 
 
-def browser_cpu() -> float:
-    """CPU seconds (user + system) used so far by the live processes this script started: Playwright's driver
-    and the Chromium it launched (renderer, GPU with SwiftShader, network). On a shared machine the wall time
-    to a drawn map depends on the load; this is the work the browser did."""
+def _descendants() -> list[int]:
+    """Live processes this script started, transitively: Playwright's driver and the Chromium it launched,
+    not the servers it started (gunicorn, the plain page's Dash)."""
     kids: dict[int, list[int]] = {}
     for d in os.listdir("/proc"):
         if d.isdigit():
@@ -95,15 +109,60 @@ def browser_cpu() -> float:
             except OSError:
                 continue
             kids.setdefault(int(st.rsplit(")", 1)[1].split()[1]), []).append(int(d))
-    total, stack = 0.0, list(kids.get(os.getpid(), []))
+    out, stack = [], list(kids.get(os.getpid(), []))
     while stack:
         pid = stack.pop()
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"gunicorn" in cmd or b"--serve-plain" in cmd:
+            continue
+        out.append(pid)
+        stack += kids.get(pid, [])
+    return out
+
+
+def browser_cpu() -> float:
+    """CPU seconds (user + system) used so far by the live processes this script started: Playwright's driver
+    and the Chromium it launched (renderer, GPU with SwiftShader, network). On a shared machine the wall time
+    to a drawn map depends on the load; this is the work the browser did."""
+    total = 0.0
+    for pid in _descendants():
         try:
             total += common.cpu_seconds(pid)
         except (OSError, IndexError):
             continue
-        stack += kids.get(pid, [])
     return total
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds so far per thread name (digits folded: 'ThreadPoolForeg', 'Thread<#>'...) over the same
+    processes: where the browser's work goes (CrRendererMain = the page's main thread, CrGpuMain and the
+    SwiftShader 'Thread<#>' workers = WebGL drawn on the CPU, DedicatedWorker = MapLibre's tile worker)."""
+    import re
+
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in _descendants():
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                st = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+            except OSError:
+                continue
+            name = re.sub(r"\d+", "#", st[st.index("(") + 1:st.rindex(")")])
+            f = st.rsplit(")", 1)[1].split()
+            out[name] = out.get(name, 0.0) + (int(f[11]) + int(f[12])) / tick
+    return out
+
+
+def thread_delta(before: dict[str, float], after: dict[str, float], top: int = 6) -> str:
+    d = sorted(((after[k] - before.get(k, 0.0), k) for k in after), reverse=True)
+    return ", ".join(f"{k} {v:.2f}" for v, k in d[:top] if v >= 0.01)
 
 
 class Traffic:
@@ -135,9 +194,10 @@ class Traffic:
 
 
 def wait_drawn(page, key: str, since: float = 0.0, timeout_s: float = 600.0) -> float:
-    """ms from navigation start until graph `key`'s map was drawn after `since` (performance.now())."""
-    page.wait_for_function(f"window.__drawn && window.__drawn[{json.dumps(key)}] > {since}", timeout=timeout_s * 1000)
-    return float(page.evaluate(f"window.__drawn[{json.dumps(key)}]"))
+    """ms from navigation start until graph `key`'s map was first drawn after `since` (performance.now())."""
+    after = f"(window.__drawnAll && window.__drawnAll[{json.dumps(key)}] || []).filter(t => t > {since})"
+    page.wait_for_function(f"{after}.length > 0", timeout=timeout_s * 1000)
+    return float(page.evaluate(f"Math.min(...{after})"))
 
 
 TIMELINE = """() => {
@@ -145,10 +205,12 @@ TIMELINE = """() => {
   const out = [["HTML", nav.responseEnd], ["bundles run", nav.domContentLoadedEventEnd]];
   performance.getEntriesByType("resource").forEach(r => {
     const n = r.name.split("?")[0].split("/").pop();
-    if (n === "_dash-update-component" || n === "plotly.min.js") { out.push([n + " in", r.responseEnd]); }
+    if (n === "_dash-update-component" || n === "plotly.min.js" || n === "plotly-wagemap.min.js") {
+      out.push([n + " in", r.responseEnd]);
+    }
   });
   Object.keys(window.__plotted).forEach(k => out.push([k + " first plotly_afterplot", window.__plotted[k]]));
-  Object.keys(window.__drawn).forEach(k => out.push([k + " drawn", window.__drawn[k]]));
+  Object.keys(window.__drawnAll).forEach(k => out.push([k + " drawn", window.__drawnAll[k][0]]));
   return out.sort((a, b) => a[1] - b[1]);
 }"""
 
@@ -196,10 +258,12 @@ def measure_wagemap(url: str, township: str, runs: int) -> dict:
                     res["bytes"]["first"] = (tr.total("data"), tr.total("static"), tr.biggest("data"), tr.biggest("static"))
                 tr.reset()
                 page.wait_for_timeout(500)  # the first view's last frames are not counted in the warm one
-                c0 = browser_cpu()
+                c0, th0 = browser_cpu(), thread_cpu()
                 page.goto(base + "/", wait_until="commit")
                 res["warm"].append(wait_drawn(page, "ov-map"))
                 res["warm_cpu"].append(browser_cpu() - c0)
+                res.setdefault("warm_threads", []).append(thread_delta(th0, thread_cpu()))
+                res.setdefault("warm_frames", []).append(page.evaluate("window.__frames['ov-map'] || 0"))
                 page.wait_for_load_state("networkidle")
                 if i == 0:
                     res["timeline"] = timeline(page)
@@ -272,7 +336,7 @@ def measure_plain(data_path: Path, runs: int) -> dict:
     from playwright.sync_api import sync_playwright
 
     log = open(common.OUT / "plain-dash.log", "w")  # noqa: SIM115 - closed with the process
-    proc = subprocess.Popen([sys.executable, __file__, "--serve-plain", str(data_path), "--port", str(PLAIN_PORT)],
+    proc = subprocess.Popen([sys.executable, __file__, "--serve-plain", str(data_path), "--plain-port", str(PLAIN_PORT)],
                             cwd=common.ROOT, stdout=log, stderr=log)
     res: dict = {"first": [], "warm": [], "warm_cpu": [], "bytes": {}}
     try:
@@ -292,10 +356,12 @@ def measure_plain(data_path: Path, runs: int) -> dict:
                     res["bytes"]["first"] = (tr.total("data"), tr.total("static"), tr.biggest("data"), tr.biggest("static"))
                 tr.reset()
                 page.wait_for_timeout(500)
-                c0 = browser_cpu()
+                c0, th0 = browser_cpu(), thread_cpu()
                 page.goto(base + "/", wait_until="commit")
                 res["warm"].append(wait_drawn(page, "plain-map"))
                 res["warm_cpu"].append(browser_cpu() - c0)
+                res.setdefault("warm_threads", []).append(thread_delta(th0, thread_cpu()))
+                res.setdefault("warm_frames", []).append(page.evaluate("window.__frames['plain-map'] || 0"))
                 page.wait_for_load_state("networkidle")
                 if i == 0:
                     res["bytes"]["warm"] = (tr.total("data"), tr.total("static"), tr.biggest("data"), tr.biggest("static"))
@@ -344,7 +410,7 @@ def sweep_points(counts: list[int], runs: int) -> str:
         path = common.OUT / f"sweep-{n}.json"
         path.write_text(json.dumps(data, ensure_ascii=False))
         log = open(common.OUT / "plain-dash.log", "w")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen([sys.executable, __file__, "--serve-plain", str(path), "--port", str(PLAIN_PORT)],
+        proc = subprocess.Popen([sys.executable, __file__, "--serve-plain", str(path), "--plain-port", str(PLAIN_PORT)],
                                 cwd=common.ROOT, stdout=log, stderr=log)
         drawn, zoom = [], []
         try:
@@ -382,16 +448,20 @@ def kb(n: int) -> str:
 
 
 def main() -> None:
+    global PORT, PLAIN_PORT
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", action="append", default=None)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--serve-plain", default=None)
-    ap.add_argument("--port", type=int, default=PLAIN_PORT)
+    ap.add_argument("--port", type=int, default=PORT, help="wagemap's gunicorn port")
+    ap.add_argument("--plain-port", type=int, default=PLAIN_PORT, help="the plain one-figure page's port")
     ap.add_argument("--no-record", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="warm views: MapLibre frames and browser CPU per thread")
     ap.add_argument("--sweep-points", default=None, help="e.g. 1000,5000,20000,50000: drawn/zoom time per point count")
     a = ap.parse_args()
+    PORT, PLAIN_PORT = a.port, a.plain_port
     if a.serve_plain:
-        serve_plain(a.serve_plain, a.port)
+        serve_plain(a.serve_plain, a.plain_port)
         return
     if a.sweep_points:
         body = sweep_points([int(x) for x in a.sweep_points.split(",")], a.runs)
@@ -434,6 +504,10 @@ def main() -> None:
                       f"wagemap overview {common.pct(w['warm_cpu'], 50):.2f} s, plain one-figure Dash "
                       f"{common.pct(pl['warm_cpu'], 50):.2f} s",
                   "", f"Warm overview timeline: {w.get('timeline', '')}"]
+        if a.profile:
+            for name, r in (("wagemap overview", w), ("plain one-figure Dash", pl)):
+                lines += ["", f"{name}, warm, per run: MapLibre frames {r['warm_frames']}; browser CPU by thread (s): "
+                          + " | ".join(r["warm_threads"])]
         body = "\n".join(lines)
         print(body, flush=True)
         if not a.no_record:

@@ -21,7 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 from browser import VIEWPORT, WATCH, launch, login_page, wait_drawn  # noqa: E402
-from callbacks import PORT, Dash, page_values, start_server  # noqa: E402
+from callbacks import Dash, page_values, start_server  # noqa: E402
+
+PORT = 8612  # gunicorn for this script (--port)
 
 TARGET_DATA_KB = 100
 # After the first view: a switch that changes no point set (arrears -> open cases), then one to a coverage
@@ -106,7 +108,7 @@ def measure(scale: str) -> str:
     st = open_store(url)
     common.ensure_user(st)
     township = st.townships()["code"].iloc[3]
-    proc = start_server(url)
+    proc = start_server(url, port=PORT)
     base = f"http://127.0.0.1:{PORT}"
     la = common.loadavg()
     try:
@@ -169,10 +171,13 @@ def measure(scale: str) -> str:
 
 
 def main() -> None:
+    global PORT
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", action="append", default=None)
     ap.add_argument("--no-record", action="store_true")
+    ap.add_argument("--port", type=int, default=PORT, help="gunicorn port")
     a = ap.parse_args()
+    PORT = a.port
     for scale in a.scale or ["city"]:
         body = measure(scale)
         print(body, flush=True)
