@@ -231,6 +231,7 @@ def _fund(f: dict | None):
 
 
 SITE_TRACES = 3  # the last traces of the map: sites around, the radius circle, the site itself
+FIRST_INCIDENT_TRACE = 2  # after the township fill and the township labels
 
 
 def _figure(site: dict | None, rows: pd.DataFrame, radius_km: float, scope) -> dict:
@@ -242,8 +243,7 @@ def _figure(site: dict | None, rows: pd.DataFrame, radius_km: float, scope) -> d
                "featureidkey": "id", "showscale": False, "colorscale": [[0, "#f7f7f7"], [1, "#f7f7f7"]],
                "marker": {"line": {"color": "#737373", "width": 1}, "opacity": 0.6}, "hoverinfo": "skip"},
               label_trace(tw, s.basemap)]
-    res = inc.LAYER.build(_layer_data(tw, scope), inc.Filters())
-    traces += [t for t in res.traces if t.get("type") == "scattermap"]
+    traces += _incident_traces(tw, scope)  # from FIRST_INCIDENT_TRACE up to em-map-base
     site_traces, view = _site_traces(site, rows, radius_km)
     fig_layout["map"].update({k: v for k, v in view.items() if k != "uirevision"})
     if "uirevision" in view:
@@ -309,6 +309,25 @@ def _esc(x) -> str:
     import html as h  # noqa: PLC0415
 
     return h.escape(str(x))
+
+
+@callback(Output("em-map", "figure", allow_duplicate=True), Input("em-refresh", "data"), State("em-map-base", "data"),
+          prevent_initial_call=True)
+def refresh_incidents(_refresh, base):
+    """A saved incident appears on the map at once: only the incident traces are re-sent (the site,
+    the radius and the view stay as they are)."""
+    traces = _incident_traces(svc.map_base()[0], access.current_scope())
+    if base is None or int(base) - FIRST_INCIDENT_TRACE != len(traces):
+        return no_update  # a page from before the em-map-base store: it shows the new incident on reload
+    p = Patch()
+    for i, t in enumerate(traces):
+        p["data"][FIRST_INCIDENT_TRACE + i] = t
+    return p
+
+
+def _incident_traces(tw, scope) -> list[dict]:
+    res = inc.LAYER.build(_layer_data(tw, scope), inc.Filters())
+    return [t for t in res.traces if t.get("type") == "scattermap"]
 
 
 def _layer_data(tw, scope):

@@ -28,14 +28,17 @@ def build_store(path: Path):
             "labour_officer_phone": ["13700003333", None, None], "township_code": "410183104000",
             "lon": [SITE[0] + d, SITE[0] - d, SITE[0] + 0.05], "lat": [SITE[1], SITE[1], SITE[1]], "status": "在建",
         }),
-        "enterprises": pd.DataFrame({"credit_code": ["91410183MA47XYZ12Q"], "name": ["示例劳务有限公司"], "address": ["超化镇"],
-                                     "township_code": "410183104000", "lon": [SITE[0]], "lat": [SITE[1] + d]}),
+        "enterprises": pd.DataFrame({"credit_code": ["91410183MA47XYZ12Q"], "name": ["示例劳务有限公司"],
+                                     "address": ["超化镇"], "township_code": "410183104000", "lon": [SITE[0]],
+                                     "lat": [SITE[1] + d]}),
         "cases": pd.DataFrame({"case_no": ["AJ-1", "AJ-2"], "received_date": ["2024-04-01", "2024-04-02"],
-                               "project_code": ["XM-0042", "XM-0042"], "status": ["核查", "结案"], "closed_date": [None, "2024-05-01"],
+                               "project_code": ["XM-0042", "XM-0042"], "status": ["核查", "结案"],
+                               "closed_date": [None, "2024-05-01"],
                                "workers": [23, 4], "amount": [48.5, 3.0], "township_code": "410183104000",
                                "lon": [SITE[0] + d] * 2, "lat": [SITE[1]] * 2}),
         "incidents": pd.DataFrame({"incident_no": ["SJ-2024-007"], "occurred_at": ["2024-05-06 09:30"],
-                                   "address": ["金水湾安置房一期工地门口"], "grade": ["较大"], "status": ["处置中"], "headcount": [35],
+                                   "address": ["金水湾安置房一期工地门口"], "grade": ["较大"], "status": ["处置中"],
+                                   "headcount": [35],
                                    "project_code": ["XM-0042"], "township_code": "410183104000",
                                    "lon": [SITE[0] + d], "lat": [SITE[1] + 0.0005]}),
         "funds": pd.DataFrame({"unit_code": ["410183104000"], "year": [2024], "budgeted": [50.0], "balance": [42.0],
@@ -151,4 +154,34 @@ def test_deep_links_open_the_site(app_url, browser):
     expect(page.locator("#em-msg")).to_contain_text("GCJ-02")
     page.goto(app_url + "/emergency?q=" + "火星基地", wait_until="networkidle")
     expect(page.locator("#em-msg")).to_contain_text("未找到")
+    page.close()
+
+
+def test_saved_incident_appears_on_the_map_without_reload(app_url, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    login(page, app_url)
+    page.goto(app_url + "/emergency", wait_until="networkidle")
+    page.wait_for_selector("#em-map .js-plotly-plot")
+    incidents = "() => { const gd = document.querySelector('#em-map .js-plotly-plot');" \
+                " return gd && gd.data && gd.data[2] ? gd.data[2].lon.length : -1; }"
+    page.wait_for_function(f"({incidents})() === 1")
+    page.fill("#em-q", "黄固寺")
+    page.click("#em-go")
+    page.locator(".em-pick").filter(has_text="黄固寺村").first.click()
+    page.wait_for_selector("#em-site-info")
+    page.locator("summary").filter(has_text="新建 / 更新突发事件").click()
+    page.fill("#em-f-incident_no", "SJ-2023-100")  # older than SJ-2024-007: the list's first entry stays that one
+    page.fill("#em-f-occurred_at", "2023-12-01 08:30")
+    page.fill("#em-f-address", "黄固寺村东<b>工地</b>")
+    page.click("#em-f-save")
+    from playwright.sync_api import expect
+
+    expect(page.locator("#em-f-msg")).to_contain_text("已新建事件 SJ-2023-100")
+    page.wait_for_function(f"({incidents})() === 2", timeout=10000)  # no reload
+    texts = page.evaluate("() => document.querySelector('#em-map .js-plotly-plot').data[2].text")
+    assert any("SJ-2023-100" in t for t in texts) and not any("<b>" in t for t in texts)  # escaped in the hover
+    assert page.evaluate("() => document.querySelector('#em-map .js-plotly-plot').data.length") >= 6  # site traces kept
+    assert not errors, errors
     page.close()
