@@ -157,6 +157,16 @@ def test_deep_links_open_the_site(app_url, browser):
     page.close()
 
 
+def _wait_for(page, fn: str, want, seconds: float = 10.0):
+    """Poll a page function (wait_for_function evaluates a string, which the app's CSP forbids)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while (got := page.evaluate(fn)) != want and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert got == want
+
+
 def test_saved_incident_appears_on_the_map_without_reload(app_url, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors = []
@@ -166,7 +176,7 @@ def test_saved_incident_appears_on_the_map_without_reload(app_url, browser):
     page.wait_for_selector("#em-map .js-plotly-plot")
     incidents = "() => { const gd = document.querySelector('#em-map .js-plotly-plot');" \
                 " return gd && gd.data && gd.data[2] ? gd.data[2].lon.length : -1; }"
-    page.wait_for_function(f"({incidents})() === 1")
+    _wait_for(page, incidents, 1)
     page.fill("#em-q", "黄固寺")
     page.click("#em-go")
     page.locator(".em-pick").filter(has_text="黄固寺村").first.click()
@@ -179,7 +189,7 @@ def test_saved_incident_appears_on_the_map_without_reload(app_url, browser):
     from playwright.sync_api import expect
 
     expect(page.locator("#em-f-msg")).to_contain_text("已新建事件 SJ-2023-100")
-    page.wait_for_function(f"({incidents})() === 2", timeout=10000)  # no reload
+    _wait_for(page, incidents, 2)  # no reload
     texts = page.evaluate("() => document.querySelector('#em-map .js-plotly-plot').data[2].text")
     assert any("SJ-2023-100" in t for t in texts) and not any("<b>" in t for t in texts)  # escaped in the hover
     assert page.evaluate("() => document.querySelector('#em-map .js-plotly-plot').data.length") >= 6  # site traces kept
