@@ -211,6 +211,24 @@ def test_pages_use_the_partial_plotly_bundle(page, app_url):
     assert not page.errors, page.errors
 
 
+def test_overview_detail_table_mounts_when_opened(page, app_url):
+    """The detail grid is not in the first view (no AG Grid bundle loaded); opening the section brings it with rows."""
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
+    page.goto(app_url + "/?ind=arrears", wait_until="networkidle")
+    wait_map(page, "ov-map")
+    assert page.locator("#ov-table").count() == 0
+    assert not any("async-community" in u for u in urls), [u for u in urls if "async" in u]
+    page.click("#ov-details summary")
+    page.wait_for_selector("#ov-table .ag-row", timeout=30000)
+    assert page.locator("#ov-table .ag-row").count() > 0
+    assert page.locator("#ov-table .ag-cell a").count() > 0  # names link to their pages
+    page.click("#ov-details summary")  # closed again: the grid goes
+    page.wait_for_selector("#ov-table", state="detached", timeout=30000)
+    assert not page.evaluate("document.getElementById('ov-details').open")
+    assert not page.errors, page.errors
+
+
 # Records every Plotly.react of a map graph: (graph id, map zoom, box width, box height) in window.__reacts.
 COUNT_REACTS = """(() => { window.__reacts = []; let P;
   Object.defineProperty(window, "Plotly", { configurable: true, get() { return P; }, set(v) {

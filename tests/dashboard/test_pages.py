@@ -262,13 +262,16 @@ def test_overview_map_geometry_once_then_values_only(ro_app, ro_client):
 
 def test_overview_table_is_sent_only_when_opened(ro_app, ro_client):
     status, first = render(ro_app, ro_client, "/", "?ind=arrears")
-    assert "AJ" not in first and "C-1" not in first.split('"ov-table"')[1][:2000]  # no rows in the first view
+    assert '"ov-table-box"' in first and '"ov-table"' not in first and '"rowData"' not in first  # no grid, no rows
     args = [("ov-ind", "value", "arrears"), ("ov-from", "value", "2023-06"), ("ov-to", "value", "2024-05")]
-    status, body = call(ro_app, ro_client, ("ov-table.rowData",), [("ov-details", "open", True), *args])
-    rows = body["response"]["ov-table"]["rowData"]
+    status, body = call(ro_app, ro_client, ("ov-table-box.children",), [("ov-details", "open", True), *args])
+    grid = body["response"]["ov-table-box"]["children"]
+    assert grid["type"] == "AgGrid" and grid["props"]["id"] == "ov-table"
+    rows = grid["props"]["rowData"]
     assert {r["案件编号"] for r in rows} == {"C-1", "C-2", "C-3"} and rows[0]["link"].startswith("/project/")
-    status, body = call(ro_app, ro_client, ("ov-table.rowData",), [("ov-details", "open", False), *args])
-    assert body["response"]["ov-table"]["rowData"] == []
+    assert len([d for d in grid["props"]["columnDefs"] if d.get("cellRenderer") == "WagemapLink"]) == 1  # the link column
+    status, body = call(ro_app, ro_client, ("ov-table-box.children",), [("ov-details", "open", False), *args])
+    assert body["response"]["ov-table-box"]["children"] == []
 
 
 @pytest.mark.parametrize("key", ["warnings", "risk_heat", "incidents", "assessment", "funds", "credit"])
