@@ -460,15 +460,31 @@ def warnings(data: LayerData, filters: Filters | None = None, rules: Rules | Non
     return memo[key]
 
 
+RULE_KINDS = ("projects", "compliance", "deposits", "cases", "enterprises", "credit", "indicators")  # what CHECKS read
+
+
 def _warnings(data: LayerData, filters: Filters | None, rules: Rules) -> pd.DataFrame:
     ctx = context(data, filters, rules)
-    frames = [f for f in (check(ctx) for check in CHECKS) if not f.empty]
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    out = _every_warning(ctx)
     if filters is not None and filters.township:
         out = out[out["township_code"] == filters.township]
     order = out["severity"].map(SEVERITY_RANK)
     return out.assign(_o=order).sort_values(["_o", "township_code", "entity_id",
                                              "rule"]).drop(columns="_o").reset_index(drop=True)
+
+
+def _every_warning(ctx: Context) -> pd.DataFrame:
+    """Every check over the whole scope for the context's month, as-of date and rules (do not modify).
+
+    The checks read the context and per-frame memos only, never the township filter, so every window
+    of the same frames (the overview and each township page) shares one evaluation and filters it.
+    """
+    def build() -> pd.DataFrame:
+        frames = [f for f in (check(ctx) for check in CHECKS) if not f.empty]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+
+    key = ("rules.every_warning", ctx.month, str(ctx.as_of), ctx.rules.model_dump_json())
+    return derived(ctx.data, RULE_KINDS, key, build)
 
 
 def filter_warnings(w: pd.DataFrame, township: str | None = None, rules: list[str] | None = None,

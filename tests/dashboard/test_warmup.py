@@ -28,6 +28,7 @@ def test_warm_builds_every_layer_and_every_township(app, small_store, monkeypatc
         names = services.township_names(None)
         with_data = [c for c in names if services.has_data([c])]
     assert r["views"] == len(registry.LAYERS) + 19 + len(with_data) and len(names) == 19
+    assert r["township_layers"] == 19 * (len(registry.LAYERS) - 1)  # small data stays resident: the whole grid
     builds = []
     for layer in registry.LAYERS.values():
         monkeypatch.setattr(layer, "build", lambda d, f, k=layer.key: builds.append(k))
@@ -43,6 +44,9 @@ def test_warm_builds_every_layer_and_every_township(app, small_store, monkeypatc
         for code in names:
             assert services.township_view(None, code, frm, to, mask_pii=True)["code"] == code
             assert services.overview_map(None, registry.DEFAULT, frm, to, township=code)["points"]["cases"]["type"]
+            for key in registry.LAYERS:  # the township page's indicator switch
+                head = services.overview_head(None, key, frm, to, township=code)
+                services.overview_points(head, services.POINT_ORDER)
             services.map_frame(None, focus=code)
         for code in with_data:
             sf, st = services.month_window([code], None, None)
@@ -133,6 +137,7 @@ def test_rows_are_released_after_warming_only_above_the_limit(small_store):
     assert warmup.warm(app)["released"] == 0  # the small store is far below resident_max_rows
     small = create_app(store=small_store, settings=load_settings(db=small_store.url, resident_max_rows=10))
     r = warmup.warm(small)
+    assert r["township_layers"] == 0  # rows above the limit: no township × layer grid
     with small.server.app_context():
         assert r["released"] > 0 and services.resident_rows() == 0 and services._ctx().rows_read == 0
         frm, to = services.month_window(None, None, None)
