@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geodata.settings import Rules
+from geodata.settings import Rules, get_settings
 from layers import mapfig
 from layers.base import Filters, LayerData, LayerResult, LegendItem, derived, memo
 from layers.credit import (
@@ -530,10 +530,15 @@ class WarningsLayer:
         classes = amount_classes(by["value"], "条")
         pts = _points(data, w)
         month = w["month"].iloc[0] if len(w) else context(data, filters).month
+        notes = [f"评估月份：{month_zh(month)}；(六)(八) 预警规则见“预警清单”页"]
+        limit = get_settings().max_points_per_layer
+        if len(pts) > limit:  # red first (see _points); province: 100,000+ objects, 45 MB of trace uncapped
+            pts = pts.head(limit).reset_index(drop=True)
+            notes.append(f"预警对象过多，地图仅显示{limit}个（红色优先），全部见明细表")
         return LayerResult(key=self.key, title=self.title, unit="条", by_township=by, points=pts, table=warnings_table(w),
                            legend=classes.legend() + [LegendItem(f"{SEVERITY_ZH[s]}预警", c) for s, c in SEVERITY_COLOR.items()],
                            traces=[mapfig.choropleth_trace(by, classes, self.title), mapfig.point_trace(pts, "预警对象")],
-                           notes=[f"评估月份：{month_zh(month)}；(六)(八) 预警规则见“预警清单”页"])
+                           notes=notes)
 
     def export_folium(self, result: LayerResult, fmap: Any) -> None:
         from layers.folium_export import add_layer
