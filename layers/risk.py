@@ -136,7 +136,8 @@ def _score(data: LayerData, filters: Filters | None, r: Rules, top: int, warns: 
                      on=["entity_type", "entity_id"])
     allf["contribution"] = np.where(allf["S"] > 0, allf["score"] * allf["points"] / allf["S"], 0.0)
     allf = allf.sort_values(["entity_type", "entity_id", "contribution"], ascending=[True, True, False])
-    rows = allf[["factor", "factor_zh", "points", "contribution"]].to_dict("records")
+    cols = ["factor", "factor_zh", "points", "contribution"]  # = to_dict("records"), by column (~3x faster at province)
+    rows = [dict(zip(cols, v, strict=True)) for v in zip(*(allf[c].tolist() for c in cols), strict=True)]
     keys = list(zip(allf["entity_type"], allf["entity_id"], strict=False))
     grouped: dict[tuple, list] = {}
     for k, row in zip(keys, rows, strict=False):
