@@ -180,6 +180,14 @@ def serve(
     from geodata.settings import get_settings
 
     _secret_key(store, get_settings())  # made once here, so the workers never race to create it
+    if get_settings().cache_dir:  # an unusable view cache fails here, once, not in every worker gunicorn restarts
+        from dashboard.cache import _open_disk
+        from geodata.settings import SettingsError
+
+        try:
+            _open_disk(get_settings().cache_dir).close()
+        except SettingsError as e:
+            fail(str(e))
 
     class _Server(BaseApplication):
         def load_config(self) -> None:

@@ -32,3 +32,15 @@ def test_bad_database_setting_is_named(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode != 0
     assert "WAGEMAP_DB" in r.stderr and "x.sqlite" in r.stderr
+
+
+def test_serve_with_an_unusable_cache_dir_fails_before_starting_workers(tmp_path):
+    import os
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    env = {**os.environ, "WAGEMAP_CACHE_DIR": str(blocker / "cache")}
+    r = subprocess.run([sys.executable, "-m", "dashboard.cli", "serve", "--db", str(tmp_path / "w.gpkg"), "--port", "8699"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2
+    assert "视图缓存目录不可用" in r.stderr and "WAGEMAP_CACHE_DIR" in r.stderr and "看板地址" not in r.stdout + r.stderr
