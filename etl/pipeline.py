@@ -242,7 +242,7 @@ def load_files(
             if any(u.kind in ("projects", "enterprises") for u in units):
                 store.fill_related_townships(conn)  # rows loaded before their project/employer
             store.audit(user, "load", ", ".join(str(p) for p in paths), _audit_text(files), conn=conn)
-        store.analyze([u.kind for u in units])
+        store.after_load([u.kind for u in units])
     secs = time.perf_counter() - t0
     report = run_report(
         files,

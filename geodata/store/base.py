@@ -243,8 +243,8 @@ class Store:
             self._bump_version(conn)
         return n
 
-    def analyze(self, kinds: Sequence[str]) -> None:
-        """Refresh the planner statistics of the tables a load wrote (after its commit). The
+    def after_load(self, kinds: Sequence[str]) -> None:
+        """Upkeep of the tables a load wrote, after its commit (statistics, index pending lists). The
         GeoPackage default needs none: its reads are keyed or whole-table."""
 
     # ---- versioning and audit --------------------------------------------------------------

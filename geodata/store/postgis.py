@@ -10,6 +10,7 @@ import pandas as pd
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.dialects.postgresql import REGCLASS
 
 from geodata import schema
 from geodata.store import base
@@ -125,13 +126,23 @@ class PostgisStore(Store):
         updated = written - inserted
         return {"inserted": inserted, "updated": updated, "unchanged": n_rows - inserted - updated}
 
-    def analyze(self, kinds: Sequence[str]) -> None:
-        """ANALYZE the tables a load wrote, right after its commit: the dashboard's warm-up starts
-        on the new data version at once, and its keyed reads and the radius/search plans need the new
-        row counts and histograms — autovacuum may be minutes behind, or off (it is on the CI server).
-        About 0.1–0.3 s a table (a 30,000-row sample), whatever the table's size."""
+    def after_load(self, kinds: Sequence[str]) -> None:
+        """Right after a load's commit, what autovacuum would do minutes later (or never: it is off on
+        the CI server), because the dashboard's warm-up starts on the new data version at once:
+        - ANALYZE the tables written: keyed reads and the radius/search plans need the new row counts
+          and histograms (0.1–0.3 s a table, a 30,000-row sample, whatever the table's size);
+        - merge the pending lists of their GIN indexes (the search's trigram indexes, migration 0004):
+          until merged, every trigram lookup reads the whole list (up to 4 MB), 1.8–3.6x slower
+          (benchmarks/RESULTS.md, search notes). The merge is work the insert deferred, not extra work.
+        """
         tables = sorted({schema.DATA_TABLES[k].name for k in kinds if k in schema.DATA_TABLES})
+        if not tables:
+            return
+        gin = sa.text("SELECT i.indexrelid::regclass::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                      "JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'gin' AND i.indrelid::regclass::text = ANY(:t)")
         with self.engine.connect() as conn:
+            for index in conn.execute(gin, {"t": tables}).scalars():
+                conn.execute(sa.select(sa.func.gin_clean_pending_list(sa.cast(index, REGCLASS))))
             for name in tables:  # identifiers from our schema, never from input
                 conn.exec_driver_sql(f'ANALYZE "{name}"')
             conn.commit()

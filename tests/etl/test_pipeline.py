@@ -311,7 +311,7 @@ def test_a_file_with_headers_only(store, tmp_path):
     assert (f["kind"], f["rows_read"], f["rows_loaded"], f["rows_rejected"]) == ("projects", 0, 0, 0)
 
 
-def test_postgis_load_analyzes_the_tables_it_wrote(pg_store, tmp_path):
+def test_postgis_load_analyzes_the_tables_it_wrote_and_merges_gin_pending_lists(pg_store, tmp_path):
     """Planner statistics are fresh right after a load (autovacuum may lag or be off), for exactly the tables written."""
     import sqlalchemy as sa
 
@@ -329,3 +329,5 @@ def test_postgis_load_analyzes_the_tables_it_wrote(pg_store, tmp_path):
     after = analyzed()
     assert after["enterprises"] > before["enterprises"] and after["projects"] > before["projects"]
     assert after["cases"] == before["cases"]
+    with pg_store.engine.begin() as c:  # the search's trigram index: nothing left pending (merging again merges 0 pages)
+        assert c.execute(sa.text("SELECT gin_clean_pending_list('ix_projects_trgm'::regclass)")).scalar() == 0
