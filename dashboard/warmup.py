@@ -8,10 +8,10 @@ view pays for building it (seconds at city scale, tens of seconds at province sc
 benchmarks/RESULTS.md). This thread builds, for the default month window: the citywide overview of
 every registered layer; for every township its page (worklist, cases, trend, masked as for
 non-emergency roles) with the default layer and its map frame; and the same two views in that
-township official's own scope (their cache keys differ: the scope is part of the key); then, when the
-rows it read stay resident anyway (at most settings.resident_max_rows: city scale), every other layer
-on every township page, so a township page's indicator switch is a hit too (at province scale that
-grid would cost ~13 s CPU per township and is left to on-demand builds). The views go
+township official's own scope (their cache keys differ: the scope is part of the key); then every
+other layer on every township page, so a township page's indicator switch is a hit too (each township
+window filters what the citywide pass computed: warnings, risk scores and assessment are evaluated once
+per read of the frames; province ≈ 2.5 s CPU per township, benchmarks/RESULTS.md). The views go
 to the shared cache (settings.cache_dir), so of all gunicorn workers on the host only the one that
 claims a data version builds it; the others answer from the shared cache. Afterwards the worker
 releases the rows it read when they exceed settings.resident_max_rows (province scale). It then
@@ -89,13 +89,12 @@ def warm(app) -> dict:
             n += 1
         phase("officials' own scopes")
         grid = 0
-        if services._ctx().rows_read <= services.settings().resident_max_rows:  # the rows stay here anyway (city scale)
-            for code in services.township_names(None):  # every other layer on every township page (its indicator switch)
-                for key in registry.LAYERS:
-                    if key != registry.DEFAULT:
-                        _map(None, key, frm, to, township=code)
-                        grid += 1
-            phase("township × layer")
+        for code in services.township_names(None):  # every other layer on every township page (its indicator switch)
+            for key in registry.LAYERS:
+                if key != registry.DEFAULT:
+                    _map(None, key, frm, to, township=code)
+                    grid += 1
+        phase("township × layer")
         released = services.release_rows()
     return {"views": n, "seconds": round(time.perf_counter() - t0, 1), "version": version, "released": released,
             "phases": phases, "layers": layers, "township_layers": grid}

@@ -31,7 +31,7 @@ import pandas as pd
 from geodata.settings import Assessment, Rules, get_settings
 from geodata.townships import BY_CODE, TOWNSHIPS
 from layers import mapfig
-from layers.base import Filters, LayerData, LayerResult
+from layers.base import Filters, LayerData, LayerResult, derived
 from layers.credit import as_bool, as_date, as_num, as_text, case_state, col, month_index, rules_of
 from layers.deposits import required_deposits
 from layers.exports import write_xlsx
@@ -361,6 +361,9 @@ def assessment_year(data: LayerData, filters: Filters | None) -> int:
     return int(d.dt.year.max()) if d.notna().any() else pd.Timestamp.today().year - 1
 
 
+ASSESS_KINDS = ("projects", "compliance", "cases", "incidents", "funds", "deposits", "enterprises", "townships")  # assess reads
+
+
 class AssessmentLayer:
     """考核得分 per township for one year (三十二)(三十三); city scale."""
 
@@ -371,7 +374,9 @@ class AssessmentLayer:
 
     def build(self, data: LayerData, filters: Filters) -> LayerResult:
         year = assessment_year(data, filters)
-        res = assess(data, year)
+        st = get_settings()  # the township filter plays no part in the scores: every window of the frames shares them
+        key = ("assessment.assess", year, st.rules.model_dump_json(), st.assessment.model_dump_json())
+        res = derived(data, ASSESS_KINDS, key, lambda: assess(data, year))
         s = res.scores
         by = pd.DataFrame({"code": s["code"], "value": s["total"]})
         by["label"] = np.where(s["total"].notna(),

@@ -28,7 +28,7 @@ import pandas as pd
 from geodata.boundaries import area_km2
 from geodata.settings import Rules, get_settings
 from layers import mapfig
-from layers.base import Filters, LayerData, LayerResult, memo
+from layers.base import Filters, LayerData, LayerResult, derived, memo
 from layers.credit import _enterprise_info, escape, month_zh, rules_of
 from layers.palettes import amount_classes
 from layers.rules import INDICATOR_ZH, context, entity_locations, indicator_codes, indicator_trends, warnings
@@ -49,17 +49,25 @@ def factors(data: LayerData, filters: Filters | None = None, rules: Rules | None
         "points": w["severity"].map(sev_points).astype(float) * w["rule"].map(lambda k: r.rule_weights.get(k, 1.0)).astype(float),
         "source": "warning",
     })
-    tr = indicator_trends(data, ctx.month, r)
-    tr = tr[tr["drop"] > 0]
-    tf = pd.DataFrame({
-        "entity_type": "employer", "entity_id": tr["credit_code"], "factor": "trend_" + tr["field"],
-        "factor_zh": tr["field"].map(lambda f: INDICATOR_ZH.get(f, (f, ""))[0]) + "下降趋势"
-        + (tr["drop"].clip(0, 1) * 100).round(0).astype(int).astype(str) + "%",
-        "points": r.risk_trend_points * tr["drop"].clip(0, 1), "source": "trend",
-    })
+    tf = _trend_factors(data, ctx.month, r)
     out = pd.concat([x for x in (wf, tf) if not x.empty],
                     ignore_index=True) if len(wf) + len(tf) else pd.DataFrame(columns=FACTOR_COLUMNS)
     return out[FACTOR_COLUMNS]
+
+
+def _trend_factors(data: LayerData, month: str, r: Rules) -> pd.DataFrame:
+    """The trend factors of every employer (once per read of the indicators, month and rules; do not modify)."""
+    def build() -> pd.DataFrame:
+        tr = indicator_trends(data, month, r)
+        tr = tr[tr["drop"] > 0]
+        return pd.DataFrame({
+            "entity_type": "employer", "entity_id": tr["credit_code"], "factor": "trend_" + tr["field"],
+            "factor_zh": tr["field"].map(lambda f: INDICATOR_ZH.get(f, (f, ""))[0]) + "下降趋势"
+            + (tr["drop"].clip(0, 1) * 100).round(0).astype(int).astype(str) + "%",
+            "points": r.risk_trend_points * tr["drop"].clip(0, 1), "source": "trend",
+        })
+
+    return derived(data, ("indicators",), ("risk.trend_factors", month, r.model_dump_json()), build)
 
 
 def universe(data: LayerData, filters: Filters | None = None, rules: Rules | None = None) -> pd.DataFrame:
@@ -79,6 +87,24 @@ def universe(data: LayerData, filters: Filters | None = None, rules: Rules | Non
     emp["contractor"] = pd.NA
     out = pd.concat([proj, emp], ignore_index=True)
     return out.drop_duplicates(["entity_type", "entity_id"]).reset_index(drop=True)
+
+
+def _universe(data: LayerData, filters: Filters | None, r: Rules) -> pd.DataFrame:
+    """`universe` once per read of the frames, month, as-of date and rules (it never reads the township; do not modify)."""
+    ctx = context(data, filters, r)
+    key = ("risk.universe", ctx.month, str(ctx.as_of), r.model_dump_json())
+    return derived(data, ("projects", "enterprises", "indicators"), key, lambda: universe(data, filters, r))
+
+
+def _linked(uni: pd.DataFrame, township: str) -> pd.DataFrame:
+    """The part of `uni` a township's scores depend on: its entities, the contractors of its projects and the
+    projects its employers contract (transmission crosses townships); the rest only makes other entities' scores."""
+    here = (uni["township_code"] == township).to_numpy(bool, na_value=False)  # as a mask: missing = False
+    proj = (uni["entity_type"] == "project").to_numpy()
+    employers = uni.loc[here & ~proj, "entity_id"]
+    contractors = uni.loc[here & proj, "contractor"].dropna()
+    keep = here | (proj & uni["contractor"].isin(employers).to_numpy()) | (~proj & uni["entity_id"].isin(contractors).to_numpy())
+    return uni[keep]
 
 
 def transmitted(uni: pd.DataFrame, own: pd.DataFrame, share: float) -> pd.DataFrame:
@@ -122,8 +148,12 @@ def score(data: LayerData, filters: Filters | None = None, rules: Rules | None =
     return memo[key]
 
 
-def _score(data: LayerData, filters: Filters | None, r: Rules, top: int, warns: pd.DataFrame | None) -> pd.DataFrame:
-    uni = universe(data, filters, r)
+def _score(data: LayerData, filters: Filters | None, r: Rules, top: int, warns: pd.DataFrame | None,
+           township: str | None = None) -> pd.DataFrame:
+    """Scores of every entity, or (township given) of the township's entities only, each as scoring every entity gives."""
+    uni = _universe(data, filters, r)
+    if township is not None:
+        uni = _linked(uni, township)
     own = factors(data, filters, r, warns)
     own = own.merge(uni[["entity_type", "entity_id"]], on=["entity_type", "entity_id"], how="inner")
     allf = pd.concat([x for x in (own, transmitted(uni, own, r.risk_share)) if not x.empty] or [own], ignore_index=True)
@@ -132,6 +162,10 @@ def _score(data: LayerData, filters: Filters | None, r: Rules, top: int, warns: 
     out = uni.drop(columns="contractor").join(total, on=["entity_type", "entity_id"])
     out["points"] = pd.to_numeric(out["points"], errors="coerce").fillna(0.0).astype(float)
     out["score"] = 100 * (1 - np.exp(-out["points"] / r.risk_scale))
+    if township is not None:  # the linked entities only pass points on: the factor lists of the township's own
+        out = out[(out["township_code"] == township).to_numpy(bool, na_value=False)]
+        shown = pd.MultiIndex.from_frame(out[["entity_type", "entity_id"]])
+        allf = allf[pd.MultiIndex.from_frame(allf[["entity_type", "entity_id"]]).isin(shown)]
     allf = allf.join(out.set_index(["entity_type", "entity_id"])[["points", "score"]].rename(columns={"points": "S"}),
                      on=["entity_type", "entity_id"])
     allf["contribution"] = np.where(allf["S"] > 0, allf["score"] * allf["points"] / allf["S"], 0.0)
@@ -233,9 +267,11 @@ def _shared_view(data: LayerData, filters: Filters) -> tuple[pd.DataFrame, pd.Da
 
 
 def _view(data: LayerData, filters: Filters) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    s = score(data, filters)
-    if filters.township:
+    if filters.township:  # only the township's entities are shown: score them and what they are linked to
+        s = _score(data, filters, rules_of(None), 3, None, township=filters.township)
         s = s[s["township_code"] == filters.township]
+    else:
+        s = score(data, filters)
     s_all = s
     hot_at = get_settings().rules.risk_hot_score
     hx = hex_risk(s, data)

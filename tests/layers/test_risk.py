@@ -134,3 +134,32 @@ def test_backtest_metrics_with_ties():
     # top 10 % of 5 = 1 entity; two tied at the top, one positive: expected precision 0.5
     assert bt.precision_at(np.array([1.0, 1.0, 0.0, 0.0, 0.0]), np.array([True, False, False, False, False])) == 0.5
     assert np.isnan(bt.roc_auc(np.ones(3), np.array([False, False, False])))
+
+
+def test_township_window_scores_only_what_it_shows_with_the_same_values():
+    """A township's heat layer scores its own entities and what they are linked to (contractors and projects
+    across townships), each exactly as scoring every entity with that township's warnings gives."""
+    import pandas as pd
+
+    from geodata.settings import get_settings
+    from layers.risk import _score
+    from tests.layers.test_rules import T1, T2, B
+
+    ind = [dict(credit_code=A, month=m, electricity_kwh=v) for m, v in {**HIST, "2024-06": 60.0}.items()]
+    ind += [dict(credit_code=B, month=m, electricity_kwh=v) for m, v in {**HIST, "2024-06": 50.0}.items()]
+    d = make([project("P"), project("R", township_code=T2, lon=113.45),  # A (T1) contracts P in T1 and R in T2
+              project("S", contractor_credit_code=B, contractor="乙置业公司")],  # B (T2) contracts S in T1
+             reports=[report("P", account_funded=10.0), report("R", cards_issued=94), report("S", account_funded=5.0)],
+             indicators=ind)
+    for town in (T1, T2):
+        f = Filters(month_to="2024-06", township=town)
+        every = score(d, f)
+        every = every[every["township_code"] == town].reset_index(drop=True)
+        only = _score(d, f, get_settings().rules, 3, None, township=town)
+        only = only[only["township_code"] == town].reset_index(drop=True)
+        assert len(only) >= 2 and (only["points"] > 0).any()
+        pd.testing.assert_frame_equal(only, every, check_exact=True)
+        table = LAYER.build(d, f).table
+        assert table["编号"].tolist() == every.loc[every["score"] > 0, "entity_id"].tolist()
+    s1 = score(d, Filters(month_to="2024-06", township=T1)).set_index("entity_id")
+    assert any(x["factor"].startswith("contractor_") for x in s1.loc["S", "factors"])  # B's trend reaches S in T1
