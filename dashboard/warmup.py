@@ -69,6 +69,7 @@ def warm(app) -> dict:
         layers = {k: phases.pop(k) for k in [k for k in phases if k.startswith("layer ")]}
         phases["citywide layers"] = tuple(round(sum(v[i] for v in layers.values()), 1) for i in (0, 1))
         for code in services.township_names(None):
+            _keep_rows()
             records.status_part(None, to, code)  # what every project page of the township reads
             services.township_view(None, code, frm, to, mask_pii=True)
             _map(None, registry.DEFAULT, frm, to, township=code)
@@ -77,6 +78,7 @@ def warm(app) -> dict:
         phase("townships")
         for code in services.township_names(None):  # a township official's own views (scope = [code])
             scope = [code]
+            _keep_rows()
             if not services.has_data(scope):
                 continue
             sfrm, sto = services.month_window(scope, None, None)
@@ -90,6 +92,7 @@ def warm(app) -> dict:
         phase("officials' own scopes")
         grid = 0
         for code in services.township_names(None):  # every other layer on every township page (its indicator switch)
+            _keep_rows()
             for key in registry.LAYERS:
                 if key != registry.DEFAULT:
                     _map(None, key, frm, to, township=code)
@@ -98,6 +101,16 @@ def warm(app) -> dict:
         released = services.release_rows()
     return {"views": n, "seconds": round(time.perf_counter() - t0, 1), "version": version, "released": released,
             "phases": phases, "layers": layers, "township_layers": grid}
+
+
+def _keep_rows() -> None:
+    """Mark the citywide rows (every kind: the citywide layers read them all) as just used in the in-process LRU, so
+    the views built after them do not push them out: a re-read costs seconds at province and loses every memo kept on
+    the frames (all warnings, deposits due, the risk universe), which the next window would then recompute."""
+    from dashboard import services
+
+    for kind in services.DATA_KINDS:
+        services.kind_frame(None, kind)
 
 
 def _map(scope, key: str, frm: str, to: str, township: str | None = None) -> None:
