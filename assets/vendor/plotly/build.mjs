@@ -3,6 +3,7 @@
 // global -> window, define.amd false, CSS inlined as a <style> added at load), without its glsl
 // plugin (no WebGL trace types here) and with plotly's MapLibre import pointed at maplibre-hold.mjs.
 import { build } from 'esbuild';
+import { offline } from './offline.mjs';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -49,3 +50,4 @@ await build({
         'core, bar, scattermap, choroplethmap; built for wagemap by assets/vendor/plotly/build.sh */' },
     logLevel: 'info',
 });
+offline(out);  // no remote defaults left in the bundle (offline.mjs)

@@ -5,7 +5,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp "$here/package.json" "$here/package-lock.json" "$here/entry.cjs" "$here/maplibre-hold.mjs" "$here/build.mjs" "$work/"
+cp "$here/package.json" "$here/package-lock.json" "$here/entry.cjs" "$here/maplibre-hold.mjs" "$here/build.mjs" "$here/offline.mjs" "$work/"
 cd "$work"
 npm ci --no-audit --no-fund --ignore-scripts
 node build.mjs "$here/plotly-wagemap.min.js"
