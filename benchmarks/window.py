@@ -1,0 +1,104 @@
+"""A month window nobody has asked for yet: what the first overview of each layer costs (a cache miss).
+
+    .venv/bin/python benchmarks/window.py --scale city [--scale province] [--backend postgis] [--back 6]
+                                          [--layer warnings ...] [--township] [--no-record]
+
+One process, empty view cache. First the rows of every kind are read (once per data version; that time
+is printed apart), then the default window's overview of the first layer is built (what the warm-up
+does first), then, for the window whose last month is `--back` months before the latest, each layer's
+overview head (`services.overview_head`, what an indicator switch or a month change asks for) is built
+in switcher order: wall and CPU of each, the sum, and the same again for a second window (`--back` + 1)
+to show what a window shares with the previous one. `--township` adds the township page of the
+township with most projects in both windows. Figures go to benchmarks/RESULTS.md unless --no-record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+
+def _timed(fn) -> tuple[float, float]:
+    w, c = time.perf_counter(), time.process_time()
+    fn()
+    return (time.perf_counter() - w) * 1000, (time.process_time() - c) * 1000
+
+
+def run(scale: str, backend: str, back: int, only: list[str] | None, township: bool) -> str:
+    os.environ["WAGEMAP_CACHE_DIR"] = tempfile.mkdtemp(prefix="wagemap-bench-window-")
+    from dashboard import services as S
+    from dashboard.app import create_app
+    from geodata.settings import load_settings
+    from geodata.store import open_store
+    from layers import registry
+
+    url = common.store_url(scale, backend)
+    la0 = common.loadavg()
+    app = create_app(store=open_store(url), settings=load_settings(db=url))
+    keys = [k for k in registry.LAYERS if only is None or k in only]
+    lines = [f"{scale} / {backend}, load average {la0} before:", ""]
+    with app.server.app_context():
+        read = _timed(lambda: [S.kind_frame(None, k) for k in S.DATA_KINDS])
+        frm, to = S.month_window(None, None, None)
+        first = _timed(lambda: S.overview_head(None, registry.DEFAULT, frm, to))
+        ms = S.months(None)
+        lines += [f"- rows of every kind read: {read[0] / 1000:.1f} s wall / {read[1] / 1000:.1f} s CPU",
+                  f"- default window {frm}..{to}, first layer ({registry.DEFAULT}): {first[0]:,.0f} ms wall / {first[1]:,.0f} ms CPU",
+                  ""]
+        tw = None
+        if township:
+            p = S.kind_frame(None, "projects")
+            tw = str(p["township_code"].value_counts().index[0])
+        header = "| layer | " + " | ".join(f"window ..{ms[-1 - b]} wall / CPU ms" for b in (back, back + 1)) + " |"
+        rows: dict[str, list[str]] = {k: [] for k in keys}
+        totals = []
+        for b in (back, back + 1):
+            wto = ms[-1 - b]
+            wfrm = S.month_window(None, None, wto)[0]
+            tot = [0.0, 0.0]
+            for k in keys:
+                w, c = _timed(lambda k=k: S.overview_head(None, k, wfrm, wto))
+                tot[0] += w
+                tot[1] += c
+                rows[k].append(f"{w:,.0f} / {c:,.0f}")
+            if tw is not None:
+                w, c = _timed(lambda: S.township_view(None, tw, wfrm, wto, mask_pii=True))
+                rows.setdefault(f"township page {tw}", []).append(f"{w:,.0f} / {c:,.0f}")
+                tot[0] += w
+                tot[1] += c
+            totals.append(f"**{tot[0]:,.0f} / {tot[1]:,.0f}**")
+        lines += [header, "|---|---|---|"]
+        lines += [f"| {k} | " + " | ".join(v) + " |" for k, v in rows.items()]
+        lines += ["| **sum** | " + " | ".join(totals) + " |", "", f"load average after: {common.loadavg()}"]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", action="append", default=None)
+    ap.add_argument("--backend", action="append", default=None)
+    ap.add_argument("--back", type=int, default=6, help="months before the latest (the window's last month)")
+    ap.add_argument("--layer", action="append", default=None, help="only these layers (default: all)")
+    ap.add_argument("--township", action="store_true", help="also the township page of the biggest township")
+    ap.add_argument("--no-record", action="store_true")
+    a = ap.parse_args()
+    body = []
+    for scale in a.scale or ["city"]:
+        for backend in a.backend or ["postgis"]:
+            text = run(scale, backend, a.back, a.layer, a.township)
+            print(text, flush=True)
+            body.append(text)
+    if not a.no_record:
+        common.record("window", "A month window not yet cached (benchmarks/window.py)", common.command_line(),
+                      "\n\n".join(body))
+
+
+if __name__ == "__main__":
+    main()
