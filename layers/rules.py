@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from geodata.settings import Rules, get_settings
-from layers import mapfig
+from layers import mapfig, rule_history
 from layers.base import Filters, LayerData, LayerResult, LegendItem, derived, memo
 from layers.credit import (
     _enterprise_info,
@@ -86,6 +86,7 @@ class Context:
     rules: Rules
     projects: pd.DataFrame  # active projects, normalised
     comp: pd.DataFrame  # compliance rows of month M for active projects
+    active: np.ndarray | None = None  # mask of `projects` over every project (rules._projects); None: not known
 
 
 def evaluation_point(data: LayerData, filters: Filters | None) -> tuple[str, pd.Timestamp]:
@@ -94,13 +95,11 @@ def evaluation_point(data: LayerData, filters: Filters | None) -> tuple[str, pd.
     as_of = pd.Timestamp(f.as_of) if f.as_of else None
     month = f.month_to
     if month is None:
-        idx = pd.concat([month_index(col(k, "month")) for k in (data.compliance,
-                                                                data.indicators) if k is not None and not k.empty]
-                        or [pd.Series(dtype=float)])
+        idx = rule_history.months_with_data(data)
         if as_of is not None:
             idx = idx[idx <= as_of.year * 12 + as_of.month - 1]
         ref = as_of if as_of is not None else pd.Timestamp.today()
-        month = month_str(idx.max()) if idx.notna().any() else f"{ref.year:04d}-{ref.month:02d}"
+        month = month_str(idx.max()) if len(idx) else f"{ref.year:04d}-{ref.month:02d}"
     return month, as_of if as_of is not None else month_end(month)
 
 
@@ -145,14 +144,26 @@ def _reports(data: LayerData) -> pd.DataFrame:
 
 def _context(data: LayerData, filters: Filters | None, r: Rules) -> Context:
     month, as_of = evaluation_point(data, filters)
-    proj = _projects(data)
-    active = ~proj["status"].isin(r.completed_statuses).fillna(False) & (proj["start"].isna() | (proj["start"] <= as_of))
-    proj = proj[active.to_numpy()].reset_index(drop=True)
-    comp = _reports(data)
+    every = _projects(data)
+    active = rule_history.active_projects(every, data, r, as_of)
+    proj = every.take(np.flatnonzero(active)).reset_index(drop=True)
+    reports = _reports(data)
     m = int(month_index(pd.Series([month])).iloc[0])
-    comp = comp[(comp["m"] == m)].drop_duplicates("project_code", keep="last")
-    comp = comp.merge(proj[["project_code", "name", "township_code", "status"]], on="project_code", how="inner")
-    return Context(data, month, m, as_of, r, proj, comp.reset_index(drop=True))
+    ix = rule_history.report_index(data, every, reports)
+    if ix is None:  # project codes missing or repeated: join as written
+        comp = reports[(reports["m"] == m)].drop_duplicates("project_code", keep="last")
+        comp = comp.merge(proj[["project_code", "name", "township_code", "status"]], on="project_code", how="inner")
+        return Context(data, month, m, as_of, r, proj, comp.reset_index(drop=True), active)
+    # = the month's reports, the last per project, inner-joined (in report order) to the active projects
+    rows = rule_history.reports_of_month(ix, m)
+    pos = ix.pos[rows]
+    ok = pos >= 0
+    ok[ok] = active[pos[ok]]
+    rows, pos = rows[ok], pos[ok]
+    comp = reports.take(rows).reset_index(drop=True)
+    for c in ("name", "township_code", "status"):
+        comp[c] = every[c].take(pos).reset_index(drop=True)
+    return Context(data, month, m, as_of, r, proj, comp, active)
 
 
 def _emit(entity_type: str, frame: pd.DataFrame, rule: str, severity: Any, evidence: pd.Series, value: Any, threshold: Any,
@@ -298,7 +309,7 @@ def rule_guarantee_missing(ctx: Context) -> pd.DataFrame:
     if bad.empty:
         return pd.DataFrame(columns=COLUMNS)
     p = ctx.projects
-    builder_code = p["builder"].map(_codes_by_name(ctx.data))
+    builder_code = _builder_codes(ctx)
     frames = []
     roles = (("建设单位", builder_code, p["builder"]), ("施工总承包单位", p["contractor_credit_code"], p["contractor"]))
     for role, code, who in roles:
@@ -311,6 +322,15 @@ def rule_guarantee_missing(ctx: Context) -> pd.DataFrame:
         ev = role + hit["who"] + "（" + hit["code"].map(bad["why"]) + "）未提供工程款支付担保"
         frames.append(_emit("project", hit, "guarantee_missing", sev, ev, np.nan, np.nan, ctx))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+
+
+def _builder_codes(ctx: Context) -> pd.Series:
+    """The builder's credit code (by name) of each active project, from every project's once per read of the frames."""
+    if ctx.active is None:
+        return ctx.projects["builder"].map(_codes_by_name(ctx.data))
+    every = derived(ctx.data, ("enterprises", "projects"), ("rules.builder_codes",),
+                    lambda: _projects(ctx.data)["builder"].map(_codes_by_name(ctx.data)))
+    return every.take(np.flatnonzero(ctx.active)).reset_index(drop=True)
 
 
 def _codes_by_name(data: LayerData) -> pd.Series:
@@ -327,7 +347,64 @@ def _codes_by_name(data: LayerData) -> pd.Series:
 # ---- employer and shared rules --------------------------------------------------------------
 
 def rule_past_arrears(ctx: Context) -> pd.DataFrame:
-    """(六) 对发生过拖欠工资的企业实行重点监控: employers (and projects) with a case so far."""
+    """(六) 对发生过拖欠工资的企业实行重点监控: employers (and projects) with a case so far.
+
+    = credit.arrears_record at as_of, looked up in the case history of every entity (rule_history).
+    """
+    h = rule_history.case_history(ctx.data, ctx.rules)
+    ent = _case_entities(ctx.data, h, ctx.rules) if h is not None and ctx.active is not None else None
+    if ent is None:
+        return _past_arrears_joined(ctx)
+    rec = rule_history.record_at(h, ctx.as_of)
+    if len(rec["last"]) == 0:
+        return pd.DataFrame(columns=COLUMNS)
+    grp = rec["group"]
+    ppos = ent["project_row"][grp]
+    is_p = ent["is_project"][grp]
+    keep = ~is_p | ((ppos >= 0) & ctx.active[np.maximum(ppos, 0)])
+    grp, last, n_open = grp[keep], rec["last"][keep], rec["n_open"][keep]
+    is_p = is_p[keep]
+    n_cases = h.n_cases[last]
+    sev = np.where(n_open > 0, "orange", "yellow")
+    since = "截至" + date_zh(pd.Series([ctx.as_of])).iloc[0]
+    still = np.where(n_open > 0, "，未结" + pd.Series(n_open).astype(str) + "件", "，均已结案")
+    ev = since + ent["middle"][last] + still
+    frames = []
+    for t in ("project", "employer"):
+        mask = is_p if t == "project" else ~is_p
+        g = grp[mask]
+        frame = pd.DataFrame({"entity_id": ent["entity_id"][g], "name": ent["name"][g],
+                              "township_code": ent["township_code"][g]})
+        frames.append(_emit(t, frame, "past_arrears", sev[mask], ev[mask], n_cases[mask], 0, ctx))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _case_entities(data: LayerData, h: rule_history.CaseHistory, r: Rules) -> dict[str, np.ndarray] | None:
+    """Per entity of the case history: whether a project, its row in the projects (-1: none), name and township
+    (as rule_past_arrears maps them), and per history row the evidence after the date (once per read of the frames).
+    None when project codes are missing or repeated."""
+    def build() -> dict[str, np.ndarray] | None:
+        every = _projects(data)
+        codes = every["project_code"]
+        if codes.isna().any() or codes.duplicated().any():
+            return None
+        info = _enterprise_info(data)
+        eid = pd.Series(h.entity_id, dtype=every["project_code"].dtype)
+        is_p = h.entity_type == "project"
+        by_code = every.set_index("project_code")
+        name = np.where(is_p, eid.map(by_code["name"]), eid.map(info["name"]))
+        town = np.where(is_p, eid.map(by_code["township_code"]), eid.map(info["township_code"]))
+        row = np.where(is_p, pd.Index(codes).get_indexer(eid), -1)
+        middle = ("共有欠薪案件" + pd.Series(h.n_cases).astype(str) + "件（" + pd.Series(h.case_nos) + "），最近受理于"
+                  + pd.Series(h.last_case_zh))
+        return {"is_project": is_p, "project_row": row, "entity_id": h.entity_id, "name": name, "township_code": town,
+                "middle": middle.to_numpy(dtype=object)}
+
+    return derived(data, ("cases", "enterprises", "projects"), ("rules.case_entities", tuple(r.case_closed_statuses)), build)
+
+
+def _past_arrears_joined(ctx: Context) -> pd.DataFrame:
+    """rule_past_arrears from credit.arrears_record (when the case history cannot be used)."""
     rec = arrears_record(ctx.data, ctx.as_of, ctx.rules)
     if rec.empty:
         return pd.DataFrame(columns=COLUMNS)
@@ -370,12 +447,20 @@ def _indicator_trends(data: LayerData, month: str, r: Rules) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     m = int(month_index(pd.Series([month])).iloc[0])
     base, codes = derived(data, ("indicators",), ("rules.indicator_base",), lambda: _indicator_base(ind))
-    window = ((base["m"] >= m - r.indicator_baseline_months) & (base["m"] <= m) & (base["code"] >= 0)).to_numpy()
+    window = None
     frames = []
     for field in r.indicator_fields:
         if field not in ind.columns:
             continue
         v = derived(data, ("indicators",), ("rules.indicator_values", field), lambda field=field: as_num(ind[field]))
+        h = rule_history.indicator_history(data, field, base, v, len(codes))
+        t = None if h is None else rule_history.trend_at(h, m, r.indicator_baseline_months, r.indicator_min_history)
+        if t is not None:  # the month's rows of the employer × month matrix (history once per read)
+            frames.append(pd.DataFrame({"credit_code": codes.take(t["code"]), "field": field, "current": t["current"],
+                                        "baseline": t["baseline"], "n_hist": t["n_hist"], "drop": t["drop"]}))
+            continue
+        if window is None:
+            window = ((base["m"] >= m - r.indicator_baseline_months) & (base["m"] <= m) & (base["code"] >= 0)).to_numpy()
         long = base.assign(v=v)[window].dropna(subset=["v"])
         # = pivot_table(index=credit_code, columns=m, values=v, aggfunc="last"), grouped on integer codes (sorted
         # like the text) instead of the text itself

@@ -1,0 +1,249 @@
+"""What the warning rules read that does not depend on the month: histories built once per read of the frames.
+
+Each history is kept with `layers.base.derived` (on the frames, so every month window and township
+shares it) and sorted so that one month, or one as-of date, is a cheap lookup: a slice of a month-sorted
+array, a prefix of each entity's date-sorted rows, a row of a month × entity matrix. The rules
+(layers/rules.py) call the `*_at` functions; each gives what the whole-frame computation it replaces
+gave for that month or date (tests/layers/test_rule_history.py checks them against it).
+Not thread safe beyond `derived`'s "two threads may build the same entry once each".
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from geodata.settings import Rules
+from layers.base import LayerData, derived
+from layers.credit import case_links, cases, col, date_zh, month_index
+
+PAIRWISE_FROM = 8  # numpy sums 8 or more contiguous values pairwise, fewer one after the other
+DENSE_MAX_CELLS = 60_000_000  # months × employers of one indicator matrix (float64: 480 MB); beyond: per-month groupby
+
+
+# ---- the case record of every entity (六) ------------------------------------------------------
+
+@dataclass
+class CaseHistory:
+    """Every (entity, case) pair whose case has a received date, sorted by entity (as credit.arrears_record
+    groups them) and then by received date, with what a prefix of an entity's rows gives."""
+
+    entity_type: np.ndarray  # per entity (group), sorted by entity_type then entity_id
+    entity_id: np.ndarray
+    start: np.ndarray  # first row of each entity
+    g: np.ndarray  # per row: its entity
+    received: np.ndarray  # per row, datetime64[ns], ascending within an entity
+    closed_date: np.ndarray  # per row, datetime64[ns] (NaT: none)
+    by_status: np.ndarray  # per row: no closed date but a closed status (closed at any date)
+    n_cases: np.ndarray  # per row: distinct cases of the entity's rows up to this one
+    case_nos: np.ndarray  # per row: those cases' numbers, sorted, joined with 、 (object)
+    last_case_zh: np.ndarray  # per row: the received date as 2024年3月 (object)
+
+
+def case_history(data: LayerData, r: Rules) -> CaseHistory | None:
+    """The case history (once per read of the frames and closed statuses); None when there is nothing to look up
+    or when a case has no number (then credit.arrears_record is used as it is)."""
+    key = ("rule_history.cases", tuple(r.case_closed_statuses))
+    return derived(data, ("cases", "enterprises", "projects"), key, lambda: _case_history(data, r))
+
+
+def _case_history(data: LayerData, r: Rules) -> CaseHistory | None:
+    c = cases(data)
+    links = case_links(data)
+    if c.empty or links.empty or c["case_no"].isna().any() or links["case_no"].isna().any():
+        return None
+    st = c[c["received"].notna()]
+    by_status = st["closed_date"].isna() & st["status"].isin(r.case_closed_statuses).fillna(False)
+    st = pd.DataFrame({"case_no": st["case_no"], "received": st["received"], "closed_date": st["closed_date"],
+                       "by_status": by_status.astype(bool)})
+    m = links.merge(st, on="case_no", how="inner")
+    if m.empty:
+        return None
+    grouped = m.groupby(["entity_type", "entity_id"], sort=True)
+    g = grouped.ngroup().to_numpy()
+    keys = grouped.size().index
+    received = m["received"].to_numpy(dtype="datetime64[ns]")
+    order = np.lexsort((received, g))  # stable: by entity, then received date, then row
+    g, received = g[order], received[order]
+    case_no = m["case_no"].to_numpy(dtype=object)[order]
+    first = ~pd.DataFrame({"g": g, "c": case_no}).duplicated().to_numpy()
+    n_groups = len(keys)
+    start = np.searchsorted(g, np.arange(n_groups))
+    cum = np.cumsum(first)
+    n_cases = cum - np.concatenate([[0], cum])[start][g]
+    case_nos = np.empty(len(g), dtype=object)
+    seen: list[str] = []
+    prev = -1
+    for i in range(len(g)):  # once per read: each entity's distinct case numbers so far, sorted
+        if g[i] != prev:
+            seen, prev = [], g[i]
+        if first[i]:
+            bisect.insort(seen, case_no[i])
+        case_nos[i] = "、".join(seen)
+    return CaseHistory(
+        entity_type=keys.get_level_values(0).to_numpy(dtype=object), entity_id=keys.get_level_values(1).to_numpy(dtype=object),
+        start=start, g=g, received=received, closed_date=m["closed_date"].to_numpy(dtype="datetime64[ns]")[order],
+        by_status=m["by_status"].to_numpy(dtype=bool)[order], n_cases=n_cases, case_nos=case_nos,
+        last_case_zh=date_zh(pd.Series(received), day=False).to_numpy(dtype=object))
+
+
+def record_at(h: CaseHistory, as_of: pd.Timestamp) -> dict[str, np.ndarray]:
+    """Per entity with a case received on or before `as_of` (in credit.arrears_record's order): group (the entity),
+    n_open (rows not closed on `as_of`) and last (its last row received by then: n_cases, case_nos, last_case_zh)."""
+    t = np.datetime64(as_of.to_datetime64(), "ns")
+    within = h.received <= t  # a prefix of each entity's rows
+    n = len(h.start)
+    count = np.bincount(h.g[within], minlength=n)
+    closed = h.by_status | (h.closed_date <= t)  # NaT compares False
+    n_open = np.bincount(h.g[within & ~closed], minlength=n)
+    keep = np.flatnonzero(count > 0)
+    last = h.start[keep] + count[keep] - 1
+    return {"group": keep, "n_open": n_open[keep], "last": last}
+
+
+# ---- the indicators of every employer by month (八) --------------------------------------------
+
+@dataclass
+class IndicatorHistory:
+    """One indicator: month × employer matrix of the last reported value (NaN: none), months m0, m0+1, ...
+
+    Employers are the integer codes of rules.indicator_codes (the sorted credit codes)."""
+
+    m0: int
+    values: np.ndarray  # (months, employers) float64
+    present: np.ndarray  # per month: any employer reported a value
+
+
+def indicator_history(data: LayerData, field: str, base: pd.DataFrame, values: pd.Series,
+                      n_codes: int) -> IndicatorHistory | None:
+    """The matrix of one indicator (once per read of the indicators); None when it would be too big."""
+    return derived(data, ("indicators",), ("rule_history.indicator", field),
+                   lambda: _indicator_history(base, values, n_codes))
+
+
+def _indicator_history(base: pd.DataFrame, values: pd.Series, n_codes: int) -> IndicatorHistory | None:
+    v = values.to_numpy(dtype=float)
+    code = base["code"].to_numpy()
+    m = base["m"].to_numpy(dtype=float)
+    ok = (code >= 0) & ~np.isnan(m) & ~np.isnan(v)
+    if not ok.any():
+        return IndicatorHistory(0, np.empty((0, n_codes)), np.zeros(0, dtype=bool))
+    rows = np.flatnonzero(ok)
+    mi = m[rows].astype(np.int64)
+    m0 = int(mi.min())
+    n_months = int(mi.max()) - m0 + 1
+    if n_months * n_codes > DENSE_MAX_CELLS:
+        return None
+    cell = (mi - m0) * n_codes + code[rows]
+    # the last row of each (month, employer), as groupby(...).last() after dropping missing values
+    _, last_rev = np.unique(cell[::-1], return_index=True)
+    take = len(cell) - 1 - last_rev
+    mat = np.full(n_months * n_codes, np.nan)
+    mat[cell[take]] = v[rows[take]]
+    mat = mat.reshape(n_months, n_codes)
+    present = np.zeros(n_months, dtype=bool)
+    present[cell[take] // n_codes] = True
+    return IndicatorHistory(m0, mat, present)
+
+
+def trend_at(h: IndicatorHistory, m: int, months_back: int, min_history: int) -> dict[str, np.ndarray] | None:
+    """Per employer that reported in months m-months_back..m (rows of the month's pivot, sorted by code): code,
+    current, baseline (mean of the months before m, summed month by month), n_hist, drop.
+
+    None from PAIRWISE_FROM months of history on: numpy may then sum a row pairwise (in another order, so
+    not to the same last bit) depending on the pivot's memory layout; the caller pivots as before."""
+    n_months = h.values.shape[0]
+    lo, hi = max(m - months_back - h.m0, 0), min(m - h.m0, n_months - 1)
+    months = [j for j in range(lo, hi + 1) if h.present[j]] if hi >= lo else []
+    if not months:
+        empty = np.empty(0)
+        return {"code": np.empty(0, dtype=np.int64), "current": empty, "baseline": empty,
+                "n_hist": np.empty(0, dtype=np.int64), "drop": empty}
+    reported = np.zeros(h.values.shape[1], dtype=bool)
+    for j in months:
+        reported |= ~np.isnan(h.values[j])
+    code = np.flatnonzero(reported)
+    cur_j = m - h.m0
+    current = h.values[cur_j, code] if cur_j in months else np.full(len(code), np.nan)
+    hist = [j for j in months if j < cur_j]
+    if len(hist) >= PAIRWISE_FROM:
+        return None
+    if hist:
+        total = np.zeros(len(code))
+        n_hist = np.zeros(len(code), dtype=np.int64)
+        for k, j in enumerate(hist):
+            x = h.values[j, code]
+            seen = ~np.isnan(x)
+            n_hist += seen
+            x = np.where(seen, x, 0.0)
+            total = x if k == 0 else total + x
+        with np.errstate(all="ignore"):
+            baseline = total / n_hist.astype(float)
+        baseline[n_hist == 0] = np.nan
+    else:
+        n_hist = np.zeros(len(code), dtype=np.int64)
+        baseline = np.full(len(code), np.nan)
+    usable = (n_hist >= min_history) & (baseline > 0) & ~np.isnan(current)
+    with np.errstate(all="ignore"):
+        drop = np.where(usable, 1 - current / baseline, np.nan)
+    return {"code": code, "current": current, "baseline": baseline, "n_hist": n_hist, "drop": drop}
+
+
+# ---- projects and monthly reports ----------------------------------------------------------------
+
+@dataclass
+class ReportIndex:
+    """The monthly reports sorted by month (stable), each with its project's row in rules._projects."""
+
+    order: np.ndarray  # report rows by month
+    m: np.ndarray  # their months (float, NaN last)
+    keep: np.ndarray  # per report row: the last report of its project in its month (drop_duplicates keep="last")
+    pos: np.ndarray  # per report row: the project's row in the projects (-1: no such project)
+
+
+def report_index(data: LayerData, projects: pd.DataFrame, reports: pd.DataFrame) -> ReportIndex | None:
+    """Once per read of the frames; None when project codes are missing or repeated (then the rules merge)."""
+    return derived(data, ("compliance", "projects"), ("rule_history.reports",), lambda: _report_index(projects, reports))
+
+
+def _report_index(projects: pd.DataFrame, reports: pd.DataFrame) -> ReportIndex | None:
+    codes = projects["project_code"]
+    if codes.isna().any() or codes.duplicated().any():
+        return None
+    m = reports["m"].to_numpy(dtype=float)
+    order = np.argsort(m, kind="stable")
+    keep = ~reports.duplicated(["project_code", "m"], keep="last").to_numpy()
+    pos = pd.Index(codes).get_indexer(reports["project_code"])
+    return ReportIndex(order=order, m=m[order], keep=keep, pos=pos)
+
+
+def reports_of_month(ix: ReportIndex, m: int) -> np.ndarray:
+    """The report rows of month m, in frame order, one per project (the last)."""
+    lo, hi = np.searchsorted(ix.m, [m, m + 1], side="left")
+    rows = ix.order[lo:hi]
+    return rows[ix.keep[rows]]
+
+
+def months_with_data(data: LayerData) -> np.ndarray:
+    """Sorted distinct month indexes of the monthly reports and indicators (once per read of the frames)."""
+    def build() -> np.ndarray:
+        found = [month_index(col(k, "month")).to_numpy(dtype=float) for k in (data.compliance, data.indicators)
+                 if k is not None and not k.empty]
+        allm = np.concatenate(found) if found else np.empty(0)
+        return np.unique(allm[~np.isnan(allm)])
+
+    return derived(data, ("compliance", "indicators"), ("rule_history.months",), build)
+
+
+def active_projects(projects: pd.DataFrame, data: LayerData, r: Rules, as_of: pd.Timestamp) -> np.ndarray:
+    """Mask of the projects active on `as_of`: not completed, started on or before it (or no start date)."""
+    done = derived(data, ("projects",), ("rule_history.completed", tuple(r.completed_statuses)),
+                   lambda: projects["status"].isin(r.completed_statuses).fillna(False).to_numpy(dtype=bool))
+    start = derived(data, ("projects",), ("rule_history.start",),
+                    lambda: projects["start"].to_numpy(dtype="datetime64[ns]"))
+    t = np.datetime64(as_of.to_datetime64(), "ns")
+    return ~done & (np.isnat(start) | (start <= t))
+
