@@ -19,12 +19,14 @@ worklist and the KPIs):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from geodata.settings import Rules, get_settings
-from layers.base import Filters, LayerData, of_frame
-from layers.deposits import required_deposits
+from layers.base import Filters, LayerData, derived, of_frame
+from layers.deposits import required_at, required_deposits
 from layers.units import (
     as_dates,
     as_flags,
@@ -64,18 +66,19 @@ def project_status(data: LayerData, filters: Filters | None = None, rules: Rules
 def _compute(data: LayerData, filters: Filters, rules: Rules) -> pd.DataFrame:
     ref = ref_date(filters)
     emi = float(month_index(pd.Series([eval_month(filters)])).iloc[0])
-    p = _active_projects(data.projects, filters, ref)
-    comp = _compliance(data.compliance, p["project_code"], emi)
+    pj = _projects_of(data.projects)
+    p, rows = _active_projects(pj, filters, ref)
+    reports = _reports_of(data, pj)
+    comp, hist = _compliance(reports, pj.code[rows], emi)
     for c in ("comp_mi", "onsite", "registered", "cards", "paid_through_mi"):
         p[c] = comp[c]
-    dep = _deposit_due(data, p["project_code"], ref, rules)
+    dep = _deposit_due(data, pj.first[pj.code[rows]], ref, rules)
     for c in dep.columns:
         p[c] = dep[c].to_numpy()
     # the reporting month: the evaluation month, or the latest month any report reached if earlier
     # (reports come in after the month ends; mid-month "today" must not fail every project)
     rmi = min(emi, _data_month(data.compliance, emi))
     started_before_month = p["start_date"].isna() | (p["start_date"] < index_to_timestamp(pd.Series([rmi])).iloc[0])
-    hist = comp.attrs["history"]
     _worker_rule(p, hist, "real_name", "registered", rules.real_name_min, started_before_month)  # (三) 实名制
     _worker_rule(p, hist, "card", "cards", rules.card_min, started_before_month)  # (三) 一卡通
     _special_account_rule(p, ref)  # (十一) 专户
@@ -92,21 +95,54 @@ def _compute(data: LayerData, filters: Filters, rules: Rules) -> pd.DataFrame:
     return p
 
 
-# ---- inputs --------------------------------------------------------------------------------
+# ---- inputs (what does not depend on the month: once per read of the frames) -------------------
 
 
-def _active_projects(projects: pd.DataFrame, filters: Filters, ref: pd.Timestamp) -> pd.DataFrame:
-    """The projects counted (see module docstring), normalised; selection first, then the other columns."""
-    df = projects if projects is not None else pd.DataFrame()
-    norm = _normalised(df) if projects is None else of_frame(projects, ("coverage_rules.projects",), lambda: _normalised(df))
-    status, start = norm["status"], norm["start_date"]
-    keep = status.isin(ACTIVE_STATUSES) & (start.isna() | (start <= ref)) & norm["project_code"].notna()
-    if filters.township:
-        keep &= norm["township_code"].eq(filters.township)
-    out = norm[keep.to_numpy()].copy()
+@dataclass
+class _Projects:
+    """Every project row normalised, with its code's number and the rows that can be counted, by township."""
+
+    norm: pd.DataFrame
+    code: np.ndarray  # number of the row's project_code (-1: none)
+    codes: pd.Index  # the distinct codes (position = number)
+    first: np.ndarray  # per code number: its first row
+    counted: np.ndarray  # rows with an active status and a code, ascending
+    by_township: dict  # township code -> its counted rows, ascending
+
+
+def _projects_of(projects: pd.DataFrame | None) -> _Projects:
+    if projects is None:
+        return _make_projects(pd.DataFrame())
+    return of_frame(projects, ("coverage_rules.project_keys",), lambda: _make_projects(projects))
+
+
+def _make_projects(df: pd.DataFrame) -> _Projects:
+    norm = of_frame(df, ("coverage_rules.projects",), lambda: _normalised(df)) if len(df.columns) else _normalised(df)
+    code, codes = pd.factorize(norm["project_code"].astype(object), use_na_sentinel=True)
+    seen = np.flatnonzero(code >= 0)
+    first = np.full(len(codes), -1, dtype=np.int64)
+    numbers, at = np.unique(code[seen], return_index=True)  # first occurrence of each number
+    first[numbers] = seen[at]
+    counted = np.flatnonzero((norm["status"].isin(ACTIVE_STATUSES) & norm["project_code"].notna()).to_numpy(dtype=bool))
+    towns = norm["township_code"].to_numpy()[counted]
+    by_township = {str(k): counted[v] for k, v in pd.Series(towns).groupby(towns, sort=False).indices.items()}
+    return _Projects(norm=norm, code=code, codes=pd.Index(codes, dtype=object), first=first, counted=counted,
+                     by_township=by_township)
+
+
+def _active_projects(pj: _Projects, filters: Filters, ref: pd.Timestamp) -> tuple[pd.DataFrame, np.ndarray]:
+    """The projects counted (see module docstring), normalised, and their rows in the projects frame.
+
+    A project code kept twice counts once (its first row kept).
+    """
+    rows = pj.by_township.get(filters.township, np.array([], dtype=np.int64)) if filters.township else pj.counted
+    start = pj.norm["start_date"].iloc[rows]
+    rows = rows[(start.isna() | (start <= ref)).to_numpy()]
+    rows = rows[~pd.Series(pj.code[rows]).duplicated().to_numpy()]
+    out = pj.norm.iloc[rows].copy()
     for c in ("filed_date", "sa_opened", "sa_filed"):
         out[c] = _until(out[c], ref)
-    return out.drop_duplicates("project_code").reset_index(drop=True)
+    return out.reset_index(drop=True), rows
 
 
 def _normalised(df: pd.DataFrame) -> pd.DataFrame:
@@ -132,78 +168,105 @@ def _until(d: pd.Series, ref: pd.Timestamp) -> pd.Series:
     return d.where(d <= ref)
 
 
-def _positions(codes: pd.Series, values: pd.Series) -> np.ndarray:
-    """Row position in `codes` (the active projects) of each value; -1 where absent. Integer keys from here on."""
-    return pd.Index(codes.astype(object)).get_indexer(values.astype(object))
+@dataclass
+class _Reports:
+    """Monthly reports of the projects' codes sorted by (code number, month, row): per code a block of rows."""
+
+    mi: np.ndarray
+    onsite: np.ndarray
+    registered: np.ndarray
+    cards: np.ndarray
+    pt: np.ndarray | None  # paid-through month index (None: the column is absent)
+    start: np.ndarray  # per code number: first row of its block (end = start + length)
+    length: np.ndarray
 
 
-def _per_project(n: int, pid: np.ndarray, values: pd.Series | np.ndarray, how: str) -> np.ndarray:
-    """Reduce `values` by project position into an array of length n (NaN where a project has none)."""
-    out = pd.Series(np.asarray(values, dtype="float64")).groupby(pid).agg(how)
-    return out.reindex(range(n)).to_numpy()
+def _reports_of(data: LayerData, pj: _Projects) -> _Reports | None:
+    comp = data.compliance
+    if comp is None or comp.empty or not {"project_code", "month"} <= set(comp.columns):
+        return None
+    return derived(data, ("compliance", "projects"), ("coverage_rules.reports",), lambda: _make_reports(comp, pj))
 
 
-def _compliance(comp: pd.DataFrame, codes: pd.Series, emi: float) -> pd.DataFrame:
+def _make_reports(comp: pd.DataFrame, pj: _Projects) -> _Reports:
+    code = pj.codes.get_indexer(comp["project_code"].astype(object))
+    mi = month_index(comp["month"]).to_numpy()
+    keep = np.flatnonzero((code >= 0) & ~np.isnan(mi))
+    keep = keep[np.lexsort((mi[keep], code[keep]))]  # stable: equal (code, month) keep their row order
+    num = lambda c: as_numbers(column(comp, c), comp.index).to_numpy()[keep]  # noqa: E731
+    length = np.bincount(code[keep], minlength=len(pj.codes)).astype(np.int64)
+    pt = month_index(comp["paid_through_month"]).to_numpy()[keep] if "paid_through_month" in comp.columns else None
+    return _Reports(mi=mi[keep], onsite=num("workers_onsite"), registered=num("workers_registered"), cards=num("cards_issued"),
+                    pt=pt, start=np.cumsum(length) - length, length=length)
+
+
+def _compliance(reports: _Reports | None, act: np.ndarray, emi: float) -> tuple[pd.DataFrame, dict]:
     """Monthly reports up to the evaluation month, by project position: latest report, max paid-through.
 
-    Returns a frame aligned with `codes` (comp_mi, onsite, registered, cards, paid_through_mi)
-    with the usable report history in `.attrs["history"]` (pid, mi, onsite, registered, cards).
+    `act` holds the code numbers of the active projects. Returns a frame aligned with them (comp_mi,
+    onsite, registered, cards, paid_through_mi) and the usable report history (arrays pid, mi,
+    onsite, registered, cards: rows grouped by project position, by month within a project).
     """
-    n = len(codes)
+    n = len(act)
     cols = ["comp_mi", "onsite", "registered", "cards", "paid_through_mi"]
     out = pd.DataFrame({c: np.full(n, np.nan) for c in cols})
-    hist = pd.DataFrame({"pid": pd.Series(dtype="int64"), "mi": pd.Series(dtype="float64"),
-                         **{c: pd.Series(dtype="float64") for c in ("onsite", "registered", "cards")}})
-    if comp is not None and not comp.empty and {"project_code", "month"} <= set(comp.columns) and n:
-        pid = _positions(codes, comp["project_code"])
-        mi = month_index(comp["month"]).to_numpy()
-        keep = (pid >= 0) & (mi <= emi)
-        idx = comp.index[keep]
-        hist = pd.DataFrame({
-            "pid": pid[keep], "mi": mi[keep],
-            "onsite": as_numbers(column(comp, "workers_onsite"), comp.index).to_numpy()[keep],
-            "registered": as_numbers(column(comp, "workers_registered"), comp.index).to_numpy()[keep],
-            "cards": as_numbers(column(comp, "cards_issued"), comp.index).to_numpy()[keep],
-        }, index=idx)
-        if len(hist):
-            order = np.lexsort((hist["mi"].to_numpy(), hist["pid"].to_numpy()))
-            h = hist.iloc[order]
-            last = np.r_[h["pid"].to_numpy()[1:] != h["pid"].to_numpy()[:-1], True]  # last row of each project
-            lat = h[last]
-            pos = lat["pid"].to_numpy()
-            out.loc[pos, "comp_mi"] = lat["mi"].to_numpy()
-            for c in ("onsite", "registered", "cards"):
-                out.loc[pos, c] = lat[c].to_numpy()
-            if "paid_through_month" in comp.columns:
-                pt = month_index(comp["paid_through_month"]).to_numpy()[keep]
-                out["paid_through_mi"] = _per_project(n, pid[keep], pt, "max")
-    out.attrs["history"] = hist
-    return out
+    empty = np.array([], dtype=float)
+    hist = {"pid": np.array([], dtype=np.int64), "mi": empty, "onsite": empty, "registered": empty, "cards": empty}
+    if reports is None or not n:
+        return out, hist
+    lens = reports.length[act]
+    total = int(lens.sum())
+    pid = np.repeat(np.arange(n), lens)
+    idx = np.arange(total) - np.repeat(np.cumsum(lens) - lens, lens) + np.repeat(reports.start[act], lens)
+    keep = reports.mi[idx] <= emi
+    idx, pid = idx[keep], pid[keep]
+    hist = {"pid": pid, "mi": reports.mi[idx], "onsite": reports.onsite[idx], "registered": reports.registered[idx],
+            "cards": reports.cards[idx]}
+    if len(idx):
+        last = np.r_[pid[1:] != pid[:-1], True]  # last row of each project (latest month; last row of equals)
+        pos = pid[last]
+        out.loc[pos, "comp_mi"] = hist["mi"][last]
+        for c in ("onsite", "registered", "cards"):
+            out.loc[pos, c] = hist[c][last]
+        if reports.pt is not None:
+            first = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]])
+            out.loc[pid[first], "paid_through_mi"] = np.fmax.reduceat(reports.pt[idx], first)
+    return out, hist
 
 
-def _data_month(comp: pd.DataFrame, emi: float) -> float:
+def _blocks(pid: np.ndarray) -> np.ndarray:
+    """First row of each project's block in arrays grouped by project."""
+    return np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]])
+
+
+def _data_month(comp: pd.DataFrame | None, emi: float) -> float:
     """Latest report month in the data up to the evaluation month (the whole frame given, not one project)."""
     if comp is None or comp.empty or "month" not in comp.columns:
         return emi
-    mi = month_index(comp["month"])
-    mi = mi[mi <= emi]
-    return float(mi.max()) if len(mi) and mi.notna().any() else emi
+    months = of_frame(comp, ("coverage_rules.months",), lambda: np.unique(month_index(comp["month"]).dropna().to_numpy()))
+    i = np.searchsorted(months, emi, side="right")
+    return float(months[i - 1]) if i else emi
 
 
-def _deposit_due(data: LayerData, codes: pd.Series, ref: pd.Timestamp, rules: Rules) -> pd.DataFrame:
-    """(九) 差异化缴存 per project (aligned with `codes`): layers.deposits.required_deposits at `ref`.
+def _deposit_due(data: LayerData, rows: np.ndarray, ref: pd.Timestamp, rules: Rules) -> pd.DataFrame:
+    """(九) 差异化缴存 per project (the projects frame's `rows`): layers.deposits.required_deposits at `ref`.
 
     One reading for this coverage rule, the deposit_short warning, the deposit layer and the
     assessment: the contractor's arrears record sets the rule and the rate; paid = money paid in
     (缴存/动用/退还), balance = still held (缴存), both up to `ref`; `deposit_low` is the
     warnings' `low_balance` (held below required less `deposit_tolerance`; with no contract
     value, nothing held). Deposits keyed by credit code only are not attributed to a project.
+    `rows` are each active project's first row (the first with its code, as a lookup by code gives);
+    a township's window reads only its rows (`deposits.required_at`).
     """
     cols = {"rule": None, "rule_zh": None, "rate": np.nan, "required": np.nan, "paid": 0.0, "balance": 0.0,
             "low_balance": True, "flags": ""}
-    dep = required_deposits(data, ref, rules).reindex(columns=["project_code", *cols])
-    dep = dep[dep["project_code"].notna()].drop_duplicates("project_code").set_index("project_code")
-    at = dep.reindex(pd.Index(codes.astype(object)))
+    if len(rows):
+        at = required_at(data, ref, rows, rules)
+    else:
+        dep = required_deposits(data, ref, rules).reindex(columns=["project_code", *cols])
+        dep = dep[dep["project_code"].notna()].drop_duplicates("project_code").set_index("project_code")
+        at = dep.reindex(pd.Index([], dtype=object))
     out = pd.DataFrame({f"deposit_{c}": at[c].fillna(d).to_numpy() if d is not None else at[c].to_numpy()
                         for c, d in cols.items()})
     out["deposit_low"] = out.pop("deposit_low_balance").astype(bool)
@@ -229,7 +292,7 @@ def _flag_rule(p: pd.DataFrame, key: str, present: pd.Series) -> None:
     _set(p, key, pd.Series(True, index=p.index), present, p["start_date"])
 
 
-def _worker_rule(p: pd.DataFrame, hist: pd.DataFrame, key: str, col: str, minimum: float, started: pd.Series) -> None:
+def _worker_rule(p: pd.DataFrame, hist: dict, key: str, col: str, minimum: float, started: pd.Series) -> None:
     """(三) registered (or cards issued) / onsite in the latest monthly report, per project ≥ minimum.
 
     Per project the count is capped at onsite (registered workers who left do not raise the
@@ -247,16 +310,20 @@ def _worker_rule(p: pd.DataFrame, hist: pd.DataFrame, key: str, col: str, minimu
     _set(p, key, app, met, since.fillna(p["start_date"]))
 
 
-def _since_from_history(p: pd.DataFrame, hist: pd.DataFrame, col: str, minimum: float) -> pd.Series:
+def _since_from_history(p: pd.DataFrame, hist: dict, col: str, minimum: float) -> pd.Series:
     """First month of the current run of failing months (months with onsite 0 or no report are skipped)."""
-    h = hist[hist["onsite"] > 0]
-    ok = (np.minimum(h[col].fillna(0.0), h["onsite"]) >= minimum * h["onsite"] - 1e-9).to_numpy()
     n = len(p)
-    last_ok = _per_project(n, h["pid"].to_numpy()[ok], h["mi"].to_numpy()[ok], "max") if ok.any() else np.full(n, np.nan)
-    bad = h[~ok]
-    after = bad["mi"].to_numpy() > np.nan_to_num(last_ok[bad["pid"].to_numpy()], nan=-np.inf)
-    first_bad = _per_project(n, bad["pid"].to_numpy()[after], bad["mi"].to_numpy()[after], "min") \
-        if after.any() else np.full(n, np.nan)
+    first_bad = np.full(n, np.nan)
+    pid, mi, onsite = hist["pid"], hist["mi"], hist["onsite"]
+    if len(pid):
+        with np.errstate(invalid="ignore"):
+            counted = onsite > 0
+            ok = counted & (np.minimum(np.nan_to_num(hist[col], nan=0.0), onsite) >= minimum * onsite - 1e-9)
+        first = _blocks(pid)
+        last_ok = np.full(n, np.nan)
+        last_ok[pid[first]] = np.fmax.reduceat(np.where(ok, mi, np.nan), first)
+        after = counted & ~ok & (mi > np.nan_to_num(last_ok[pid], nan=-np.inf))
+        first_bad[pid[first]] = np.fmin.reduceat(np.where(after, mi, np.nan), first)
     return index_to_timestamp(pd.Series(first_bad, index=p.index))
 
 

@@ -18,6 +18,7 @@ Rows keyed by credit code only (other industries) are not attributed to a projec
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ import pandas as pd
 
 from geodata.settings import Rules
 from layers import mapfig
-from layers.base import Filters, LayerData, LayerResult, LegendItem, derived
+from layers.base import DERIVED, Filters, LayerData, LayerResult, LegendItem, derived
 from layers.credit import as_bool, as_date, as_num, as_text, case_links, cases, col, escape, rules_of
 from layers.palettes import coverage_classes
 
@@ -74,30 +75,124 @@ def required_deposits(data: LayerData, as_of: pd.Timestamp, rules: Rules | None 
     rule, rule_zh, rate, required, paid, used, returned, balance, recorded_rate, cert,
     claimed_exempt, short (paid below rule), low_balance (held below rule), differs, flags (Chinese).
     Computed once per read of the frames, date and rules (LayerData.shared); callers must not modify it.
+    What does not depend on the date (normalised projects, integer keys of projects, firms and
+    employers, deposit rows and each employer's cases sorted by time) is built once per read of
+    the frames (`_Base`); a date is then masks, binary searches and sums over integer keys.
     """
     r = rules_of(rules)
     return derived(data, ("projects", "deposits", "cases", "enterprises"), ("deposits.required", as_of, r.model_dump_json()),
                    lambda: _required(data, as_of, r))
 
 
+def required_at(data: LayerData, as_of: pd.Timestamp, rows: np.ndarray, rules: Rules | None = None) -> pd.DataFrame:
+    """The rows of `required_deposits(data, as_of)` at positions `rows` (same values), computed for those rows only
+    unless the whole frame is at hand: a township's window costs in proportion to the township."""
+    r = rules_of(rules)
+    key = ("deposits.required", as_of, r.model_dump_json())
+    frames = tuple(getattr(data, k) for k in ("projects", "deposits", "cases", "enterprises"))
+    hit = frames[0].__dict__.get(DERIVED, {}).get(key) if frames[0] is not None else None
+    if hit is not None and all(a is b for a, b in zip(hit[0], frames, strict=True)):
+        return hit[1].iloc[rows]
+    p = data.projects
+    if p is None or p.empty:
+        return _required(data, as_of, r)
+    return _required_rows(_base(data, r), as_of, r, rows)
+
+
+EMPTY_REQUIRED = ["project_code", "rule", "required", "balance", "short", "differs", "flags"]
+
+
 def _required(data: LayerData, as_of: pd.Timestamp, r: Rules) -> pd.DataFrame:
     p = data.projects
     if p is None or p.empty:
-        return pd.DataFrame(columns=["project_code", "rule", "required", "balance", "short", "differs", "flags"])
+        return pd.DataFrame(columns=EMPTY_REQUIRED)
+    return _required_rows(_base(data, r), as_of, r, None)
+
+
+KINDS = ("held", "used", "returned", "exempt")
+
+
+@dataclass
+class _Base:
+    """What the rule reads that does not depend on the date, per project row (norm order) and per deposit row.
+
+    Project codes and contractor codes are numbered (`code`, `firm`: -1 where missing); deposit
+    rows carry the numbers of their project and firm (-1 where not a project's / a contractor's).
+    """
+
+    static: pd.DataFrame  # project_code, name, township_code, contractor_credit_code, contract_value
+    start: pd.Series
+    completed: np.ndarray
+    code: np.ndarray
+    firm: np.ndarray
+    n_codes: int
+    n_firms: int
+    record: _Record | None
+    emp: np.ndarray  # the contractor's number among employers with cases (-1: none)
+    rows: pd.DataFrame  # deposit_rows of every date (_all_rows)
+    r_code: np.ndarray
+    r_firm: np.ndarray
+    r_kind: np.ndarray  # index in KINDS
+    r_has_code: np.ndarray  # project_code not missing (whether or not it is a project's)
+
+
+def _base(data: LayerData, r: Rules) -> _Base:
+    return derived(data, ("projects", "deposits", "cases", "enterprises"), ("deposits.base", r.model_dump_json()),
+                   lambda: _make_base(data, r))
+
+
+def _make_base(data: LayerData, r: Rules) -> _Base:
+    p = data.projects
     norm = derived(data, ("projects",), ("deposits.projects",), lambda: _projects(p))
-    out = norm[["project_code", "name", "township_code", "contractor_credit_code", "contract_value"]].copy()
-    start, status = norm["start"], norm["status"]
-    out["active"] = (~status.isin(r.completed_statuses).fillna(False) & (start.isna() | (start <= as_of))).to_numpy()
+    code, codes = pd.factorize(norm["project_code"].astype(object), use_na_sentinel=True)
+    firm, firms = pd.factorize(norm["contractor_credit_code"].astype(object), use_na_sentinel=True)
+    code_ix, firm_ix = pd.Index(codes, dtype=object), pd.Index(firms, dtype=object)
+    d = data.deposits
+    if d is None or d.empty:
+        rows = pd.DataFrame({"project_code": pd.Series(dtype=object), "credit_code": pd.Series(dtype=object),
+                             "paid": pd.Series(dtype="datetime64[ns]"), "amount": pd.Series(dtype=float),
+                             "kind": pd.Series(dtype=object), "rate": pd.Series(dtype=float), "cert": pd.Series(dtype=bool)})
+    else:
+        rows = derived(data, ("deposits",), ("deposits.rows", r.model_dump_json()), lambda: _all_rows(d, r))
+    kind = pd.Index(KINDS).get_indexer(rows["kind"].astype(object))
+    record = _record_index(data, r)
+    contractors = norm["contractor_credit_code"].astype(object)
+    emp = record.employers.get_indexer(contractors) if record is not None else np.full(len(norm), -1)
+    return _Base(
+        static=norm[["project_code", "name", "township_code", "contractor_credit_code", "contract_value"]],
+        start=norm["start"], completed=norm["status"].isin(r.completed_statuses).fillna(False).to_numpy(dtype=bool),
+        code=code, firm=firm, n_codes=len(codes), n_firms=len(firms), record=record, emp=emp, rows=rows,
+        r_code=code_ix.get_indexer(rows["project_code"].astype(object)),
+        r_firm=firm_ix.get_indexer(rows["credit_code"].astype(object)), r_kind=kind,
+        r_has_code=rows["project_code"].notna().to_numpy(dtype=bool))
+
+
+def _required_rows(b: _Base, as_of: pd.Timestamp, r: Rules, sel: np.ndarray | None) -> pd.DataFrame:
+    """The rule at `as_of` for the project rows `sel` (positions; None: all) of the base."""
+    take = (lambda a: a) if sel is None else (lambda a: a[sel])  # noqa: E731
+    out = (b.static if sel is None else b.static.iloc[sel]).copy()
+    start = b.start if sel is None else b.start.iloc[sel]
+    code, firm = take(b.code), take(b.firm)
+    out["active"] = (~take(b.completed) & (start.isna() | (start <= as_of))).to_numpy()
 
     # contractor's record (六)(九) when the deposit fell due
     due = start.where(start.notna() & (start <= as_of), as_of)
-    rec = _record_at(data, out["contractor_credit_code"], due, r)
-    n_open, last_case, had_case = rec["n_open"], rec["last_case"], rec["n_cases"] > 0
+    if b.record is None:
+        n_cases = n_open = np.zeros(len(out), dtype=np.int64)
+        last_case = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
+    else:
+        n_cases, n_open, last = b.record.counts(take(b.emp), due)
+        last_case = pd.Series(last, index=out.index)
+    n_open = pd.Series(n_open, index=out.index)
+    had_case = n_cases > 0
 
-    rows = deposit_rows(data, as_of, r)
-    cert_projects = set(rows.loc[rows["cert"], "project_code"].dropna())
-    cert_firms = set(rows.loc[rows["cert"], "credit_code"].dropna())
-    cert = out["project_code"].isin(cert_projects) | out["contractor_credit_code"].isin(cert_firms)
+    rows = b.rows
+    paid = rows["paid"]
+    incl = (paid.isna() | (paid <= as_of)).to_numpy()
+    cert_rows = incl & rows["cert"].to_numpy(dtype=bool)
+    cert_code = _any_by(b.r_code, cert_rows, b.n_codes)
+    cert_firm = _any_by(b.r_firm, cert_rows, b.n_firms)
+    cert = pd.Series(_lookup(cert_code, code, False) | _lookup(cert_firm, firm, False), index=out.index)
     clean_since = due - pd.Timedelta(days=365 * r.deposit_exempt_years)
     clean = n_open.eq(0) & (last_case.isna() | (last_case < clean_since))
 
@@ -110,17 +205,54 @@ def _required(data: LayerData, as_of: pd.Timestamp, r: Rules) -> pd.DataFrame:
     out["required"] = np.where(out["rule"] == "exempt", 0.0, out["contract_value"] * out["rate"])
     out["cert"] = cert.to_numpy()
 
-    by_proj = rows[rows["project_code"].notna()]
-    sums = (by_proj.groupby(["project_code", "kind"])["amount"].sum().unstack("kind") if not by_proj.empty
-            else pd.DataFrame()).reindex(columns=["held", "used", "returned", "exempt"]).fillna(0.0)
-    out["balance"] = out["project_code"].map(sums["held"]).fillna(0.0)
-    out["used"] = out["project_code"].map(sums["used"]).fillna(0.0)
-    out["returned"] = out["project_code"].map(sums["returned"]).fillna(0.0)
+    # sums per project and kind: pandas' grouped sum over integer keys (the same summation, row order kept)
+    mine = incl & (b.r_code >= 0)
+    amount = rows["amount"].to_numpy()
+    sums = np.zeros(b.n_codes * len(KINDS))
+    if mine.any():
+        g = pd.Series(amount[mine]).groupby(b.r_code[mine] * len(KINDS) + b.r_kind[mine]).sum()
+        sums[g.index.to_numpy()] = g.to_numpy()
+    sums = sums.reshape(-1, len(KINDS))
+    for i, k in enumerate(("balance", "used", "returned")):
+        out[k] = _lookup(sums[:, i], code, 0.0)
     out["paid"] = out["balance"] + out["used"] + out["returned"]
-    last_rate = by_proj.dropna(subset=["rate"]).sort_values("paid").groupby("project_code")["rate"].last()
-    out["recorded_rate"] = out["project_code"].map(last_rate)
-    out["claimed_exempt"] = out["project_code"].isin(set(by_proj.loc[by_proj["kind"] == "exempt", "project_code"]))
+    out["recorded_rate"] = _lookup(_last_rates(b, incl), code, np.nan)
+    exempt_rows = incl & (b.r_kind == KINDS.index("exempt"))
+    out["claimed_exempt"] = _lookup(_any_by(b.r_code, exempt_rows, b.n_codes), code, False)
     return _flag(out, r)
+
+
+def _any_by(key: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    """Per key number 0..n-1: whether any row with that key has `mask` (rows with key -1 ignored)."""
+    hit = np.zeros(n, dtype=bool)
+    hit[key[mask & (key >= 0)]] = True
+    return hit
+
+
+def _lookup(values: np.ndarray, key: np.ndarray, missing) -> np.ndarray:
+    """values[key] per row, `missing` where key is -1."""
+    if len(values) == 0:
+        return np.full(len(key), missing, dtype=values.dtype if missing is not None else object)
+    return np.where(key >= 0, values[np.clip(key, 0, None)], missing)
+
+
+def _last_rates(b: _Base, incl: np.ndarray) -> np.ndarray:
+    """Per project code number: the rate of its latest deposit row with a rate (by paid date), NaN if none.
+
+    The rows with a project code and a rate, sorted by paid date as pandas sorts them (the same rows in the
+    same order: ties keep pandas' order), last per project.
+    """
+    rate = b.rows["rate"].to_numpy()
+    m = incl & b.r_has_code & ~np.isnan(rate)
+    out = np.full(b.n_codes, np.nan)
+    if not m.any():
+        return out
+    order = pd.DataFrame({"paid": b.rows["paid"].to_numpy()[m]}).sort_values("paid").index.to_numpy()
+    key, val = b.r_code[m][order], rate[m][order]
+    mine = key >= 0
+    last = pd.Series(val[mine]).groupby(key[mine]).last()
+    out[last.index.to_numpy()] = last.to_numpy()
+    return out
 
 
 def prepare_inputs(data: LayerData, r: Rules) -> None:
@@ -145,55 +277,89 @@ def _projects(p: pd.DataFrame) -> pd.DataFrame:
 def _record_at(data: LayerData, codes: pd.Series, when: pd.Series, r: Rules) -> pd.DataFrame:
     """Per row: the employer `codes[i]`'s cases received before `when[i]`: n_cases, n_open, last_case.
 
-    Counted by binary search in each employer's cases sorted by time, not by joining every project
-    row to every case of its contractor (that join grew to tens of millions of rows at province scale:
-    105 s). A case received before `when` is open then unless it was closed by then; with
+    Counted by binary search in each employer's cases sorted by time (`_Record`, sorted once per read
+    of the frames), not by joining every project row to every case of its contractor (that join grew
+    to tens of millions of rows at province scale: 105 s).
+    """
+    record = _record_index(data, r)
+    if record is None:
+        return pd.DataFrame({"n_cases": 0, "n_open": 0, "last_case": pd.NaT}, index=codes.index)
+    n_cases, n_open, last = record.counts(record.employers.get_indexer(codes.astype(object)), when)
+    out = pd.DataFrame({"n_cases": n_cases, "n_open": n_open, "last_case": last}, index=codes.index)
+    return out.astype({"n_cases": int, "n_open": int})
+
+
+_SPAN = np.int64(10**10)  # seconds: an employer's times stay inside its own key range (years 1811-2128)
+
+
+def _seconds(s) -> np.ndarray:
+    return pd.to_datetime(pd.Series(s)).astype("datetime64[s]").astype("int64").to_numpy() + 5 * 10**9
+
+
+def _keys(e: np.ndarray, t: np.ndarray) -> np.ndarray:
+    return e.astype(np.int64) * _SPAN + t
+
+
+@dataclass
+class _Record:
+    """Every employer's cases as sorted keys (employer number, time in seconds), built once per read of the frames.
+
+    A case received before `when` is open then unless it was closed by then; with
     m = max(received + 1 s, closed_date) (dates are whole days), "received < when and closed_date <= when"
     is "m <= when", so n_open = n_cases - closed-by-status-only - #(m <= when).
     """
+
+    employers: pd.Index  # employer credit codes with a dated case; position = employer number
+    received: np.ndarray  # keys (employer, received) sorted
+    received_at: np.ndarray  # the received dates in that order
+    by_status: np.ndarray  # keys (employer, received) of cases closed by status only, sorted
+    closed: np.ndarray  # keys (employer, m) of cases with a closed date, sorted
+
+    def counts(self, emp: np.ndarray, when: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """n_cases, n_open, last_case (datetime64, NaT without a case) per row of employer number `emp` (-1: none)."""
+        q = _keys(emp, _seconds(pd.Series(np.asarray(when))))
+        lo = _keys(emp, np.zeros(len(q), dtype=np.int64))
+        before = np.searchsorted(self.received, q, side="left")
+        n_cases = before - np.searchsorted(self.received, lo, side="left")
+
+        def count(k: np.ndarray, side: str) -> np.ndarray:
+            return np.searchsorted(k, q, side=side) - np.searchsorted(k, lo, side="left")
+
+        n_open = n_cases - count(self.by_status, "left") - count(self.closed, "right")
+        valid = emp >= 0
+        last = pd.Series(self.received_at[np.clip(before - 1, 0, None)]).where(pd.Series((n_cases > 0) & valid))
+        return (np.where(valid, n_cases, 0), np.where(valid, n_open, 0), pd.to_datetime(last.to_numpy()))
+
+
+def _record_index(data: LayerData, r: Rules) -> _Record | None:
+    """The employers' cases (case links of type employer, with a received date) as a `_Record`; None without any."""
+    return derived(data, ("cases", "enterprises", "projects"), ("deposits.record", tuple(r.case_closed_statuses)),
+                   lambda: _make_record(data, r))
+
+
+def _make_record(data: LayerData, r: Rules) -> _Record | None:
     links = case_links(data)
     links = links[links["entity_type"] == "employer"].drop_duplicates(["case_no", "entity_id"])
     c = data.cases
-    empty = pd.DataFrame({"n_cases": 0, "n_open": 0, "last_case": pd.NaT}, index=codes.index)
     if links.empty or c is None or c.empty:
-        return empty
+        return None
     norm = cases(data).drop_duplicates("case_no")
     cs = links[["case_no", "entity_id"]].merge(pd.DataFrame({
         "case_no": norm["case_no"], "received": norm["received"], "closed_date": norm["closed_date"],
         "closed_flag": norm["status"].isin(r.case_closed_statuses).fillna(False).astype(bool)}), on="case_no")
     cs = cs[cs["received"].notna()]
-    emp, _ = pd.factorize(pd.concat([cs["entity_id"], codes.astype(object)], ignore_index=True), use_na_sentinel=True)
-    case_emp, row_emp = emp[: len(cs)], emp[len(cs):]
-    span = np.int64(10**10)  # seconds: an employer's times stay inside its own key range (years 1811-2128)
-
-    def seconds(s) -> np.ndarray:
-        return (pd.to_datetime(pd.Series(s)).astype("datetime64[s]").astype("int64").to_numpy() + 5 * 10**9)
-
-    def keys(e: np.ndarray, t: np.ndarray) -> np.ndarray:
-        return e.astype(np.int64) * span + t
-
-    rec = seconds(cs["received"].to_numpy())
-    w = seconds(pd.Series(when.to_numpy()))
-    q = keys(row_emp, w)
-    lo = keys(row_emp, np.zeros(len(w), dtype=np.int64))
-    valid = row_emp >= 0
-
-    def count_before(mask: np.ndarray, t: np.ndarray, side: str) -> np.ndarray:
-        k = np.sort(keys(case_emp[mask], t[mask]))
-        return np.searchsorted(k, q, side=side) - np.searchsorted(k, lo, side="left")
-
-    n_cases = count_before(np.ones(len(cs), dtype=bool), rec, "left")
+    if cs.empty:
+        return None
+    emp, employers = pd.factorize(cs["entity_id"].astype(object), use_na_sentinel=True)
+    rec = _seconds(cs["received"].to_numpy())
     by_status = (cs["closed_date"].isna() & cs["closed_flag"]).to_numpy()
     dated = cs["closed_date"].notna().to_numpy()
-    m = np.maximum(rec + 1, seconds(cs["closed_date"].fillna(cs["received"]).to_numpy()))
-    n_open = n_cases - count_before(by_status, rec, "left") - count_before(dated, m, "right")
-    order = np.argsort(keys(case_emp, rec), kind="stable")
-    sorted_keys, sorted_rec = keys(case_emp, rec)[order], cs["received"].to_numpy()[order]
-    pos = np.searchsorted(sorted_keys, q, side="left") - 1
-    last = pd.Series(sorted_rec[np.clip(pos, 0, None)]).where(pd.Series((n_cases > 0) & valid))
-    out = pd.DataFrame({"n_cases": np.where(valid, n_cases, 0), "n_open": np.where(valid, n_open, 0),
-                        "last_case": pd.to_datetime(last.to_numpy())}, index=codes.index)
-    return out.astype({"n_cases": int, "n_open": int})
+    m = np.maximum(rec + 1, _seconds(cs["closed_date"].fillna(cs["received"]).to_numpy()))
+    keys = _keys(emp, rec)
+    order = np.argsort(keys, kind="stable")
+    return _Record(employers=pd.Index(employers, dtype=object), received=keys[order],
+                   received_at=cs["received"].to_numpy()[order], by_status=np.sort(keys[by_status]),
+                   closed=np.sort(_keys(emp[dated], m[dated])))
 
 
 def _flag(out: pd.DataFrame, r: Rules) -> pd.DataFrame:
@@ -206,6 +372,18 @@ def _flag(out: pd.DataFrame, r: Rules) -> pd.DataFrame:
     over = known & (out["paid"] > req + tol + 1e-9)
     unjust = out["claimed_exempt"] & (out["rule"] != "exempt")
     mismatch = out["recorded_rate"].notna() & ((out["recorded_rate"] - out["rate"]).abs() > 1e-6)
+    # the texts only for the rows with something to say (formatting every row's amounts cost seconds at province)
+    some = (out["short"] | over | out["low_balance"] | unjust | mismatch).to_numpy()
+    flags = np.full(len(out), "", dtype=object)
+    if some.any():
+        flags[some] = _texts(out[some], known[some], over[some], unjust[some], mismatch[some]).to_numpy()
+    out["flags"] = pd.Series(flags, index=out.index).astype(str) if len(out) else pd.Series(dtype=str)
+    out["differs"] = out["short"] | over | unjust | mismatch
+    return out
+
+
+def _texts(out: pd.DataFrame, known: pd.Series, over: pd.Series, unjust: pd.Series, mismatch: pd.Series) -> pd.Series:
+    """The Chinese flags of the rows given (joined with "；")."""
     fmt = lambda s: s.round(2).astype("string").str.replace(r"\.0$", "", regex=True)  # noqa: E731
     parts = pd.DataFrame({
         "short": np.where(out["short"] & known, "少缴：实缴" + fmt(out["paid"]) + "万元，应缴" + fmt(out["required"]) + "万元",
@@ -216,9 +394,7 @@ def _flag(out: pd.DataFrame, r: Rules) -> pd.DataFrame:
         "mismatch": np.where(mismatch, "登记比例" + fmt(out["recorded_rate"] * 100) + "%，规则比例"
                              + fmt(out["rate"] * 100) + "%", ""),
     }, index=out.index).fillna("")
-    out["flags"] = _joined(parts, "；") if len(out) else pd.Series(dtype=str)
-    out["differs"] = out["short"] | over | unjust | mismatch
-    return out
+    return _joined(parts, "；")
 
 
 def _joined(parts: pd.DataFrame, sep: str) -> pd.Series:
