@@ -61,7 +61,7 @@ def run(scale: str, backend: str, n_projects: int, cache_dir: str | None = None)
     from geodata.store import open_store
     from layers import registry
 
-    os.environ["WAGEMAP_CACHE_DIR"] = cache_dir or tempfile.mkdtemp(prefix="wagemap-bench-warm-")
+    cache_dir = os.environ["WAGEMAP_CACHE_DIR"] = cache_dir or tempfile.mkdtemp(prefix="wagemap-bench-warm-")
     url = common.store_url(scale, backend)
     la0 = common.loadavg()
     a = create_app(store=open_store(url), settings=load_settings(db=url))
@@ -72,6 +72,7 @@ def run(scale: str, backend: str, n_projects: int, cache_dir: str | None = None)
     peak = peak_mb()
     gc.collect()
     rss_after = rss_mb()
+    disk_mb = sum(f.stat().st_size for f in Path(cache_dir).rglob("*") if f.is_file()) / 2**20
     b = create_app(store=open_store(url), settings=load_settings(db=url))
     times: dict[str, list[float]] = {}
     cpus: dict[str, list[float]] = {}
@@ -130,7 +131,8 @@ def run(scale: str, backend: str, n_projects: int, cache_dir: str | None = None)
     top = sorted(r.get("layers", {}).items(), key=lambda x: -x[1][1])[:8]
     lines = [f"**{scale} / {backend}** (load average {la0} → {common.loadavg()}; target p95 ≤ {target} ms)", "",
              f"Worker A, warm-up: {r['views']} views in {r['seconds']:.1f} s wall, {cpu:.1f} s CPU; RSS {rss0:,.0f} MB "
-             f"at start, peak {peak:,.0f} MB, {rss_after:,.0f} MB after releasing {r['released']} cached frames"
+             f"at start, peak {peak:,.0f} MB, {rss_after:,.0f} MB after releasing {r['released']} cached frames; "
+             f"{r.get('windows', 0)} earlier end months warmed too; shared cache {disk_mb:,.0f} MB on disk"
              + ("; " + ", ".join(f"{k} {w:.1f} s / {c:.1f} s CPU" for k, (w, c) in r.get("phases", {}).items()))
              + ".", "",
              "Citywide layers by CPU (wall / CPU s; a layer that first needs a kind of rows reads them): "

@@ -50,7 +50,8 @@ def run(scale: str, backend: str, back: int, only: list[str] | None, township: b
         first = _timed(lambda: S.overview_head(None, registry.DEFAULT, frm, to))
         ms = S.months(None)
         lines += [f"- rows of every kind read: {read[0] / 1000:.1f} s wall / {read[1] / 1000:.1f} s CPU",
-                  f"- default window {frm}..{to}, first layer ({registry.DEFAULT}): {first[0]:,.0f} ms wall / {first[1]:,.0f} ms CPU",
+                  f"- default window {frm}..{to}, first layer ({registry.DEFAULT}): "
+                  f"{first[0]:,.0f} ms wall / {first[1]:,.0f} ms CPU",
                   ""]
         tw = None
         if township:
@@ -64,12 +65,12 @@ def run(scale: str, backend: str, back: int, only: list[str] | None, township: b
             wfrm = S.month_window(None, None, wto)[0]
             tot = [0.0, 0.0]
             for k in keys:
-                w, c = _timed(lambda k=k: S.overview_head(None, k, wfrm, wto))
+                w, c = _timed(lambda k=k, a=wfrm, b=wto: S.overview_head(None, k, a, b))
                 tot[0] += w
                 tot[1] += c
                 rows[k].append(f"{w:,.0f} / {c:,.0f}")
             if tw is not None:
-                w, c = _timed(lambda: S.township_view(None, tw, wfrm, wto, mask_pii=True))
+                w, c = _timed(lambda a=wfrm, b=wto: S.township_view(None, tw, a, b, mask_pii=True))
                 rows.setdefault(f"township page {tw}", []).append(f"{w:,.0f} / {c:,.0f}")
                 tot[0] += w
                 tot[1] += c

@@ -11,7 +11,11 @@ non-emergency roles) with the default layer and its map frame; and the same two 
 township official's own scope (their cache keys differ: the scope is part of the key); then every
 other layer on every township page, so a township page's indicator switch is a hit too (each township
 window filters what the citywide pass computed: warnings, risk scores and assessment are evaluated once
-per read of the frames; province ≈ 2.5 s CPU per township, benchmarks/RESULTS.md). The views go
+per read of the frames; province ≈ 2.5 s CPU per township, benchmarks/RESULTS.md). Then the windows a
+month change asks for: the `settings.warm_windows` earlier end months (every layer citywide, every township
+page), newest first. (A change of the start month alone is not warmed: it shares the end month's status and
+warnings with the default window, which the worker that built them holds in memory; every start month
+at every layer was 1.1 s CPU per month at city and hundreds of MB of tables in the shared cache.) The views go
 to the shared cache (settings.cache_dir), so of all gunicorn workers on the host only the one that
 claims a data version builds it; the others answer from the shared cache. Afterwards the worker
 releases the rows it read when they exceed settings.resident_max_rows (province scale). It then
@@ -98,9 +102,25 @@ def warm(app) -> dict:
                     _map(None, key, frm, to, township=code)
                     grid += 1
         phase("township × layer")
+        extra = earlier_windows(services.months(None), frm, to, services.settings().warm_windows)
+        for wfrm, wto in extra:  # what a change of the end month asks for: each needs its own month's status
+            _keep_rows()
+            for key in registry.LAYERS:
+                _map(None, key, wfrm, wto)
+            for code in services.township_names(None):
+                services.township_view(None, code, wfrm, wto, mask_pii=True)
+                _map(None, registry.DEFAULT, wfrm, wto, township=code)
+        phase("earlier windows")
         released = services.release_rows()
     return {"views": n, "seconds": round(time.perf_counter() - t0, 1), "version": version, "released": released,
-            "phases": phases, "layers": layers, "township_layers": grid}
+            "phases": phases, "layers": layers, "township_layers": grid, "windows": len(extra)}
+
+
+def earlier_windows(months: list[str], frm: str, to: str, n: int) -> list[tuple[str, str]]:
+    """The windows a user reaches from the default one (frm..to) by choosing an earlier end month, newest first:
+    (frm, m) for the `n` data months before `to` (a month before `frm` gives m..frm, as the page's month_window does)."""
+    earlier = [m for m in months if m < to][::-1][:n]
+    return [(min(frm, m), max(frm, m)) for m in earlier]
 
 
 def _keep_rows() -> None:

@@ -107,6 +107,7 @@ class Settings(BaseSettings):
     max_points_per_layer: int = Field(5000, ge=100)
     cache_dir: str = Field("var/cache", description="视图缓存目录（同一主机上的服务进程共享；为空则只用进程内缓存）")
     resident_max_rows: int = Field(2_000_000, ge=0, description="预热后进程内最多保留的原始行数（超过则释放，需要时再读）")
+    warm_windows: int = Field(12, ge=0, description="预热：默认月份窗口之外，再预热多少个更早的截止月份（全市各图层与各乡镇页）")
     login_max_failures: int = Field(5, ge=1, description="连续登录失败多少次后锁定账户")
     login_lockout_minutes: int = Field(15, ge=1, description="账户锁定分钟数")
     cookie_secure: bool = Field(False, description="会话 Cookie 仅经 HTTPS 发送（以 HTTPS 提供服务时打开）")

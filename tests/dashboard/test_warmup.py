@@ -9,12 +9,14 @@ from dashboard import cache, services, warmup
 from geodata.settings import load_settings
 from layers import registry
 
+WINDOWS = 2  # earlier end months the tests warm (the default, 12, only makes them slower)
+
 
 @pytest.fixture
 def app(small_store):
     from dashboard.app import create_app
 
-    return create_app(store=small_store, settings=load_settings(db=small_store.url))
+    return create_app(store=small_store, settings=load_settings(db=small_store.url, warm_windows=WINDOWS))
 
 
 def test_warm_builds_every_layer_and_every_township(app, small_store, monkeypatch):
@@ -34,7 +36,7 @@ def test_warm_builds_every_layer_and_every_township(app, small_store, monkeypatc
         monkeypatch.setattr(layer, "build", lambda d, f, k=layer.key: builds.append(k))
     monkeypatch.setattr(services.gaps, "worklist", lambda *a, **k: builds.append("worklist"))
     monkeypatch.setattr(services, "_point_trace", lambda *a, **k: builds.append("points"))
-    two = create_app(store=small_store, settings=load_settings(db=small_store.url))
+    two = create_app(store=small_store, settings=load_settings(db=small_store.url, warm_windows=WINDOWS))
     with two.server.app_context():
         frm, to = services.month_window(None, None, None)
         for key in registry.LAYERS:
@@ -54,6 +56,43 @@ def test_warm_builds_every_layer_and_every_township(app, small_store, monkeypatc
             services.township_view([code], code, sf, st, mask_pii=True)
             services.overview_map([code], registry.DEFAULT, sf, st, township=code)
     assert builds == []
+
+
+def test_earlier_end_months_are_warmed_too(app, small_store, monkeypatch):
+    """A change of the end month is a hit for the `warm_windows` months before the latest: every layer citywide and
+    every township page, as the page asks for them (the start month kept, month_window's order)."""
+    from dashboard.app import create_app
+
+    r = warmup.warm(app)
+    with app.server.app_context():
+        months = services.months(None)
+        frm, to = services.month_window(None, None, None)
+        names = services.township_names(None)
+    windows = warmup.earlier_windows(months, frm, to, WINDOWS)
+    assert r["windows"] == len(windows) == WINDOWS and windows[0] == (frm, months[-2])
+    builds = []
+    for layer in registry.LAYERS.values():
+        monkeypatch.setattr(layer, "build", lambda d, f, k=layer.key: builds.append(k))
+    monkeypatch.setattr(services.gaps, "worklist", lambda *a, **k: builds.append("worklist"))
+    two = create_app(store=small_store, settings=load_settings(db=small_store.url, warm_windows=WINDOWS))
+    with two.server.app_context():
+        for end in [m for m in months if m < to][::-1][:WINDOWS]:
+            wfrm, wto = services.month_window(None, frm, end)  # what the page makes of (kept start, new end)
+            assert (wfrm, wto) in windows
+            for key in registry.LAYERS:
+                assert services.overview_head(None, key, wfrm, wto)["key"] == key
+            for code in names:
+                assert services.township_view(None, code, wfrm, wto, mask_pii=True)["code"] == code
+                services.overview_map(None, registry.DEFAULT, wfrm, wto, township=code)
+    assert builds == []
+
+
+def test_earlier_windows_are_newest_first_and_ordered_like_the_page():
+    months = ["2025-01", "2025-02", "2025-03", "2025-04", "2025-05"]
+    assert warmup.earlier_windows(months, "2025-03", "2025-05", 3) == [
+        ("2025-03", "2025-04"), ("2025-03", "2025-03"), ("2025-02", "2025-03")]  # an end before the start: swapped
+    assert warmup.earlier_windows(months, "2025-03", "2025-05", 0) == []
+    assert warmup.earlier_windows(months, "2025-01", "2025-01", 5) == []
 
 
 def test_a_switch_reads_no_point_set_or_table_the_browser_has(app, monkeypatch):
@@ -104,8 +143,8 @@ def test_views_are_shared_between_workers_and_rows_are_read_lazily(small_store, 
     answered from the shared cache by the other without building it; other rules never share it."""
     from dashboard.app import create_app
 
-    one = create_app(store=small_store, settings=load_settings(db=small_store.url))
-    two = create_app(store=small_store, settings=load_settings(db=small_store.url))
+    one = create_app(store=small_store, settings=load_settings(db=small_store.url, warm_windows=WINDOWS))
+    two = create_app(store=small_store, settings=load_settings(db=small_store.url, warm_windows=WINDOWS))
     other_rules = create_app(store=small_store, settings=load_settings(db=small_store.url, rules={"real_name_min": 0.5}))
     builds = []
     real_build = registry.get("arrears").build
@@ -133,9 +172,9 @@ def test_views_are_shared_between_workers_and_rows_are_read_lazily(small_store, 
 def test_rows_are_released_after_warming_only_above_the_limit(small_store):
     from dashboard.app import create_app
 
-    app = create_app(store=small_store, settings=load_settings(db=small_store.url))
+    app = create_app(store=small_store, settings=load_settings(db=small_store.url, warm_windows=WINDOWS))
     assert warmup.warm(app)["released"] == 0  # the small store is far below resident_max_rows
-    small = create_app(store=small_store, settings=load_settings(db=small_store.url, resident_max_rows=10))
+    small = create_app(store=small_store, settings=load_settings(db=small_store.url, resident_max_rows=10, warm_windows=WINDOWS))
     r = warmup.warm(small)
     assert r["township_layers"] == 19 * (len(registry.LAYERS) - 1)  # the grid is warmed before the rows are released
     with small.server.app_context():
@@ -147,12 +186,12 @@ def test_rows_are_released_after_warming_only_above_the_limit(small_store):
 def test_views_cached_by_other_code_are_not_read_back(small_store, monkeypatch):
     from dashboard.app import create_app
 
-    one = create_app(store=small_store, settings=load_settings(db=small_store.url))
+    one = create_app(store=small_store, settings=load_settings(db=small_store.url, warm_windows=WINDOWS))
     with one.server.app_context():
         frm, to = services.month_window(None, None, None)
         services.overview(None, "arrears", frm, to)
     monkeypatch.setattr(cache, "_CODE_VERSION", "another-release")  # a deploy of changed code, same cache dir
-    two = create_app(store=small_store, settings=load_settings(db=small_store.url))
+    two = create_app(store=small_store, settings=load_settings(db=small_store.url, warm_windows=WINDOWS))
     builds = []
     real_build = registry.get("arrears").build
     monkeypatch.setattr(registry.get("arrears"), "build", lambda d, f: builds.append(1) or real_build(d, f))
