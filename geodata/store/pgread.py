@@ -12,6 +12,12 @@ other read; values go in as psycopg parameters (bound client-side for COPY), nev
 The frame matches `pandas.read_sql`'s: str columns, datetime.date objects for DATE, datetime64[us] for
 TIMESTAMP, float64 for floats and for integers with NULLs, bool for booleans, '' kept apart from NULL,
 object dtype holding None for a column without any value.
+
+Row order: the table's physical order, the same on every read of one data version. A bulk read turns
+off `synchronize_seqscans` for its transaction: with it on (the default), a sequential scan of a table
+larger than a quarter of shared_buffers that starts while another is running joins it midway and
+returns the rows rotated, so two gunicorn workers (or two cache builds) could see the rows in different
+orders, and a layer that caps its points "first N after a stable sort" would keep different points.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ def read_frame(conn: sa.Connection, query: sa.Select) -> pd.DataFrame:
     buf = io.BytesIO()
     cur = conn.connection.driver_connection.cursor()
     try:
+        cur.execute("SET LOCAL synchronize_seqscans = off")  # rows in physical order, every read (module docstring)
         with cur.copy(f"COPY ({compiled.string}) TO STDOUT WITH (FORMAT csv)", compiled.params) as cp:
             for block in cp:
                 buf.write(block)

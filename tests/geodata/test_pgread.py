@@ -49,3 +49,18 @@ def test_copy_read_keeps_row_level_security(pg_store):
     assert len(df) and set(df["township_code"]) == {QP}
     with pg_store.engine.begin() as conn:  # no scope set: nothing visible, and an empty frame, not an error
         assert read_frame(conn, q).empty
+
+
+def test_bulk_reads_are_not_rotated_by_synchronised_scans(pg_store):
+    """Rows come in the table's physical order on every read: synchronize_seqscans is off in the read's transaction
+    (a scan that joins another one midway would return the rows rotated; caps of 'first N' would then differ)."""
+    fill(pg_store)
+    q = sa.select(schema.projects.c.project_code)
+    with pg_store.begin() as conn:
+        assert conn.exec_driver_sql("SHOW synchronize_seqscans").scalar() == "on"  # the server's default
+        first = read_frame(conn, q)
+        assert conn.exec_driver_sql("SHOW synchronize_seqscans").scalar() == "off"  # for this transaction only
+        want = conn.exec_driver_sql("SELECT project_code FROM projects ORDER BY ctid").scalars().all()
+    assert first["project_code"].tolist() == want
+    with pg_store.begin() as conn:
+        assert conn.exec_driver_sql("SHOW synchronize_seqscans").scalar() == "on"
