@@ -247,3 +247,69 @@ def active_projects(projects: pd.DataFrame, data: LayerData, r: Rules, as_of: pd
     t = np.datetime64(as_of.to_datetime64(), "ns")
     return ~done & (np.isnat(start) | (start <= t))
 
+
+
+# ---- employers under joint punishment (十七)(二十六) ---------------------------------------------
+
+@dataclass
+class CreditHistory:
+    """The normalised credit rows (credit.credit_rows) split for a date lookup: the graded rows sorted by employer
+    and year, the blacklist rows sorted by employer and listing date (each sort stable, as credit.py sorts)."""
+
+    grades: pd.DataFrame  # credit_code, grade, year; effective date known
+    grade_code: np.ndarray  # per graded row: the employer (integer, in credit-code order)
+    grade_start: np.ndarray  # per employer: its first graded row
+    effective: np.ndarray  # per graded row, datetime64[ns], ascending within an employer
+    black: pd.DataFrame  # credit_code, listed
+    black_code: np.ndarray
+    listed: np.ndarray
+    delisted: np.ndarray
+
+
+def credit_history(data: LayerData, r: Rules) -> CreditHistory:
+    """Once per read of the credit rows and rules."""
+    from layers.credit import credit_rows
+
+    return derived(data, ("credit",), ("rule_history.credit", r.model_dump_json()),
+                   lambda: _credit_history(credit_rows(data, r)))
+
+
+def _credit_history(cr: pd.DataFrame) -> CreditHistory:
+    code_all = pd.factorize(cr["credit_code"], sort=True)[0] if len(cr) else np.empty(0, dtype=np.int64)
+    n = int(code_all.max()) + 1 if len(code_all) else 0
+    graded = np.flatnonzero((cr["grade"].notna() & cr["effective"].notna()).to_numpy(dtype=bool))
+    year = cr["year"].to_numpy(dtype=float, na_value=np.nan)[graded]
+    order = graded[np.lexsort((year, code_all[graded]))]
+    grade_code = code_all[order]
+    black = np.flatnonzero((cr["blacklisted"] & cr["listed"].notna()).to_numpy(dtype=bool))
+    listed = cr["listed"].to_numpy(dtype="datetime64[ns]")[black]
+    border = black[np.lexsort((listed, code_all[black]))]
+    return CreditHistory(
+        grades=cr[["credit_code", "grade", "year"]].take(order).reset_index(drop=True), grade_code=grade_code,
+        grade_start=np.searchsorted(grade_code, np.arange(n)),
+        effective=cr["effective"].to_numpy(dtype="datetime64[ns]")[order],
+        black=cr[["credit_code", "listed"]].take(border).reset_index(drop=True), black_code=code_all[border],
+        listed=cr["listed"].to_numpy(dtype="datetime64[ns]")[border],
+        delisted=cr["delisted"].to_numpy(dtype="datetime64[ns]")[border])
+
+
+def restricted_at(h: CreditHistory, as_of: pd.Timestamp, r: Rules) -> pd.DataFrame:
+    """= credit.restricted_as_of(data, as_of, r): credit_code, grade, grade_year, listed, blacklisted, why."""
+    t = np.datetime64(as_of.to_datetime64(), "ns")
+    # the grade in force: the last graded row already effective (a prefix of each employer's rows by year)
+    count = np.bincount(h.grade_code[h.effective <= t], minlength=len(h.grade_start))
+    has = np.flatnonzero(count > 0)
+    g = h.grades.take(h.grade_start[has] + count[has] - 1)
+    g = g[g["grade"].isin(r.guarantee_grades)].rename(columns={"year": "grade_year"})
+    # on the blacklist: the last listing on or before as_of and not yet delisted
+    on = np.flatnonzero((h.listed <= t) & (np.isnat(h.delisted) | (h.delisted > t)))
+    code = h.black_code[on]
+    on = on[np.append(code[1:] != code[:-1], True)] if len(on) else on
+    b = h.black.take(on)
+    out = pd.merge(g[["credit_code", "grade", "grade_year"]].reset_index(drop=True), b.reset_index(drop=True),
+                   on="credit_code", how="outer")
+    out["blacklisted"] = out["listed"].notna()
+    why_grade = ("诚信等级" + out["grade"].astype("string") + "（" + out["grade_year"].astype("string") + "年度）").fillna("")
+    why_black = (date_zh(out["listed"]) + "列入黑名单").fillna("")
+    out["why"] = (why_black + "；" + why_grade).str.strip("；")
+    return out.reset_index(drop=True)

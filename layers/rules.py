@@ -46,7 +46,6 @@ from layers.credit import (
     month_index,
     month_str,
     month_zh,
-    restricted_as_of,
     rules_of,
 )
 from layers.deposits import required_deposits
@@ -188,7 +187,18 @@ def _f(s: pd.Series | float, nd: int = 1) -> pd.Series | str:
     """Round and format numbers for evidence text (a scalar gives a str)."""
     if np.isscalar(s):
         return f"{round(float(s), nd):g}"
-    return pd.Series(s).round(nd).astype("string").str.replace(r"\.0$", "", regex=True)
+    r = pd.Series(s).round(nd)
+    if (len(r) < 64 or not isinstance(r.dtype, np.dtype)
+            or (r.dtype.kind == "f" and np.signbit(r.to_numpy()[r.to_numpy() == 0]).any())):
+        return _format(r)
+    # each distinct value formatted once (factorize keeps 0.0 and -0.0 together: those go the long way above)
+    codes, uniq = pd.factorize(r, use_na_sentinel=True)
+    txt = _format(pd.Series(np.asarray(uniq), dtype=r.dtype))
+    return pd.Series(txt.array.take(codes, allow_fill=True), index=r.index, name=r.name)
+
+
+def _format(r: pd.Series) -> pd.Series:
+    return r.astype("string").str.replace(r"\.0$", "", regex=True)
 
 
 def _pct(s: pd.Series) -> pd.Series:
@@ -305,7 +315,9 @@ def rule_payroll_below_min(ctx: Context) -> pd.DataFrame:
 
 def rule_guarantee_missing(ctx: Context) -> pd.DataFrame:
     """(十七)(二十六) blacklisted or C/D builder/contractor and no 工程款支付担保."""
-    bad = restricted_as_of(ctx.data, ctx.as_of, ctx.rules).set_index("credit_code")
+    # = credit.restricted_as_of(data, as_of), looked up in the credit history (rule_history)
+    bad = rule_history.restricted_at(rule_history.credit_history(ctx.data, ctx.rules), ctx.as_of,
+                                     ctx.rules).set_index("credit_code")
     if bad.empty:
         return pd.DataFrame(columns=COLUMNS)
     p = ctx.projects
@@ -550,26 +562,33 @@ RULE_KINDS = ("projects", "compliance", "deposits", "cases", "enterprises", "cre
 
 def _warnings(data: LayerData, filters: Filters | None, rules: Rules) -> pd.DataFrame:
     ctx = context(data, filters, rules)
-    out = _every_warning(ctx)
-    if filters is not None and filters.township:
-        out = out[out["township_code"] == filters.township]
-    order = out["severity"].map(SEVERITY_RANK)
-    return out.assign(_o=order).sort_values(["_o", "township_code", "entity_id",
-                                             "rule"]).drop(columns="_o").reset_index(drop=True)
+    out = _sorted_warnings(ctx)
+    if filters is not None and filters.township:  # a stable sort: the township's rows keep their order
+        out = out[(out["township_code"] == filters.township).fillna(False).to_numpy(dtype=bool)].reset_index(drop=True)
+    return out
+
+
+def _sorted_warnings(ctx: Context) -> pd.DataFrame:
+    """Every warning, red first, then by township, entity and rule (once per read of the frames and month; do not modify)."""
+    def build() -> pd.DataFrame:
+        out = _every_warning(ctx)
+        order = out["severity"].map(SEVERITY_RANK)
+        return out.assign(_o=order).sort_values(["_o", "township_code", "entity_id",
+                                                 "rule"]).drop(columns="_o").reset_index(drop=True)
+
+    key = ("rules.sorted_warnings", ctx.month, str(ctx.as_of), ctx.rules.model_dump_json())
+    return derived(ctx.data, RULE_KINDS, key, build)
 
 
 def _every_warning(ctx: Context) -> pd.DataFrame:
-    """Every check over the whole scope for the context's month, as-of date and rules (do not modify).
+    """Every check over the whole scope for the context's month, as-of date and rules.
 
     The checks read the context and per-frame memos only, never the township filter, so every window
-    of the same frames (the overview and each township page) shares one evaluation and filters it.
+    of the same frames (the overview and each township page) shares one evaluation (`_sorted_warnings`)
+    and filters it.
     """
-    def build() -> pd.DataFrame:
-        frames = [f for f in (check(ctx) for check in CHECKS) if not f.empty]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
-
-    key = ("rules.every_warning", ctx.month, str(ctx.as_of), ctx.rules.model_dump_json())
-    return derived(ctx.data, RULE_KINDS, key, build)
+    frames = [f for f in (check(ctx) for check in CHECKS) if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
 
 
 def filter_warnings(w: pd.DataFrame, township: str | None = None, rules: list[str] | None = None,

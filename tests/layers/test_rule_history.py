@@ -93,3 +93,45 @@ def test_repeated_project_codes_fall_back_to_the_join():
     d = make([project("P"), project("P", name="另一个")], reports=[report("P")])
     assert rule_history.report_index(d, rules._projects(d), rules._reports(d)) is None
     assert len(rules.context(d, Filters(month_to="2024-06")).comp) == 2  # the join: one row per project row
+
+
+def test_restricted_from_the_credit_history_equal_restricted_as_of():
+    from layers import credit
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(30):
+        code = f"91410183000000{i:04d}"
+        for year in rng.choice([2021, 2022, 2023, 2024, 2025], size=int(rng.integers(1, 5))):
+            black = bool(rng.random() < 0.3)
+            listed = None
+            if black and rng.random() < 0.8:  # blacklisted without a date: listed when the grade takes effect
+                listed = pd.Timestamp(f"{year}-01-01") + pd.Timedelta(days=int(rng.integers(0, 500)))
+            rows.append(dict(credit_code=code.lower() if i % 5 == 0 else code, year=int(year),
+                             grade=rng.choice(["A", "B", "c", "D", None]), blacklisted=black, listed_date=listed,
+                             delisted_date=listed + pd.Timedelta(days=200) if listed is not None and rng.random() < 0.5 else None,
+                             reason="拖欠"))
+    r = Rules()
+    d = make([], credit=rows)
+    h = rule_history.credit_history(d, r)
+    for as_of in ["2020-12-31", "2021-06-01", "2022-05-31", "2023-07-15", "2024-06-30", "2026-01-01"]:
+        t = pd.Timestamp(as_of)
+        fast = rule_history.restricted_at(h, t, r)
+        slow = credit._restricted(make([], credit=rows), t, r)
+        pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    assert rule_history.restricted_at(h, pd.Timestamp("2024-06-30"), r)["blacklisted"].any()
+    empty = make([])
+    assert rule_history.restricted_at(rule_history.credit_history(empty, r), pd.Timestamp("2024-06-30"), r).empty
+
+
+@pytest.mark.parametrize("dtype", ["float", "int"])
+def test_numbers_in_evidence_are_formatted_as_one_by_one(dtype):
+    rng = np.random.default_rng(5)
+    x = pd.Series(rng.normal(0, 100, 3000).astype(dtype), index=rng.permutation(3000), name="v")
+    if dtype == "float":
+        x.iloc[:40] = np.nan
+        x.iloc[40:50] = 0.0
+        x.iloc[50:55] = -0.04  # rounds to -0.0
+    for nd in (0, 1, 2):
+        pd.testing.assert_series_equal(rules._f(x, nd), rules._format(x.round(nd)), check_exact=True)
+    assert list(rules._f(pd.Series([1.04, 2.5, np.nan, 3.0] * 20), 1)[:4]) == ["1", "2.5", pd.NA, "3"]
