@@ -11,7 +11,8 @@ non-emergency roles) with the default layer and its map frame; and the same two 
 township official's own scope (their cache keys differ: the scope is part of the key); then every
 other layer on every township page, so a township page's indicator switch is a hit too (each township
 window filters what the citywide pass computed: warnings, risk scores and assessment are evaluated once
-per read of the frames; province ≈ 2.5 s CPU per township, benchmarks/RESULTS.md). Then the windows a
+per read of the frames; province ≈ 2.5 s CPU per township, benchmarks/RESULTS.md), and every other layer
+on each official's own overview and township page. Then the windows a
 month change asks for: the `settings.warm_windows` earlier end months (every layer citywide, every township
 page), newest first. (A change of the start month alone is not warmed: it shares the end month's status and
 warnings with the default window, which the worker that built them holds in memory; every start month
@@ -102,6 +103,17 @@ def warm(app) -> dict:
                     _map(None, key, frm, to, township=code)
                     grid += 1
         phase("township × layer")
+        for code in services.township_names(None):  # an official's indicator switch, on their overview and township page
+            scope = [code]
+            if not services.has_data(scope):
+                continue
+            sfrm, sto = services.month_window(scope, None, None)
+            for key in registry.LAYERS:
+                if key != registry.DEFAULT:
+                    _map(scope, key, sfrm, sto)
+                    _map(scope, key, sfrm, sto, township=code)
+                    grid += 2
+        phase("officials × layer")
         extra = earlier_windows(services.months(None), frm, to, services.settings().warm_windows)
         for wfrm, wto in extra:  # what a change of the end month asks for: each needs its own month's status
             _keep_rows()

@@ -30,7 +30,7 @@ def test_warm_builds_every_layer_and_every_township(app, small_store, monkeypatc
         names = services.township_names(None)
         with_data = [c for c in names if services.has_data([c])]
     assert r["views"] == len(registry.LAYERS) + 19 + len(with_data) and len(names) == 19
-    assert r["township_layers"] == 19 * (len(registry.LAYERS) - 1)  # small data stays resident: the whole grid
+    assert r["township_layers"] == (19 + 2 * len(with_data)) * (len(registry.LAYERS) - 1)  # the whole grid
     builds = []
     for layer in registry.LAYERS.values():
         monkeypatch.setattr(layer, "build", lambda d, f, k=layer.key: builds.append(k))
@@ -55,6 +55,9 @@ def test_warm_builds_every_layer_and_every_township(app, small_store, monkeypatc
             services.overview_map([code], registry.DEFAULT, sf, st)
             services.township_view([code], code, sf, st, mask_pii=True)
             services.overview_map([code], registry.DEFAULT, sf, st, township=code)
+            for key in registry.LAYERS:  # the official's indicator switch, on the overview and the township page
+                services.overview_points(services.overview_head([code], key, sf, st), services.POINT_ORDER)
+                services.overview_points(services.overview_head([code], key, sf, st, township=code), services.POINT_ORDER)
     assert builds == []
 
 
