@@ -11,13 +11,15 @@ date, or status 结案 without a date. "Amount owed" = 欠薪金额 − 追回�
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from geodata.settings import get_settings
 from layers import mapfig
-from layers.base import Filters, LayerData, LayerResult, LegendItem, derived, of_frame
+from layers.base import DERIVED, Filters, LayerData, LayerResult, LegendItem, derived, memo, of_frame
 from layers.palettes import CLOSED_STATUS, OPEN_STATUSES, STATUS_COLORS, amount_classes, status_color
 from layers.units import (
     as_dates,
@@ -55,22 +57,77 @@ def case_state(data: LayerData, filters: Filters | None = None) -> pd.DataFrame:
 def _case_state(data: LayerData, filters: Filters) -> pd.DataFrame:
     ref = ref_date(filters)
     start = month_start(month_range(filters)[0])  # month_from, default the 12 months up to the reference month
-    out = derived(data, ("cases",), ("arrears.cases",), lambda: _normalised(data.cases))
-    keep = out["received"].notna() & (out["received"] <= ref) & out["case_no"].notna()
-    if filters.township:
-        keep &= (out["township_code"] == filters.township).fillna(False)
-    out = out[keep].drop_duplicates("case_no").reset_index(drop=True)
+    base, rows = memo(data, ("cases.at", ref, filters.township), lambda: _state_at(data, ref, filters.township))
+    out = base.copy(deep=False)  # the columns of the window's range and the links are added to this copy only
+    closed = ~out["open"]
+    out["new_in_range"] = out["received"] >= start
+    out["closed_in_range"] = closed & (out["closed_at"] >= start)
+    c = _cases_of(data)
+    out["link"] = pd.Series(_filled(c, "link", rows, lambda r: (_links(c.norm.iloc[r]).to_numpy(dtype=object),))[0],
+                            index=out.index, dtype=object) if len(rows) else _links(out)
+    out.attrs["ref_date"] = ref.strftime("%Y-%m-%d")
+    out.__dict__.setdefault(DERIVED, {})[("arrears.rows",)] = (c, rows)  # where each row comes from (case_points)
+    return out
+
+
+def _state_at(data: LayerData, ref: pd.Timestamp, township: str | None) -> tuple[pd.DataFrame, np.ndarray]:
+    """The cases at the reference date (not yet the range columns and links) and their rows in the normalised cases.
+
+    Shared by every month range ending at the same date (the trend asks for the default range).
+    """
+    c = _cases_of(data)
+    rows = c.by_township.get(township, np.array([], dtype=np.int64)) if township else c.dated
+    rows = rows[(c.norm["received"].iloc[rows] <= ref).to_numpy()]
+    rows = rows[~pd.Series(c.number[rows]).duplicated().to_numpy()]  # a case number twice: its first row
+    out = c.norm.iloc[rows].reset_index(drop=True)
     closed = (out["closed"] <= ref) | (out["closed"].isna() & out["status"].eq(CLOSED_STATUS).fillna(False))
     out["open"] = ~closed
     out["closed_at"] = out["closed"].where(closed, pd.NaT).fillna(out["received"].where(closed))
     shown = out["status"].where(out["status"].isin([*OPEN_STATUSES, CLOSED_STATUS]).fillna(False), "在办")
     out["shown_status"] = shown.where(~(out["open"] & shown.eq(CLOSED_STATUS)), "在办")
     out["owed"] = (out["amount"] - out["recovered"]).clip(lower=0.0).where(out["open"], 0.0)
-    out["new_in_range"] = out["received"] >= start
-    out["closed_in_range"] = closed & (out["closed_at"] >= start)
-    out["link"] = _links(out)
-    out.attrs["ref_date"] = ref.strftime("%Y-%m-%d")
-    return out
+    return out, rows
+
+
+@dataclass
+class _Cases:
+    """Every case normalised, with what does not depend on the date: the number of its case_no, the rows
+    that can be counted (received date and case number known) in all and by township, and per-row texts
+    (link, point label parts) made on first use of each row and kept for the other windows.
+
+    Texts are pure functions of the row: two threads filling the same rows write the same values.
+    """
+
+    norm: pd.DataFrame
+    number: np.ndarray
+    dated: np.ndarray
+    by_township: dict
+    texts: dict = field(default_factory=dict)  # name -> (done per row, one object array per part)
+
+
+def _cases_of(data: LayerData) -> _Cases:
+    return derived(data, ("cases",), ("arrears.case_keys",), lambda: _make_cases(data))
+
+
+def _make_cases(data: LayerData) -> _Cases:
+    norm = derived(data, ("cases",), ("arrears.cases",), lambda: _normalised(data.cases))
+    number = pd.factorize(norm["case_no"].astype(object), use_na_sentinel=True)[0]
+    dated = np.flatnonzero((norm["received"].notna() & norm["case_no"].notna()).to_numpy(dtype=bool))
+    towns = norm["township_code"].to_numpy()[dated]
+    by_township = {str(k): dated[v] for k, v in pd.Series(towns).groupby(towns, sort=False).indices.items()}
+    return _Cases(norm=norm, number=number, dated=dated, by_township=by_township)
+
+
+def _filled(c: _Cases, name: str, rows: np.ndarray, make: Callable[[np.ndarray], tuple]) -> list[np.ndarray]:
+    """The parts of text `name` at `rows`; `make(rows)` (a tuple: one array per part) runs for the rows not made yet."""
+    n = len(c.norm)
+    done, parts = c.texts.setdefault(name, (np.zeros(n, dtype=bool), {}))
+    todo = np.unique(rows[~done[rows]])
+    if len(todo):
+        for i, values in enumerate(make(todo)):
+            parts.setdefault(i, np.full(n, None, dtype=object))[todo] = values
+        done[todo] = True  # after the values
+    return [parts[i][rows] for i in sorted(parts)]
 
 
 def _normalised(cases: pd.DataFrame | None) -> pd.DataFrame:
@@ -173,14 +230,34 @@ def case_points(cs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     return of_frame(cs, ("case_points", get_settings().max_points_per_layer), lambda: _case_points(cs))
 
 
-def _case_points(cs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    c = cs[(cs["open"] | cs["closed_in_range"]) & cs["lon"].notna() & cs["lat"].notna()]
+def _label_parts(c: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """A case point's label before and after its status (which depends on the date); `c` not empty."""
     esc = lambda s: s.fillna("").astype(str).map(html.escape)  # noqa: E731
-    label = ("<b>案件 " + esc(c["case_no"]) + "</b><br>" + esc(c["employer_name"]) + "<br>状态：" + c["shown_status"]
-             + "<br>欠薪金额：" + c["amount"].map(lambda v: f"{v:,.1f}万元")
-             + "（未追回" + (c["amount"] - c["recovered"]).clip(lower=0).map(lambda v: f"{v:,.1f}万元") + "）"
-             + "<br>涉及人数：" + c["workers"].round().astype(int).astype(str) + "人"
-             + "<br>受理日期：" + fmt_dates(c["received"]))
+    head = "<b>案件 " + esc(c["case_no"]) + "</b><br>" + esc(c["employer_name"]) + "<br>状态："
+    tail = ("<br>欠薪金额：" + c["amount"].map(lambda v: f"{v:,.1f}万元")
+            + "（未追回" + (c["amount"] - c["recovered"]).clip(lower=0).map(lambda v: f"{v:,.1f}万元") + "）"
+            + "<br>涉及人数：" + c["workers"].round().astype(int).astype(str) + "人"
+            + "<br>受理日期：" + fmt_dates(c["received"]))
+    return head, tail
+
+
+def _case_points(cs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    drawn = ((cs["open"] | cs["closed_in_range"]) & cs["lon"].notna() & cs["lat"].notna()).to_numpy()
+    c = cs[drawn]
+    made = cs.__dict__.get(DERIVED, {}).get(("arrears.rows",))
+    if made is not None and len(c):  # from case_state: the label parts of each case are made once for every window
+        cases, rows = made
+        head, tail = _filled(cases, "label", rows[drawn],
+                             lambda r: tuple(s.to_numpy(dtype=object) for s in _label_parts(cases.norm.iloc[r])))
+        label = (pd.Series(head, index=c.index, dtype=object) + c["shown_status"].astype(object)
+                 + pd.Series(tail, index=c.index, dtype=object)).astype(str)
+    else:
+        esc = lambda s: s.fillna("").astype(str).map(html.escape)  # noqa: E731
+        label = ("<b>案件 " + esc(c["case_no"]) + "</b><br>" + esc(c["employer_name"]) + "<br>状态：" + c["shown_status"]
+                 + "<br>欠薪金额：" + c["amount"].map(lambda v: f"{v:,.1f}万元")
+                 + "（未追回" + (c["amount"] - c["recovered"]).clip(lower=0).map(lambda v: f"{v:,.1f}万元") + "）"
+                 + "<br>涉及人数：" + c["workers"].round().astype(int).astype(str) + "人"
+                 + "<br>受理日期：" + fmt_dates(c["received"]))
     pts = pd.DataFrame({
         "id": c["case_no"], "lon": c["lon"], "lat": c["lat"], "label": label,
         "color": c["shown_status"].map(status_color).where(c["open"], CLOSED_POINT),
