@@ -156,7 +156,8 @@ def test_results_carry_gcj02_and_township(index):
     gx, gy = gcj02.wgs_to_gcj(np.array([site.lon]), np.array([site.lat]))
     assert (site.gcj_lon, site.gcj_lat) == pytest.approx((gx[0], gy[0]), abs=1e-6)
     assert site.township_name == "超化镇"
-    assert json.loads(json.dumps(s.search("SJ2024-0007", index).to_dict(), ensure_ascii=False))["sites"][0]["kind_zh"] == "突发事件"
+    answer = json.loads(json.dumps(s.search("SJ2024-0007", index).to_dict(), ensure_ascii=False))
+    assert answer["sites"][0]["kind_zh"] == "突发事件"
 
 
 def test_township_name_ranks_villages_of_that_township_first(index):
