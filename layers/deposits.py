@@ -384,7 +384,7 @@ def _flag(out: pd.DataFrame, r: Rules) -> pd.DataFrame:
 
 def _texts(out: pd.DataFrame, known: pd.Series, over: pd.Series, unjust: pd.Series, mismatch: pd.Series) -> pd.Series:
     """The Chinese flags of the rows given (joined with "；")."""
-    fmt = lambda s: s.round(2).astype("string").str.replace(r"\.0$", "", regex=True)  # noqa: E731
+    fmt = _amounts
     parts = pd.DataFrame({
         "short": np.where(out["short"] & known, "少缴：实缴" + fmt(out["paid"]) + "万元，应缴" + fmt(out["required"]) + "万元",
                           np.where(out["short"], "合同价款未报，无法核定应缴额，且未缴存保证金", "")),
@@ -395,6 +395,14 @@ def _texts(out: pd.DataFrame, known: pd.Series, over: pd.Series, unjust: pd.Seri
                              + fmt(out["rate"] * 100) + "%", ""),
     }, index=out.index).fillna("")
     return _joined(parts, "；")
+
+
+def _amounts(s: pd.Series) -> pd.Series:
+    """Amounts as text, 2 decimals without a trailing '.0' ('12.5', '3', <NA> where missing); each distinct value once."""
+    v = s.round(2)
+    codes, uniq = pd.factorize(v.to_numpy(dtype="float64").view(np.int64))  # by bit pattern: -0.0 stays apart from 0.0
+    text = pd.Series(uniq.view(np.float64)).astype("string").str.replace(r"\.0$", "", regex=True).array
+    return pd.Series(text.take(codes), index=s.index, name=s.name)
 
 
 def _joined(parts: pd.DataFrame, sep: str) -> pd.Series:
@@ -434,7 +442,8 @@ class DepositLayer:
         pts = pd.DataFrame()
         p = data.projects
         if not dep.empty and p is not None and {"lon", "lat"} <= set(p.columns):
-            loc = pd.DataFrame({"project_code": as_text(p["project_code"]), "lon": as_num(p["lon"]), "lat": as_num(p["lat"])})
+            loc = derived(data, ("projects",), ("deposits.locations",), lambda: pd.DataFrame(
+                {"project_code": as_text(p["project_code"]), "lon": as_num(p["lon"]), "lat": as_num(p["lat"])}))
             bad = dep[dep["differs"]].merge(loc, on="project_code").dropna(subset=["lon", "lat"])
             pts = bad.assign(label="<b>" + escape(bad["name"].fillna(bad["project_code"])) + "</b><br>" + escape(bad["flags"]),
                              color=np.where(bad["short"], "#d62728", "#ff7f0e"), size=9, link="/project/" + bad["project_code"])

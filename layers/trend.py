@@ -6,6 +6,8 @@ months labelled 2024年3月. Vectorised: cumulative counts over a month index, n
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -33,22 +35,34 @@ def monthly(data: LayerData, filters: Filters | None = None) -> pd.DataFrame:
 def _cases(data: LayerData, filters: Filters, mi: np.ndarray) -> pd.DataFrame:
     cs = case_state(data, Filters(month_from=None, month_to=filters.month_to, as_of=filters.as_of,
                                   township=filters.township))
-    rec = month_index(cs["received"].dt.strftime("%Y-%m")).to_numpy() if len(cs) else np.array([])
-    clo = month_index(cs["closed_at"].dt.strftime("%Y-%m")).to_numpy() if len(cs) else np.array([])
-    rec_sorted = np.sort(rec[~np.isnan(rec)])
-    clo_sorted = np.sort(clo[~np.isnan(clo)])
-    opened_by = np.searchsorted(rec_sorted, mi, side="right")
-    closed_by = np.searchsorted(clo_sorted, mi, side="right")
-    frame = pd.DataFrame({"mi": rec, "amount": cs["amount"].to_numpy() if len(cs) else [],
-                          "workers": cs["workers"].to_numpy() if len(cs) else []})
+    rec = _month_of(cs["received"]) if len(cs) else np.array([])
+    clo = _month_of(cs["closed_at"]) if len(cs) else np.array([])
+    lo, n = mi[0], len(mi)  # the months of a range are consecutive
+    opened_by = _counted_by(rec, lo, n)
+    closed_by = _counted_by(clo, lo, n)
+    inside = (rec >= lo) & (rec < lo + n)  # groups outside the range are dropped by the reindex anyway
+    frame = pd.DataFrame({"mi": rec[inside], "amount": cs["amount"].to_numpy()[inside] if len(cs) else [],
+                          "workers": cs["workers"].to_numpy()[inside] if len(cs) else []})
     g = frame.groupby("mi").agg(new_cases=("amount", "size"), new_amount_wan=("amount", "sum"), new_workers=("workers", "sum"))
     g = g.reindex(mi).fillna(0)
-    closed = pd.Series(clo).value_counts().reindex(mi).fillna(0)
+    closed = np.diff(np.r_[_counted_by(clo, lo - 1, 1), closed_by])
     return pd.DataFrame({
-        "new_cases": g["new_cases"].astype(int).to_numpy(), "closed_cases": closed.astype(int).to_numpy(),
+        "new_cases": g["new_cases"].astype(int).to_numpy(), "closed_cases": closed.astype(int),
         "open_cases": (opened_by - closed_by).astype(int), "new_amount_wan": g["new_amount_wan"].round(2).to_numpy(),
         "new_workers": g["new_workers"].astype(int).to_numpy(),
     })
+
+
+def _month_of(d: pd.Series) -> np.ndarray:
+    """Month index (year*12 + month-1, float; NaN where missing) of each date."""
+    return (d.dt.year * 12 + d.dt.month - 1).to_numpy(dtype=float, na_value=np.nan)
+
+
+def _counted_by(m: np.ndarray, lo: float, n: int) -> np.ndarray:
+    """For each month lo, lo+1, ... (n months): how many of `m` are on or before it (NaN never)."""
+    before = int(np.count_nonzero(m < lo))
+    inside = m[(m >= lo) & (m < lo + n)]
+    return before + np.cumsum(np.bincount((inside - lo).astype(np.int64), minlength=n)[:n])
 
 
 def _reports(data: LayerData, filters: Filters, mi: np.ndarray) -> pd.DataFrame:
@@ -58,14 +72,15 @@ def _reports(data: LayerData, filters: Filters, mi: np.ndarray) -> pd.DataFrame:
     empty["reports"] = 0
     if c.empty or "project_code" not in c.columns or "month" not in c.columns:
         return empty
-    h = derived(data, ("compliance",), ("trend.reports",), lambda: _normalised(c))
+    r = derived(data, ("compliance",), ("trend.reports_by_month",),
+                lambda: _by_month(_normalised(c)))
+    rows, months = r.rows, r.months
     if filters.township:
-        p = data.projects
-        towns = derived(data, ("projects",), ("trend.project_townships",),
-                        lambda: pd.DataFrame({"code": as_text(p["project_code"]), "township": as_text(p["township_code"])}))
-        inside = towns["code"][(towns["township"] == filters.township).fillna(False)]
-        h = h[h["project_code"].isin(inside)]
-    h = h[h["mi"].isin(mi)].drop_duplicates(["project_code", "mi"], keep="last")
+        rows, months = derived(data, ("compliance", "projects"), ("trend.township_rows", filters.township),
+                               lambda: _township_rows(data, r, filters.township))
+    sel = rows[np.searchsorted(months, mi[0], side="left"):np.searchsorted(months, mi[-1], side="right")]
+    h = r.frame.iloc[sel]
+    h = h[~pd.DataFrame({"c": r.code[sel], "m": h["mi"].to_numpy()}).duplicated(keep="last").to_numpy()]
     h = h.assign(reg=np.minimum(h["registered"], h["onsite"]), crd=np.minimum(h["cards"], h["onsite"]),
                  settled=(h["pt"] >= h["mi"] - 1).astype(float), one=1)
     g = h.groupby("mi").agg(onsite=("onsite", "sum"), reg=("reg", "sum"), crd=("crd", "sum"),
@@ -76,6 +91,40 @@ def _reports(data: LayerData, filters: Filters, mi: np.ndarray) -> pd.DataFrame:
         "settled_pct": (g["settled"] / g["reports"].where(g["reports"] > 0) * 100).round(1).to_numpy(),
         "reports": g["reports"].fillna(0).astype(int).to_numpy(),
     })
+
+
+@dataclass
+class _ByMonth:
+    """The normalised reports with their rows ordered by month (row order kept within a month) and code numbers."""
+
+    frame: pd.DataFrame
+    code: np.ndarray  # number of each row's project_code (a missing code is one value, as drop_duplicates sees it)
+    codes: pd.Index
+    rows: np.ndarray  # row positions by month
+    months: np.ndarray  # their months (NaN last)
+
+
+def _by_month(h: pd.DataFrame) -> _ByMonth:
+    code, codes = pd.factorize(h["project_code"].astype(object), use_na_sentinel=False)
+    m = h["mi"].to_numpy(dtype=float)
+    rows = np.argsort(m, kind="stable")
+    return _ByMonth(frame=h, code=code, codes=pd.Index(codes, dtype=object), rows=rows, months=m[rows])
+
+
+def _township_rows(data: LayerData, r: _ByMonth, township: str) -> tuple[np.ndarray, np.ndarray]:
+    """The rows (by month) of the reports of the township's project codes, and their months."""
+    p = data.projects
+    towns = derived(data, ("projects",), ("trend.project_townships",),
+                    lambda: pd.DataFrame({"code": as_text(p["project_code"]), "township": as_text(p["township_code"])}))
+    inside = towns["code"][(towns["township"] == township).fillna(False)]
+    mine = np.zeros(len(r.codes), dtype=bool)
+    inside = inside.astype(object)
+    at = r.codes.get_indexer(pd.Index(inside[inside.notna()].unique(), dtype=object))
+    mine[at[at >= 0]] = True
+    if inside.isna().any():  # a project without a code matches the reports without one (as isin does)
+        mine[pd.isna(r.codes)] = True
+    rows = r.rows[mine[r.code[r.rows]]]
+    return rows, r.frame["mi"].to_numpy(dtype=float)[rows]
 
 
 def _normalised(c: pd.DataFrame) -> pd.DataFrame:
