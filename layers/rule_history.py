@@ -293,8 +293,9 @@ def _credit_history(cr: pd.DataFrame) -> CreditHistory:
         delisted=cr["delisted"].to_numpy(dtype="datetime64[ns]")[border])
 
 
-def restricted_at(h: CreditHistory, as_of: pd.Timestamp, r: Rules) -> pd.DataFrame:
-    """= credit.restricted_as_of(data, as_of, r): credit_code, grade, grade_year, listed, blacklisted, why."""
+def restricted_at(h: CreditHistory, as_of: pd.Timestamp, r: Rules, why: bool = True) -> pd.DataFrame:
+    """= credit.restricted_as_of(data, as_of, r): credit_code, grade, grade_year, listed, blacklisted, why
+    (`why=False`: without it; `reasons` gives it for the rows wanted)."""
     t = np.datetime64(as_of.to_datetime64(), "ns")
     # the grade in force: the last graded row already effective (a prefix of each employer's rows by year)
     count = np.bincount(h.grade_code[h.effective <= t], minlength=len(h.grade_start))
@@ -309,7 +310,13 @@ def restricted_at(h: CreditHistory, as_of: pd.Timestamp, r: Rules) -> pd.DataFra
     out = pd.merge(g[["credit_code", "grade", "grade_year"]].reset_index(drop=True), b.reset_index(drop=True),
                    on="credit_code", how="outer")
     out["blacklisted"] = out["listed"].notna()
+    if why:
+        out["why"] = reasons(out)
+    return out.reset_index(drop=True)
+
+
+def reasons(out: pd.DataFrame) -> pd.Series:
+    """The `why` text of rows of restricted_at (as credit.py words it)."""
     why_grade = ("诚信等级" + out["grade"].astype("string") + "（" + out["grade_year"].astype("string") + "年度）").fillna("")
     why_black = (date_zh(out["listed"]) + "列入黑名单").fillna("")
-    out["why"] = (why_black + "；" + why_grade).str.strip("；")
-    return out.reset_index(drop=True)
+    return (why_black + "；" + why_grade).str.strip("；")

@@ -316,8 +316,8 @@ def rule_payroll_below_min(ctx: Context) -> pd.DataFrame:
 def rule_guarantee_missing(ctx: Context) -> pd.DataFrame:
     """(十七)(二十六) blacklisted or C/D builder/contractor and no 工程款支付担保."""
     # = credit.restricted_as_of(data, as_of), looked up in the credit history (rule_history)
-    bad = rule_history.restricted_at(rule_history.credit_history(ctx.data, ctx.rules), ctx.as_of,
-                                     ctx.rules).set_index("credit_code")
+    bad = rule_history.restricted_at(rule_history.credit_history(ctx.data, ctx.rules), ctx.as_of, ctx.rules,
+                                     why=False).set_index("credit_code")
     if bad.empty:
         return pd.DataFrame(columns=COLUMNS)
     p = ctx.projects
@@ -325,13 +325,15 @@ def rule_guarantee_missing(ctx: Context) -> pd.DataFrame:
     frames = []
     roles = (("建设单位", builder_code, p["builder"]), ("施工总承包单位", p["contractor_credit_code"], p["contractor"]))
     for role, code, who in roles:
-        hit_mask = code.isin(bad.index) & ~p["guarantee"]
-        hit = p.assign(code=code, who=who.fillna(code))[hit_mask]
-        if hit.empty:
+        rows = np.flatnonzero((code.isin(bad.index) & ~p["guarantee"]).to_numpy(dtype=bool))
+        if not len(rows):
             continue
+        c = code.take(rows)
+        hit = p.take(rows).assign(code=c, who=who.take(rows).fillna(c))
         black = hit["code"].map(bad["blacklisted"]).astype(bool)
         sev = np.where(black, "red", "orange")
-        ev = role + hit["who"] + "（" + hit["code"].map(bad["why"]) + "）未提供工程款支付担保"
+        why = rule_history.reasons(bad[bad.index.isin(hit["code"])])  # the text of the employers hit only
+        ev = role + hit["who"] + "（" + hit["code"].map(why) + "）未提供工程款支付担保"
         frames.append(_emit("project", hit, "guarantee_missing", sev, ev, np.nan, np.nan, ctx))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
 
@@ -572,12 +574,36 @@ def _sorted_warnings(ctx: Context) -> pd.DataFrame:
     """Every warning, red first, then by township, entity and rule (once per read of the frames and month; do not modify)."""
     def build() -> pd.DataFrame:
         out = _every_warning(ctx)
-        order = out["severity"].map(SEVERITY_RANK)
-        return out.assign(_o=order).sort_values(["_o", "township_code", "entity_id",
-                                                 "rule"]).drop(columns="_o").reset_index(drop=True)
+        universe = derived(ctx.data, RULE_KINDS, ("rules.entity_universe",), dict)
+        return out.take(_order(out, universe)).reset_index(drop=True)
 
     key = ("rules.sorted_warnings", ctx.month, str(ctx.as_of), ctx.rules.model_dump_json())
     return derived(ctx.data, RULE_KINDS, key, build)
+
+
+def _order(out: pd.DataFrame, universe: dict) -> np.ndarray:
+    """The rows of `out` as out.sort_values([severity rank, township_code, entity_id, rule]) orders them (stable,
+    missing last), from integer ranks: the entity ids are ranked in `universe['ids']`, every id seen so far sorted
+    once (kept on the frames, so a month window sorts only the ids new to it), instead of sorting the text per window."""
+    if out.empty or out["entity_id"].isna().any():
+        o = out["severity"].map(SEVERITY_RANK)
+        return out.assign(_o=o).sort_values(["_o", "township_code", "entity_id", "rule"]).index.to_numpy()
+    ids = universe.get("ids")
+    rank = ids.get_indexer(out["entity_id"]) if ids is not None else None
+    if rank is None or (rank < 0).any():
+        new = pd.Index(out["entity_id"].unique())
+        ids = new if ids is None else ids.append(new)
+        ids = ids.unique().sort_values()
+        universe["ids"] = ids
+        rank = ids.get_indexer(out["entity_id"])
+    return np.lexsort((_rank(out["rule"]), rank, _rank(out["township_code"]),
+                       out["severity"].map(SEVERITY_RANK).to_numpy()))
+
+
+def _rank(s: pd.Series) -> np.ndarray:
+    """Sort rank of each value (missing last)."""
+    codes, uniq = pd.factorize(s, sort=True, use_na_sentinel=True)
+    return np.where(codes < 0, len(uniq), codes)
 
 
 def _every_warning(ctx: Context) -> pd.DataFrame:

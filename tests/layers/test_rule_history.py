@@ -135,3 +135,19 @@ def test_numbers_in_evidence_are_formatted_as_one_by_one(dtype):
     for nd in (0, 1, 2):
         pd.testing.assert_series_equal(rules._f(x, nd), rules._format(x.round(nd)), check_exact=True)
     assert list(rules._f(pd.Series([1.04, 2.5, np.nan, 3.0] * 20), 1)[:4]) == ["1", "2.5", pd.NA, "3"]
+
+
+def test_warnings_order_from_ranks_equals_sort_values():
+    rng = np.random.default_rng(11)
+    n = 3000
+    ids = np.array([f"P{i:04d}" for i in range(300)] + [f"9141{i:014d}" for i in range(300)], dtype=object)
+    w = pd.DataFrame({
+        "entity_id": rng.choice(ids, n), "township_code": rng.choice(np.array([T1, T2, None], dtype=object), n),
+        "rule": rng.choice(np.array(list(rules.RULES), dtype=object), n),
+        "severity": rng.choice(np.array(["red", "orange", "yellow"], dtype=object), n), "k": np.arange(n)})
+    universe: dict = {}
+    for part in (w.iloc[: n // 2], w.iloc[n // 2:], w):  # ids new to the second part, then none new
+        o = part["severity"].map(rules.SEVERITY_RANK)
+        expected = part.assign(_o=o).sort_values(["_o", "township_code", "entity_id", "rule"]).drop(columns="_o")
+        pd.testing.assert_frame_equal(part.take(rules._order(part, universe)), expected)
+    assert len(universe["ids"]) == w["entity_id"].nunique()
