@@ -19,6 +19,8 @@ S = 36, score = 100 × (1 − e^−0.6) = 45.1; contributions 37.6 and 7.5.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import h3
@@ -29,7 +31,7 @@ from geodata.boundaries import area_km2
 from geodata.settings import Rules, get_settings
 from layers import mapfig
 from layers.base import Filters, LayerData, LayerResult, derived, memo
-from layers.credit import _enterprise_info, escape, month_zh, rules_of
+from layers.credit import _enterprise_info, as_date, as_text, col, escape, month_zh, rules_of
 from layers.palettes import amount_classes
 from layers.rules import INDICATOR_ZH, context, entity_locations, indicator_codes, indicator_trends, warnings
 
@@ -70,12 +72,41 @@ def _trend_factors(data: LayerData, month: str, r: Rules) -> pd.DataFrame:
     return derived(data, ("indicators",), ("risk.trend_factors", month, r.model_dump_json()), build)
 
 
-def universe(data: LayerData, filters: Filters | None = None, rules: Rules | None = None) -> pd.DataFrame:
-    """Entities scored: active projects and every known employer. entity_type, entity_id, name, township_code, contractor."""
-    ctx = context(data, filters, rules)
-    p = ctx.projects
-    proj = pd.DataFrame({"entity_type": "project", "entity_id": p["project_code"], "name": p["name"],
-                         "township_code": p["township_code"], "contractor": p["contractor_credit_code"]})
+# ---- what does not change with the month: every entity once per read of the frames ---------------------
+
+@dataclass
+class _Entities:
+    """Every project row (entity 0..n_proj-1, in the order of the frame) then every employer (n_proj + i, sorted).
+
+    Built once per read of the frames; a window only picks its active projects. Do not modify.
+    """
+
+    frame: pd.DataFrame  # universe columns for every entity; a window's universe is frame.take(rows)
+    n_proj: int
+    status: pd.Series
+    start: pd.Series
+    group: np.ndarray  # project row -> index of its code in `codes` (-1 missing)
+    codes: pd.Index  # distinct project codes
+    first: np.ndarray  # code -> its first row
+    unique: bool  # project codes distinct and present
+    employers: pd.Index  # employer codes (entity n_proj + i)
+    contractor: np.ndarray  # project row -> entity of its contractor (-1: none in the universe)
+    rank: np.ndarray  # entity -> position in (entity_type, entity_id) order
+    by_rank: np.ndarray  # its inverse
+    town: np.ndarray  # entity -> index in `towns` (-1: none)
+    towns: pd.Index
+    memo: dict = field(default_factory=dict)  # derived per setting: done masks, H3 cells, escaped names
+
+
+def _entities(data: LayerData) -> _Entities:
+    return derived(data, ("projects", "enterprises", "indicators"), ("risk.entities",), lambda: _build_entities(data))
+
+
+def _build_entities(data: LayerData) -> _Entities:
+    p = (data.projects if data.projects is not None else pd.DataFrame()).reset_index(drop=True)
+    code = as_text(col(p, "project_code", None))
+    proj = _project_part(code, as_text(col(p, "name", None)), as_text(col(p, "township_code", None)),
+                         as_text(col(p, "contractor_credit_code", None)).str.upper())
     info = _enterprise_info(data)
     codes = set(info.index)
     if data.indicators is not None and not data.indicators.empty:
@@ -85,46 +116,336 @@ def universe(data: LayerData, filters: Filters | None = None, rules: Rules | Non
     emp["name"] = emp["entity_id"].map(info["name"]) if not info.empty else pd.NA
     emp["township_code"] = emp["entity_id"].map(info["township_code"]) if not info.empty else pd.NA
     emp["contractor"] = pd.NA
-    out = pd.concat([proj, emp], ignore_index=True)
-    return out.drop_duplicates(["entity_type", "entity_id"]).reset_index(drop=True)
+    frame = pd.concat([proj, emp], ignore_index=True)
+    n_proj, n_emp = len(proj), len(emp)
+    group, uniq = pd.factorize(code, use_na_sentinel=True)
+    first = np.full(len(uniq), -1, np.int64)
+    seen, at = np.unique(group, return_index=True)
+    first[seen[seen >= 0]] = at[seen >= 0]
+    employers = pd.Index(codes, dtype=object)
+    k = employers.get_indexer(proj["contractor"])
+    rank = np.empty(n_proj + n_emp, np.int64)
+    rank[n_proj:] = np.arange(n_emp)
+    rank[np.argsort(code.to_numpy(dtype=object, na_value=""), kind="stable")] = n_emp + np.arange(n_proj)
+    by_rank = np.empty_like(rank)
+    by_rank[rank] = np.arange(len(rank))
+    town, towns = pd.factorize(frame["township_code"], use_na_sentinel=True)
+    return _Entities(frame, n_proj, as_text(col(p, "status", None)), as_date(col(p, "start_date")), group,
+                     pd.Index(uniq), first, len(uniq) == n_proj and not (group < 0).any(), employers,
+                     np.where(k >= 0, n_proj + k, -1), rank, by_rank, town, pd.Index(towns))
 
 
-def _universe(data: LayerData, filters: Filters | None, r: Rules) -> pd.DataFrame:
-    """`universe` once per read of the frames, month, as-of date and rules (it never reads the township; do not modify)."""
+def _project_part(code: pd.Series, name: pd.Series, town: pd.Series, contractor: pd.Series) -> pd.DataFrame:
+    return pd.DataFrame({"entity_type": "project", "entity_id": code, "name": name, "township_code": town,
+                         "contractor": contractor})
+
+
+def _take(ent: _Entities, entities: np.ndarray, no_projects: bool) -> pd.DataFrame:
+    """Rows of the universe frame; without projects in the window, of the frame the employers alone make
+    (its dtypes are those of a concat with an empty project part)."""
+    if not no_projects:
+        return ent.frame.take(entities)
+    if "employers_only" not in ent.memo:
+        f = ent.frame
+        empty = _project_part(*(f[c].iloc[:0] for c in ("entity_id", "name", "township_code", "contractor")))
+        ent.memo["employers_only"] = pd.concat([empty, f.iloc[ent.n_proj:]], ignore_index=True)
+    return ent.memo["employers_only"].take(entities - ent.n_proj)
+
+
+def _active_rows(ent: _Entities, ctx: Any, r: Rules) -> np.ndarray:
+    """The project rows of the window's universe (`ctx.projects`, first row of each code), in the frame's order."""
+    key = ("done", tuple(r.completed_statuses))
+    if key not in ent.memo:
+        ent.memo[key] = ent.status.isin(r.completed_statuses).fillna(False).to_numpy(bool)
+    rows = np.flatnonzero(~ent.memo[key] & (ent.start.isna() | (ent.start <= ctx.as_of)).to_numpy(bool))
+    want = ctx.projects["project_code"]
+    have = ent.frame["entity_id"].array.take(rows) if len(rows) else None
+    if len(rows) != len(want) or (len(rows) and not bool((have == want.array).all())):
+        rows = ent.first[ent.codes.get_indexer(want)]  # the rules' notion of active differs: take theirs
+    if not ent.unique:  # one entity per code, as drop_duplicates keeps it
+        rows = rows[np.sort(np.unique(ent.group[rows], return_index=True)[1])]
+    return rows
+
+
+def universe(data: LayerData, filters: Filters | None = None, rules: Rules | None = None) -> pd.DataFrame:
+    """Entities scored: active projects and every known employer. entity_type, entity_id, name, township_code, contractor."""
+    r = rules_of(rules)
+    ent = _entities(data)
+    rows = _active_rows(ent, context(data, filters, r), r)
+    return _take(ent, np.concatenate([rows, ent.n_proj + np.arange(len(ent.employers))]), not len(rows)).reset_index(drop=True)
+
+
+# ---- a window's scores: integer codes and arrays, no string merges ---------------------------------
+
+class _Catalogue:
+    """The distinct (factor, factor_zh, source) of a window, numbered; rows carry the number."""
+
+    def __init__(self) -> None:
+        self.ids: dict[tuple, int] = {}
+        self.items: list[tuple] = []
+
+    def add(self, factor: Any, zh: Any, source: str) -> int:
+        key = (factor, zh, source)
+        if key not in self.ids:
+            self.ids[key] = len(self.items)
+            self.items.append(key)
+        return self.ids[key]
+
+    def column(self, i: int) -> np.ndarray:
+        return np.array([x[i] for x in self.items] + [None], dtype=object)
+
+    def ranks(self) -> np.ndarray:
+        """Each entry's position in (factor, factor_zh, source) order (as a groupby on the text sorts them)."""
+        order = sorted(range(len(self.items)), key=self.items.__getitem__)
+        out = np.empty(len(self.items), np.int64)
+        out[order] = np.arange(len(order))
+        return out
+
+
+def _factorize_rows(*cols: pd.Series) -> tuple[np.ndarray, list[tuple]]:
+    """Row -> index of its distinct tuple of `cols` values, and those tuples (missing values as None)."""
+    combined = np.zeros(len(cols[0]), np.int64)
+    uniqs = []
+    for c in cols:
+        k, u = pd.factorize(c, use_na_sentinel=True)
+        combined = combined * (len(u) + 1) + (k + 1)
+        uniqs.append([None, *u])
+    keys, inv = np.unique(combined, return_inverse=True)
+    tuples = []
+    for v in keys.tolist():
+        parts = []
+        for u in reversed(uniqs):
+            v, i = divmod(v, len(u))
+            parts.append(u[i])
+        tuples.append(tuple(reversed(parts)))
+    return inv.reshape(-1), tuples
+
+
+def _warning_rows(w: pd.DataFrame, ent: _Entities, rep: np.ndarray, r: Rules, cat: _Catalogue):
+    """Own factor rows of the warnings (as `factors` makes them): entity (-1: not scored), catalogue entry, points."""
+    e = np.full(len(w), -1, np.int64)
+    tk, tu = pd.factorize(w["entity_type"])
+    for kind in ("project", "employer"):
+        m = tk == (list(tu).index(kind) if kind in list(tu) else -2)
+        if m.any():
+            index = ent.codes if kind == "project" else ent.employers
+            k = index.get_indexer(w["entity_id"][m])
+            e[m] = rep[k] if kind == "project" else np.where(k >= 0, ent.n_proj + k, -1)
+    inv, keys = _factorize_rows(w["rule"], w["rule_zh"], w["severity"])
+    sev_zh = {"red": "红", "orange": "橙", "yellow": "黄"}
+    sev_points = {"red": r.risk_points_red, "orange": r.risk_points_orange, "yellow": r.risk_points_yellow}
+    ids, pts = [], []
+    for rule, zh, sev in keys:
+        ok = isinstance(rule, str) and isinstance(zh, str) and sev in sev_zh  # else the factor text is missing: not counted
+        ids.append(cat.add(rule, zh + "（" + sev_zh[sev] + "）", "warning") if ok else -1)
+        pts.append(float(sev_points[sev]) * float(r.rule_weights.get(rule, 1.0)) if ok else np.nan)
+    c = np.asarray(ids, np.int64)[inv] if keys else np.zeros(0, np.int64)
+    return np.where(c >= 0, e, -1), c, (np.asarray(pts, float)[inv] if keys else np.zeros(0))
+
+
+def _trend_rows(data: LayerData, ent: _Entities, month: str, r: Rules) -> tuple[np.ndarray, list[tuple], np.ndarray, np.ndarray]:
+    """The trend factors as entity, distinct (factor, factor_zh) and points (once per read, month and rules)."""
+    def build():
+        tf = _trend_factors(data, month, r)
+        k = ent.employers.get_indexer(tf["entity_id"])
+        inv, keys = _factorize_rows(tf["factor"], tf["factor_zh"])
+        return np.where(k >= 0, ent.n_proj + k, -1), keys, inv, tf["points"].to_numpy(float)
+
+    return derived(data, ("projects", "enterprises", "indicators"), ("risk.trend_rows", month, r.model_dump_json()), build)
+
+
+def _expand(order: np.ndarray, owner: np.ndarray, n: int, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each entity of `wanted` in turn, the rows of `order` it owns (`owner[order]` grouped stably): (which, rows)."""
+    o = order[np.argsort(owner[order], kind="stable")]
+    cnt = np.bincount(owner[o], minlength=n)
+    start = np.cumsum(cnt) - cnt
+    m = cnt[wanted]
+    total = int(m.sum())
+    base = np.repeat(start[wanted] - (np.cumsum(m) - m), m)
+    return np.repeat(np.arange(len(wanted)), m), o[base + np.arange(total)]
+
+
+@dataclass
+class _Scored:
+    """A window's scores: the `score` frame and, per row, its entity and factor rows (sorted as in `factors`)."""
+
+    frame: pd.DataFrame
+    ent: np.ndarray  # entity of each frame row
+    lo: np.ndarray  # its factor rows: f_*[lo:hi]
+    hi: np.ndarray
+    f_cat: np.ndarray
+    f_contrib: np.ndarray
+    cat: _Catalogue
+
+
+def _scored(data: LayerData, filters: Filters | None, r: Rules, top: int, warns: pd.DataFrame | None,
+            township: str | None = None) -> _Scored:
+    """Scores of every entity, or (township given) of the township's entities, each as scoring every entity gives."""
     ctx = context(data, filters, r)
-    key = ("risk.universe", ctx.month, str(ctx.as_of), r.model_dump_json())
-    return derived(data, ("projects", "enterprises", "indicators"), key, lambda: universe(data, filters, r))
+    w = warnings(data, filters, r) if warns is None else warns
+    ent = _entities(data)
+    n_ent, n_proj = len(ent.rank), ent.n_proj
+    rows = _active_rows(ent, ctx, r)
+    rep = np.full(len(ent.codes) + 1, -1, np.int64)  # code -> its entity in the window (last: not found)
+    g = ent.group[rows]
+    rep[g[g >= 0]] = rows[g >= 0]
+    cat = _Catalogue()
+    we, wc, wp = _warning_rows(w, ent, rep, r, cat)
+    te, keys, tinv, tp = _trend_rows(data, ent, ctx.month, r)
+    tids = np.asarray([cat.add(f, z, "trend") if isinstance(f, str) and isinstance(z, str) else -1 for f, z in keys] + [-1],
+                      np.int64)
+    tc = tids[tinv] if len(tinv) else np.zeros(0, np.int64)
+    e = np.concatenate([we, np.where(tc >= 0, te, -1)])
+    keep = e >= 0
+    e, c, p = e[keep], np.concatenate([wc, tc])[keep], np.concatenate([wp, tp])[keep]
+    e_own, te_frame = e, _trend_factors(data, ctx.month, r)
+
+    # transmission: projects of the universe with a contractor in it, in universe order
+    links = rows[ent.contractor[rows] >= 0]
+    owner = np.where(e >= n_proj, e, n_ent)  # own rows of employers, passed down to their projects
+    which, src = _expand(np.flatnonzero(e >= n_proj), owner, n_ent + 1, ent.contractor[links])
+    down = np.asarray([cat.add("contractor_" + f, "施工单位：" + z, "contractor") for f, z, _ in list(cat.items)] + [-1],
+                      np.int64)
+    d_e, d_c, d_p = links[which], down[c[src]], r.risk_share * p[src]
+    which, src = _expand(np.flatnonzero(e < n_proj), np.where(e < n_proj, e, n_proj), n_proj + 1, links)
+    u_e, u_c, u_p = _passed_up(ent.contractor[links][which], links[which], c[src], p[src], cat, r.risk_share)
+
+    # (entity, factor, factor_zh, source) summed, in the order of the text; total per entity
+    e = np.concatenate([e, d_e, u_e])
+    c = np.concatenate([c, d_c, u_c])
+    p = np.concatenate([p, d_p, u_p])
+    crank = cat.ranks()
+    n_cat = max(len(crank), 1)
+    g = pd.Series(p).groupby(ent.rank[e] * n_cat + crank[c]).sum()
+    key, f_pts = g.index.to_numpy(np.int64), g.to_numpy(float)
+    f_rank = key // n_cat
+    f_cat = np.empty(len(crank), np.int64)
+    f_cat[crank] = np.arange(len(crank))
+    f_cat = f_cat[key % n_cat] if len(key) else np.zeros(0, np.int64)
+    tot = pd.Series(f_pts).groupby(f_rank, sort=False).sum()
+    points = np.zeros(n_ent)
+    points[ent.by_rank[tot.index.to_numpy(np.int64)]] = tot.to_numpy(float)
+    score_ = 100 * (1 - np.exp(-points / r.risk_scale))
+    f_ent = ent.by_rank[f_rank]
+    s_of, S = score_[f_ent], points[f_ent]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f_contrib = np.where(S > 0, s_of * f_pts / S, 0.0)
+    o = np.lexsort((-f_contrib, f_rank))  # each entity's factors, largest first (ties keep the text order)
+    f_rank, f_cat, f_pts, f_contrib = f_rank[o], f_cat[o], f_pts[o], f_contrib[o]
+
+    shown = np.concatenate([rows, n_proj + np.arange(len(ent.employers))])
+    if township is not None:  # the linked entities only pass points on: the factor lists of the township's own
+        t = ent.towns.get_indexer([township])[0]
+        shown = shown[ent.town[shown] == t] if t >= 0 else shown[:0]
+    shown = shown[np.lexsort((ent.rank[shown], -score_[shown]))]
+    n_f = np.bincount(f_rank, minlength=n_ent)  # f_rank is sorted: each entity's factors are f_*[lo:hi]
+    lo = (np.cumsum(n_f) - n_f)[ent.rank[shown]]
+    hi = lo + n_f[ent.rank[shown]]
+    out = _take(ent, shown, not len(rows)).drop(columns="contractor").reset_index(drop=True)
+    # which parts had rows (in a township: of what it is linked to) decided the key dtypes of the text pipeline
+    has_c = ent.frame["contractor"].iloc[:n_proj].notna().to_numpy(bool)
+    linked = np.ones(n_ent + 1, bool)
+    if township is not None:
+        here = np.zeros(n_ent + 1, bool)
+        here[shown] = True
+        proj_here = rows[here[rows]]
+        linked[:] = here
+        linked[rows[here[ent.contractor[rows]]]] = True
+        linked[ent.contractor[proj_here][ent.contractor[proj_here] >= 0]] = True
+    in_proj = rows[linked[rows]]
+    own_p = e_own[e_own < n_proj]
+    uni0 = _take(ent, rows[:0], not len(rows))
+    args = (len(w) > 0, len(te_frame) > 0, bool(linked[e_own].any()), len(in_proj) > 0, bool(has_c[in_proj].any()),
+            bool((linked[d_e] & linked[ent.contractor[d_e]]).any()), bool((linked[own_p] & has_c[own_p]).any()))
+    key = ("key_dtypes", *(f[k].dtype for f in (w, te_frame, uni0) for k in ("entity_type", "entity_id")),
+           uni0["contractor"].dtype, args)
+    if key not in ent.memo:
+        ent.memo[key] = _key_dtypes(w, te_frame, uni0, *args)
+    dtypes = ent.memo[key]
+    for k, dt in dtypes.items():
+        if out[k].dtype != dt:
+            out[k] = out[k].astype(dt)
+    out["points"] = points[shown]
+    out["score"] = score_[shown]
+    out["factors"], out["top_factors"] = _factor_lists(cat, lo, hi, f_cat, f_pts, f_contrib, top)
+    return _Scored(out, shown, lo, hi, f_cat, f_contrib, cat)
 
 
-def _linked(uni: pd.DataFrame, township: str) -> pd.DataFrame:
-    """The part of `uni` a township's scores depend on: its entities, the contractors of its projects and the
-    projects its employers contract (transmission crosses townships); the rest only makes other entities' scores."""
-    here = (uni["township_code"] == township).to_numpy(bool, na_value=False)  # as a mask: missing = False
-    proj = (uni["entity_type"] == "project").to_numpy()
-    employers = uni.loc[here & ~proj, "entity_id"]
-    contractors = uni.loc[here & proj, "contractor"].dropna()
-    keep = here | (proj & uni["contractor"].isin(employers).to_numpy()) | (~proj & uni["entity_id"].isin(contractors).to_numpy())
-    return uni[keep]
+def _key_dtypes(w: pd.DataFrame, tf: pd.DataFrame, uni: pd.DataFrame, wf_any: bool, tf_any: bool, own_any: bool,
+                projects: bool, links: bool, down_any: bool, up_any: bool) -> pd.Series:
+    """The dtypes of entity_type and entity_id in `score` as the merges and joins on text gave them: they follow
+    which of the parts were empty. The same steps on stand-ins of one row each (a few ms)."""
+    key = ["entity_type", "entity_id"]
+
+    def like(col: str, frame: pd.DataFrame, values: list) -> pd.Series:
+        return pd.Series(values, dtype=frame[col].dtype)
+
+    u = [("employer", "E"), ("employer", "F")] + ([("project", "P")] if projects else [])
+    uni2 = pd.DataFrame({"entity_type": like("entity_type", uni, [t for t, _ in u]),
+                         "entity_id": like("entity_id", uni, [i for _, i in u]),
+                         "contractor": like("contractor", uni, [pd.NA, pd.NA] + (["E" if links else pd.NA] if projects else []))})
+    want = ([("employer", "E")] if down_any else []) + ([("project", "P")] if up_any else [])
+    want = want or ([("employer", "F")] if own_any else [])
+    rows = {"wf": [], "tf": []}
+    rows["wf" if wf_any else "tf"] += want
+    for k, any_ in (("wf", wf_any), ("tf", tf_any)):
+        rows[k] += [] if rows[k] or not any_ else [("employer", "NONE")]
+    parts = [pd.DataFrame({"entity_type": like("entity_type", f, [t for t, _ in rows[k]]),
+                           "entity_id": like("entity_id", f, [i for _, i in rows[k]]), "factor": "f", "factor_zh": "z",
+                           "points": 1.0, "source": "s"}) for k, f in (("wf", w), ("tf", tf)) if rows[k]]
+    own = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=FACTOR_COLUMNS)
+    own = own.merge(uni2[key], on=key, how="inner")
+    links_ = uni2.loc[(uni2["entity_type"] == "project") & uni2["contractor"].notna(), ["entity_id", "contractor"]]
+    links_ = links_.rename(columns={"entity_id": "project"})
+    down = links_.merge(own[own["entity_type"] == "employer"], left_on="contractor", right_on="entity_id")
+    down = pd.DataFrame({"entity_type": "project", "entity_id": down["project"], "factor": down["factor"],
+                         "factor_zh": down["factor_zh"], "points": down["points"], "source": "contractor"})
+    up = links_.merge(own[own["entity_type"] == "project"], left_on="project", right_on="entity_id")
+    up = up.groupby(["contractor", "factor"], as_index=False).agg(points=("points", "sum"), zh=("factor_zh", "first"))
+    up = pd.DataFrame({"entity_type": "employer", "entity_id": up["contractor"], "factor": up["factor"], "factor_zh": up["zh"],
+                       "points": up["points"], "source": "projects"})
+    moved = [x for x in (down, up) if not x.empty]
+    moved = pd.concat(moved, ignore_index=True)[FACTOR_COLUMNS] if moved else pd.DataFrame(columns=FACTOR_COLUMNS)
+    allf = pd.concat([x for x in (own, moved) if not x.empty] or [own], ignore_index=True)
+    allf = allf.groupby(["entity_type", "entity_id", "factor", "factor_zh", "source"], as_index=False)["points"].sum()
+    total = allf.groupby(key)["points"].sum().rename("points")
+    return uni2.drop(columns="contractor").join(total, on=key)[key].dtypes
 
 
-def transmitted(uni: pd.DataFrame, own: pd.DataFrame, share: float) -> pd.DataFrame:
-    """Factors passed between projects and their contractors (see module docstring)."""
-    links = uni.loc[(uni["entity_type"] == "project") & uni["contractor"].notna(), ["entity_id", "contractor"]]
-    links = links.rename(columns={"entity_id": "project"})
-    e_own = own[own["entity_type"] == "employer"]
-    down = links.merge(e_own, left_on="contractor", right_on="entity_id")
-    down = pd.DataFrame({"entity_type": "project", "entity_id": down["project"], "factor": "contractor_" + down["factor"],
-                         "factor_zh": "施工单位：" + down["factor_zh"], "points": share * down["points"], "source": "contractor"})
-    p_own = own[own["entity_type"] == "project"]
-    up = links.merge(p_own, left_on="project", right_on="entity_id")
-    up = up.groupby(["contractor", "factor"], as_index=False).agg(
-        points=("points", "sum"), n=("project", "nunique"), zh=("factor_zh", "first"))
-    up["zh"] = up["zh"].str.replace(r"（[红橙黄]）$", "", regex=True)  # severities may differ between projects
-    up = pd.DataFrame({"entity_type": "employer", "entity_id": up["contractor"], "factor": "projects_" + up["factor"],
-                       "factor_zh": "所承建项目：" + up["zh"] + "（" + up["n"].astype(str) + "个项目）",
-                       "points": share * up["points"], "source": "projects"})
-    parts = [x for x in (down, up) if not x.empty]
-    return pd.concat(parts, ignore_index=True)[FACTOR_COLUMNS] if parts else pd.DataFrame(columns=FACTOR_COLUMNS)
+def _passed_up(contractor: np.ndarray, project: np.ndarray, c: np.ndarray, p: np.ndarray, cat: _Catalogue,
+               share: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per contractor and factor: its projects' points summed, as one factor "所承建项目：…（n个项目）"."""
+    if not len(c):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    factor = cat.column(0)
+    fk, fu = pd.factorize(factor[c])
+    g = pd.DataFrame({"k": contractor * (len(fu) + 1) + fk, "p": project, "pts": p, "c": c}).groupby("k").agg(
+        points=("pts", "sum"), n=("p", "nunique"), c=("c", "first"))
+    k = g.index.to_numpy(np.int64)
+    inv, keys = _factorize_rows(pd.Series(factor[g["c"].to_numpy()]), pd.Series(cat.column(1)[g["c"].to_numpy()]),
+                                g["n"])
+    ids = np.asarray([cat.add("projects_" + f, "所承建项目：" + re.sub(r"（[红橙黄]）$", "", z) + f"（{n}个项目）", "projects")
+                      for f, z, n in keys], np.int64)
+    return k // (len(fu) + 1), ids[inv], share * g["points"].to_numpy(float)
+
+
+def _factor_lists(cat: _Catalogue, lo: np.ndarray, hi: np.ndarray, f_cat: np.ndarray, f_pts: np.ndarray,
+                  f_contrib: np.ndarray, top: int) -> tuple[list, list]:
+    """Per entity: its factors as dicts (factor, factor_zh, points, contribution) and the top `top` as text."""
+    n = hi - lo
+    at = np.cumsum(n) - n  # where each entity's factors start in `recs`
+    rows = np.repeat(lo - at, n) + np.arange(int(n.sum()))
+    zh = cat.column(1)[f_cat[rows]].tolist()
+    c = f_contrib[rows].tolist()
+    recs = [{"factor": f, "factor_zh": z, "points": q, "contribution": x}
+            for f, z, q, x in zip(cat.column(0)[f_cat[rows]].tolist(), zh, f_pts[rows].tolist(), c, strict=True)]
+    lists = [recs[a:a + k] for a, k in zip(at.tolist(), n.tolist(), strict=True)]
+    text = np.where(n > 0, "", "无预警").astype(object)
+    for j in range(top):
+        has = n > j
+        part = np.array([f"{zh[i]} +{c[i]:.1f}" for i in (at[has] + j).tolist()], dtype=object)
+        text[has] = part if j == 0 else text[has] + "；" + part
+    return lists, text.tolist()
 
 
 def score(data: LayerData, filters: Filters | None = None, rules: Rules | None = None, top: int = 3,
@@ -136,52 +457,23 @@ def score(data: LayerData, filters: Filters | None = None, rules: Rules | None =
     Memoised on `data` when the warnings are not given (both risk layers of a view share it);
     callers must not modify the frame.
     """
-    r = rules_of(rules)
-    if warns is not None:
-        return _score(data, filters, r, top, warns)
-    memo = data.__dict__.setdefault("_wagemap_memo", {})
-    f = filters
-    # month_from plays no part: the rules evaluate one month (see layers.rules)
-    key = ("risk", None if f is None else (f.month_to, f.as_of, f.township), r.model_dump_json(), top)
-    if key not in memo:
-        memo[key] = _score(data, filters, r, top, None)
-    return memo[key]
+    return _score(data, filters, rules_of(rules), top, warns)
 
 
 def _score(data: LayerData, filters: Filters | None, r: Rules, top: int, warns: pd.DataFrame | None,
            township: str | None = None) -> pd.DataFrame:
     """Scores of every entity, or (township given) of the township's entities only, each as scoring every entity gives."""
-    uni = _universe(data, filters, r)
-    if township is not None:
-        uni = _linked(uni, township)
-    own = factors(data, filters, r, warns)
-    own = own.merge(uni[["entity_type", "entity_id"]], on=["entity_type", "entity_id"], how="inner")
-    allf = pd.concat([x for x in (own, transmitted(uni, own, r.risk_share)) if not x.empty] or [own], ignore_index=True)
-    allf = allf.groupby(["entity_type", "entity_id", "factor", "factor_zh", "source"], as_index=False)["points"].sum()
-    total = allf.groupby(["entity_type", "entity_id"])["points"].sum().rename("points")
-    out = uni.drop(columns="contractor").join(total, on=["entity_type", "entity_id"])
-    out["points"] = pd.to_numeric(out["points"], errors="coerce").fillna(0.0).astype(float)
-    out["score"] = 100 * (1 - np.exp(-out["points"] / r.risk_scale))
-    if township is not None:  # the linked entities only pass points on: the factor lists of the township's own
-        out = out[(out["township_code"] == township).to_numpy(bool, na_value=False)]
-        shown = pd.MultiIndex.from_frame(out[["entity_type", "entity_id"]])
-        allf = allf[pd.MultiIndex.from_frame(allf[["entity_type", "entity_id"]]).isin(shown)]
-    allf = allf.join(out.set_index(["entity_type", "entity_id"])[["points", "score"]].rename(columns={"points": "S"}),
-                     on=["entity_type", "entity_id"])
-    allf["contribution"] = np.where(allf["S"] > 0, allf["score"] * allf["points"] / allf["S"], 0.0)
-    allf = allf.sort_values(["entity_type", "entity_id", "contribution"], ascending=[True, True, False])
-    cols = ["factor", "factor_zh", "points", "contribution"]  # = to_dict("records"), by column (~3x faster at province)
-    rows = [dict(zip(cols, v, strict=True)) for v in zip(*(allf[c].tolist() for c in cols), strict=True)]
-    keys = list(zip(allf["entity_type"], allf["entity_id"], strict=False))
-    grouped: dict[tuple, list] = {}
-    for k, row in zip(keys, rows, strict=False):
-        grouped.setdefault(k, []).append(row)
-    out_keys = list(zip(out["entity_type"], out["entity_id"], strict=False))
-    out["factors"] = [grouped.get(k, []) for k in out_keys]
-    out["top_factors"] = [
-        "；".join(f"{f['factor_zh']} +{f['contribution']:.1f}" for f in fs[:top]) if fs else "无预警" for fs in out["factors"]
-    ]
-    return out.sort_values(["score", "entity_type", "entity_id"], ascending=[False, True, True]).reset_index(drop=True)
+    return _scored_memo(data, filters, r, top, warns, township).frame
+
+
+def _scored_memo(data: LayerData, filters: Filters | None, r: Rules, top: int, warns: pd.DataFrame | None,
+                 township: str | None = None) -> _Scored:
+    if warns is not None:
+        return _scored(data, filters, r, top, warns, township)
+    f = filters
+    # month_from plays no part: the rules evaluate one month (see layers.rules)
+    key = ("risk", None if f is None else (f.month_to, f.as_of, f.township), r.model_dump_json(), top, township)
+    return memo(data, key, lambda: _scored(data, filters, r, top, None, township))
 
 
 # ---- H3 heat --------------------------------------------------------------------------------
@@ -258,7 +550,7 @@ def hex_geojson(cells: pd.Series) -> dict:
 HEAT = ("#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704")  # ColorBrewer Oranges (sequential)
 
 
-def _shared_view(data: LayerData, filters: Filters) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _shared_view(data: LayerData, filters: Filters) -> tuple[_Scored, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """What both heat views show: scores in the view, H3 cells, entity points, table (memoised on `data`; do not modify)."""
     f = filters
     st = get_settings()
@@ -266,27 +558,155 @@ def _shared_view(data: LayerData, filters: Filters) -> tuple[pd.DataFrame, pd.Da
     return memo(data, key, lambda: _view(data, filters))
 
 
-def _view(data: LayerData, filters: Filters) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    if filters.township:  # only the township's entities are shown: score them and what they are linked to
-        s = _score(data, filters, rules_of(None), 3, None, township=filters.township)
-        s = s[s["township_code"] == filters.township]
-    else:
-        s = score(data, filters)
-    s_all = s
-    hot_at = get_settings().rules.risk_hot_score
-    hx = hex_risk(s, data)
-    pts = s.merge(entity_locations(data), on=["entity_type", "entity_id"])
+def _view(data: LayerData, filters: Filters) -> tuple[_Scored, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    # a township shows only its entities: they are scored with what they are linked to (see _scored)
+    sc = _scored_memo(data, filters, rules_of(None), 3, None, township=filters.township or None)
+    s = sc.frame
+    st = get_settings()
+    hot_at = st.rules.risk_hot_score
+    ent = _entities(data)
+    cx = _cells(data, ent, st.h3_resolution)
+    hx = _hex_view(sc, cx, hot_at)
+    at = np.flatnonzero(cx.cell[sc.ent] >= 0)  # = s.merge(entity_locations(data)): the entities with coordinates
+    pts = s.take(at).reset_index(drop=True).assign(lon=cx.lon[sc.ent[at]], lat=cx.lat[sc.ent[at]])
     pts = pts[pts["score"] > 0]
-    label = ("<b>" + escape(pts["name"].fillna(pts["entity_id"])) + "</b><br>风险分"
-             + pts["score"].round(0).astype(int).astype(str) + "<br>" + escape(pts["top_factors"]))
-    pts = pts.assign(label=label, color=np.where(pts["score"] >= hot_at, "#d62728", "#ff7f0e"), size=8,
-                     link=np.where(pts["entity_type"] == "project", "/project/", "/enterprise/") + pts["entity_id"])
-    s = s[s["score"] > 0]  # the table lists only entities with a factor
+    on = sc.ent[at[pts.index.to_numpy()]]
+    # = "<b>" + escape(name or id) + "</b><br>风险分" + score + "<br>" + escape(top_factors), by numpy object column
+    label = (np.array(["<b>"], dtype=object) + _escaped_names(ent)[on] + "</b><br>风险分"
+             + pts["score"].round(0).astype(int).astype(str).to_numpy(dtype=object) + "<br>"
+             + _escaped_top(pts["top_factors"], sc.cat).to_numpy(dtype=object))
+    pts = pts.assign(label=pd.Series(label, index=pts.index, dtype=pd.StringDtype("python", na_value=np.nan)),
+                     color=np.where(pts["score"] >= hot_at, "#d62728", "#ff7f0e"), size=8,
+                     link=np.where(on < ent.n_proj, "/project/", "/enterprise/") + pts["entity_id"])
+    shown = (s["score"] > 0).to_numpy()  # the table lists only entities with a factor
+    s = s[shown]
     table = pd.DataFrame({"对象": s["entity_type"].map({"project": "项目", "employer": "单位"}), "编号": s["entity_id"],
                           "名称": s["name"], "乡镇代码": s["township_code"], "风险分": s["score"].round(1),
                           "主要因素": s["top_factors"],
-                          "链接": np.where(s["entity_type"] == "project", "/project/", "/enterprise/") + s["entity_id"]})
-    return s_all, hx, pts, table
+                          "链接": np.where(sc.ent[shown] < ent.n_proj, "/project/", "/enterprise/") + s["entity_id"]})
+    return sc, hx, pts, table
+
+
+def _escaped(s: pd.Series) -> np.ndarray:
+    """= credit.escape(s) by column: html.escape replaces each of & < > " ' on its own, & first."""
+    t = s.astype("string").fillna("")
+    for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;")):
+        t = t.str.replace(a, b, regex=False)
+    return t.astype(object).to_numpy()
+
+
+def _escaped_names(ent: _Entities) -> np.ndarray:
+    """Each entity's name (else its id), escaped for labels (once per read of the frames)."""
+    if "names" not in ent.memo:
+        ent.memo["names"] = _escaped(ent.frame["name"].fillna(ent.frame["entity_id"]))
+    return ent.memo["names"]
+
+
+def _escaped_top(top: pd.Series, cat: _Catalogue) -> pd.Series:
+    """escape(top) for texts made of the catalogue's factor_zh and digits: unchanged unless a factor_zh has a special sign."""
+    if any(ch in z for z in cat.column(1)[:-1] for ch in "&<>\"'"):
+        return escape(top)
+    return pd.Series(top.to_numpy(dtype=object), index=top.index, dtype=object)
+
+
+@dataclass
+class _Cells:
+    """The H3 cell of every entity with coordinates, and each cell's ring-1 neighbours (once per read and resolution)."""
+
+    cell: np.ndarray  # entity -> index in `names` (-1: no coordinates)
+    lon: np.ndarray
+    lat: np.ndarray
+    names: np.ndarray  # the cells, in text order
+    ext: np.ndarray  # the cells and their neighbours, in text order
+    at: np.ndarray  # cell -> its index in `ext`
+    ring_start: np.ndarray  # cell -> its disk in ring_nb[ring_start[i]:ring_start[i + 1]] (indexes in `ext`)
+    ring_nb: np.ndarray
+    area: np.ndarray  # ext -> km²
+
+
+def _cells(data: LayerData, ent: _Entities, resolution: int) -> _Cells:
+    key = ("cells", resolution)
+    if key not in ent.memo:
+        ent.memo[key] = _build_cells(data, ent, resolution)
+    return ent.memo[key]
+
+
+def _build_cells(data: LayerData, ent: _Entities, resolution: int) -> _Cells:
+    loc = entity_locations(data)
+    n_ent = len(ent.rank)
+    is_p = (loc["entity_type"] == "project").to_numpy(bool)
+    kp = ent.codes.get_indexer(loc["entity_id"][is_p])
+    ke = ent.employers.get_indexer(loc["entity_id"][~is_p])
+    lon, lat = loc["lon"].to_numpy(float), loc["lat"].to_numpy(float)
+    # h3-py v4 has no array API: one C call per point (~1 µs), once per read
+    cells = np.array([h3.latlng_to_cell(la, lo, resolution) for la, lo in zip(lat, lon, strict=True)] + [""], dtype=object)
+    names, inv = np.unique(cells[:-1], return_inverse=True)
+    by_code = np.full(len(ent.codes) + 1, len(loc), np.int64)  # code -> its location row (last: none)
+    by_code[kp[kp >= 0]] = np.flatnonzero(is_p)[kp >= 0]
+    row = np.full(n_ent, len(loc), np.int64)
+    row[:ent.n_proj] = by_code[ent.group]
+    row[ent.n_proj + ke[ke >= 0]] = np.flatnonzero(~is_p)[ke >= 0]
+    inv = np.append(inv.reshape(-1), -1)
+    disks = [h3.grid_disk(c, 1) for c in names.tolist()]
+    flat = np.array([n for d in disks for n in d], dtype=object)
+    ext = np.unique(np.concatenate([names, flat])) if len(names) else names
+    return _Cells(inv[row], np.append(lon, np.nan)[row], np.append(lat, np.nan)[row], names, ext,
+                  np.searchsorted(ext, names), np.concatenate([[0], np.cumsum([len(d) for d in disks])]).astype(np.int64),
+                  np.searchsorted(ext, flat), np.array([h3.cell_area(c, "km^2") for c in ext.tolist()], dtype=float))
+
+
+def _hex_view(sc: _Scored, cx: _Cells, hot: float) -> pd.DataFrame:
+    """= hex_risk(sc.frame, data) from the window's arrays and the cells of the read."""
+    cols = ["cell", "risk_sum", "n_entities", "n_hot", "area_km2", "density", "why"]
+    cr = cx.cell[sc.ent]
+    located = np.flatnonzero(cr >= 0)
+    if not len(located):
+        return pd.DataFrame(columns=cols)
+    sc_score = sc.frame["score"].to_numpy(float)[located]
+    occ, inv = np.unique(cr[located], return_inverse=True)  # the cells with entities, in text order
+    inv = inv.reshape(-1)
+    n_ext = len(cx.ext)
+    risk_sum, n_entities, n_hot = np.zeros(n_ext), np.zeros(n_ext), np.zeros(n_ext)
+    risk_sum[cx.at[occ]] = pd.Series(sc_score).groupby(inv).sum().to_numpy(float)
+    n_entities[cx.at[occ]] = np.bincount(inv)
+    hot_n = np.bincount(inv, weights=sc_score >= hot)
+    n_hot[cx.at[occ]] = hot_n
+    # density: hot entities per km² averaged over the cell and its 6 neighbours (kernel of radius 1)
+    m = cx.ring_start[occ + 1] - cx.ring_start[occ]
+    nb = cx.ring_nb[np.repeat(cx.ring_start[occ] - (np.cumsum(m) - m), m) + np.arange(int(m.sum()))]
+    smooth = np.bincount(nb, weights=np.repeat(hot_n, m), minlength=n_ext) / 7.0
+    out = np.union1d(cx.at[occ], nb)
+    why = np.full(n_ext, "邻近高风险格", dtype=object)
+    why[cx.at[occ]] = _why_view(sc, located, inv, np.bincount(inv))
+    area = cx.area[out]
+    return pd.DataFrame({"cell": cx.ext[out].tolist(), "risk_sum": risk_sum[out], "n_entities": n_entities[out],
+                         "n_hot": n_hot[out], "area_km2": area, "density": smooth[out] / area, "why": why[out].tolist()})[cols]
+
+
+def _why_view(sc: _Scored, located: np.ndarray, inv: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """= _why: per occupied cell (in text order) its entity count and its three largest factors summed over the cell."""
+    m = sc.hi[located] - sc.lo[located]
+    rows = np.repeat(sc.lo[located] - (np.cumsum(m) - m), m) + np.arange(int(m.sum()))
+    if not len(rows):
+        return np.full(len(n), "无预警", dtype=object)
+    stripped = pd.Series(sc.cat.column(1)[:-1], dtype=object).str.replace(r"（[红橙黄]）$", "", regex=True)
+    zk, zu = pd.factorize(stripped)
+    order = np.argsort(np.asarray(zu, dtype=object), kind="stable")
+    zrank = np.empty(len(zu), np.int64)
+    zrank[order] = np.arange(len(zu))
+    nz = max(len(zu), 1)
+    g = pd.Series(sc.f_contrib[rows]).groupby(np.repeat(inv, m) * nz + zrank[zk[sc.f_cat[rows]]]).sum()
+    key, c = g.index.to_numpy(np.int64), g.to_numpy(float)
+    o = np.lexsort((-c, key // nz))
+    cell, z = (key // nz)[o], (key % nz)[o]
+    first = np.searchsorted(cell, cell, "left")
+    keep = np.arange(len(cell)) - first < 3
+    zs = np.asarray(zu, dtype=object)[order]  # by rank
+    txt = np.full(len(n), "无预警", dtype=object)
+    cells, names = cell[keep].tolist(), zs[z[keep]].tolist()
+    for i, (at, name) in enumerate(zip(cells, names, strict=True)):
+        txt[at] = name if i == 0 or cells[i - 1] != at else txt[at] + "、" + name
+    return np.array([f"格内{k}个对象；主要原因：{t}" for k, t in zip(n.tolist(), txt.tolist(), strict=True)], dtype=object)
 
 
 class RiskHeatLayer:
@@ -301,11 +721,11 @@ class RiskHeatLayer:
         self.title = "欠薪风险热力（合计）" if view == "sum" else "欠薪风险密度"
 
     def build(self, data: LayerData, filters: Filters) -> LayerResult:
-        s, hx, pts, table = _shared_view(data, filters)
+        sc, hx, pts, table = _shared_view(data, filters)
         hot_at = get_settings().rules.risk_hot_score
         if self.view == "sum" and not hx.empty:
             hx = hx[hx["n_entities"] > 0]  # neighbours only matter for the smoothed density
-        by = self._by_township(s, data, hot_at)
+        by = self._by_township(sc, data, hot_at)
         classes = amount_classes(by["value"], self.unit_zh)
         traces = [mapfig.choropleth_trace(by, classes, self.title), self._hex_trace(hx)]
         ctx_month = context(data, filters).month
@@ -318,15 +738,20 @@ class RiskHeatLayer:
     def unit_zh(self) -> str:
         return "分" if self.view == "sum" else "个/平方公里"
 
-    def _by_township(self, s: pd.DataFrame, data: LayerData, hot_at: float) -> pd.DataFrame:
+    def _by_township(self, sc: _Scored, data: LayerData, hot_at: float) -> pd.DataFrame:
         t = data.townships
         by = pd.DataFrame({"code": t["code"].to_numpy() if not t.empty else []})
+        ent = _entities(data)
+        town, score_ = ent.town[sc.ent], sc.frame["score"].to_numpy(float)
+        m = town >= 0
         if self.view == "sum":
-            by["value"] = by["code"].map(s.groupby("township_code")["score"].sum()).fillna(0.0)
+            total = pd.Series(score_[m]).groupby(town[m]).sum()  # = s.groupby("township_code")["score"].sum()
+            by["value"] = by["code"].map(pd.Series(total.to_numpy(), index=ent.towns[total.index])).fillna(0.0)
             by["label"] = "风险合计" + by["value"].round(0).astype(int).astype(str) + "分"
             return by
         area = t["area_km2"].to_numpy(float) if "area_km2" in t.columns else area_km2(t) if not t.empty else np.array([])
-        hot = by["code"].map(s[s["score"] >= hot_at].groupby("township_code").size()).fillna(0)
+        n = np.bincount(town[m & (score_ >= hot_at)], minlength=len(ent.towns))
+        hot = by["code"].map(pd.Series(n[n > 0], index=ent.towns[np.flatnonzero(n > 0)])).fillna(0)
         by["value"] = hot / np.where(area > 0, area, np.nan)
         per_km2 = by["value"].round(3).astype("string").fillna("—")
         by["label"] = "高风险对象" + hot.astype(int).astype(str) + "个，每平方公里" + per_km2 + "个"
