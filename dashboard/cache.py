@@ -27,6 +27,10 @@ from geodata.store import Store, open_store
 
 CACHE_SIZE = 256
 DISK_CACHE_BYTES = 4 * 2**30
+# Values larger than this are zlib-compressed (level 1) in the shared cache: detail tables and point sets of
+# text compress ~5x (city: 237 -> 48 MB; 180 MB/s to compress, 470 MB/s to expand, against ~270 MB/s to unpickle),
+# which keeps a province warm-up with its earlier windows (≈ 1 GB of pickles per window set) inside DISK_CACHE_BYTES.
+COMPRESS_BYTES = 256 * 2**10
 # functions whose values are rows (or frames derived from them one-to-one): kept in the process only
 RAW = ("kind", "townships", "window_data")
 # views composed of parts that are shared one by one (dashboard.services.overview): kept in the process only
@@ -103,14 +107,15 @@ class _Cache:
 
     def _disk_get(self, k: str) -> Any:
         try:
-            return self.disk.get(k, default=_MISS)
+            blob = self.disk.get(k, default=_MISS)
+            return _MISS if blob is _MISS else _loads(blob)
         except Exception:  # noqa: BLE001 - a broken cache file must never fail a request: rebuild
             log.exception("view cache read failed; rebuilding")
             return _MISS
 
     def _disk_set(self, k: str, value: Any) -> None:
         try:
-            self.disk.set(k, value)
+            self.disk.set(k, _dumps(value))
         except Exception:  # noqa: BLE001 - a full disk degrades to the in-process cache
             log.exception("view cache write failed; kept in the process only")
 
@@ -136,6 +141,26 @@ class _Cache:
             self._d.clear()
         if self.disk is not None:
             self.disk.clear()
+
+
+def _dumps(value: Any) -> bytes:
+    """A view as stored in the shared cache: b"p" + pickle, or b"z" + zlib(pickle) when larger than COMPRESS_BYTES."""
+    import pickle
+    import zlib
+
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return b"z" + zlib.compress(data, 1) if len(data) > COMPRESS_BYTES else b"p" + data
+
+
+def _loads(blob: bytes) -> Any:
+    import pickle
+    import zlib
+
+    if blob[:1] == b"z":
+        return pickle.loads(zlib.decompress(memoryview(blob)[1:]))
+    if blob[:1] == b"p":
+        return pickle.loads(memoryview(blob)[1:])
+    raise ValueError("not a view written by _dumps")
 
 
 def _open_disk(directory: str):

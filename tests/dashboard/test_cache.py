@@ -70,3 +70,27 @@ def test_tables_stored_by_column_read_back_as_the_records_to_dict_gives():
     expected = t.to_dict("records")
     assert rebuilt == expected
     assert [[type(v) for v in r.values()] for r in rebuilt] == [[type(v) for v in r.values()] for r in expected]
+
+
+def test_large_views_are_stored_compressed_and_read_back_equal(tmp_path):
+    """Views over COMPRESS_BYTES go to disk zlib-compressed (province tables: GBs otherwise), small ones as plain
+    pickles; both read back equal, in another process's cache object too; a damaged entry is rebuilt, not raised."""
+    import pickle
+
+    import pandas as pd
+
+    one = cache._Cache(directory=str(tmp_path / "v"))
+    big = pd.DataFrame({"项目编号": [f"XM-{i:06d}" for i in range(40_000)], "缺失": ["专用账户、保证金"] * 40_000})
+    small = {"key": "arrears", "bars": [1, 2, 3]}
+    assert one.get_or_build(("t", "big"), lambda: big, shared=True) is big
+    one.get_or_build(("t", "small"), lambda: small, shared=True)
+    raw_big, raw_small = one.disk.get(one.disk_key(("t", "big"))), one.disk.get(one.disk_key(("t", "small")))
+    assert raw_big[:1] == b"z" and raw_small[:1] == b"p"
+    plain = len(pickle.dumps(big, protocol=pickle.HIGHEST_PROTOCOL))
+    assert plain > cache.COMPRESS_BYTES and len(raw_big) < plain / 5
+    two = cache._Cache(directory=str(tmp_path / "v"))
+    pd.testing.assert_frame_equal(two.get_or_build(("t", "big"), lambda: pytest.fail("rebuilt"), shared=True), big)
+    assert two.get_or_build(("t", "small"), lambda: pytest.fail("rebuilt"), shared=True) == small
+    two.disk.set(two.disk_key(("t", "bad")), b"z not zlib")
+    three = cache._Cache(directory=str(tmp_path / "v"))
+    assert three.get_or_build(("t", "bad"), lambda: "rebuilt", shared=True) == "rebuilt"
