@@ -84,10 +84,10 @@ def _worklist(data: LayerData, filters: Filters) -> pd.DataFrame:
         if not has.any():
             continue
         short = MECHANISMS[k].short
-        missing_zh = missing_zh + np.where(has, short + "、", "")
-        missing = missing + np.where(has, k + ";", "")
         hv = has.to_numpy()
-        details[hv] = details[hv] + (short + "：" + evidence(s[hv], k) + "；").to_numpy()
+        _append(missing_zh, hv, short, "、")
+        _append(missing, hv, k, ";")
+        _append(details, hv, (short + "：" + evidence(s[hv], k)).to_numpy(), "；")
         new = s[f"{k}_since"]
         take = has & new.notna() & (since.isna() | (new < since))
         since = since.where(~take, new)
@@ -97,8 +97,8 @@ def _worklist(data: LayerData, filters: Filters) -> pd.DataFrame:
         "project_code": s["project_code"], "name": s["name"], "township_code": s["township_code"],
         "township": s["township_code"].map(_names(data)), "contractor": s["contractor"],
         "contractor_credit_code": s["contractor_credit_code"], "contact": contact, "contact_phone": phone,
-        "missing": _rstrip(missing, ";"), "missing_zh": _rstrip(missing_zh, "、"), "n_missing": g.sum(axis=1),
-        "since": since, "since_label": fmt_dates(since), "details": _rstrip(details, "；"),
+        "missing": missing, "missing_zh": missing_zh, "n_missing": g.sum(axis=1),
+        "since": since, "since_label": fmt_dates(since), "details": details,
         "status": s["status"], "start_date": s["start_date"], "start_label": fmt_dates(s["start_date"]),
         "link": links("/project/", s["project_code"]),
         "lon": s["lon"], "lat": s["lat"],
@@ -107,9 +107,10 @@ def _worklist(data: LayerData, filters: Filters) -> pd.DataFrame:
                            ignore_index=True)
 
 
-def _rstrip(a: np.ndarray, ch: str) -> pd.Series:
-    """Drop the trailing separator: every non-empty entry ends with exactly one `ch`."""
-    return pd.Series(a, dtype=object).str.slice(0, -len(ch)).to_numpy()
+def _append(acc: np.ndarray, rows: np.ndarray, text, sep: str) -> None:
+    """acc[rows] += sep + text (text alone where acc is still empty), in place."""
+    cur = acc[rows]
+    acc[rows] = np.where(cur == "", text, cur + sep + text)
 
 
 def worklist_table(wl: pd.DataFrame) -> pd.DataFrame:
