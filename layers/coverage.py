@@ -99,6 +99,20 @@ def overall(status: pd.DataFrame, key: str) -> float:
     return float(t["numerator"].sum() / total * 100) if total > 0 else float("nan")
 
 
+def overall_all(status: pd.DataFrame) -> dict[str, float]:
+    """`overall` of every mechanism from one grouped sum (each column summed as `overall` sums it)."""
+    code = status["township_code"]
+    cols = {}
+    for key in KEYS:
+        cols[f"{key}.numerator"], cols[f"{key}.denominator"] = _terms(status, key)
+    t = pd.DataFrame(cols).groupby(code).sum().reindex(code.dropna().unique()).fillna(0)
+    out = {}
+    for key in KEYS:
+        total = t[f"{key}.denominator"].sum()
+        out[key] = float(t[f"{key}.numerator"].sum() / total * 100) if total > 0 else float("nan")
+    return out
+
+
 def _terms(status: pd.DataFrame, key: str) -> tuple[pd.Series, pd.Series]:
     """Numerator and denominator per project: workers covered / onsite, or projects met / applicable."""
     app = status[f"{key}_app"]

@@ -383,17 +383,28 @@ def _flag(out: pd.DataFrame, r: Rules) -> pd.DataFrame:
 
 
 def _texts(out: pd.DataFrame, known: pd.Series, over: pd.Series, unjust: pd.Series, mismatch: pd.Series) -> pd.Series:
-    """The Chinese flags of the rows given (joined with "；")."""
+    """The Chinese flags of the rows given (joined with "；"); each text made for the rows that carry it."""
     fmt = _amounts
+    short, known = out["short"].to_numpy(dtype=bool), known.to_numpy(dtype=bool)
+
+    def part(mask, text) -> np.ndarray:
+        a = np.full(len(out), "", dtype=object)
+        if mask.any():
+            a[mask] = text if isinstance(text, str) else text(out[mask]).to_numpy(dtype=object)
+        return a
+
+    short_text = part(short & known, lambda o: "少缴：实缴" + fmt(o["paid"]) + "万元，应缴" + fmt(o["required"]) + "万元")
+    short_text[short & ~known] = "合同价款未报，无法核定应缴额，且未缴存保证金"
     parts = pd.DataFrame({
-        "short": np.where(out["short"] & known, "少缴：实缴" + fmt(out["paid"]) + "万元，应缴" + fmt(out["required"]) + "万元",
-                          np.where(out["short"], "合同价款未报，无法核定应缴额，且未缴存保证金", "")),
-        "over": np.where(over, "多缴：实缴" + fmt(out["paid"]) + "万元，应缴" + fmt(out["required"]) + "万元", ""),
-        "low": np.where(out["low_balance"] & ~out["short"], "已动用或退还未补足：余额" + fmt(out["balance"]) + "万元", ""),
-        "unjust": np.where(unjust, "不符合减免条件却登记减免（不得擅自减免）", ""),
-        "mismatch": np.where(mismatch, "登记比例" + fmt(out["recorded_rate"] * 100) + "%，规则比例"
-                             + fmt(out["rate"] * 100) + "%", ""),
-    }, index=out.index).fillna("")
+        "short": short_text,
+        "over": part(over.to_numpy(dtype=bool),
+                     lambda o: "多缴：实缴" + fmt(o["paid"]) + "万元，应缴" + fmt(o["required"]) + "万元"),
+        "low": part(out["low_balance"].to_numpy(dtype=bool) & ~short,
+                    lambda o: "已动用或退还未补足：余额" + fmt(o["balance"]) + "万元"),
+        "unjust": part(unjust.to_numpy(dtype=bool), "不符合减免条件却登记减免（不得擅自减免）"),
+        "mismatch": part(mismatch.to_numpy(dtype=bool),
+                         lambda o: "登记比例" + fmt(o["recorded_rate"] * 100) + "%，规则比例" + fmt(o["rate"] * 100) + "%"),
+    }, index=out.index)
     return _joined(parts, "；")
 
 

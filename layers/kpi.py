@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from geodata.settings import get_settings
 from layers.arrears import case_state, summary
 from layers.base import Filters, LayerData, memo
-from layers.coverage import MECHANISMS, overall, threshold_pct
+from layers.coverage import MECHANISMS, overall_all, threshold_pct
 from layers.coverage_rules import KEYS, gaps, project_status
 from layers.units import eval_month, fmt_count, fmt_month, fmt_pct, fmt_people, fmt_wan
 
@@ -64,8 +64,9 @@ def _kpis(data: LayerData, filters: Filters) -> list[Kpi]:
             f"在建/停工项目{n_active}个，占{fmt_pct(n_gap / n_active * 100) if n_active else '—'}",
             higher_is_better=False, warn=n_gap > 0),
     ]
+    shares = overall_all(st) if n_active else {}
     for k in KEYS:
-        v = overall(st, k) if n_active else math.nan
+        v = shares[k] if n_active else math.nan
         m = MECHANISMS[k]
         low = v == v and v < threshold_pct(k)
         out.append(Kpi(k, m.title, v, "%", fmt_pct(v), f"{m.clause} {m.rule}", higher_is_better=True, warn=bool(low)))
