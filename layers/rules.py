@@ -694,8 +694,88 @@ def _entity_locations(data: LayerData) -> pd.DataFrame:
 
 
 def _points(data: LayerData, w: pd.DataFrame) -> pd.DataFrame:
+    """One point per warned entity with a location: its worst severity, its rules (distinct, worst first) and a label.
+
+    = `_points_grouped` (the pandas spelling), computed from integer group codes: the rules of each entity joined
+    in one pass (np.add.reduceat) and the locations looked up in an index kept on the frames, not merged per window.
+    """
     if w.empty:
         return pd.DataFrame()
+    if (not isinstance(w.index, pd.RangeIndex) or w.index.start != 0 or w.index.step != 1
+            or w["entity_id"].isna().any() or w["rule_zh"].isna().any()):
+        return _points_grouped(data, w)
+    perm = w["severity"].map(SEVERITY_RANK).sort_values().index.to_numpy()  # the rows as sort_values("_o") orders them
+    etype, eid = w["entity_type"].take(perm), w["entity_id"].take(perm)
+    tcode, _ = pd.factorize(etype)
+    icode, ids = pd.factorize(eid)
+    gid, _ = pd.factorize(tcode.astype(np.int64) * max(len(ids), 1) + icode)  # groups by first appearance (sort=False)
+    n = int(gid.max()) + 1
+    first = np.unique(gid, return_index=True)[1]
+    groups = pd.DataFrame({"entity_type": etype.iloc[first].reset_index(drop=True),
+                           "entity_id": eid.iloc[first].reset_index(drop=True),
+                           "severity": _first_valid(w["severity"].take(perm), gid, n),
+                           "name": _first_valid(w["entity_name"].take(perm), gid, n)})
+    # each entity's distinct rules in the order above, joined with 、
+    rcode, _ = pd.factorize(w["rule_zh"].take(perm))
+    pair = gid.astype(np.int64) * (int(rcode.max()) + 1) + rcode
+    d = np.flatnonzero(~pd.Series(pair).duplicated().to_numpy())
+    d = d[np.argsort(gid[d], kind="stable")]
+    zh = w["rule_zh"].take(perm).to_numpy(dtype=object)[d]
+    starts = np.flatnonzero(np.append(True, gid[d][1:] != gid[d][:-1]))
+    later = np.ones(len(d), dtype=bool)
+    later[starts] = False
+    zh[later] = "、" + zh[later]
+    groups["rules"] = pd.Series(np.add.reduceat(zh, starts), dtype=object).astype("str")
+    at = _location_rows(data, groups["entity_type"].to_numpy(dtype=object), groups["entity_id"])
+    keep = np.flatnonzero(at >= 0)
+    loc = entity_locations(data)
+    pts = groups.take(keep).reset_index(drop=True)
+    pts["lon"] = loc["lon"].to_numpy()[at[keep]]
+    pts["lat"] = loc["lat"].to_numpy()[at[keep]]
+    pts = pts.astype(_merged_dtypes(groups, loc))
+    link = np.where(pts["entity_type"] == "project", "/project/", "/enterprise/")
+    label = "<b>" + escape(pts["name"].fillna(pts["entity_id"])) + "</b><br>" + escape(pts["rules"])
+    return pts.assign(label=label, color=pts["severity"].map(SEVERITY_COLOR),
+                      size=np.where(pts["severity"] == "red", 12, 9), link=link + pts["entity_id"])
+
+
+def _first_valid(values: pd.Series, gid: np.ndarray, n: int) -> pd.Series:
+    """Per group the first value that is not missing (groupby(...).first()); missing when the group has none."""
+    ok = np.flatnonzero(values.notna().to_numpy(dtype=bool))
+    pos = np.full(n, -1, dtype=np.int64)
+    u, i = np.unique(gid[ok], return_index=True)
+    pos[u] = ok[i]
+    out = values.iloc[np.maximum(pos, 0)].reset_index(drop=True)
+    return out if (pos >= 0).all() else out.where(pos >= 0)
+
+
+def _location_rows(data: LayerData, etype: np.ndarray, eid: pd.Series) -> np.ndarray:
+    """Row of entity_locations of each (entity_type, entity_id); -1 where it has none."""
+    def build() -> dict[str, tuple[pd.Index, np.ndarray]]:
+        loc = entity_locations(data)
+        out = {}
+        for t in ("project", "employer"):
+            rows = np.flatnonzero((loc["entity_type"] == t).to_numpy(dtype=bool))
+            out[t] = (pd.Index(loc["entity_id"].take(rows)), rows)  # unique: entity_locations drops duplicates
+        return out
+
+    ix = derived(data, ("projects", "enterprises"), ("rules.location_index",), build)
+    at = np.full(len(eid), -1, dtype=np.int64)
+    for t, (ids, rows) in ix.items():
+        mine = np.flatnonzero(etype == t)
+        found = ids.get_indexer(eid.iloc[mine])
+        at[mine] = np.where(found >= 0, rows[np.maximum(found, 0)], -1)
+    return at
+
+
+def _merged_dtypes(left: pd.DataFrame, loc: pd.DataFrame) -> dict:
+    """The column types left.merge(loc, on=[entity_type, entity_id]) gives (the key columns may be coerced)."""
+    proto = left.iloc[:0].merge(loc.iloc[:0], on=["entity_type", "entity_id"], how="inner")
+    return proto.dtypes.to_dict()
+
+
+def _points_grouped(data: LayerData, w: pd.DataFrame) -> pd.DataFrame:
+    """_points spelt with groupby and merge (w with missing ids or another index)."""
     worst = w.assign(_o=w["severity"].map(SEVERITY_RANK)).sort_values("_o")
     g = worst.groupby(["entity_type", "entity_id"], sort=False).agg(severity=("severity", "first"), name=("entity_name", "first"))
     # each entity's rules, distinct, in the order above (one pass for all entities instead of one per entity)

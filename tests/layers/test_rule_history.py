@@ -151,3 +151,21 @@ def test_warnings_order_from_ranks_equals_sort_values():
         expected = part.assign(_o=o).sort_values(["_o", "township_code", "entity_id", "rule"]).drop(columns="_o")
         pd.testing.assert_frame_equal(part.take(rules._order(part, universe)), expected)
     assert len(universe["ids"]) == w["entity_id"].nunique()
+
+
+def test_warning_points_from_group_codes_equal_groupby_and_merge():
+    rng = np.random.default_rng(13)
+    projects = [project(f"P{i}", lon=None if i % 4 == 0 else 113.3 + i / 100) for i in range(12)]
+    d = make(projects)
+    ids = [f"P{i}" for i in range(14)] + ["914101830000000001", "914101830000000002", "914101830000000009"]
+    n = 400
+    eid = rng.choice(np.array(ids, dtype=object), n)
+    w = pd.DataFrame({
+        "entity_type": np.where(pd.Series(eid).str.startswith("P"), "project", "employer"), "entity_id": eid,
+        "entity_name": rng.choice(np.array(["甲", "乙<b>&'", None], dtype=object), n),
+        "township_code": T1, "rule": "x", "rule_zh": rng.choice(np.array([v[0] for v in rules.RULES.values()], dtype=object), n),
+        "clause": "", "severity": rng.choice(np.array(["red", "orange", "yellow"], dtype=object), n), "evidence": "",
+        "value": 1.0, "threshold": 1.0, "month": "2024-06"})
+    fast, slow = rules._points(d, w), rules._points_grouped(d, w)
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    assert 0 < len(fast) < w["entity_id"].nunique()  # some entities have no location
