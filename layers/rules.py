@@ -31,7 +31,7 @@ import pandas as pd
 
 from geodata.settings import Rules, get_settings
 from layers import mapfig, rule_history
-from layers.base import Filters, LayerData, LayerResult, LegendItem, derived, memo
+from layers.base import DERIVED, Filters, LayerData, LayerResult, LegendItem, derived, memo, of_frame
 from layers.credit import (
     _enterprise_info,
     arrears_record,
@@ -566,8 +566,17 @@ def _warnings(data: LayerData, filters: Filters | None, rules: Rules) -> pd.Data
     ctx = context(data, filters, rules)
     out = _sorted_warnings(ctx)
     if filters is not None and filters.township:  # a stable sort: the township's rows keep their order
-        out = out[(out["township_code"] == filters.township).fillna(False).to_numpy(dtype=bool)].reset_index(drop=True)
+        mine = (out["township_code"] == filters.township).fillna(False).to_numpy(dtype=bool)
+        rank = _entity_rank(out)
+        out = out[mine].reset_index(drop=True)
+        if rank is not None:
+            of_frame(out, ("rules.entity_rank",), lambda: (rank[0][mine], rank[1]))
     return out
+
+
+def _entity_rank(w: pd.DataFrame) -> tuple[np.ndarray, dict] | None:
+    """The rank of each row's entity id in the id universe, and the universe (kept on frames made by `warnings`)."""
+    return w.__dict__.get(DERIVED, {}).get(("rules.entity_rank",))
 
 
 def _sorted_warnings(ctx: Context) -> pd.DataFrame:
@@ -575,19 +584,27 @@ def _sorted_warnings(ctx: Context) -> pd.DataFrame:
     def build() -> pd.DataFrame:
         out = _every_warning(ctx)
         universe = derived(ctx.data, RULE_KINDS, ("rules.entity_universe",), dict)
-        return out.take(_order(out, universe)).reset_index(drop=True)
+        order, rank, ids = _ranked_order(out, universe)
+        sorted_ = out.take(order).reset_index(drop=True)
+        if rank is not None:  # the ids as integers, for _points
+            of_frame(sorted_, ("rules.entity_rank",), lambda: (rank[order], ids))
+        return sorted_
 
     key = ("rules.sorted_warnings", ctx.month, str(ctx.as_of), ctx.rules.model_dump_json())
     return derived(ctx.data, RULE_KINDS, key, build)
 
 
 def _order(out: pd.DataFrame, universe: dict) -> np.ndarray:
+    return _ranked_order(out, universe)[0]
+
+
+def _ranked_order(out: pd.DataFrame, universe: dict) -> tuple[np.ndarray, np.ndarray | None, pd.Index | None]:
     """The rows of `out` as out.sort_values([severity rank, township_code, entity_id, rule]) orders them (stable,
     missing last), from integer ranks: the entity ids are ranked in `universe['ids']`, every id seen so far sorted
     once (kept on the frames, so a month window sorts only the ids new to it), instead of sorting the text per window."""
     if out.empty or out["entity_id"].isna().any():
         o = out["severity"].map(SEVERITY_RANK)
-        return out.assign(_o=o).sort_values(["_o", "township_code", "entity_id", "rule"]).index.to_numpy()
+        return out.assign(_o=o).sort_values(["_o", "township_code", "entity_id", "rule"]).index.to_numpy(), None, None
     ids = universe.get("ids")
     rank = ids.get_indexer(out["entity_id"]) if ids is not None else None
     if rank is None or (rank < 0).any():
@@ -596,8 +613,16 @@ def _order(out: pd.DataFrame, universe: dict) -> np.ndarray:
         ids = ids.unique().sort_values()
         universe["ids"] = ids
         rank = ids.get_indexer(out["entity_id"])
-    return np.lexsort((_rank(out["rule"]), rank, _rank(out["township_code"]),
-                       out["severity"].map(SEVERITY_RANK).to_numpy()))
+    order = np.lexsort((_rank(out["rule"]), rank, _rank(out["township_code"]), _severity_rank(out["severity"]).to_numpy()))
+    return order, rank, ids
+
+
+def _severity_rank(s: pd.Series) -> pd.Series:
+    """s.map(SEVERITY_RANK), looked up once per distinct value."""
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    if (codes < 0).any() or not all(u in SEVERITY_RANK for u in uniq):
+        return s.map(SEVERITY_RANK)
+    return pd.Series(np.array([SEVERITY_RANK[u] for u in uniq], dtype=np.int64)[codes], index=s.index)
 
 
 def _rank(s: pd.Series) -> np.ndarray:
@@ -704,10 +729,15 @@ def _points(data: LayerData, w: pd.DataFrame) -> pd.DataFrame:
     if (not isinstance(w.index, pd.RangeIndex) or w.index.start != 0 or w.index.step != 1
             or w["entity_id"].isna().any() or w["rule_zh"].isna().any()):
         return _points_grouped(data, w)
-    perm = w["severity"].map(SEVERITY_RANK).sort_values().index.to_numpy()  # the rows as sort_values("_o") orders them
+    perm = _severity_rank(w["severity"]).sort_values().index.to_numpy()  # the rows as sort_values("_o") orders them
     etype, eid = w["entity_type"].take(perm), w["entity_id"].take(perm)
     tcode, _ = pd.factorize(etype)
-    icode, ids = pd.factorize(eid)
+    ranked = _entity_rank(w)  # the ids as integers when `warnings` made w
+    if ranked is not None and len(ranked[0]) == len(w):
+        icode, ids = ranked[0][perm], ranked[1]
+    else:
+        ranked = None
+        icode, ids = pd.factorize(eid)
     gid, _ = pd.factorize(tcode.astype(np.int64) * max(len(ids), 1) + icode)  # groups by first appearance (sort=False)
     n = int(gid.max()) + 1
     first = np.unique(gid, return_index=True)[1]
@@ -726,7 +756,16 @@ def _points(data: LayerData, w: pd.DataFrame) -> pd.DataFrame:
     later[starts] = False
     zh[later] = "、" + zh[later]
     groups["rules"] = pd.Series(np.add.reduceat(zh, starts), dtype=object).astype("str")
-    at = _location_rows(data, groups["entity_type"].to_numpy(dtype=object), groups["entity_id"])
+    etypes = groups["entity_type"].to_numpy(dtype=object)
+    if ranked is None:
+        at = _location_rows(data, etypes, groups["entity_id"])
+    else:  # each id of the universe located once
+        by_type = _locations_of_ids(data, ids)
+        idx = icode[first]
+        at = np.full(len(groups), -1, dtype=np.int64)
+        for t, rows in by_type.items():
+            mine = np.flatnonzero(etypes == t)
+            at[mine] = rows[idx[mine]]
     keep = np.flatnonzero(at >= 0)
     loc = entity_locations(data)
     pts = groups.take(keep).reset_index(drop=True)
@@ -734,7 +773,9 @@ def _points(data: LayerData, w: pd.DataFrame) -> pd.DataFrame:
     pts["lat"] = loc["lat"].to_numpy()[at[keep]]
     pts = pts.astype(_merged_dtypes(groups, loc))
     link = np.where(pts["entity_type"] == "project", "/project/", "/enterprise/")
-    label = "<b>" + escape(pts["name"].fillna(pts["entity_id"])) + "</b><br>" + escape(pts["rules"])
+    codes, uniq = pd.factorize(pts["rules"])  # a few hundred distinct lists of rules: each escaped once
+    rules_html = pd.Series(escape(pd.Series(uniq)).to_numpy()[codes], index=pts.index, dtype=object)
+    label = "<b>" + escape(pts["name"].fillna(pts["entity_id"])) + "</b><br>" + rules_html
     return pts.assign(label=label, color=pts["severity"].map(SEVERITY_COLOR),
                       size=np.where(pts["severity"] == "red", 12, 9), link=link + pts["entity_id"])
 
@@ -766,6 +807,17 @@ def _location_rows(data: LayerData, etype: np.ndarray, eid: pd.Series) -> np.nda
         found = ids.get_indexer(eid.iloc[mine])
         at[mine] = np.where(found >= 0, rows[np.maximum(found, 0)], -1)
     return at
+
+
+def _locations_of_ids(data: LayerData, ids: pd.Index) -> dict[str, np.ndarray]:
+    """Per entity type, the row of entity_locations of each id of the universe `ids` (-1: none); kept for the latest."""
+    box = derived(data, ("projects", "enterprises"), ("rules.locations_of_ids",), dict)
+    hit = box.get("value")
+    if hit is not None and hit[0] is ids:
+        return hit[1]
+    by_type = {t: _location_rows(data, np.full(len(ids), t, dtype=object), pd.Series(ids)) for t in ("project", "employer")}
+    box["value"] = (ids, by_type)
+    return by_type
 
 
 def _merged_dtypes(left: pd.DataFrame, loc: pd.DataFrame) -> dict:
