@@ -256,6 +256,7 @@ class CreditHistory:
     """The normalised credit rows (credit.credit_rows) split for a date lookup: the graded rows sorted by employer
     and year, the blacklist rows sorted by employer and listing date (each sort stable, as credit.py sorts)."""
 
+    codes: pd.Index  # every credit code of the rows, sorted (the employers' integers below are positions in it)
     grades: pd.DataFrame  # credit_code, grade, year; effective date known
     grade_code: np.ndarray  # per graded row: the employer (integer, in credit-code order)
     grade_start: np.ndarray  # per employer: its first graded row
@@ -275,8 +276,8 @@ def credit_history(data: LayerData, r: Rules) -> CreditHistory:
 
 
 def _credit_history(cr: pd.DataFrame) -> CreditHistory:
-    code_all = pd.factorize(cr["credit_code"], sort=True)[0] if len(cr) else np.empty(0, dtype=np.int64)
-    n = int(code_all.max()) + 1 if len(code_all) else 0
+    code_all, uniq = pd.factorize(cr["credit_code"], sort=True) if len(cr) else (np.empty(0, dtype=np.int64), [])
+    n = len(uniq)
     graded = np.flatnonzero((cr["grade"].notna() & cr["effective"].notna()).to_numpy(dtype=bool))
     year = cr["year"].to_numpy(dtype=float, na_value=np.nan)[graded]
     order = graded[np.lexsort((year, code_all[graded]))]
@@ -285,6 +286,7 @@ def _credit_history(cr: pd.DataFrame) -> CreditHistory:
     listed = cr["listed"].to_numpy(dtype="datetime64[ns]")[black]
     border = black[np.lexsort((listed, code_all[black]))]
     return CreditHistory(
+        codes=pd.Index(uniq, dtype=cr["credit_code"].dtype if len(cr) else object),
         grades=cr[["credit_code", "grade", "year"]].take(order).reset_index(drop=True), grade_code=grade_code,
         grade_start=np.searchsorted(grade_code, np.arange(n)),
         effective=cr["effective"].to_numpy(dtype="datetime64[ns]")[order],

@@ -316,16 +316,21 @@ def rule_payroll_below_min(ctx: Context) -> pd.DataFrame:
 def rule_guarantee_missing(ctx: Context) -> pd.DataFrame:
     """(十七)(二十六) blacklisted or C/D builder/contractor and no 工程款支付担保."""
     # = credit.restricted_as_of(data, as_of), looked up in the credit history (rule_history)
-    bad = rule_history.restricted_at(rule_history.credit_history(ctx.data, ctx.rules), ctx.as_of, ctx.rules,
-                                     why=False).set_index("credit_code")
+    h = rule_history.credit_history(ctx.data, ctx.rules)
+    bad = rule_history.restricted_at(h, ctx.as_of, ctx.rules, why=False).set_index("credit_code")
     if bad.empty:
         return pd.DataFrame(columns=COLUMNS)
     p = ctx.projects
     builder_code = _builder_codes(ctx)
+    listed = np.zeros(len(h.codes) + 1, dtype=bool)  # per credit code of the credit rows (last: not among them)
+    listed[h.codes.get_indexer(bad.index)] = True
+    ids = _credit_ids(ctx, h)
     frames = []
     roles = (("建设单位", builder_code, p["builder"]), ("施工总承包单位", p["contractor_credit_code"], p["contractor"]))
-    for role, code, who in roles:
-        rows = np.flatnonzero((code.isin(bad.index) & ~p["guarantee"]).to_numpy(dtype=bool))
+    for (role, code, who), id_ in zip(roles, ids, strict=True):
+        # = code.isin(bad.index) & ~guarantee, on integers
+        rows = np.flatnonzero(listed[id_] & ~p["guarantee"].to_numpy(dtype=bool)) if id_ is not None else \
+            np.flatnonzero((code.isin(bad.index) & ~p["guarantee"]).to_numpy(dtype=bool))
         if not len(rows):
             continue
         c = code.take(rows)
@@ -336,6 +341,30 @@ def rule_guarantee_missing(ctx: Context) -> pd.DataFrame:
         ev = role + hit["who"] + "（" + hit["code"].map(why) + "）未提供工程款支付担保"
         frames.append(_emit("project", hit, "guarantee_missing", sev, ev, np.nan, np.nan, ctx))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+
+
+def _credit_ids(ctx: Context, h: rule_history.CreditHistory) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Builder and contractor of each active project as positions in h.codes (its length: not there), from every
+    project's once per read of the frames; (None, None) when the active projects are not known."""
+    if ctx.active is None:
+        return None, None
+
+    def build() -> tuple[np.ndarray, np.ndarray, pd.Index]:
+        every = _projects(ctx.data)
+        builder = derived(ctx.data, ("enterprises", "projects"), ("rules.builder_codes",),
+                          lambda: every["builder"].map(_codes_by_name(ctx.data)))
+        out = []
+        for code in (builder, every["contractor_credit_code"]):
+            i = h.codes.get_indexer(code)
+            out.append(np.where(i >= 0, i, len(h.codes)))
+        return out[0], out[1], h.codes
+
+    key = ("rules.credit_ids", ctx.rules.model_dump_json())
+    both = derived(ctx.data, ("credit", "projects", "enterprises"), key, build)
+    if both[2] is not h.codes:
+        return None, None
+    pos = np.flatnonzero(ctx.active)
+    return both[0][pos], both[1][pos]
 
 
 def _builder_codes(ctx: Context) -> pd.Series:
