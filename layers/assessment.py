@@ -70,8 +70,9 @@ def assess(data: LayerData, year: int, rules: Rules | None = None, weights: Asse
     ev: dict[str, pd.DataFrame] = {}
     ev.update(_project_indicators(data, proj, ref, r))
     ev["fund_at_floor"] = _fund_evidence(data, year, codes)
-    ev.update(_case_indicators(data, year, ref, r))
-    ev["arrears_per_project"] = _arrears_evidence(data, proj, year, ref, r)
+    cases = _year_cases(data, year, ref, r)
+    ev.update(_case_indicators(data, cases, year, ref, r))
+    ev["arrears_per_project"] = _arrears_evidence(cases, proj)
     scores = pd.DataFrame({"code": codes, "name": [BY_CODE[c].name if c in BY_CODE else c for c in codes]})
     for k in INDICATORS:
         value, n = _aggregate(k, ev[k], codes)
@@ -85,21 +86,54 @@ def assess(data: LayerData, year: int, rules: Rules | None = None, weights: Asse
     scores["total"] = np.where(denom > 0, 100 * (np.nan_to_num(s) * wv).sum(axis=1) / np.where(denom > 0, denom, 1), np.nan)
     scores["rank"] = scores["total"].rank(ascending=False, method="min").astype("Int64")
     for k in ev:
-        names = ev[k]["township_code"].map(lambda c: BY_CODE[c].name if c in BY_CODE else c)
+        names = _map_distinct(ev[k]["township_code"], lambda c: BY_CODE[c].name if c in BY_CODE else c)
         ev[k] = ev[k].assign(township=names)[EVIDENCE_COLUMNS]
     return AssessmentResult(year, scores.sort_values(["rank", "code"]).reset_index(drop=True), ev)
 
 
+def _map_distinct(s: pd.Series, fn: Any) -> pd.Series:
+    """= s.map(fn), calling fn once per distinct value (same values and dtype)."""
+    codes, _ = pd.factorize(s, use_na_sentinel=False)
+    first = np.unique(codes, return_index=True)[1]
+    return s.iloc[first].map(fn).take(codes).set_axis(s.index)
+
+
+def _at(values: pd.Series, at: np.ndarray, keys: pd.Series) -> pd.Series:
+    """= keys.map(values) where at = values.index.get_indexer(keys) (a unique index; -1 gives a missing value)."""
+    if not len(keys) or values.index.has_duplicates:
+        return keys.map(values)  # (the dtype of an empty map; the error of a duplicate index)
+    return pd.Series(values.array.take(at, allow_fill=True), index=keys.index)
+
+
+def _projects(data: LayerData) -> pd.DataFrame:
+    """The project columns the assessment reads, normalised once per read of the frames (do not modify)."""
+    def build() -> pd.DataFrame:
+        p = data.projects if data.projects is not None else pd.DataFrame()
+        return pd.DataFrame({
+            "project_code": as_text(col(p, "project_code", None)), "name": as_text(col(p, "name", None)),
+            "township_code": as_text(col(p, "township_code", None)), "start": as_date(col(p, "start_date")),
+            "status": as_text(col(p, "status", None)), "sa": as_bool(col(p, "special_account", False)),
+            "opened": as_date(col(p, "special_account_opened")), "filed": as_date(col(p, "special_account_filed")),
+            "bank": as_bool(col(p, "bank_payroll", False)), "board": as_bool(col(p, "notice_board", False)),
+        })
+
+    return derived(data, ("projects",), ("assessment.projects",), build)
+
+
+def _reports(data: LayerData) -> pd.DataFrame:
+    """The monthly report columns the assessment reads, normalised once per read of the frames (do not modify)."""
+    def build() -> pd.DataFrame:
+        c = data.compliance if data.compliance is not None else pd.DataFrame()
+        return pd.DataFrame({"project_code": as_text(col(c, "project_code", None)), "m": month_index(col(c, "month")),
+                             "onsite": as_num(col(c, "workers_onsite")), "reg": as_num(col(c, "workers_registered"))})
+
+    return derived(data, ("compliance",), ("assessment.reports",), build)
+
+
 def _active_projects(data: LayerData, year: int, ref: pd.Timestamp, r: Rules) -> pd.DataFrame:
-    p = data.projects if data.projects is not None else pd.DataFrame()
-    c = data.compliance if data.compliance is not None else pd.DataFrame()
-    cm = pd.DataFrame({"project_code": as_text(col(c, "project_code", None)), "m": month_index(col(c, "month"))})
-    reporting = set(cm.loc[(cm["m"] >= year * 12) & (cm["m"] <= year * 12 + 11), "project_code"].dropna())
-    out = pd.DataFrame({
-        "project_code": as_text(col(p, "project_code", None)), "name": as_text(col(p, "name", None)),
-        "township_code": as_text(col(p, "township_code", None)), "start": as_date(col(p, "start_date")),
-        "status": as_text(col(p, "status", None)),
-    })
+    cm = _reports(data)
+    reporting = cm.loc[(cm["m"] >= year * 12) & (cm["m"] <= year * 12 + 11), "project_code"].dropna()
+    out = _projects(data)[["project_code", "name", "township_code", "start", "status"]]
     done = out["status"].isin(r.completed_statuses).fillna(False)
     keep = (out["start"].isna() | (out["start"] <= ref)) & (~done | out["project_code"].isin(reporting))
     return out[keep & out["township_code"].notna()].reset_index(drop=True)
@@ -118,27 +152,24 @@ def _ev(frame: pd.DataFrame, item_type: str, id_col: str, name_col: str, value: 
 
 def _project_indicators(data: LayerData, proj: pd.DataFrame, ref: pd.Timestamp, r: Rules) -> dict[str, pd.DataFrame]:
     """real_name, special_account, deposit, bank_payroll, notice_board: one evidence row per active project."""
-    p = data.projects if data.projects is not None else pd.DataFrame()
-    facts = pd.DataFrame({
-        "project_code": as_text(col(p, "project_code", None)), "sa": as_bool(col(p, "special_account", False)),
-        "opened": as_date(col(p, "special_account_opened")), "filed": as_date(col(p, "special_account_filed")),
-        "bank": as_bool(col(p, "bank_payroll", False)), "board": as_bool(col(p, "notice_board", False)),
-    }).drop_duplicates("project_code")
+    facts = derived(data, ("projects",), ("assessment.facts",),
+                    lambda: _projects(data)[["project_code", "sa", "opened", "filed", "bank", "board"]].drop_duplicates(
+                        "project_code"))
     f = proj.merge(facts, on="project_code", how="left")
     out: dict[str, pd.DataFrame] = {}
 
     # (三) the year's latest report with workers on site
-    c = data.compliance if data.compliance is not None else pd.DataFrame()
     y = ref.year
-    rep = pd.DataFrame({"project_code": as_text(col(c, "project_code", None)), "m": month_index(col(c, "month")),
-                        "onsite": as_num(col(c, "workers_onsite")), "reg": as_num(col(c, "workers_registered"))})
+    rep = _reports(data)
     rep = rep[(rep["m"] >= y * 12) & (rep["m"] <= y * 12 + 11)]
-    has_report = f["project_code"].isin(set(rep["project_code"]))
-    last = rep[rep["onsite"] > 0].sort_values("m").groupby("project_code").tail(1).set_index("project_code")
-    onsite = f["project_code"].map(last["onsite"])
-    reg = np.minimum(f["project_code"].map(last["reg"]).fillna(0), onsite)
+    has_report = f["project_code"].isin(rep["project_code"])
+    last = rep[rep["onsite"] > 0].sort_values("m").drop_duplicates("project_code", keep="last").set_index("project_code")
+    at = last.index.get_indexer(f["project_code"])  # = map(last[...]) by one lookup (one report per project and month)
+    onsite = _at(last["onsite"], at, f["project_code"])
+    reg = np.minimum(_at(last["reg"], at, f["project_code"]).fillna(0), onsite)
     ratio = reg / onsite
-    m_txt = f["project_code"].map(last["m"]).map(lambda i: f"{int(i) // 12}年{int(i) % 12 + 1}月" if pd.notna(i) else "")
+    m_txt = _map_distinct(_at(last["m"], at, f["project_code"]),
+                          lambda i: f"{int(i) // 12}年{int(i) % 12 + 1}月" if pd.notna(i) else "")
     applicable = onsite.notna() | ~has_report  # reports with nobody on site: nothing to register
     passed = ratio >= r.real_name_min - 1e-9
     rn = f[applicable]
@@ -161,9 +192,10 @@ def _project_indicators(data: LayerData, proj: pd.DataFrame, ref: pd.Timestamp, 
     # (九) the differentiated rule
     dep = required_deposits(data, ref, r).set_index("project_code") if not f.empty else pd.DataFrame()
     if not f.empty and not dep.empty:
-        short = f["project_code"].map(dep["short"]).fillna(True).astype(bool)
-        paid, req = f["project_code"].map(dep["paid"]).fillna(0.0), f["project_code"].map(dep["required"])
-        why = f["project_code"].map(dep["rule_zh"]).fillna("")
+        at = dep.index.get_indexer(f["project_code"])
+        short = _at(dep["short"], at, f["project_code"]).fillna(True).astype(bool)
+        paid, req = _at(dep["paid"], at, f["project_code"]).fillna(0.0), _at(dep["required"], at, f["project_code"])
+        why = _at(dep["rule_zh"], at, f["project_code"]).fillna("")
         due = ("应缴" + req.round(2).astype("string") + "万元").fillna("合同价款未报")
         out["deposit"] = _ev(f, "项目", "project_code", "name", paid.round(2), np.where(short, "否", "是"),
                              why + "：" + due + "，实缴" + paid.round(2).astype("string") + "万元")
@@ -184,11 +216,21 @@ def _fund_evidence(data: LayerData, year: int, codes: list[str]) -> pd.DataFrame
     return _ev(t, "应急周转金", "unit_code", "unit_name", t["at_floor"].astype(int), np.where(t["at_floor"], "是", "否"), note)
 
 
+def _case_towns(data: LayerData) -> pd.Series:
+    """Each case's township (the first one given for its number), once per read of the frames (do not modify)."""
+    def build() -> pd.Series:
+        c = data.cases if data.cases is not None else pd.DataFrame()
+        town = pd.Series(as_text(col(c, "township_code", None)).to_numpy(), index=as_text(col(c, "case_no")).to_numpy(),
+                         dtype=object)
+        return town.groupby(level=0).first() if len(town) else town
+
+    return derived(data, ("cases",), ("assessment.case_towns",), build)
+
+
 def _year_cases(data: LayerData, year: int, ref: pd.Timestamp, r: Rules) -> pd.DataFrame:
     st = case_state(data, ref, r)
-    c = data.cases if data.cases is not None else pd.DataFrame()
-    town = pd.Series(as_text(col(c, "township_code", None)).to_numpy(), index=as_text(col(c, "case_no")).to_numpy(), dtype=object)
-    st["township_code"] = st["case_no"].map(town.groupby(level=0).first()) if len(town) else pd.NA
+    town = _case_towns(data)
+    st["township_code"] = st["case_no"].map(town) if len(town) else pd.NA
     st = st[(st["received"].dt.year == year) & st["township_code"].notna()].copy()
     st["days"] = np.where(st["closed_date"].notna(), (st["closed_date"] - st["received"]).dt.days,
                           np.where(st["closed"], np.nan, (ref - st["received"]).dt.days))
@@ -196,8 +238,7 @@ def _year_cases(data: LayerData, year: int, ref: pd.Timestamp, r: Rules) -> pd.D
     return st
 
 
-def _case_indicators(data: LayerData, year: int, ref: pd.Timestamp, r: Rules) -> dict[str, pd.DataFrame]:
-    st = _year_cases(data, year, ref, r)
+def _case_indicators(data: LayerData, st: pd.DataFrame, year: int, ref: pd.Timestamp, r: Rules) -> dict[str, pd.DataFrame]:
     rec = st["received"].dt.strftime("%Y-%m-%d")
     closed_txt = st["closed_date"].dt.strftime("%Y-%m-%d").fillna("未结")
     base_note = "受理" + rec + "，结案" + closed_txt + "，状态" + st["status"].fillna("—")
@@ -213,10 +254,7 @@ def _case_indicators(data: LayerData, year: int, ref: pd.Timestamp, r: Rules) ->
     mj = _ev(major, "重大案件", "case_no", "employer_name", major["closed"].astype(int), np.where(major["closed"], "是", "否"),
              "欠薪" + major["amount"].round(2).astype("string") + "万元、" + major["workers"].astype("Int64").astype("string")
              + "人；" + base_note[st["major"]])
-    inc = data.incidents if data.incidents is not None else pd.DataFrame()
-    it = pd.DataFrame({"incident_no": as_text(col(inc, "incident_no", None)), "when": as_date(col(inc, "occurred_at")),
-                       "township_code": as_text(col(inc, "township_code", None)), "status": as_text(col(inc, "status", None)),
-                       "grade": as_text(col(inc, "grade", None)), "headcount": as_num(col(inc, "headcount"))})
+    it = derived(data, ("incidents",), ("assessment.incidents",), lambda: _incidents(data))
     it = it[(it["when"].dt.year == year) & it["township_code"].notna()]
     done = it["status"].isin(r.incident_done_statuses).fillna(False)
     ij = _ev(it, "群体事件", "incident_no", "grade", done.astype(int), np.where(done, "是", "否"),
@@ -226,8 +264,14 @@ def _case_indicators(data: LayerData, year: int, ref: pd.Timestamp, r: Rules) ->
     return out
 
 
-def _arrears_evidence(data: LayerData, proj: pd.DataFrame, year: int, ref: pd.Timestamp, r: Rules) -> pd.DataFrame:
-    st = _year_cases(data, year, ref, r)
+def _incidents(data: LayerData) -> pd.DataFrame:
+    inc = data.incidents if data.incidents is not None else pd.DataFrame()
+    return pd.DataFrame({"incident_no": as_text(col(inc, "incident_no", None)), "when": as_date(col(inc, "occurred_at")),
+                         "township_code": as_text(col(inc, "township_code", None)), "status": as_text(col(inc, "status", None)),
+                         "grade": as_text(col(inc, "grade", None)), "headcount": as_num(col(inc, "headcount"))})
+
+
+def _arrears_evidence(st: pd.DataFrame, proj: pd.DataFrame) -> pd.DataFrame:
     cases = _ev(st, "案件", "case_no", "employer_name", st["amount"].fillna(0).round(2), "—", "本年度受理案件欠薪金额（万元）")
     projects = _ev(proj, "在建项目", "project_code", "name", 1, "—", "计入分母的在建项目")
     return pd.concat([x for x in (cases, projects) if not x.empty] or [cases], ignore_index=True)
