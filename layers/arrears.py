@@ -260,7 +260,7 @@ def _case_points(cs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
                  + "<br>受理日期：" + fmt_dates(c["received"]))
     pts = pd.DataFrame({
         "id": c["case_no"], "lon": c["lon"], "lat": c["lat"], "label": label,
-        "color": c["shown_status"].map(status_color).where(c["open"], CLOSED_POINT),
+        "color": c["shown_status"].map(_colors(c["shown_status"])).where(c["open"], CLOSED_POINT),
         "size": point_size(c["amount"]).where(c["open"], 5.0), "link": c["link"],
         "open": c["open"], "amount": c["amount"], "category": c["shown_status"], "township_code": c["township_code"],
     })
@@ -272,6 +272,11 @@ def _case_points(cs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     # drawn in order: closed (small, grey) first, then open cases largest first, so small ones on top stay clickable
     pts = pts.sort_values(["open", "amount"], ascending=[True, False], kind="stable")
     return pts.reset_index(drop=True), notes
+
+
+def _colors(shown: pd.Series):
+    """status_color as a lookup of the statuses present (a dict maps a column at once; empty: the function itself)."""
+    return {s: status_color(s) for s in shown.unique()} if len(shown) else status_color
 
 
 def status_legend(cs: pd.DataFrame) -> list[LegendItem]:

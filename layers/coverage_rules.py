@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from geodata.settings import Rules, get_settings
-from layers.base import Filters, LayerData, derived, of_frame
+from layers.base import DERIVED, Filters, LayerData, derived, of_frame
 from layers.deposits import required_at, required_deposits
 from layers.units import (
     as_dates,
@@ -36,6 +36,7 @@ from layers.units import (
     eval_month,
     index_to_month,
     index_to_timestamp,
+    links,
     month_index,
     month_of_index,
     ref_date,
@@ -92,7 +93,23 @@ def _compute(data: LayerData, filters: Filters, rules: Rules) -> pd.DataFrame:
     p.attrs["report_month"] = index_to_month(pd.Series([rmi])).iloc[0]
     p.attrs["due_month"] = index_to_month(pd.Series([rmi - 1])).iloc[0]
     p.attrs["ref_date"] = ref.strftime("%Y-%m-%d")
+    p.__dict__.setdefault(DERIVED, {})[("coverage_rules.rows",)] = (pj, rows)  # each row's project row (links_of)
     return p
+
+
+def links_of(status: pd.DataFrame, where: pd.Series) -> pd.Series:
+    """'/project/<code>' of the status rows `where` (as units.links gives them), made once per project row."""
+    sub = status["project_code"][where]
+    made = status.__dict__.get(DERIVED, {}).get(("coverage_rules.rows",))
+    if made is None or not len(sub):
+        return links("/project/", sub)
+    pj, rows = made
+    at = rows[where.to_numpy(dtype=bool)]
+    todo = np.unique(at[~pj.link_done[at]])
+    if len(todo):
+        pj.link[todo] = links("/project/", pj.norm["project_code"].iloc[todo]).to_numpy(dtype=object)
+        pj.link_done[todo] = True  # after the values (two threads write the same texts)
+    return pd.Series(pj.link[at], index=sub.index, dtype=object)
 
 
 # ---- inputs (what does not depend on the month: once per read of the frames) -------------------
@@ -108,6 +125,12 @@ class _Projects:
     first: np.ndarray  # per code number: its first row
     counted: np.ndarray  # rows with an active status and a code, ascending
     by_township: dict  # township code -> its counted rows, ascending
+    link: np.ndarray = None  # per row: its project's link, made on first use (links_of)
+    link_done: np.ndarray = None
+
+    def __post_init__(self) -> None:
+        self.link = np.full(len(self.norm), None, dtype=object)
+        self.link_done = np.zeros(len(self.norm), dtype=bool)
 
 
 def _projects_of(projects: pd.DataFrame | None) -> _Projects:

@@ -13,9 +13,9 @@ import pandas as pd
 from geodata.settings import get_settings
 from layers.base import Filters, LayerData, memo
 from layers.coverage import MECHANISMS, evidence, since_text
-from layers.coverage_rules import KEYS, gaps, project_status
+from layers.coverage_rules import KEYS, gaps, links_of, project_status
 from layers.exports import mask_name, mask_phone
-from layers.units import fmt_dates, links
+from layers.units import fmt_dates
 
 WORKLIST_ZH = {
     "project_code": "项目编号", "name": "项目名称", "township": "所属乡镇", "contractor": "施工总承包单位",
@@ -100,7 +100,7 @@ def _worklist(data: LayerData, filters: Filters) -> pd.DataFrame:
         "missing": missing, "missing_zh": missing_zh, "n_missing": g.sum(axis=1),
         "since": since, "since_label": fmt_dates(since), "details": details,
         "status": s["status"], "start_date": s["start_date"], "start_label": fmt_dates(s["start_date"]),
-        "link": links("/project/", s["project_code"]),
+        "link": links_of(st, any_gap),
         "lon": s["lon"], "lat": s["lat"],
     })
     return out.sort_values(["n_missing", "since", "project_code"], ascending=[False, True, True], kind="stable",
