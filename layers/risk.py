@@ -19,6 +19,7 @@ S = 36, score = 100 × (1 − e^−0.6) = 45.1; contributions 37.6 and 7.5.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 import h3
 import numpy as np
 import pandas as pd
+from h3.api import basic_int as h3i
 
 from geodata.boundaries import area_km2
 from geodata.settings import Rules, get_settings
@@ -577,22 +579,42 @@ def _view(data: LayerData, filters: Filters) -> tuple[_Scored, pd.DataFrame, pd.
              + _escaped_top(pts["top_factors"], sc.cat).to_numpy(dtype=object))
     pts = pts.assign(label=pd.Series(label, index=pts.index, dtype=pd.StringDtype("python", na_value=np.nan)),
                      color=np.where(pts["score"] >= hot_at, "#d62728", "#ff7f0e"), size=8,
-                     link=np.where(on < ent.n_proj, "/project/", "/enterprise/") + pts["entity_id"])
+                     link=_links(on < ent.n_proj, pts["entity_id"]))
     shown = (s["score"] > 0).to_numpy()  # the table lists only entities with a factor
     s = s[shown]
-    table = pd.DataFrame({"对象": s["entity_type"].map({"project": "项目", "employer": "单位"}), "编号": s["entity_id"],
+    is_p = sc.ent[shown] < ent.n_proj
+    table = pd.DataFrame({"对象": _kinds_zh(is_p, s["entity_type"]), "编号": s["entity_id"],
                           "名称": s["name"], "乡镇代码": s["township_code"], "风险分": s["score"].round(1),
-                          "主要因素": s["top_factors"],
-                          "链接": np.where(sc.ent[shown] < ent.n_proj, "/project/", "/enterprise/") + s["entity_id"]})
+                          "主要因素": s["top_factors"], "链接": _links(is_p, s["entity_id"])})
     return sc, hx, pts, table
 
 
+KINDS_ZH = {"project": "项目", "employer": "单位"}
+
+
+def _links(is_proj: np.ndarray, ids: pd.Series) -> pd.Series:
+    """= np.where(is_proj, "/project/", "/enterprise/") + ids, by object column for a text column without gaps."""
+    prefix = np.where(is_proj, "/project/", "/enterprise/")
+    if not len(ids) or not isinstance(ids.dtype, pd.StringDtype) or ids.isna().any():
+        return prefix + ids
+    return pd.Series(prefix.astype(object) + ids.to_numpy(dtype=object), index=ids.index, dtype=ids.dtype)
+
+
+def _kinds_zh(is_proj: np.ndarray, kinds: pd.Series) -> pd.Series:
+    """= kinds.map(KINDS_ZH) for kinds that are "project" where is_proj, else "employer"."""
+    if not len(kinds):
+        return kinds.map(KINDS_ZH)
+    dtype = kinds.iloc[:1].map(KINDS_ZH).dtype
+    return pd.Series(np.where(is_proj, "项目", "单位").astype(object), index=kinds.index, dtype=dtype)
+
+
 def _escaped(s: pd.Series) -> np.ndarray:
-    """= credit.escape(s) by column: html.escape replaces each of & < > " ' on its own, & first."""
+    """= credit.escape(s).to_numpy(): html.escape only where a text has one of & < > " '."""
     t = s.astype("string").fillna("")
-    for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;")):
-        t = t.str.replace(a, b, regex=False)
-    return t.astype(object).to_numpy()
+    out = t.to_numpy(dtype=object)
+    special = np.flatnonzero(t.str.contains("[&<>\"']", regex=True).to_numpy(bool))
+    out[special] = [html.escape(x) for x in out[special].tolist()]
+    return out
 
 
 def _escaped_names(ent: _Entities) -> np.ndarray:
@@ -613,10 +635,9 @@ def _escaped_top(top: pd.Series, cat: _Catalogue) -> pd.Series:
 class _Cells:
     """The H3 cell of every entity with coordinates, and each cell's ring-1 neighbours (once per read and resolution)."""
 
-    cell: np.ndarray  # entity -> index in `names` (-1: no coordinates)
+    cell: np.ndarray  # entity -> index of its cell among the distinct cells, in text order (-1: no coordinates)
     lon: np.ndarray
     lat: np.ndarray
-    names: np.ndarray  # the cells, in text order
     ext: np.ndarray  # the cells and their neighbours, in text order
     at: np.ndarray  # cell -> its index in `ext`
     ring_start: np.ndarray  # cell -> its disk in ring_nb[ring_start[i]:ring_start[i + 1]] (indexes in `ext`)
@@ -638,21 +659,23 @@ def _build_cells(data: LayerData, ent: _Entities, resolution: int) -> _Cells:
     kp = ent.codes.get_indexer(loc["entity_id"][is_p])
     ke = ent.employers.get_indexer(loc["entity_id"][~is_p])
     lon, lat = loc["lon"].to_numpy(float), loc["lat"].to_numpy(float)
-    # h3-py v4 has no array API: one C call per point (~1 µs), once per read
-    cells = np.array([h3.latlng_to_cell(la, lo, resolution) for la, lo in zip(lat, lon, strict=True)] + [""], dtype=object)
-    names, inv = np.unique(cells[:-1], return_inverse=True)
+    # h3-py v4 has no array API: one C call per point (~1 µs), once per read; as integers (all 15 hex digits,
+    # so their order is the order of the text)
+    cells = np.fromiter((h3i.latlng_to_cell(la, lo, resolution) for la, lo in zip(lat, lon, strict=True)), np.uint64, len(lat))
+    names, inv = np.unique(cells, return_inverse=True)
     by_code = np.full(len(ent.codes) + 1, len(loc), np.int64)  # code -> its location row (last: none)
     by_code[kp[kp >= 0]] = np.flatnonzero(is_p)[kp >= 0]
     row = np.full(n_ent, len(loc), np.int64)
     row[:ent.n_proj] = by_code[ent.group]
     row[ent.n_proj + ke[ke >= 0]] = np.flatnonzero(~is_p)[ke >= 0]
     inv = np.append(inv.reshape(-1), -1)
-    disks = [h3.grid_disk(c, 1) for c in names.tolist()]
-    flat = np.array([n for d in disks for n in d], dtype=object)
-    ext = np.unique(np.concatenate([names, flat])) if len(names) else names
-    return _Cells(inv[row], np.append(lon, np.nan)[row], np.append(lat, np.nan)[row], names, ext,
-                  np.searchsorted(ext, names), np.concatenate([[0], np.cumsum([len(d) for d in disks])]).astype(np.int64),
-                  np.searchsorted(ext, flat), np.array([h3.cell_area(c, "km^2") for c in ext.tolist()], dtype=float))
+    disks = [h3i.grid_disk(c, 1) for c in names.tolist()]
+    flat = np.array([n for d in disks for n in d], dtype=np.uint64)
+    ext = np.unique(np.concatenate([names, flat]))
+    return _Cells(inv[row], np.append(lon, np.nan)[row], np.append(lat, np.nan)[row],
+                  np.array([h3.int_to_str(c) for c in ext.tolist()], dtype=object), np.searchsorted(ext, names),
+                  np.concatenate([[0], np.cumsum([len(d) for d in disks])]).astype(np.int64), np.searchsorted(ext, flat),
+                  np.array([h3i.cell_area(c, "km^2") for c in ext.tolist()], dtype=float))
 
 
 def _hex_view(sc: _Scored, cx: _Cells, hot: float) -> pd.DataFrame:
