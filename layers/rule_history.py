@@ -75,19 +75,22 @@ def _case_history(data: LayerData, r: Rules) -> CaseHistory | None:
     cum = np.cumsum(first)
     n_cases = cum - np.concatenate([[0], cum])[start][g]
     case_nos = np.empty(len(g), dtype=object)
+    single = np.diff(np.append(start, len(g)))[g] == 1
+    case_nos[single] = case_no[single]  # an entity with one case: its number
     seen: list[str] = []
     prev = -1
-    for i in range(len(g)):  # once per read: each entity's distinct case numbers so far, sorted
+    for i in np.flatnonzero(~single).tolist():  # once per read: each entity's distinct case numbers so far, sorted
         if g[i] != prev:
             seen, prev = [], g[i]
         if first[i]:
             bisect.insort(seen, case_no[i])
         case_nos[i] = "、".join(seen)
+    days, uniq = pd.factorize(received)  # each distinct date worded once
     return CaseHistory(
         entity_type=keys.get_level_values(0).to_numpy(dtype=object), entity_id=keys.get_level_values(1).to_numpy(dtype=object),
         start=start, g=g, received=received, closed_date=m["closed_date"].to_numpy(dtype="datetime64[ns]")[order],
         by_status=m["by_status"].to_numpy(dtype=bool)[order], n_cases=n_cases, case_nos=case_nos,
-        last_case_zh=date_zh(pd.Series(received), day=False).to_numpy(dtype=object))
+        last_case_zh=date_zh(pd.Series(uniq), day=False).to_numpy(dtype=object)[days])
 
 
 def record_at(h: CaseHistory, as_of: pd.Timestamp) -> dict[str, np.ndarray]:
@@ -120,29 +123,43 @@ class IndicatorHistory:
 def indicator_history(data: LayerData, field: str, base: pd.DataFrame, values: pd.Series,
                       n_codes: int) -> IndicatorHistory | None:
     """The matrix of one indicator (once per read of the indicators); None when it would be too big."""
-    return derived(data, ("indicators",), ("rule_history.indicator", field),
-                   lambda: _indicator_history(base, values, n_codes))
+    def build() -> IndicatorHistory | None:
+        cells = derived(data, ("indicators",), ("rule_history.indicator_cells",), lambda: _indicator_cells(base, n_codes))
+        return None if cells is None else _indicator_history(cells, values, n_codes)
+
+    return derived(data, ("indicators",), ("rule_history.indicator", field), build)
 
 
-def _indicator_history(base: pd.DataFrame, values: pd.Series, n_codes: int) -> IndicatorHistory | None:
-    v = values.to_numpy(dtype=float)
+def _indicator_cells(base: pd.DataFrame, n_codes: int) -> tuple[int, int, np.ndarray, bool] | None:
+    """Per indicator row its cell (month - m0) * employers + employer (-1: no employer or month), m0, the months,
+    and whether no cell has two rows (then every indicator fills its matrix without choosing the last row)."""
     code = base["code"].to_numpy()
     m = base["m"].to_numpy(dtype=float)
-    ok = (code >= 0) & ~np.isnan(m) & ~np.isnan(v)
+    ok = (code >= 0) & ~np.isnan(m)
     if not ok.any():
-        return IndicatorHistory(0, np.empty((0, n_codes)), np.zeros(0, dtype=bool))
-    rows = np.flatnonzero(ok)
-    mi = m[rows].astype(np.int64)
-    m0 = int(mi.min())
-    n_months = int(mi.max()) - m0 + 1
+        return 0, 0, np.full(len(code), -1, dtype=np.int64), True
+    mi = np.where(ok, m, 0).astype(np.int64)
+    m0, m1 = int(mi[ok].min()), int(mi[ok].max())
+    n_months = m1 - m0 + 1
     if n_months * n_codes > DENSE_MAX_CELLS:
         return None
-    cell = (mi - m0) * n_codes + code[rows]
-    # the last row of each (month, employer), as groupby(...).last() after dropping missing values
-    _, last_rev = np.unique(cell[::-1], return_index=True)
-    take = len(cell) - 1 - last_rev
+    cell = np.where(ok, (mi - m0) * n_codes + code, -1)
+    return m0, n_months, cell, not pd.Series(cell[ok]).duplicated().any()
+
+
+def _indicator_history(cells: tuple[int, int, np.ndarray, bool], values: pd.Series, n_codes: int) -> IndicatorHistory:
+    m0, n_months, cell, unique = cells
+    v = values.to_numpy(dtype=float)
+    rows = np.flatnonzero((cell >= 0) & ~np.isnan(v))
+    if not len(rows):
+        return IndicatorHistory(0, np.empty((0, n_codes)), np.zeros(0, dtype=bool))
+    if unique:
+        take = rows
+    else:  # the last row of each (month, employer), as groupby(...).last() after dropping missing values
+        _, last_rev = np.unique(cell[rows][::-1], return_index=True)
+        take = rows[len(rows) - 1 - last_rev]
     mat = np.full(n_months * n_codes, np.nan)
-    mat[cell[take]] = v[rows[take]]
+    mat[cell[take]] = v[take]
     mat = mat.reshape(n_months, n_codes)
     present = np.zeros(n_months, dtype=bool)
     present[cell[take] // n_codes] = True

@@ -19,6 +19,11 @@ Boundaries (each rule fires strictly past its threshold; the threshold itself is
   guarantee_missing    builder/contractor blacklisted or C/D, no guarantee (二十六)  red blacklisted, orange C/D
   drop_<indicator>     1 - value/baseline ≥ indicator_drop (8)          orange/red at indicator_drop_orange/red
 Project rules look at active projects only (not 竣工, started on or before as_of).
+
+Cost per month window: what does not depend on the month (normalised frames, each entity's case
+record, indicator and credit history, the reports sorted by month) is built once per read of the
+frames (layers/rule_history.py, kept with `derived`); a window looks its month up in it. The checks
+run once per month and as-of date for every township (`_sorted_warnings`); a township window filters.
 """
 
 from __future__ import annotations
@@ -834,7 +839,8 @@ def _location_rows(data: LayerData, etype: np.ndarray, eid: pd.Series) -> np.nda
     for t, (ids, rows) in ix.items():
         mine = np.flatnonzero(etype == t)
         found = ids.get_indexer(eid.iloc[mine])
-        at[mine] = np.where(found >= 0, rows[np.maximum(found, 0)], -1)
+        if len(rows):  # a scope without any located entity of this type (an official's township) finds none
+            at[mine] = np.where(found >= 0, rows[np.maximum(found, 0)], -1)
     return at
 
 
