@@ -31,6 +31,10 @@ DISK_CACHE_BYTES = 4 * 2**30
 # text compress ~5x (city: 237 -> 48 MB; 180 MB/s to compress, 470 MB/s to expand, against ~270 MB/s to unpickle),
 # which keeps a province warm-up with its earlier windows (≈ 1 GB of pickles per window set) inside DISK_CACHE_BYTES.
 COMPRESS_BYTES = 256 * 2**10
+# The in-process LRU also keeps at most this many bytes (pickled size) of views that are in the shared cache, and
+# none larger than a quarter of it: a province warm-up left ~1.6 GB of detail tables (Python lists of str) in the
+# warming worker after it released the rows; such a view is read back from disk when asked for (grid, export).
+PROCESS_VIEW_BYTES = 256 * 2**20
 # functions whose values are rows (or frames derived from them one-to-one): kept in the process only
 RAW = ("kind", "townships", "window_data")
 # views composed of parts that are shared one by one (dashboard.services.overview): kept in the process only
@@ -54,9 +58,12 @@ class _Cache:
     `shared=True` go to disk (views: dicts and frames); raw rows stay in the process.
     """
 
-    def __init__(self, size: int = CACHE_SIZE, directory: str | None = None, salt: str = ""):
+    def __init__(self, size: int = CACHE_SIZE, directory: str | None = None, salt: str = "",
+                 max_bytes: int = PROCESS_VIEW_BYTES):
         self.size = size
+        self.max_bytes = max_bytes
         self._d: OrderedDict[tuple, Any] = OrderedDict()
+        self._nbytes: dict[tuple, int] = {}  # pickled size of the entries that are also on disk
         self._lock = threading.Lock()
         self._building: dict[tuple, threading.Lock] = {}
         self._salt = salt  # settings fingerprint: views built under other rules never mix
@@ -69,11 +76,25 @@ class _Cache:
                 return self._d[key]
         return _MISS
 
-    def _put(self, key: tuple, value: Any) -> None:
+    def _put(self, key: tuple, value: Any, nbytes: int = 0) -> None:
+        """Keep `value` in the process (LRU by count, and by bytes for views that are on disk: `nbytes` > 0)."""
         with self._lock:
+            self._nbytes.pop(key, None)
+            if nbytes > self.max_bytes // 4:  # on disk, and too big to keep here: read back when asked for
+                self._d.pop(key, None)
+                return
             self._d[key] = value
-            while len(self._d) > self.size:
-                self._d.popitem(last=False)
+            self._d.move_to_end(key)
+            if nbytes:
+                self._nbytes[key] = nbytes
+            while len(self._d) > self.size or (sum(self._nbytes.values()) > self.max_bytes and len(self._d) > 1):
+                old, _ = self._d.popitem(last=False)
+                self._nbytes.pop(old, None)
+
+    def process_bytes(self) -> int:
+        """Pickled size of the on-disk views this process also keeps in memory."""
+        with self._lock:
+            return sum(self._nbytes.values())
 
     def disk_key(self, key: tuple) -> str:
         return hashlib.sha256(repr((self._salt, key)).encode()).hexdigest()
@@ -88,36 +109,41 @@ class _Cache:
             value = self._get(key)
             if value is not _MISS:
                 return value
+            nbytes = 0
             if shared and self.disk is not None:
-                value = self._disk_get(self.disk_key(key))
+                value, nbytes = self._disk_get(self.disk_key(key))
             if value is _MISS:
                 value = build()
                 if shared and self.disk is not None:
-                    self._disk_set(self.disk_key(key), value)
-            self._put(key, value)
+                    nbytes = self._disk_set(self.disk_key(key), value)
+            self._put(key, value, nbytes)
         with self._lock:
             self._building.pop(key, None)
         return value
 
     def put(self, key: tuple, value: Any, shared: bool = False) -> None:
         """Store a value made as a by-product of another build (e.g. a view's table while building the view)."""
-        if shared and self.disk is not None:
-            self._disk_set(self.disk_key(key), value)
-        self._put(key, value)
+        nbytes = self._disk_set(self.disk_key(key), value) if shared and self.disk is not None else 0
+        self._put(key, value, nbytes)
 
-    def _disk_get(self, k: str) -> Any:
+    def _disk_get(self, k: str) -> tuple[Any, int]:
+        """(value, pickled size) of a stored view, or (_MISS, 0)."""
         try:
             blob = self.disk.get(k, default=_MISS)
-            return _MISS if blob is _MISS else _loads(blob)
+            return (_MISS, 0) if blob is _MISS else _loads(blob)
         except Exception:  # noqa: BLE001 - a broken cache file must never fail a request: rebuild
             log.exception("view cache read failed; rebuilding")
-            return _MISS
+            return _MISS, 0
 
-    def _disk_set(self, k: str, value: Any) -> None:
+    def _disk_set(self, k: str, value: Any) -> int:
+        """Store a view; its pickled size (0 when it could not be stored: then it is kept in the process only)."""
         try:
-            self.disk.set(k, _dumps(value))
+            blob, nbytes = _dumps(value)
+            self.disk.set(k, blob)
+            return nbytes
         except Exception:  # noqa: BLE001 - a full disk degrades to the in-process cache
             log.exception("view cache write failed; kept in the process only")
+            return 0
 
     def claim(self, name: str, seconds: float) -> bool:
         """True for the first process on this host to claim `name` (until `seconds` pass); always True without disk."""
@@ -134,32 +160,36 @@ class _Cache:
             gone = [k for k in self._d if k[0] in names]
             for k in gone:
                 del self._d[k]
+                self._nbytes.pop(k, None)
         return len(gone)
 
     def clear(self) -> None:
         with self._lock:
             self._d.clear()
+            self._nbytes.clear()
         if self.disk is not None:
             self.disk.clear()
 
 
-def _dumps(value: Any) -> bytes:
-    """A view as stored in the shared cache: b"p" + pickle, or b"z" + zlib(pickle) when larger than COMPRESS_BYTES."""
+def _dumps(value: Any) -> tuple[bytes, int]:
+    """(blob, pickled size) of a view as stored in the shared cache: b"p" + pickle, or b"z" + zlib(pickle) when
+    the pickle is larger than COMPRESS_BYTES."""
     import pickle
     import zlib
 
     data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    return b"z" + zlib.compress(data, 1) if len(data) > COMPRESS_BYTES else b"p" + data
+    return (b"z" + zlib.compress(data, 1) if len(data) > COMPRESS_BYTES else b"p" + data), len(data)
 
 
-def _loads(blob: bytes) -> Any:
+def _loads(blob: bytes) -> tuple[Any, int]:
     import pickle
     import zlib
 
     if blob[:1] == b"z":
-        return pickle.loads(zlib.decompress(memoryview(blob)[1:]))
+        data = zlib.decompress(memoryview(blob)[1:])
+        return pickle.loads(data), len(data)
     if blob[:1] == b"p":
-        return pickle.loads(memoryview(blob)[1:])
+        return pickle.loads(memoryview(blob)[1:]), len(blob) - 1
     raise ValueError("not a view written by _dumps")
 
 

@@ -94,3 +94,20 @@ def test_large_views_are_stored_compressed_and_read_back_equal(tmp_path):
     two.disk.set(two.disk_key(("t", "bad")), b"z not zlib")
     three = cache._Cache(directory=str(tmp_path / "v"))
     assert three.get_or_build(("t", "bad"), lambda: "rebuilt", shared=True) == "rebuilt"
+
+
+def test_the_process_keeps_a_bounded_number_of_bytes_of_views_that_are_on_disk(tmp_path):
+    """Views on disk count against max_bytes (pickled size) in the process: the oldest go first, and one over a quarter
+    of the budget is not kept at all; all are still answered from disk without rebuilding."""
+    one = cache._Cache(directory=str(tmp_path / "v"), max_bytes=400_000)
+    blocks = {i: bytes([i]) * 90_000 for i in range(6)}  # ~90 KB each: four fit
+    for i, b in blocks.items():
+        one.get_or_build(("b", i), lambda b=b: b, shared=True)
+    assert [k[1] for k in one._d] == [2, 3, 4, 5] and 0 < one.process_bytes() <= 400_000
+    huge = b"x" * 150_000  # over a quarter of the budget: on disk only
+    assert one.get_or_build(("b", "huge"), lambda: huge, shared=True) == huge and ("b", "huge") not in one._d
+    assert one.get_or_build(("b", "huge"), lambda: pytest.fail("rebuilt"), shared=True) == huge
+    assert one.get_or_build(("b", 0), lambda: pytest.fail("rebuilt"), shared=True) == blocks[0]
+    local = cache._Cache(max_bytes=10)  # without a disk nothing is counted: the LRU keeps by number as before
+    local.get_or_build(("b", 1), lambda: huge, shared=True)
+    assert ("b", 1) in local._d and local.process_bytes() == 0
