@@ -78,7 +78,7 @@ def _worklist(data: LayerData, filters: Filters) -> pd.DataFrame:
     missing_zh = np.full(len(s), "", dtype=object)
     missing = np.full(len(s), "", dtype=object)
     details = np.full(len(s), "", dtype=object)
-    since = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    since = np.full(len(s), np.iinfo(np.int64).max)  # earliest gap start (ns), max = none yet
     for k in KEYS:
         has = g[k]
         if not has.any():
@@ -88,9 +88,10 @@ def _worklist(data: LayerData, filters: Filters) -> pd.DataFrame:
         _append(missing_zh, hv, short, "、")
         _append(missing, hv, k, ";")
         _append(details, hv, (short + "：" + evidence(s[hv], k)).to_numpy(), "；")
-        new = s[f"{k}_since"]
-        take = has & new.notna() & (since.isna() | (new < since))
-        since = since.where(~take, new)
+        new = s[f"{k}_since"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        since = np.where(hv & (new != np.iinfo(np.int64).min), np.minimum(since, new), since)
+    since = pd.Series(np.where(since == np.iinfo(np.int64).max, np.iinfo(np.int64).min, since).view("datetime64[ns]"),
+                      index=s.index)
     contact = s["labour_officer"]
     phone = s["labour_officer_phone"].fillna(s["contractor_phone"])
     out = pd.DataFrame({
