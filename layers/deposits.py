@@ -18,7 +18,7 @@ Rows keyed by credit code only (other industries) are not attributed to a projec
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -134,6 +134,7 @@ class _Base:
     r_firm: np.ndarray
     r_kind: np.ndarray  # index in KINDS
     r_has_code: np.ndarray  # project_code not missing (whether or not it is a project's)
+    held: dict = field(default_factory=dict)  # date -> _Held, the last HELD_DATES dates (oldest first)
 
 
 def _base(data: LayerData, r: Rules) -> _Base:
@@ -186,13 +187,8 @@ def _required_rows(b: _Base, as_of: pd.Timestamp, r: Rules, sel: np.ndarray | No
     n_open = pd.Series(n_open, index=out.index)
     had_case = n_cases > 0
 
-    rows = b.rows
-    paid = rows["paid"]
-    incl = (paid.isna() | (paid <= as_of)).to_numpy()
-    cert_rows = incl & rows["cert"].to_numpy(dtype=bool)
-    cert_code = _any_by(b.r_code, cert_rows, b.n_codes)
-    cert_firm = _any_by(b.r_firm, cert_rows, b.n_firms)
-    cert = pd.Series(_lookup(cert_code, code, False) | _lookup(cert_firm, firm, False), index=out.index)
+    held = _held_at(b, as_of)
+    cert = pd.Series(_lookup(held.cert_code, code, False) | _lookup(held.cert_firm, firm, False), index=out.index)
     clean_since = due - pd.Timedelta(days=365 * r.deposit_exempt_years)
     clean = n_open.eq(0) & (last_case.isna() | (last_case < clean_since))
 
@@ -205,6 +201,34 @@ def _required_rows(b: _Base, as_of: pd.Timestamp, r: Rules, sel: np.ndarray | No
     out["required"] = np.where(out["rule"] == "exempt", 0.0, out["contract_value"] * out["rate"])
     out["cert"] = cert.to_numpy()
 
+    for i, k in enumerate(("balance", "used", "returned")):
+        out[k] = _lookup(held.sums[:, i], code, 0.0)
+    out["paid"] = out["balance"] + out["used"] + out["returned"]
+    out["recorded_rate"] = _lookup(held.last_rate, code, np.nan)
+    out["claimed_exempt"] = _lookup(held.exempt_code, code, False)
+    return _flag(out, r)
+
+
+@dataclass
+class _Held:
+    """The deposit rows paid by a date, per project code number (and firm number for certificates)."""
+
+    cert_code: np.ndarray
+    cert_firm: np.ndarray
+    sums: np.ndarray  # (code, kind) amounts, kinds in KINDS order
+    last_rate: np.ndarray
+    exempt_code: np.ndarray
+
+
+def _held_at(b: _Base, as_of: pd.Timestamp) -> _Held:
+    """Per date, once for the citywide rule, every township and the warnings (the last few dates kept on the base)."""
+    hit = b.held.get(as_of)
+    if hit is not None:
+        return hit
+    rows = b.rows
+    paid = rows["paid"]
+    incl = (paid.isna() | (paid <= as_of)).to_numpy()
+    cert_rows = incl & rows["cert"].to_numpy(dtype=bool)
     # sums per project and kind: pandas' grouped sum over integer keys (the same summation, row order kept)
     mine = incl & (b.r_code >= 0)
     amount = rows["amount"].to_numpy()
@@ -212,14 +236,16 @@ def _required_rows(b: _Base, as_of: pd.Timestamp, r: Rules, sel: np.ndarray | No
     if mine.any():
         g = pd.Series(amount[mine]).groupby(b.r_code[mine] * len(KINDS) + b.r_kind[mine]).sum()
         sums[g.index.to_numpy()] = g.to_numpy()
-    sums = sums.reshape(-1, len(KINDS))
-    for i, k in enumerate(("balance", "used", "returned")):
-        out[k] = _lookup(sums[:, i], code, 0.0)
-    out["paid"] = out["balance"] + out["used"] + out["returned"]
-    out["recorded_rate"] = _lookup(_last_rates(b, incl), code, np.nan)
-    exempt_rows = incl & (b.r_kind == KINDS.index("exempt"))
-    out["claimed_exempt"] = _lookup(_any_by(b.r_code, exempt_rows, b.n_codes), code, False)
-    return _flag(out, r)
+    held = _Held(cert_code=_any_by(b.r_code, cert_rows, b.n_codes), cert_firm=_any_by(b.r_firm, cert_rows, b.n_firms),
+                 sums=sums.reshape(-1, len(KINDS)), last_rate=_last_rates(b, incl),
+                 exempt_code=_any_by(b.r_code, incl & (b.r_kind == KINDS.index("exempt")), b.n_codes))
+    b.held[as_of] = held
+    for old in list(b.held)[:-HELD_DATES]:  # list(): a snapshot, other threads may add dates meanwhile
+        b.held.pop(old, None)
+    return held
+
+
+HELD_DATES = 8  # dates whose deposit sums stay on the base (province: ~10 MB each)
 
 
 def _any_by(key: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
