@@ -428,24 +428,30 @@ def _cap(points: pd.DataFrame) -> pd.DataFrame:
 
 
 def _project_points(data: LayerData, f: Filters) -> pd.DataFrame:
-    """Active projects coloured by whether any mechanism is missing (for non-coverage indicators)."""
+    """Active projects coloured by whether any mechanism is missing (for non-coverage indicators).
+
+    At most settings.max_points_per_layer, projects with a gap first (in status order); labels and links are
+    made for the points kept only (province: 5,000 of 200,000 active projects).
+    """
     import html as _html
 
     wl = gaps.worklist(data, f)
     st = project_status(data, f)
+    located = (st["lon"].notna() & st["lat"].notna()).to_numpy()
     missing = st["project_code"].map(dict(zip(wl["project_code"], wl["missing_zh"], strict=True))).fillna("")
-    gap = missing != ""
-    label = ("<b>" + st["name"].fillna("").astype(str).map(_html.escape) + "</b><br>项目编号："
-             + st["project_code"].astype(str).map(_html.escape) + "<br>"
-             + missing.map(lambda m: "缺：" + _html.escape(m) if m else "长效机制齐全"))
-    pts = pd.DataFrame({"lon": st["lon"], "lat": st["lat"], "label": label,
-                        "color": gap.map({True: WARNING["orange"], False: OK}), "size": 8.0,
-                        "link": "/project/" + st["project_code"].astype(str).map(_quote), "gap": gap})
-    pts = pts[pts["lon"].notna() & pts["lat"].notna()]
+    gap = (missing != "").to_numpy()
+    rows = np.flatnonzero(located)
     limit = settings().max_points_per_layer
-    if len(pts) > limit:
-        pts = pts.sort_values("gap", ascending=False, kind="stable").head(limit)
-    return pts.reset_index(drop=True)
+    if len(rows) > limit:  # what sort_values("gap", ascending=False, kind="stable").head(limit) keeps
+        rows = np.concatenate([rows[gap[rows]], rows[~gap[rows]]])[:limit]
+    st, missing, gap = st.iloc[rows], missing.iloc[rows], gap[rows]
+    codes = st["project_code"].astype(str)
+    label = ("<b>" + st["name"].fillna("").astype(str).map(_html.escape) + "</b><br>项目编号："
+             + codes.map(_html.escape) + "<br>"
+             + missing.map(lambda m: "缺：" + _html.escape(m) if m else "长效机制齐全"))
+    return pd.DataFrame({"lon": st["lon"].to_numpy(), "lat": st["lat"].to_numpy(), "label": label.to_numpy(),
+                         "color": np.where(gap, WARNING["orange"], OK), "size": 8.0,
+                         "link": ("/project/" + codes.map(_quote)).to_numpy(), "gap": gap})
 
 
 def _point_legend(data: LayerData, f: Filters) -> list[tuple[str, str]]:
