@@ -107,3 +107,27 @@ def test_township_grids_are_capped_with_the_total_shown(demo_store, monkeypatch)
         capped = services.township_view(None, code, frm, to)
     assert capped["worklist"] == view["worklist"][:2]  # the most-missing first
     assert capped["worklist_total"] == view["worklist_total"] and f"共{view['worklist_total']:,}个项目" in page._count(capped)
+
+
+def test_overview_project_points_keep_projects_with_gaps_first_under_the_cap(demo_store):
+    """The shared project point set: located active projects, those missing a mechanism first (status order kept),
+    at most max_points_per_layer; each label and link belongs to its own project."""
+    from dashboard.app import create_app
+    from layers import gaps
+
+    cap = 50  # under the setting's minimum (100), for the small demo: model_copy does not validate
+    app = create_app(store=demo_store, settings=load_settings(db=demo_store.url).model_copy(update={"max_points_per_layer": cap}))
+    with app.server.app_context():
+        frm, to = services.month_window(None, None, None)
+        data, f = services.window_data(None, to), services._filters(frm, to)
+        st, wl = project_status(data, f), gaps.worklist(data, f)
+        pts = services._project_points(data, f)
+    located = st[st["lon"].notna() & st["lat"].notna()]
+    has_gap = located["project_code"].isin(wl["project_code"])
+    assert len(located) > cap and has_gap.sum() < cap and (~has_gap).any()  # the cap bites, both kinds are kept
+    want = pd.concat([located[has_gap], located[~has_gap]]).head(cap)
+    assert len(pts) == cap
+    assert pts["link"].tolist() == ["/project/" + c for c in want["project_code"]]
+    assert pts["gap"].tolist() == want["project_code"].isin(wl["project_code"]).tolist()
+    assert all(c in label for c, label in zip(want["project_code"], pts["label"], strict=True))
+    assert pts["lon"].tolist() == want["lon"].tolist()
