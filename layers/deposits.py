@@ -27,7 +27,8 @@ import pandas as pd
 from geodata.settings import Rules
 from layers import mapfig
 from layers.base import DERIVED, Filters, LayerData, LayerResult, LegendItem, derived
-from layers.credit import as_bool, as_date, as_num, as_text, case_links, cases, col, escape, rules_of
+from layers.credit import as_bool, as_date, as_num, as_text, col, escape, rules_of
+from layers.deposit_record import Record, record_index
 from layers.palettes import coverage_classes
 
 RULE_ZH = {"full": "存在未结欠薪：全额缴存", "exempt": "两年无拖欠且有无拖欠证明：减免", "raised": "发生过拖欠已处理：提高比例",
@@ -127,7 +128,7 @@ class _Base:
     firm: np.ndarray
     n_codes: int
     n_firms: int
-    record: _Record | None
+    record: Record | None
     emp: np.ndarray  # the contractor's number among employers with cases (-1: none)
     rows: pd.DataFrame  # deposit_rows of every date (_all_rows)
     r_code: np.ndarray
@@ -156,7 +157,7 @@ def _make_base(data: LayerData, r: Rules) -> _Base:
     else:
         rows = derived(data, ("deposits",), ("deposits.rows", r.model_dump_json()), lambda: _all_rows(d, r))
     kind = pd.Index(KINDS).get_indexer(rows["kind"].astype(object))
-    record = _record_index(data, r)
+    record = record_index(data, r)
     contractors = norm["contractor_credit_code"].astype(object)
     emp = record.employers.get_indexer(contractors) if record is not None else np.full(len(norm), -1)
     return _Base(
@@ -298,99 +299,6 @@ def _projects(p: pd.DataFrame) -> pd.DataFrame:
         "contract_value": as_num(col(p, "contract_value")), "start": as_date(col(p, "start_date")),
         "status": as_text(col(p, "status", None)),
     })
-
-
-def _record_at(data: LayerData, codes: pd.Series, when: pd.Series, r: Rules) -> pd.DataFrame:
-    """Per row: the employer `codes[i]`'s cases received before `when[i]`: n_cases, n_open, last_case.
-
-    Counted by binary search in each employer's cases sorted by time (`_Record`, sorted once per read
-    of the frames), not by joining every project row to every case of its contractor (that join grew
-    to tens of millions of rows at province scale: 105 s).
-    """
-    record = _record_index(data, r)
-    if record is None:
-        return pd.DataFrame({"n_cases": 0, "n_open": 0, "last_case": pd.NaT}, index=codes.index)
-    n_cases, n_open, last = record.counts(record.employers.get_indexer(codes.astype(object)), when)
-    out = pd.DataFrame({"n_cases": n_cases, "n_open": n_open, "last_case": last}, index=codes.index)
-    return out.astype({"n_cases": int, "n_open": int})
-
-
-_SPAN = np.int64(10**10)  # seconds: an employer's times stay inside its own key range (years 1811-2128)
-
-
-def _seconds(s) -> np.ndarray:
-    return pd.to_datetime(pd.Series(s)).astype("datetime64[s]").astype("int64").to_numpy() + 5 * 10**9
-
-
-def _keys(e: np.ndarray, t: np.ndarray) -> np.ndarray:
-    return e.astype(np.int64) * _SPAN + t
-
-
-@dataclass
-class _Record:
-    """Every employer's cases as sorted keys (employer number, time in seconds), built once per read of the frames.
-
-    A case received before `when` is open then unless it was closed by then; with
-    m = max(received + 1 s, closed_date) (dates are whole days), "received < when and closed_date <= when"
-    is "m <= when", so n_open = n_cases - closed-by-status-only - #(m <= when).
-    """
-
-    employers: pd.Index  # employer credit codes with a dated case; position = employer number
-    received: np.ndarray  # keys (employer, received) sorted
-    received_at: np.ndarray  # the received dates in that order
-    by_status: np.ndarray  # keys (employer, received) of cases closed by status only, sorted
-    closed: np.ndarray  # keys (employer, m) of cases with a closed date, sorted
-    firsts: tuple  # per key array above: where each employer's keys begin (employer number -> position)
-
-    def counts(self, emp: np.ndarray, when: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """n_cases, n_open, last_case (datetime64, NaT without a case) per row of employer number `emp` (-1: none)."""
-        q = _keys(emp, _seconds(pd.Series(np.asarray(when))))
-        valid = emp >= 0
-        order = np.argsort(q, kind="stable")  # sorted needles: the binary searches walk each array once
-        qs = q[order]
-
-        def count(i: int, k: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
-            at = np.empty(len(q), dtype=np.int64)
-            at[order] = np.searchsorted(k, qs, side=side)
-            return at - np.where(valid, self.firsts[i][np.clip(emp, 0, None)], 0), at
-
-        n_cases, before = count(0, self.received, "left")
-        n_open = n_cases - count(1, self.by_status, "left")[0] - count(2, self.closed, "right")[0]
-        last = pd.Series(self.received_at[np.clip(before - 1, 0, None)]).where(pd.Series((n_cases > 0) & valid))
-        return (np.where(valid, n_cases, 0), np.where(valid, n_open, 0), pd.to_datetime(last.to_numpy()))
-
-
-def _record_index(data: LayerData, r: Rules) -> _Record | None:
-    """The employers' cases (case links of type employer, with a received date) as a `_Record`; None without any."""
-    return derived(data, ("cases", "enterprises", "projects"), ("deposits.record", tuple(r.case_closed_statuses)),
-                   lambda: _make_record(data, r))
-
-
-def _make_record(data: LayerData, r: Rules) -> _Record | None:
-    links = case_links(data)
-    links = links[links["entity_type"] == "employer"].drop_duplicates(["case_no", "entity_id"])
-    c = data.cases
-    if links.empty or c is None or c.empty:
-        return None
-    norm = cases(data).drop_duplicates("case_no")
-    cs = links[["case_no", "entity_id"]].merge(pd.DataFrame({
-        "case_no": norm["case_no"], "received": norm["received"], "closed_date": norm["closed_date"],
-        "closed_flag": norm["status"].isin(r.case_closed_statuses).fillna(False).astype(bool)}), on="case_no")
-    cs = cs[cs["received"].notna()]
-    if cs.empty:
-        return None
-    emp, employers = pd.factorize(cs["entity_id"].astype(object), use_na_sentinel=True)
-    rec = _seconds(cs["received"].to_numpy())
-    by_status = (cs["closed_date"].isna() & cs["closed_flag"]).to_numpy()
-    dated = cs["closed_date"].notna().to_numpy()
-    m = np.maximum(rec + 1, _seconds(cs["closed_date"].fillna(cs["received"]).to_numpy()))
-    keys = _keys(emp, rec)
-    order = np.argsort(keys, kind="stable")
-    arrays = (keys[order], np.sort(keys[by_status]), np.sort(_keys(emp[dated], m[dated])))
-    lo = _keys(np.arange(len(employers)), np.zeros(len(employers), dtype=np.int64))
-    return _Record(employers=pd.Index(employers, dtype=object), received=arrays[0],
-                   received_at=cs["received"].to_numpy()[order], by_status=arrays[1], closed=arrays[2],
-                   firsts=tuple(np.searchsorted(k, lo, side="left") for k in arrays))
 
 
 def _flag(out: pd.DataFrame, r: Rules) -> pd.DataFrame:

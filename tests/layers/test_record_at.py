@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from geodata.settings import get_settings
-from layers import deposits
+from layers import deposit_record
 from layers.base import LayerData
 
 
@@ -47,7 +47,7 @@ def test_record_at_equals_the_join(seed):
     data = LayerData(townships=gpd.GeoDataFrame(), cases=cases, projects=pd.DataFrame(), enterprises=pd.DataFrame())
     codes = pd.Series(rng.choice([*firms, "91410183MA99999999", None], n_rows), index=np.arange(50, 50 + n_rows))
     when = pd.Series(pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 90, n_rows), unit="D"), index=codes.index)
-    got = deposits._record_at(data, codes, when, r)
+    got = deposit_record.record_at(data, codes, when, r)
     want = _by_join(data, codes, when, r.case_closed_statuses)
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
     assert got["n_cases"].sum() > 0 and got["n_open"].sum() > 0
