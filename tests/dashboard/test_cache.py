@@ -111,3 +111,22 @@ def test_the_process_keeps_a_bounded_number_of_bytes_of_views_that_are_on_disk(t
     local = cache._Cache(max_bytes=10)  # without a disk nothing is counted: the LRU keeps by number as before
     local.get_or_build(("b", 1), lambda: huge, shared=True)
     assert ("b", 1) in local._d and local.process_bytes() == 0
+
+
+@pytest.mark.parametrize("link", ["链接", "项目编号", None])
+def test_a_layer_table_by_column_equals_the_copying_spelling(link):
+    """services._table_columns (one pass per column) gives exactly _columns(_with_links(table)): names, values, types."""
+    import numpy as np
+    import pandas as pd
+
+    t = pd.DataFrame({"n": [1, 2, 3], "x": [1.5, np.nan, 2.0], "flag": [True, False, True],
+                      "when": pd.to_datetime(["2024-01-02", None, "2024-03-04"]), "text": ["a", None, "c/d"],
+                      "mixed": pd.Series([np.int64(7), np.float64(1.25), None], dtype=object)})
+    if link == "链接":
+        t.insert(1, "链接", ["/project/A", None, "/case/B"])
+    elif link == "项目编号":
+        t["项目编号"] = ["XM 1", "XM/2", None]
+    want = services._columns(services._with_links(t))
+    got = services._table_columns(t)
+    assert got[0] == want[0] and got[1] == want[1]
+    assert [[type(v) for v in c] for c in got[1]] == [[type(v) for v in c] for c in want[1]]
