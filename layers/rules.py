@@ -617,7 +617,7 @@ def _sorted_warnings(ctx: Context) -> pd.DataFrame:
     """Every warning, red first, then by township, entity and rule (once per read of the frames and month; do not modify)."""
     def build() -> pd.DataFrame:
         out = _every_warning(ctx)
-        universe = derived(ctx.data, RULE_KINDS, ("rules.entity_universe",), dict)
+        universe = derived(ctx.data, RULE_KINDS, ("rules.entity_universe",), lambda: {"ids": _known_ids(ctx.data)})
         order, rank, ids = _ranked_order(out, universe)
         sorted_ = out.take(order).reset_index(drop=True)
         if rank is not None:  # the ids as integers, for _points
@@ -626,6 +626,13 @@ def _sorted_warnings(ctx: Context) -> pd.DataFrame:
 
     key = ("rules.sorted_warnings", ctx.month, str(ctx.as_of), ctx.rules.model_dump_json())
     return derived(ctx.data, RULE_KINDS, key, build)
+
+
+def _known_ids(data: LayerData) -> pd.Index:
+    """Every project and employer id the checks may warn about, sorted (the seed of the id universe, once per read)."""
+    parts = [_projects(data)["project_code"], pd.Series(_enterprise_info(data).index), pd.Series(indicator_codes(data))]
+    ids = pd.Index(pd.concat([p.dropna().astype(str) for p in parts], ignore_index=True).unique())
+    return ids.sort_values()
 
 
 def _order(out: pd.DataFrame, universe: dict) -> np.ndarray:
