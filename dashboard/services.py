@@ -34,9 +34,12 @@ from dashboard.cache import (  # noqa: F401 - re-exported: callers and tests use
     settings,
     store,
 )
-from geodata import schema
+from dashboard.tables import columns as _columns  # noqa: F401 - tests use services._columns
+from dashboard.tables import quote as _quote
+from dashboard.tables import table_columns as _table_columns
+from dashboard.tables import with_links as _with_links
 from geodata.store import StoreError
-from layers import arrears, coverage, gaps, kpi, ledgers, mapfig, registry, trend
+from layers import arrears, coverage, gaps, kpi, mapfig, registry, trend
 from layers import incidents as incident_layer
 from layers.base import Filters, LayerData, LayerResult
 from layers.coverage_rules import project_status
@@ -281,21 +284,6 @@ def overview_table(scope: Sequence[str] | None, key: str, month_from: str, month
     return [dict(zip(cols, row, strict=True)) for row in zip(*data, strict=True)]
 
 
-def _columns(table: pd.DataFrame) -> tuple[list[str], list[list]]:
-    """A frame as (column names, one list of values per column): what `to_dict("records")` would give, stored
-    by column (one list per column pickles and loads far faster than a dict per row; province tables have
-    100,000+ rows)."""
-    from pandas.core.dtypes.cast import maybe_box_native
-
-    data = []
-    for c in table.columns:
-        values = table[c].tolist()
-        if table[c].dtype == object and any(isinstance(v, np.generic) for v in values):
-            values = [maybe_box_native(v) for v in values]  # as to_dict does: numpy scalars as Python ones
-        data.append(values)
-    return list(table.columns), data
-
-
 def overview_points(head: dict, names: Sequence[str]) -> dict[str, dict]:
     """The point-set traces `names` of a view (`overview_head`), each from its own cache entry."""
     scope, month_from, month_to, township = head["window"]
@@ -390,51 +378,6 @@ def _class_colors(choro: dict) -> dict[str, str]:
         i = int(z) * 2
         out[code] = scale[i][1] if 0 <= i < len(scale) else NEUTRAL
     return out
-
-
-def _table_columns(table: pd.DataFrame) -> tuple[list[str], list[list]]:
-    """`_columns(_with_links(table))` without copying the table twice (province tables: 200,000 rows per layer):
-    each column's values as Python objects, missing values as None, the `link` column last."""
-    link = None
-    if "链接" in table.columns:
-        link = table["链接"].fillna("")
-    elif "项目编号" in table.columns:
-        link = "/project/" + table["项目编号"].astype(str).map(_quote)
-    cols = [c for c in table.columns if c != "链接"]
-    data = [_plain_values(table[c]) for c in cols]
-    if link is not None:
-        cols.append("link")
-        data.append(_plain_values(link))
-    return cols, data
-
-
-def _plain_values(col: pd.Series) -> list:
-    """What `col.astype(object).where(col.notna(), None).tolist()` gives, numpy scalars boxed as Python ones."""
-    from pandas.core.dtypes.cast import maybe_box_native
-
-    values = col.tolist()
-    missing = np.flatnonzero(pd.isna(col).to_numpy())
-    for i in missing:
-        values[i] = None
-    if col.dtype == object and any(isinstance(v, np.generic) for v in values):
-        values = [maybe_box_native(v) for v in values]
-    return values
-
-
-def _with_links(table: pd.DataFrame) -> pd.DataFrame:
-    """A layer table with a `link` column (to the project or case's page) for the grid."""
-    t = table.copy()
-    if "链接" in t.columns:
-        t["link"] = t.pop("链接").fillna("")
-    elif "项目编号" in t.columns:
-        t["link"] = "/project/" + t["项目编号"].astype(str).map(_quote)
-    return t.astype(object).where(pd.notna(t), None)
-
-
-def _quote(s: str) -> str:
-    from urllib.parse import quote
-
-    return quote(str(s), safe="")
 
 
 def _point_trace(name: str, data: LayerData, f: Filters) -> dict:
@@ -539,61 +482,5 @@ def worklist_frame(scope: Sequence[str] | None, code: str, month_from: str, mont
     return gaps.worklist_table(wl)
 
 
-# ---- ledgers and data ---------------------------------------------------------------------------
-
-LEDGER_NAMES = ledgers.NAMES
-
-
-def ledger(scope: Sequence[str] | None, name: str, month_from: str, month_to: str, township: str | None = None,
-           mask_pii: bool = True) -> pd.DataFrame:
-    """One of the four 台账 (六)(十九) for the scope and months (masked unless the role may see PII)."""
-    if name not in ledgers.LEDGERS:
-        raise ServiceError(f"unknown ledger {name!r}", f"未知台账“{name}”；可选：" + "、".join(LEDGER_NAMES))
-    if township is not None and township not in township_names(scope):
-        township = None
-    return _cached("ledger", scope, (name, month_from, month_to, township, mask_pii),
-                   lambda: ledgers.LEDGERS[name](window_data(scope, month_to, township), _filters(month_from, month_to, township),
-                                                 mask_pii=mask_pii))
-
-
-HISTORY_COLUMNS = ["批次", "数据类型", "来源文件", "载入时间", "操作人", "读取行数", "载入行数", "拒绝行数"]
-
-
-def load_history() -> pd.DataFrame:
-    """Every load batch, newest first, with Chinese headers (the 数据 page; not township data)."""
-    def build() -> pd.DataFrame:
-        b = _ctx().store.read("load_batches")
-        if b.empty:
-            return pd.DataFrame(columns=HISTORY_COLUMNS)
-        b = b.sort_values("id", ascending=False)
-        return pd.DataFrame({
-            "批次": b["id"].astype(int), "数据类型": b["kind"].map(schema.KIND_ZH).fillna(b["kind"]),
-            "来源文件": b["source_file"], "载入时间": pd.to_datetime(b["loaded_at"]).dt.strftime("%Y-%m-%d %H:%M"),
-            "操作人": b["user_name"], "读取行数": b["rows_read"], "载入行数": b["rows_loaded"], "拒绝行数": b["rows_rejected"],
-        }).reset_index(drop=True)
-
-    return _cached("load_history", None, (), build)
-
-
-def rejected(batch_id: int | None = None) -> pd.DataFrame:
-    """Rejected rows (all, or of one batch) with reason and the source row (ID/phone numbers masked)."""
-    def build() -> pd.DataFrame:
-        from dashboard.access import scrub
-
-        where = {"batch_id": int(batch_id)} if batch_id is not None else None
-        r = _ctx().store.read("rejected_rows", where=where)
-        cols = ["批次", "数据类型", "来源文件", "源文件行号", "拒绝原因", "原因代码", "原始内容"]
-        if r.empty:
-            return pd.DataFrame(columns=cols)
-        r = r.sort_values(["batch_id", "source_row"])
-        return pd.DataFrame({
-            "批次": r["batch_id"].astype(int), "数据类型": r["kind"].map(schema.KIND_ZH).fillna(r["kind"]),
-            "来源文件": r["source_file"], "源文件行号": r["source_row"], "拒绝原因": r["reason"],
-            "原因代码": r["reason_code"], "原始内容": r["row_json"].fillna("").map(scrub),
-        }).reset_index(drop=True)
-
-    return _cached("rejected", None, (batch_id,), build)
-
-
-# project and enterprise pages (dashboard/records.py builds them with the helpers above)
+from dashboard.datasets import HISTORY_COLUMNS, LEDGER_NAMES, ledger, load_history, rejected  # noqa: E402,F401
 from dashboard.records import enterprise_view, project_view, provenance  # noqa: E402,F401
