@@ -115,12 +115,24 @@ def store_url(scale: str, backend: str = "postgis", fresh: bool = False) -> str:
 def _exists(url: str, backend: str) -> bool:
     if backend == "gpkg":
         return Path(url).exists()
+    # only "no such database / table" means missing: any other error (a database being dropped by another run,
+    # too many connections) must not make this run reload the store under others
+    admin = sa.create_engine(ADMIN_URL)
+    try:
+        with admin.connect() as c:
+            name = sa.engine.make_url(url).database
+            if not c.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %(n)s", {"n": name}).scalar():
+                return False
+    finally:
+        admin.dispose()
     eng = sa.create_engine(url)
     try:
         with eng.connect() as c:
             return bool(c.exec_driver_sql("SELECT count(*) FROM load_batches").scalar())
-    except sa.exc.SQLAlchemyError:
-        return False
+    except sa.exc.ProgrammingError as e:
+        if getattr(e.orig, "sqlstate", None) == "42P01":  # undefined table: created but never migrated
+            return False
+        raise
     finally:
         eng.dispose()
 
