@@ -9,7 +9,8 @@ Steps, in one process, on a fresh cache dir:
 2. worker B (a second app on the same store and cache dir, its own in-process cache empty) calls the
    page callbacks as Dash does (each in its own app context, the answer encoded to JSON by Dash's encoder):
    the overview's indicator switch down the switcher and back (each patch against what the browser
-   drew before), every township page (drill-down: the page layout), the township page's indicator
+   drew before), every township page (drill-down: the page layout), three earlier end months (the
+   overview's month change and a township page of that window), the township page's indicator
    switch, and `--projects` project pages — p50/p95 wall and CPU of each, JSON size, B's RSS at the end.
    (Before 2026-11-25 15:30 the switch and drill-down rows timed services.overview / township_view /
    map_frame, without the callback's own work and the encoding.)
@@ -113,6 +114,16 @@ def run(scale: str, backend: str, n_projects: int, cache_dir: str | None = None)
         call("overview indicator switch", switch, f"→ {k}")
     for code in towns:
         call("township drill-down (page)", lambda c=code: tw.layout(code=c), code)
+    with b.server.app_context():
+        earlier = [m for m in S.months(None) if m < to][::-1][:3]
+    for m in earlier:  # the end month moved back (start kept): served if the warm-up built those windows
+        def month(m=m):
+            nonlocal drawn
+            out = ov.update(registry.DEFAULT, frm, m, pts, drawn)
+            drawn = out[-1]
+            return out
+        call("overview end-month change", month, f"→ ..{m}")
+        call("township page, earlier end month", lambda m=m: tw.layout(code=towns[0], **{"from": frm, "to": m}), m)
     for code in towns[:8]:
         with b.server.app_context():
             tdrawn = S.overview_head(None, registry.DEFAULT, frm, to, township=code)["keys"]
