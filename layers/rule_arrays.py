@@ -1,0 +1,429 @@
+"""The array machinery of the 欠薪预警 rules (layers.rules): per-read inputs, the sort and the map points.
+
+Why apart from layers.rules: the rules are defined there (the rule table, each check `rule_*`, `CHECKS`,
+`warnings`, the layer); this module is what makes a month window cheap, and the checks only call it.
+Cut along the dependency: nothing here reads a check, `CHECKS` or the evaluation context's construction,
+so it does not import layers.rules (only the type `Context`, for annotations); layers.rules imports it and
+re-exports every name other modules and tests use (`entity_locations`, `indicator_trends`, `_points`, ...).
+  - what the checks read, normalised once per read of the frames with `layers.base.derived`: every project
+    and report, entity locations, builder/contractor credit codes, each case entity's name and evidence;
+  - evidence numbers formatted once per distinct value (`_f`);
+  - the indicator trends (八) of every employer, from the history in layers/rule_history.py;
+  - the sort of the warnings (red first, township, entity, rule) on integer ranks (`_ranked_order`);
+  - the map points, one per warned entity, grouped on integer codes (`_points`; `_points_grouped` the
+    pandas spelling).
+SEVERITY_RANK and SEVERITY_COLOR live here since the sort and the points use them (re-exported by layers.rules).
+Not the other cut (the checks to a layers/rule_checks.py): the checks need the rule table, COLUMNS and
+`Context`, which stay in layers.rules, so that module would import layers.rules back.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from geodata.settings import Rules
+from layers import rule_history
+from layers.base import DERIVED, LayerData, derived
+from layers.credit import _enterprise_info, as_bool, as_date, as_num, as_text, col, escape, month_index, rules_of
+
+if TYPE_CHECKING:
+    from layers.rules import Context
+
+SEVERITY_COLOR = {"red": "#d62728", "orange": "#ff7f0e", "yellow": "#e8c500"}
+SEVERITY_RANK = {"red": 0, "orange": 1, "yellow": 2}
+
+
+# ---- what the checks read, once per read of the frames --------------------------------------
+
+def _projects(data: LayerData) -> pd.DataFrame:
+    """Every project, normalised for the rules (once per read of the frames)."""
+    def build() -> pd.DataFrame:
+        p = data.projects if data.projects is not None else pd.DataFrame()
+        return pd.DataFrame({
+            "project_code": as_text(col(p, "project_code", None)), "name": as_text(col(p, "name", None)),
+            "township_code": as_text(col(p, "township_code", None)), "status": as_text(col(p, "status", None)),
+            "start": as_date(col(p, "start_date")), "filed": as_date(col(p, "filed_date")),
+            "contractor_credit_code": as_text(col(p, "contractor_credit_code", None)).str.upper(),
+            "contractor": as_text(col(p, "contractor", None)), "builder": as_text(col(p, "builder", None)),
+            "guarantee": as_bool(col(p, "payment_guarantee", False)),
+        })
+
+    return derived(data, ("projects",), ("rules.projects",), build)
+
+
+def _reports(data: LayerData) -> pd.DataFrame:
+    """Every monthly report, normalised for the rules (once per read of the frames)."""
+    def build() -> pd.DataFrame:
+        c = data.compliance if data.compliance is not None else pd.DataFrame()
+        return pd.DataFrame({
+            "project_code": as_text(col(c, "project_code", None)), "m": month_index(col(c, "month")),
+            "onsite": as_num(col(c, "workers_onsite")), "registered": as_num(col(c, "workers_registered")),
+            "cards": as_num(col(c, "cards_issued")), "due": as_num(col(c, "wages_due")),
+            "paid_bank": as_num(col(c, "wages_paid_bank")),
+            "funded": as_num(col(c, "account_funded")), "paid_through": month_index(col(c, "paid_through_month")),
+        })
+
+    return derived(data, ("compliance",), ("rules.reports",), build)
+
+
+def entity_locations(data: LayerData) -> pd.DataFrame:
+    """entity_type, entity_id, lon, lat for projects and employers that have coordinates (once per read; do not modify)."""
+    return derived(data, ("projects", "enterprises"), ("rules.entity_locations",), lambda: _entity_locations(data))
+
+
+def _entity_locations(data: LayerData) -> pd.DataFrame:
+    frames = []
+    for kind, df, key in (("project", data.projects, "project_code"), ("employer", data.enterprises, "credit_code")):
+        if df is not None and not df.empty and {"lon", "lat"} <= set(df.columns):
+            ids = as_text(df[key]).str.upper() if kind == "employer" else as_text(df[key])
+            frames.append(pd.DataFrame({"entity_type": kind, "entity_id": ids, "lon": as_num(df["lon"]),
+                                        "lat": as_num(df["lat"])}))
+    if not frames:
+        return pd.DataFrame(columns=["entity_type", "entity_id", "lon", "lat"])
+    return pd.concat(frames, ignore_index=True).dropna().drop_duplicates(["entity_type", "entity_id"])
+
+
+def prepare_inputs(data: LayerData, r: Rules) -> None:
+    """Normalise the projects, reports, indicators and locations the rules read (layers.inputs.prepare)."""
+    _projects(data)
+    _reports(data)
+    entity_locations(data)
+    ind = data.indicators
+    if ind is not None and not ind.empty:
+        derived(data, ("indicators",), ("rules.indicator_base",), lambda: _indicator_base(ind))
+        for field in r.indicator_fields:
+            if field in ind.columns:
+                derived(data, ("indicators",), ("rules.indicator_values", field), lambda field=field: as_num(ind[field]))
+
+
+def _credit_ids(ctx: Context, h: rule_history.CreditHistory) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Builder and contractor of each active project as positions in h.codes (its length: not there), from every
+    project's once per read of the frames; (None, None) when the active projects are not known."""
+    if ctx.active is None:
+        return None, None
+
+    def build() -> tuple[np.ndarray, np.ndarray, pd.Index]:
+        every = _projects(ctx.data)
+        builder = derived(ctx.data, ("enterprises", "projects"), ("rules.builder_codes",),
+                          lambda: every["builder"].map(_codes_by_name(ctx.data)))
+        out = []
+        for code in (builder, every["contractor_credit_code"]):
+            i = h.codes.get_indexer(code)
+            out.append(np.where(i >= 0, i, len(h.codes)))
+        return out[0], out[1], h.codes
+
+    key = ("rules.credit_ids", ctx.rules.model_dump_json())
+    both = derived(ctx.data, ("credit", "projects", "enterprises"), key, build)
+    if both[2] is not h.codes:
+        return None, None
+    pos = np.flatnonzero(ctx.active)
+    return both[0][pos], both[1][pos]
+
+
+def _builder_codes(ctx: Context) -> pd.Series:
+    """The builder's credit code (by name) of each active project, from every project's once per read of the frames."""
+    if ctx.active is None:
+        return ctx.projects["builder"].map(_codes_by_name(ctx.data))
+    every = derived(ctx.data, ("enterprises", "projects"), ("rules.builder_codes",),
+                    lambda: _projects(ctx.data)["builder"].map(_codes_by_name(ctx.data)))
+    return every.take(np.flatnonzero(ctx.active)).reset_index(drop=True)
+
+
+def _codes_by_name(data: LayerData) -> pd.Series:
+    """Credit code by employer name (first of each name), once per read of the frames."""
+    def build() -> pd.Series:
+        names = _enterprise_info(data)
+        if names.empty:
+            return pd.Series(dtype=object)
+        return pd.Series(names.index, index=names["name"]).groupby(level=0).first()
+
+    return derived(data, ("enterprises", "projects"), ("rules.codes_by_name",), build)
+
+
+def _case_entities(data: LayerData, h: rule_history.CaseHistory, r: Rules) -> dict[str, np.ndarray] | None:
+    """Per entity of the case history: whether a project, its row in the projects (-1: none), name and township
+    (as rule_past_arrears maps them), and per history row the evidence after the date (once per read of the frames).
+    None when project codes are missing or repeated."""
+    def build() -> dict[str, np.ndarray] | None:
+        every = _projects(data)
+        codes = every["project_code"]
+        if codes.isna().any() or codes.duplicated().any():
+            return None
+        info = _enterprise_info(data)
+        eid = pd.Series(h.entity_id, dtype=every["project_code"].dtype)
+        is_p = h.entity_type == "project"
+        by_code = every.set_index("project_code")
+        name = np.where(is_p, eid.map(by_code["name"]), eid.map(info["name"]))
+        town = np.where(is_p, eid.map(by_code["township_code"]), eid.map(info["township_code"]))
+        row = np.where(is_p, pd.Index(codes).get_indexer(eid), -1)
+        middle = ("共有欠薪案件" + pd.Series(h.n_cases).astype(str) + "件（" + pd.Series(h.case_nos) + "），最近受理于"
+                  + pd.Series(h.last_case_zh))
+        return {"is_project": is_p, "project_row": row, "entity_id": h.entity_id, "name": name, "township_code": town,
+                "middle": middle.to_numpy(dtype=object)}
+
+    return derived(data, ("cases", "enterprises", "projects"), ("rules.case_entities", tuple(r.case_closed_statuses)), build)
+
+
+# ---- evidence numbers -----------------------------------------------------------------------
+
+def _f(s: pd.Series | float, nd: int = 1) -> pd.Series | str:
+    """Round and format numbers for evidence text (a scalar gives a str)."""
+    if np.isscalar(s):
+        return f"{round(float(s), nd):g}"
+    r = pd.Series(s).round(nd)
+    if (len(r) < 64 or not isinstance(r.dtype, np.dtype)
+            or (r.dtype.kind == "f" and np.signbit(r.to_numpy()[r.to_numpy() == 0]).any())):
+        return _format(r)
+    # each distinct value formatted once (factorize keeps 0.0 and -0.0 together: those go the long way above)
+    codes, uniq = pd.factorize(r, use_na_sentinel=True)
+    txt = _format(pd.Series(np.asarray(uniq), dtype=r.dtype))
+    return pd.Series(txt.array.take(codes, allow_fill=True), index=r.index, name=r.name)
+
+
+def _format(r: pd.Series) -> pd.Series:
+    return r.astype("string").str.replace(r"\.0$", "", regex=True)
+
+
+# ---- indicator trends (八) -------------------------------------------------------------------
+
+def indicator_trends(data: LayerData, month: str, rules: Rules | None = None) -> pd.DataFrame:
+    """(八) Each employer's indicators in `month` against its own mean of the previous months.
+
+    Columns: credit_code, field, current, baseline, n_hist, drop (1 - current/baseline; NaN when
+    fewer than `indicator_min_history` months or a non-positive baseline).
+    Computed once per read of the frames, month and rules (LayerData.shared); callers must not modify it.
+    """
+    r = rules_of(rules)
+    return derived(data, ("indicators",), ("rules.indicator_trends", month, r.model_dump_json()),
+                   lambda: _indicator_trends(data, month, r))
+
+
+def _indicator_trends(data: LayerData, month: str, r: Rules) -> pd.DataFrame:
+    ind = data.indicators
+    cols = ["credit_code", "field", "current", "baseline", "n_hist", "drop"]
+    if ind is None or ind.empty:
+        return pd.DataFrame(columns=cols)
+    m = int(month_index(pd.Series([month])).iloc[0])
+    base, codes = derived(data, ("indicators",), ("rules.indicator_base",), lambda: _indicator_base(ind))
+    window = None
+    frames = []
+    for field in r.indicator_fields:
+        if field not in ind.columns:
+            continue
+        v = derived(data, ("indicators",), ("rules.indicator_values", field), lambda field=field: as_num(ind[field]))
+        h = rule_history.indicator_history(data, field, base, v, len(codes))
+        t = None if h is None else rule_history.trend_at(h, m, r.indicator_baseline_months, r.indicator_min_history)
+        if t is not None:  # the month's rows of the employer × month matrix (history once per read)
+            frames.append(pd.DataFrame({"credit_code": codes.take(t["code"]), "field": field, "current": t["current"],
+                                        "baseline": t["baseline"], "n_hist": t["n_hist"], "drop": t["drop"]}))
+            continue
+        if window is None:
+            window = ((base["m"] >= m - r.indicator_baseline_months) & (base["m"] <= m) & (base["code"] >= 0)).to_numpy()
+        long = base.assign(v=v)[window].dropna(subset=["v"])
+        # = pivot_table(index=credit_code, columns=m, values=v, aggfunc="last"), grouped on integer codes (sorted
+        # like the text) instead of the text itself
+        wide = long.groupby(["code", "m"])["v"].last().unstack("m")
+        wide.index = codes.take(wide.index.to_numpy())
+        hist_cols = [c for c in wide.columns if c < m]
+        hist = wide[hist_cols] if hist_cols else pd.DataFrame(index=wide.index)
+        cur = wide[m] if m in wide.columns else pd.Series(np.nan, index=wide.index)
+        n_hist = hist.notna().sum(axis=1) if hist_cols else pd.Series(0, index=wide.index)
+        baseline = hist.mean(axis=1) if hist_cols else pd.Series(np.nan, index=wide.index)
+        usable = (n_hist >= r.indicator_min_history) & (baseline > 0) & cur.notna()
+        drop = (1 - cur / baseline).where(usable)
+        frames.append(pd.DataFrame({"credit_code": wide.index, "field": field, "current": cur.to_numpy(),
+                                    "baseline": baseline.to_numpy(), "n_hist": n_hist.to_numpy(), "drop": drop.to_numpy()}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+
+
+def indicator_codes(data: LayerData) -> pd.Index:
+    """The employers (credit codes, upper case) that report indicators, sorted (once per read of the frames)."""
+    ind = data.indicators
+    if ind is None or ind.empty:
+        return pd.Index([], name="credit_code")
+    return derived(data, ("indicators",), ("rules.indicator_base",), lambda: _indicator_base(ind))[1]
+
+
+def _indicator_base(ind: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
+    """Integer employer codes (in text order; -1 where missing) and month index of every indicator row, and the codes."""
+    code, uniq = pd.factorize(as_text(ind["credit_code"]).str.upper(), sort=True, use_na_sentinel=True)
+    return pd.DataFrame({"code": code, "m": month_index(col(ind, "month")).to_numpy()}), pd.Index(uniq, name="credit_code")
+
+
+# ---- the sort: integer ranks instead of text ------------------------------------------------
+
+def _entity_rank(w: pd.DataFrame) -> tuple[np.ndarray, dict] | None:
+    """The rank of each row's entity id in the id universe, and the universe (kept on frames made by `warnings`)."""
+    return w.__dict__.get(DERIVED, {}).get(("rules.entity_rank",))
+
+
+def _known_ids(data: LayerData) -> pd.Index:
+    """Every project and employer id the checks may warn about, sorted (the seed of the id universe, once per read)."""
+    parts = [_projects(data)["project_code"], pd.Series(_enterprise_info(data).index), pd.Series(indicator_codes(data))]
+    ids = pd.Index(pd.concat([p.dropna().astype(str) for p in parts], ignore_index=True).unique())
+    return ids.sort_values()
+
+
+def _order(out: pd.DataFrame, universe: dict) -> np.ndarray:
+    return _ranked_order(out, universe)[0]
+
+
+def _ranked_order(out: pd.DataFrame, universe: dict) -> tuple[np.ndarray, np.ndarray | None, pd.Index | None]:
+    """The rows of `out` as out.sort_values([severity rank, township_code, entity_id, rule]) orders them (stable,
+    missing last), from integer ranks: the entity ids are ranked in `universe['ids']`, every id seen so far sorted
+    once (kept on the frames, so a month window sorts only the ids new to it), instead of sorting the text per window."""
+    if out.empty or out["entity_id"].isna().any():
+        o = out["severity"].map(SEVERITY_RANK)
+        return out.assign(_o=o).sort_values(["_o", "township_code", "entity_id", "rule"]).index.to_numpy(), None, None
+    ids = universe.get("ids")
+    rank = ids.get_indexer(out["entity_id"]) if ids is not None else None
+    if rank is None or (rank < 0).any():
+        new = pd.Index(out["entity_id"].unique())
+        ids = new if ids is None else ids.append(new)
+        ids = ids.unique().sort_values()
+        universe["ids"] = ids
+        rank = ids.get_indexer(out["entity_id"])
+    order = np.lexsort((_rank(out["rule"]), rank, _rank(out["township_code"]), _severity_rank(out["severity"]).to_numpy()))
+    return order, rank, ids
+
+
+def _severity_rank(s: pd.Series) -> pd.Series:
+    """s.map(SEVERITY_RANK), looked up once per distinct value."""
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    if (codes < 0).any() or not all(u in SEVERITY_RANK for u in uniq):
+        return s.map(SEVERITY_RANK)
+    return pd.Series(np.array([SEVERITY_RANK[u] for u in uniq], dtype=np.int64)[codes], index=s.index)
+
+
+def _rank(s: pd.Series) -> np.ndarray:
+    """Sort rank of each value (missing last)."""
+    codes, uniq = pd.factorize(s, sort=True, use_na_sentinel=True)
+    return np.where(codes < 0, len(uniq), codes)
+
+
+# ---- map points: one per warned entity ------------------------------------------------------
+
+def _points(data: LayerData, w: pd.DataFrame) -> pd.DataFrame:
+    """One point per warned entity with a location: its worst severity, its rules (distinct, worst first) and a label.
+
+    = `_points_grouped` (the pandas spelling), computed from integer group codes: the rules of each entity joined
+    in one pass (np.add.reduceat) and the locations looked up in an index kept on the frames, not merged per window.
+    """
+    if w.empty:
+        return pd.DataFrame()
+    if (not isinstance(w.index, pd.RangeIndex) or w.index.start != 0 or w.index.step != 1
+            or w["entity_id"].isna().any() or w["rule_zh"].isna().any()):
+        return _points_grouped(data, w)
+    perm = _severity_rank(w["severity"]).sort_values().index.to_numpy()  # the rows as sort_values("_o") orders them
+    etype, eid = w["entity_type"].take(perm), w["entity_id"].take(perm)
+    tcode, _ = pd.factorize(etype)
+    ranked = _entity_rank(w)  # the ids as integers when `warnings` made w
+    if ranked is not None and len(ranked[0]) == len(w):
+        icode, ids = ranked[0][perm], ranked[1]
+    else:
+        ranked = None
+        icode, ids = pd.factorize(eid)
+    gid, _ = pd.factorize(tcode.astype(np.int64) * max(len(ids), 1) + icode)  # groups by first appearance (sort=False)
+    n = int(gid.max()) + 1
+    first = np.unique(gid, return_index=True)[1]
+    groups = pd.DataFrame({"entity_type": etype.iloc[first].reset_index(drop=True),
+                           "entity_id": eid.iloc[first].reset_index(drop=True),
+                           "severity": _first_valid(w["severity"].take(perm), gid, n),
+                           "name": _first_valid(w["entity_name"].take(perm), gid, n)})
+    # each entity's distinct rules in the order above, joined with 、
+    rcode, _ = pd.factorize(w["rule_zh"].take(perm))
+    pair = gid.astype(np.int64) * (int(rcode.max()) + 1) + rcode
+    d = np.flatnonzero(~pd.Series(pair).duplicated().to_numpy())
+    d = d[np.argsort(gid[d], kind="stable")]
+    zh = w["rule_zh"].take(perm).to_numpy(dtype=object)[d]
+    starts = np.flatnonzero(np.append(True, gid[d][1:] != gid[d][:-1]))
+    later = np.ones(len(d), dtype=bool)
+    later[starts] = False
+    zh[later] = "、" + zh[later]
+    groups["rules"] = pd.Series(np.add.reduceat(zh, starts), dtype=object).astype("str")
+    etypes = groups["entity_type"].to_numpy(dtype=object)
+    if ranked is None:
+        at = _location_rows(data, etypes, groups["entity_id"])
+    else:  # each id of the universe located once
+        by_type = _locations_of_ids(data, ids)
+        idx = icode[first]
+        at = np.full(len(groups), -1, dtype=np.int64)
+        for t, rows in by_type.items():
+            mine = np.flatnonzero(etypes == t)
+            at[mine] = rows[idx[mine]]
+    keep = np.flatnonzero(at >= 0)
+    loc = entity_locations(data)
+    pts = groups.take(keep).reset_index(drop=True)
+    pts["lon"] = loc["lon"].to_numpy()[at[keep]]
+    pts["lat"] = loc["lat"].to_numpy()[at[keep]]
+    pts = pts.astype(_merged_dtypes(groups, loc))
+    link = np.where(pts["entity_type"] == "project", "/project/", "/enterprise/")
+    codes, uniq = pd.factorize(pts["rules"])  # a few hundred distinct lists of rules: each escaped once
+    rules_html = pd.Series(escape(pd.Series(uniq)).to_numpy()[codes], index=pts.index, dtype=object)
+    label = "<b>" + escape(pts["name"].fillna(pts["entity_id"])) + "</b><br>" + rules_html
+    return pts.assign(label=label, color=pts["severity"].map(SEVERITY_COLOR),
+                      size=np.where(pts["severity"] == "red", 12, 9), link=link + pts["entity_id"])
+
+
+def _first_valid(values: pd.Series, gid: np.ndarray, n: int) -> pd.Series:
+    """Per group the first value that is not missing (groupby(...).first()); missing when the group has none."""
+    ok = np.flatnonzero(values.notna().to_numpy(dtype=bool))
+    pos = np.full(n, -1, dtype=np.int64)
+    u, i = np.unique(gid[ok], return_index=True)
+    pos[u] = ok[i]
+    out = values.iloc[np.maximum(pos, 0)].reset_index(drop=True)
+    return out if (pos >= 0).all() else out.where(pos >= 0)
+
+
+def _location_rows(data: LayerData, etype: np.ndarray, eid: pd.Series) -> np.ndarray:
+    """Row of entity_locations of each (entity_type, entity_id); -1 where it has none."""
+    def build() -> dict[str, tuple[pd.Index, np.ndarray]]:
+        loc = entity_locations(data)
+        out = {}
+        for t in ("project", "employer"):
+            rows = np.flatnonzero((loc["entity_type"] == t).to_numpy(dtype=bool))
+            out[t] = (pd.Index(loc["entity_id"].take(rows)), rows)  # unique: entity_locations drops duplicates
+        return out
+
+    ix = derived(data, ("projects", "enterprises"), ("rules.location_index",), build)
+    at = np.full(len(eid), -1, dtype=np.int64)
+    for t, (ids, rows) in ix.items():
+        mine = np.flatnonzero(etype == t)
+        found = ids.get_indexer(eid.iloc[mine])
+        if len(rows):  # a scope without any located entity of this type (an official's township) finds none
+            at[mine] = np.where(found >= 0, rows[np.maximum(found, 0)], -1)
+    return at
+
+
+def _locations_of_ids(data: LayerData, ids: pd.Index) -> dict[str, np.ndarray]:
+    """Per entity type, the row of entity_locations of each id of the universe `ids` (-1: none); kept for the latest."""
+    box = derived(data, ("projects", "enterprises"), ("rules.locations_of_ids",), dict)
+    hit = box.get("value")
+    if hit is not None and hit[0] is ids:
+        return hit[1]
+    by_type = {t: _location_rows(data, np.full(len(ids), t, dtype=object), pd.Series(ids)) for t in ("project", "employer")}
+    box["value"] = (ids, by_type)
+    return by_type
+
+
+def _merged_dtypes(left: pd.DataFrame, loc: pd.DataFrame) -> dict:
+    """The column types left.merge(loc, on=[entity_type, entity_id]) gives (the key columns may be coerced)."""
+    proto = left.iloc[:0].merge(loc.iloc[:0], on=["entity_type", "entity_id"], how="inner")
+    return proto.dtypes.to_dict()
+
+
+def _points_grouped(data: LayerData, w: pd.DataFrame) -> pd.DataFrame:
+    """_points spelt with groupby and merge (w with missing ids or another index)."""
+    worst = w.assign(_o=w["severity"].map(SEVERITY_RANK)).sort_values("_o")
+    g = worst.groupby(["entity_type", "entity_id"], sort=False).agg(severity=("severity", "first"), name=("entity_name", "first"))
+    # each entity's rules, distinct, in the order above (one pass for all entities instead of one per entity)
+    distinct = worst.drop_duplicates(["entity_type", "entity_id", "rule_zh"])
+    g["rules"] = distinct.groupby(["entity_type", "entity_id"], sort=False)["rule_zh"].agg("、".join)
+    pts = g.reset_index().merge(entity_locations(data), on=["entity_type", "entity_id"], how="inner")
+    link = np.where(pts["entity_type"] == "project", "/project/", "/enterprise/")
+    label = "<b>" + escape(pts["name"].fillna(pts["entity_id"])) + "</b><br>" + escape(pts["rules"])
+    return pts.assign(label=label, color=pts["severity"].map(SEVERITY_COLOR),
+                      size=np.where(pts["severity"] == "red", 12, 9), link=link + pts["entity_id"])
