@@ -154,10 +154,11 @@ class _Cache:
         except Exception:  # noqa: BLE001
             return True
 
-    def drop(self, names: Sequence[str]) -> int:
-        """Forget this process's entries of the given functions (the rows behind views already built)."""
+    def drop(self, names: Sequence[str], where: Callable[[tuple], bool] | None = None) -> int:
+        """Forget this process's entries of the given functions (the rows behind views already built), or only
+        those whose key (function, store, version, scope, args) satisfies `where`."""
         with self._lock:
-            gone = [k for k in self._d if k[0] in names]
+            gone = [k for k in self._d if k[0] in names and (where is None or where(k))]
             for k in gone:
                 del self._d[k]
                 self._nbytes.pop(k, None)
@@ -313,6 +314,15 @@ def put(name: str, scope: Sequence[str] | None, args: tuple, value: Any) -> None
     ctx = _ctx()
     key = (name, ctx.store.url, _version(ctx), scope_key(scope), args)
     ctx.cache.put(key, value, shared=name not in RAW and name not in COMPOSED)
+
+
+def forget_window(scope: Sequence[str] | None, month_to: str) -> int:
+    """Drop this process's window objects of one end month (citywide and every township's) and what they memoise
+    (project status, worklists, case state: ~1 GB per window at province). The warm-up calls it after building an
+    earlier window's views, which are in the shared cache by then; the frames and their per-read histories stay."""
+    ctx = _ctx()
+    sk = scope_key(scope)
+    return ctx.cache.drop(("window_data",), where=lambda k: k[3] == sk and k[4][0] == month_to)
 
 
 def resident_rows() -> int:

@@ -27,6 +27,7 @@ from dashboard.cache import (  # noqa: F401 - re-exported: callers and tests use
     _ctx,
     attach,
     code_version,
+    forget_window,
     put,
     release_rows,
     resident_rows,

@@ -122,6 +122,8 @@ def warm(app) -> dict:
             for code in services.township_names(None):
                 services.township_view(None, code, wfrm, wto, mask_pii=True)
                 _map(None, registry.DEFAULT, wfrm, wto, township=code)
+            if wto != to:  # its views are on disk now: do not keep the window's status etc. in memory (peak RSS)
+                services.forget_window(None, wto)
         phase("earlier windows")
         released = services.release_rows()
     return {"views": n, "seconds": round(time.perf_counter() - t0, 1), "version": version, "released": released,

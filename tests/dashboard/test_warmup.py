@@ -66,6 +66,9 @@ def test_earlier_end_months_are_warmed_too(app, small_store, monkeypatch):
     every township page, as the page asks for them (the start month kept, month_window's order)."""
     from dashboard.app import create_app
 
+    forgotten = {}
+    real_forget = services.forget_window
+    monkeypatch.setattr(services, "forget_window", lambda sc, m: forgotten.setdefault(m, real_forget(sc, m)))
     r = warmup.warm(app)
     with app.server.app_context():
         months = services.months(None)
@@ -73,6 +76,8 @@ def test_earlier_end_months_are_warmed_too(app, small_store, monkeypatch):
         names = services.township_names(None)
     windows = warmup.earlier_windows(months, frm, to, WINDOWS)
     assert r["windows"] == len(windows) == WINDOWS and windows[0] == (frm, months[-2])
+    # each earlier window's objects (citywide and the townships': status, worklists) left memory once its views were on disk
+    assert sorted(forgotten) == sorted({w[1] for w in windows} - {to}) and all(n >= 2 for n in forgotten.values())
     builds = []
     for layer in registry.LAYERS.values():
         monkeypatch.setattr(layer, "build", lambda d, f, k=layer.key: builds.append(k))
