@@ -14,9 +14,10 @@ window filters what the citywide pass computed: warnings, risk scores and assess
 per read of the frames; province ≈ 2.5 s CPU per township, benchmarks/RESULTS.md), and every other layer
 on each official's own overview and township page. Then the windows a
 month change asks for: the `settings.warm_windows` earlier end months (every layer citywide, every township
-page), newest first. (A change of the start month alone is not warmed: it shares the end month's status and
-warnings with the default window, which the worker that built them holds in memory; every start month
-at every layer was 1.1 s CPU per month at city and hundreds of MB of tables in the shared cache.) The views go
+page), newest first, and every other start month with the default end month on the default layer (what a
+change of the start month on the first view asks for; it shares the window's status). Other layers
+with another start month are not warmed: every start month at every layer was 1.1 s CPU per month at
+city and hundreds of MB of tables in the shared cache. The views go
 to the shared cache (settings.cache_dir), so of all gunicorn workers on the host only the one that
 claims a data version builds it; the others answer from the shared cache. Afterwards the worker
 releases the rows it read when they exceed settings.resident_max_rows (province scale). It then
@@ -125,9 +126,13 @@ def warm(app) -> dict:
             if wto != to:  # its views are on disk now: do not keep the window's status etc. in memory (peak RSS)
                 services.forget_window(None, wto)
         phase("earlier windows")
+        starts = [m for m in services.months(None) if m != frm]
+        for m in starts:  # a change of the start month on the default view (the window's status is shared)
+            _map(None, registry.DEFAULT, *services.month_window(None, m, to))
+        phase("other start months, default layer")
         released = services.release_rows()
     return {"views": n, "seconds": round(time.perf_counter() - t0, 1), "version": version, "released": released,
-            "phases": phases, "layers": layers, "township_layers": grid, "windows": len(extra)}
+            "phases": phases, "layers": layers, "township_layers": grid, "windows": len(extra), "starts": len(starts)}
 
 
 def earlier_windows(months: list[str], frm: str, to: str, n: int) -> list[tuple[str, str]]:

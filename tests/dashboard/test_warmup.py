@@ -92,6 +92,10 @@ def test_earlier_end_months_are_warmed_too(app, small_store, monkeypatch):
             for code in names:
                 assert services.township_view(None, code, wfrm, wto, mask_pii=True)["code"] == code
                 services.overview_map(None, registry.DEFAULT, wfrm, wto, township=code)
+        assert r["starts"] == len([m for m in months if m != frm])
+        for start in months:  # the start month changed on the first view (default layer, end month kept)
+            services.overview_points(services.overview_head(None, registry.DEFAULT, *services.month_window(None, start, to)),
+                                     services.POINT_ORDER)
     assert builds == []
 
 
