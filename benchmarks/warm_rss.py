@@ -1,0 +1,49 @@
+"""Resident memory of the warming worker, phase by phase (the warm-up's peak RSS, issue 8).
+
+    .venv/bin/python benchmarks/warm_rss.py city|province
+
+Runs dashboard.warmup.warm on a fresh cache dir while a thread samples this process's RSS every second,
+then prints each phase's wall time and RSS at its start, maximum and end (phases in warm-up order).
+"""
+
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import common  # noqa: E402
+
+os.environ["WAGEMAP_CACHE_DIR"] = tempfile.mkdtemp()
+from dashboard import warmup  # noqa: E402
+from dashboard.app import create_app  # noqa: E402
+from geodata.settings import load_settings  # noqa: E402
+from geodata.store import open_store  # noqa: E402
+
+url = common.store_url(sys.argv[1], "postgis")
+a = create_app(store=open_store(url), settings=load_settings(db=url))
+samples = []
+stop = threading.Event()
+
+
+def sample() -> None:
+    while not stop.is_set():
+        samples.append((time.perf_counter(), common.rss_mb(os.getpid())))
+        time.sleep(1.0)
+
+
+threading.Thread(target=sample, daemon=True).start()
+t0 = time.perf_counter()
+r = warmup.warm(a)
+stop.set()
+t = t0
+# phases are in order; "citywide layers" wall is the sum of the layer phases (they come first)
+for name, (w, _c) in r["phases"].items():
+    seg = [m for (ts, m) in samples if t <= ts < t + w]
+    print(f"{name:40s} wall {w:6.1f} s  RSS start {seg[0] if seg else 0:8.0f} max {max(seg) if seg else 0:8.0f} "
+          f"end {seg[-1] if seg else 0:8.0f} MB")
+    t += w
+print("after warm (released)", common.rss_mb(os.getpid()))
