@@ -17,6 +17,7 @@ wagemap demo [--out DIR] [--scale city|province] [--seed N]\n
 wagemap etl load FILE... [--kind KIND] [--crs wgs84|gcj02|bd09|EPSG:n] [--map 源列=field]... [--report FILE.json]\n
 wagemap geodata import-boundaries FILE [--crs ...] [--map NAME_OR_CODE=CODE]... [--allow-missing]\n
 wagemap serve [--host 127.0.0.1] [--port 8050]\n
+wagemap warm [--follow] [--force]\n
 wagemap export map --township CODE --out FILE.html\n
 wagemap export assessment --year YYYY --out FILE.xlsx\n
 wagemap users add NAME --role leader|township|emergency|assessor|admin [--township CODE]\n
@@ -189,11 +190,22 @@ def serve(
         except SettingsError as e:
             fail(str(e))
 
+    from dashboard import warmproc
+
+    hooks: dict = {}
+    if os.environ.get("WAGEMAP_WARM", "1").strip().lower() in ("0", "false", "no", "off"):
+        pass  # warm-up off: every view is built by the first worker that is asked for it
+    elif get_settings().cache_dir:  # one warm process beside the workers fills the shared cache (dashboard/warmproc.py)
+        os.environ["WAGEMAP_WARM"] = "0"
+        hooks = warmproc.gunicorn_hooks(db, lambda m: console.print(m, highlight=False))
+    else:  # no shared cache: each worker can only warm its own in-process cache
+        os.environ["WAGEMAP_WARM"] = "1"
+
     class _Server(BaseApplication):
         def load_config(self) -> None:
             # keep-alive above users' think time (2 s default reset connections in the load test)
             for k, v in {"bind": f"{host}:{port}", "workers": workers, "timeout": 120, "keepalive": 30,
-                         "accesslog": None}.items():
+                         "accesslog": None, **hooks}.items():
                 self.cfg.set(k, v)
 
         def load(self):
@@ -201,9 +213,44 @@ def serve(
 
             return server
 
-    os.environ.setdefault("WAGEMAP_WARM", "1")  # each worker warms its view cache (dashboard/warmup.py)
     console.print(f"看板地址：http://{host}:{port}/", highlight=False)
     _Server().run()
+
+
+@app.command("warm")
+def warm(
+    follow: bool = typer.Option(False, "--follow", help="预热后继续运行：每次数据载入后再预热（wagemap serve 即如此启动）"),
+    force: bool = typer.Option(False, "--force", help="即使已有进程预热过本数据版本，也再预热一次"),
+    db: Optional[str] = DbOpt,
+) -> None:
+    """预热共享视图缓存（默认月份窗口的各图层、各乡镇页等），以较低优先级运行，不占用看板服务进程。"""
+    store = _store(db)
+    from dashboard import warmproc
+    from dashboard.app import create_app
+    from geodata.settings import get_settings
+
+    if not get_settings().cache_dir:
+        fail("未设置视图缓存目录（cache_dir，环境变量 WAGEMAP_CACHE_DIR）：独立预热进程无处存放视图；"
+             "请设置该目录，或由看板进程自行预热（WAGEMAP_WARM=1）")
+    warmproc.lower_priority()
+    app_ = create_app(store=store)
+    if follow:
+        import logging
+        import threading
+
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s wagemap warm: %(message)s")
+        stop = threading.Event()
+        warmproc.stop_on_signals(stop)
+        warmproc.follow(app_, stop)
+        return
+    r = warmproc.warm_once(app_, force=force)
+    if r is None:
+        console.print("本数据版本已由其他进程预热（或正在预热）；如需重做请加 --force", highlight=False, soft_wrap=True)
+        return
+    console.print(f"预热完成：数据版本 {r['version']}，{r['views']} 个视图，用时 {r['seconds']} 秒，"
+                  f"释放原始数据 {r.get('released', 0)} 项", highlight=False, soft_wrap=True)
+    for name, (wall, cpu) in r.get("phases", {}).items():
+        console.print(f"  {name}: {wall} s / CPU {cpu} s", highlight=False, soft_wrap=True)
 
 
 @export_app.command("map")

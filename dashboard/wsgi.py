@@ -1,6 +1,7 @@
 """WSGI entry point for gunicorn: `gunicorn dashboard.wsgi:server` (store and settings from the environment).
 
-With WAGEMAP_WARM=1 each worker warms its view cache in the background (dashboard/warmup.py).
+With WAGEMAP_WARM=1 each worker warms its view cache in the background (dashboard/warmup.py); `wagemap serve`
+runs a separate warm process instead (dashboard/warmproc.py) and starts the workers with WAGEMAP_WARM=0.
 """
 
 from __future__ import annotations
