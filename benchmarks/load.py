@@ -2,9 +2,9 @@
 
     .venv/bin/python benchmarks/load.py --scale city --users 100 --minutes 5 [--workers 2] [--threads 4]
 
-Starts `gunicorn dashboard.wsgi:server` (WAGEMAP_DB = the demo store, `--workers` on the 2 cores, cache
-warm-up WAGEMAP_WARM=1 unless --no-warm: one worker warms the shared view cache, a fresh directory per
-run; the run starts when it is done),
+Starts `gunicorn dashboard.wsgi:server` (WAGEMAP_DB = the demo store, `--workers` on the 2 cores) and,
+as `wagemap serve` does, the warm process `wagemap warm --follow` beside them unless --no-warm: it
+fills the shared view cache, a fresh directory per run; the run starts when it is done),
 then locust headless against http://127.0.0.1 (bounded: --users, --minutes, spawn 10/s). Each user
 signs in once, then repeats: open the overview as a browser with a warm bundle cache does (HTML,
 _dash-layout, _dash-dependencies, the page callback), think, drill into a township (page callback
@@ -154,8 +154,11 @@ def worker_rss(master_pid: int) -> list[float]:
         return []
 
 
-def _warmed(log: str, workers: int) -> bool:
-    return log.count("warm-up done") >= 1 and log.count("warm-up done") + log.count("left to another worker") >= workers
+WARMER = "`wagemap warm --follow` beside the workers"
+
+
+def _warmed(log: str) -> bool:
+    return "warm-up done" in log
 
 
 def run(scale: str, users: int, minutes: float, workers: int, threads: int, warm: bool = True) -> str:
@@ -165,8 +168,12 @@ def run(scale: str, users: int, minutes: float, workers: int, threads: int, warm
     common.ensure_user(open_store(url))
     write_sample(url)
     cache_dir = tempfile.mkdtemp(prefix="wagemap-load-cache-")  # a fresh shared view cache for this run
-    env = {**os.environ, "WAGEMAP_DB": url, "WAGEMAP_WARM": "1" if warm else "0", "WAGEMAP_CACHE_DIR": cache_dir}
+    env = {**os.environ, "WAGEMAP_DB": url, "WAGEMAP_WARM": "0", "WAGEMAP_CACHE_DIR": cache_dir}
     log = open(common.OUT / "load-gunicorn.log", "w")  # noqa: SIM115 - closed with the process
+    warmer = None
+    if warm:  # as `wagemap serve` does: one low-priority warm process beside the workers (dashboard/warmproc.py)
+        warmer = subprocess.Popen([str(common.ROOT / ".venv/bin/python"), "-m", "dashboard.cli", "warm", "--follow"],
+                                  cwd=common.ROOT, env={**env, "WAGEMAP_WARM": "1"}, stdout=log, stderr=log)
     g = subprocess.Popen([str(common.ROOT / ".venv/bin/gunicorn"), "-w", str(workers), "--threads", str(threads),
                           "-b", f"127.0.0.1:{PORT}", "--timeout", "300", "--keep-alive", str(KEEPALIVE_S),
                           "dashboard.wsgi:server"],
@@ -177,8 +184,8 @@ def run(scale: str, users: int, minutes: float, workers: int, threads: int, warm
         common.wait_port("127.0.0.1", PORT, timeout=300)
         time.sleep(2)
         w0 = time.time()
-        # one worker claims the data version and warms the shared cache; the others leave it to that one
-        while warm and not _warmed((common.OUT / "load-gunicorn.log").read_text(), workers):
+        # the warm process claims the data version and fills the shared cache; it stays (idle) during the test
+        while warm and not _warmed((common.OUT / "load-gunicorn.log").read_text()):
             if time.time() - w0 > 3600:
                 raise TimeoutError("warm-up took more than an hour")
             time.sleep(2)
@@ -205,11 +212,15 @@ def run(scale: str, users: int, minutes: float, workers: int, threads: int, warm
         stop.set()
         g.terminate()
         g.wait(timeout=60)
+        if warmer is not None:
+            from dashboard.warmproc import stop_process
+
+            stop_process(warmer)
     rows = list(csv.DictReader(open(f"{prefix}_stats.csv", encoding="utf-8")))
     steady = steady_state(REQUESTS, skip_s=60.0)
     lines = [f"**{scale}**: {users} users, {minutes:g} min, think {THINK[0]:g}–{THINK[1]:g} s between page views, "
              f"gunicorn {workers} workers × {threads} threads on {os.cpu_count()} cores (load average {la} at start, "
-             f"{la_end} at end); cache warm-up (WAGEMAP_WARM={int(warm)}) {warm_s:.0f} s before the start.", "",
+             f"{la_end} at end); cache warm-up ({WARMER if warm else 'off'}) {warm_s:.0f} s before the start.", "",
              "| request | count | errors | p50 | p95 | p99 | max | req/s |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['Name']} | {r['Request Count']} | {r['Failure Count']} | {r['50%']} ms | {r['95%']} ms | "
