@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     max_points_per_layer: int = Field(5000, ge=100)
     cache_dir: str = Field("var/cache", description="视图缓存目录（同一主机上的服务进程共享；为空则只用进程内缓存）")
     resident_max_rows: int = Field(2_000_000, ge=0, description="预热后进程内最多保留的原始行数（超过则释放，需要时再读）")
-    resident_idle_s: float = Field(300.0, ge=0, description="服务进程因缓存未命中读入的原始行（超过 resident_max_rows）空闲多少秒后释放")
+    resident_idle_s: float = Field(300.0, ge=0, description="服务进程未命中读入的原始行空闲多少秒后释放")
     warm_windows: int = Field(12, ge=0, description="预热：默认月份窗口之外，再预热多少个更早的截止月份（全市各图层与各乡镇页）")
     login_max_failures: int = Field(5, ge=1, description="连续登录失败多少次后锁定账户")
     login_lockout_minutes: int = Field(15, ge=1, description="账户锁定分钟数")
