@@ -43,8 +43,6 @@ from layers.risk_arrays import (
     FACTOR_COLUMNS,
     _active_rows,
     _Catalogue,
-    _Cells,
-    _cells,
     _Entities,
     _entities,
     _Scored,
@@ -52,6 +50,7 @@ from layers.risk_arrays import (
     _take,
     _trend_factors,
 )
+from layers.risk_cells import _Cells, _cells
 from layers.rules import context, entity_locations, warnings
 
 
@@ -195,15 +194,20 @@ def _shared_view(data: LayerData, filters: Filters) -> tuple[_Scored, pd.DataFra
 def _view(data: LayerData, filters: Filters) -> tuple[_Scored, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     # a township shows only its entities: they are scored with what they are linked to (see _scored)
     sc = _scored_memo(data, filters, rules_of(None), 3, None, township=filters.township or None)
-    s = sc.frame
     st = get_settings()
     hot_at = st.rules.risk_hot_score
     ent = _entities(data)
     cx = _cells(data, ent, st.h3_resolution)
     hx = _hex_view(sc, cx, hot_at)
+    # the frame's rows with points only (the table; the points are those with coordinates): sc.frame[shown]
+    shown = sc.score > 0
+    rows = np.flatnonzero(shown)
+    s = sc.rows(rows, pd.RangeIndex(len(sc.ent))[shown])
     at = np.flatnonzero(cx.cell[sc.ent] >= 0)  # = s.merge(entity_locations(data)): the entities with coordinates
-    pts = s.take(at).reset_index(drop=True).assign(lon=cx.lon[sc.ent[at]], lat=cx.lat[sc.ent[at]])
-    pts = pts[pts["score"] > 0]
+    # = sc.frame.take(at).reset_index(drop=True).assign(lon, lat), then the rows with score > 0
+    with_pts = sc.score[at] > 0
+    pts = s.take(np.flatnonzero(cx.cell[sc.ent[rows]] >= 0)).set_axis(pd.RangeIndex(len(at))[with_pts])
+    pts = pts.assign(lon=cx.lon[sc.ent[at[with_pts]]], lat=cx.lat[sc.ent[at[with_pts]]])
     on = sc.ent[at[pts.index.to_numpy()]]
     # = "<b>" + escape(name or id) + "</b><br>风险分" + score + "<br>" + escape(top_factors), by numpy object column
     label = (np.array(["<b>"], dtype=object) + _escaped_names(ent)[on] + "</b><br>风险分"
@@ -212,9 +216,7 @@ def _view(data: LayerData, filters: Filters) -> tuple[_Scored, pd.DataFrame, pd.
     pts = pts.assign(label=pd.Series(label, index=pts.index, dtype=pd.StringDtype("python", na_value=np.nan)),
                      color=np.where(pts["score"] >= hot_at, "#d62728", "#ff7f0e"), size=8,
                      link=_links(on < ent.n_proj, pts["entity_id"]))
-    shown = (s["score"] > 0).to_numpy()  # the table lists only entities with a factor
-    s = s[shown]
-    is_p = sc.ent[shown] < ent.n_proj
+    is_p = sc.ent[shown] < ent.n_proj  # the table lists only entities with a factor
     table = pd.DataFrame({"对象": _kinds_zh(is_p, s["entity_type"]), "编号": s["entity_id"],
                           "名称": s["name"], "乡镇代码": s["township_code"], "风险分": s["score"].round(1),
                           "主要因素": s["top_factors"], "链接": _links(is_p, s["entity_id"])})
@@ -270,7 +272,7 @@ def _hex_view(sc: _Scored, cx: _Cells, hot: float) -> pd.DataFrame:
     located = np.flatnonzero(cr >= 0)
     if not len(located):
         return pd.DataFrame(columns=cols)
-    sc_score = sc.frame["score"].to_numpy(float)[located]
+    sc_score = sc.score[located]
     occ, inv = np.unique(cr[located], return_inverse=True)  # the cells with entities, in text order
     inv = inv.reshape(-1)
     n_ext = len(cx.ext)
@@ -350,7 +352,7 @@ class RiskHeatLayer:
         t = data.townships
         by = pd.DataFrame({"code": t["code"].to_numpy() if not t.empty else []})
         ent = _entities(data)
-        town, score_ = ent.town[sc.ent], sc.frame["score"].to_numpy(float)
+        town, score_ = ent.town[sc.ent], sc.score
         m = town >= 0
         if self.view == "sum":
             total = pd.Series(score_[m]).groupby(town[m]).sum()  # = s.groupby("township_code")["score"].sum()

@@ -3,27 +3,29 @@
 Why apart from layers.risk: the score is defined there (formula, `factors`, `score`, the heat layers);
 this module is how a window computes it fast. What does not change with the month (every entity with
 its contractor, rank, township and, per resolution, its H3 cell; the trend factors) is derived once per
-read of the frames with `layers.base.derived` (`_entities`, `_cells`, `_trend_factors`); a window maps its
-warnings and trend factors to integer entity codes and does the rest with numpy and pandas groupby on
-integers (`_scored`), summing in the order the former merges and groupbys on text did (so every float
-is the same).
+read of the frames with `layers.base.derived` (`_entities`, `_trend_factors`; the H3 cells in
+layers/risk_cells.py); a window maps its warnings and trend factors to integer entity codes and does the rest
+with numpy and pandas groupby on integers (`_scored`), summing in the order the former merges and groupbys on
+text did (so every float is the same). The score frame's rows are made only for the entities a view shows
+(`_Scored.rows`; the whole frame on first use of `_Scored.frame`).
 """
 
 from __future__ import annotations
 
+import gc
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-import h3
 import numpy as np
 import pandas as pd
-from h3.api import basic_int as h3i
 
 from geodata.settings import Rules
 from layers.base import Filters, LayerData, derived
 from layers.credit import _enterprise_info, as_date, as_text, col
-from layers.rules import INDICATOR_ZH, context, entity_locations, indicator_codes, indicator_trends, warnings
+from layers.rules import INDICATOR_ZH, context, indicator_codes, indicator_trends, warnings
 
 FACTOR_COLUMNS = ["entity_type", "entity_id", "factor", "factor_zh", "points", "source"]
 
@@ -229,17 +231,44 @@ def _expand(order: np.ndarray, owner: np.ndarray, n: int, wanted: np.ndarray) ->
     return np.repeat(np.arange(len(wanted)), m), o[base + np.arange(total)]
 
 
-@dataclass
+@dataclass(eq=False)
 class _Scored:
-    """A window's scores: the `score` frame and, per row, its entity and factor rows (sorted as in `factors`)."""
+    """A window's scores: per row of the `score` frame its entity, points, score and factor rows (sorted as in
+    `factors`). The frame itself (every entity, with its factor dicts) is made on first use; a view takes the
+    rows it shows (`rows`): the heat layers show the entities with points only (province: ~0.3 of 1.5 M)."""
 
-    frame: pd.DataFrame
     ent: np.ndarray  # entity of each frame row
     lo: np.ndarray  # its factor rows: f_*[lo:hi]
     hi: np.ndarray
     f_cat: np.ndarray
     f_contrib: np.ndarray
     cat: _Catalogue
+    points: np.ndarray  # per frame row
+    score: np.ndarray
+    f_pts: np.ndarray
+    top: int
+    entities: _Entities
+    no_projects: bool  # the window has no project (the frame is made from the employers alone)
+    dtypes: pd.Series  # of entity_type and entity_id, as the merges on text gave them
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        return self.rows(np.arange(len(self.ent)))
+
+    def rows(self, sel: np.ndarray, index: pd.Index | None = None) -> pd.DataFrame:
+        """= frame.take(sel) (with `index`), making the rows `sel` only."""
+        if not len(sel) and len(self.ent):  # the dtypes of the whole frame's columns, not of empty lists
+            out = self.rows(np.arange(1)).iloc[:0]
+            return out if index is None else out.set_axis(index)
+        out = _take(self.entities, self.ent[sel], self.no_projects).drop(columns="contractor").reset_index(drop=True)
+        for k, dt in self.dtypes.items():
+            if out[k].dtype != dt:
+                out[k] = out[k].astype(dt)
+        out["points"] = self.points[sel]
+        out["score"] = self.score[sel]
+        out["factors"], out["top_factors"] = _factor_lists(self.cat, self.lo[sel], self.hi[sel], self.f_cat, self.f_pts,
+                                                           self.f_contrib, self.top)
+        return out if index is None else out.set_axis(index)
 
 
 def _scored(data: LayerData, filters: Filters | None, r: Rules, top: int, warns: pd.DataFrame | None,
@@ -305,7 +334,6 @@ def _scored(data: LayerData, filters: Filters | None, r: Rules, top: int, warns:
     n_f = np.bincount(f_rank, minlength=n_ent)  # f_rank is sorted: each entity's factors are f_*[lo:hi]
     lo = (np.cumsum(n_f) - n_f)[ent.rank[shown]]
     hi = lo + n_f[ent.rank[shown]]
-    out = _take(ent, shown, not len(rows)).drop(columns="contractor").reset_index(drop=True)
     # which parts had rows (in a township: of what it is linked to) decided the key dtypes of the text pipeline
     has_c = ent.frame["contractor"].iloc[:n_proj].notna().to_numpy(bool)
     linked = np.ones(n_ent + 1, bool)
@@ -325,14 +353,8 @@ def _scored(data: LayerData, filters: Filters | None, r: Rules, top: int, warns:
            uni0["contractor"].dtype, args)
     if key not in ent.memo:
         ent.memo[key] = _key_dtypes(w, te_frame, uni0, *args)
-    dtypes = ent.memo[key]
-    for k, dt in dtypes.items():
-        if out[k].dtype != dt:
-            out[k] = out[k].astype(dt)
-    out["points"] = points[shown]
-    out["score"] = score_[shown]
-    out["factors"], out["top_factors"] = _factor_lists(cat, lo, hi, f_cat, f_pts, f_contrib, top)
-    return _Scored(out, shown, lo, hi, f_cat, f_contrib, cat)
+    return _Scored(shown, lo, hi, f_cat, f_contrib, cat, points[shown], score_[shown], f_pts, top, ent, not len(rows),
+                   ent.memo[key])
 
 
 def _key_dtypes(w: pd.DataFrame, tf: pd.DataFrame, uni: pd.DataFrame, wf_any: bool, tf_any: bool, own_any: bool,
@@ -395,68 +417,37 @@ def _passed_up(contractor: np.ndarray, project: np.ndarray, c: np.ndarray, p: np
 
 def _factor_lists(cat: _Catalogue, lo: np.ndarray, hi: np.ndarray, f_cat: np.ndarray, f_pts: np.ndarray,
                   f_contrib: np.ndarray, top: int) -> tuple[list, list]:
-    """Per entity: its factors as dicts (factor, factor_zh, points, contribution) and the top `top` as text."""
+    """Per entity: its factors as dicts (factor, factor_zh, points, contribution) and the top `top` as text
+    ("zh +c；zh +c；…", "无预警" without factors), the texts joined in one pass (np.add.reduceat)."""
     n = hi - lo
     at = np.cumsum(n) - n  # where each entity's factors start in `recs`
-    rows = np.repeat(lo - at, n) + np.arange(int(n.sum()))
-    zh = cat.column(1)[f_cat[rows]].tolist()
-    c = f_contrib[rows].tolist()
-    recs = [{"factor": f, "factor_zh": z, "points": q, "contribution": x}
-            for f, z, q, x in zip(cat.column(0)[f_cat[rows]].tolist(), zh, f_pts[rows].tolist(), c, strict=True)]
-    lists = [recs[a:b] for a, b in zip(at.tolist(), (at + n).tolist(), strict=True)]
+    total = int(n.sum())
+    rows = np.repeat(lo - at, n) + np.arange(total)
+    fc = f_cat[rows]
+    zh = cat.column(1)[fc]
+    c = f_contrib[rows]
+    with _gc_paused():  # province: 500k dicts and lists; a collection in between would walk every object held
+        recs = [{"factor": f, "factor_zh": z, "points": q, "contribution": x}
+                for f, z, q, x in zip(cat.column(0)[fc].tolist(), zh.tolist(), f_pts[rows].tolist(), c.tolist(), strict=True)]
+        lists = [recs[a:b] for a, b in zip(at.tolist(), (at + n).tolist(), strict=True)]
     text = np.where(n > 0, "", "无预警").astype(object)
-    for j in range(top):
-        has = n > j
-        part = np.array([f"{zh[i]} +{c[i]:.1f}" for i in (at[has] + j).tolist()], dtype=object)
-        text[has] = part if j == 0 else text[has] + "；" + part
+    if top > 0 and total:
+        j = np.arange(total) - np.repeat(at, n)  # each factor's place in its entity's list
+        sel = np.flatnonzero(j < top)
+        part = np.array([f"{z} +{x:.1f}" for z, x in zip(zh[sel].tolist(), c[sel].tolist(), strict=True)], dtype=object)
+        later = j[sel] > 0
+        part[later] = "；" + part[later]
+        text[n > 0] = np.add.reduceat(part, np.flatnonzero(~later))
     return lists, text.tolist()
 
 
-# ---- H3 cells: every entity's cell and the cells' neighbours, once per read and resolution -----------
-
-@dataclass
-class _Cells:
-    """The H3 cell of every entity with coordinates, and each cell's ring-1 neighbours (once per read and resolution)."""
-
-    cell: np.ndarray  # entity -> index of its cell among the distinct cells, in text order (-1: no coordinates)
-    lon: np.ndarray
-    lat: np.ndarray
-    ext: np.ndarray  # the cells and their neighbours, in text order
-    at: np.ndarray  # cell -> its index in `ext`
-    ring_start: np.ndarray  # cell -> its disk in ring_nb[ring_start[i]:ring_start[i + 1]] (indexes in `ext`)
-    ring_nb: np.ndarray
-    area: np.ndarray  # ext -> km²
-
-
-def _cells(data: LayerData, ent: _Entities, resolution: int) -> _Cells:
-    key = ("cells", resolution)
-    if key not in ent.memo:
-        ent.memo[key] = _build_cells(data, ent, resolution)
-    return ent.memo[key]
-
-
-def _build_cells(data: LayerData, ent: _Entities, resolution: int) -> _Cells:
-    loc = entity_locations(data)
-    n_ent = len(ent.rank)
-    is_p = (loc["entity_type"] == "project").to_numpy(bool)
-    kp = ent.codes.get_indexer(loc["entity_id"][is_p])
-    ke = ent.employers.get_indexer(loc["entity_id"][~is_p])
-    lon, lat = loc["lon"].to_numpy(float), loc["lat"].to_numpy(float)
-    # h3-py v4 has no array API: one C call per point (~1 µs), once per read; as integers (all 15 hex digits,
-    # so their order is the order of the text)
-    cells = np.fromiter((h3i.latlng_to_cell(la, lo, resolution) for la, lo in zip(lat, lon, strict=True)), np.uint64, len(lat))
-    names, inv = np.unique(cells, return_inverse=True)
-    by_code = np.full(len(ent.codes) + 1, len(loc), np.int64)  # code -> its location row (last: none)
-    by_code[kp[kp >= 0]] = np.flatnonzero(is_p)[kp >= 0]
-    row = np.full(n_ent, len(loc), np.int64)
-    row[:ent.n_proj] = by_code[ent.group]
-    row[ent.n_proj + ke[ke >= 0]] = np.flatnonzero(~is_p)[ke >= 0]
-    inv = np.append(inv.reshape(-1), -1)
-    disks = [h3i.grid_disk(c, 1) for c in names.tolist()]
-    flat = np.array([n for d in disks for n in d], dtype=np.uint64)
-    ext = np.unique(np.concatenate([names, flat]))
-    return _Cells(inv[row], np.append(lon, np.nan)[row], np.append(lat, np.nan)[row],
-                  np.array([h3.int_to_str(c) for c in ext.tolist()], dtype=object), np.searchsorted(ext, names),
-                  np.concatenate([[0], np.cumsum([len(d) for d in disks])]).astype(np.int64), np.searchsorted(ext, flat),
-                  np.array([h3i.cell_area(c, "km^2") for c in ext.tolist()], dtype=float))
-
+@contextmanager
+def _gc_paused():
+    """No cyclic garbage collection while making many small containers (reference counting still frees them)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
