@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/warm_rss.py city|province
 
 Runs dashboard.warmup.warm on a fresh cache dir while a thread samples this process's RSS every second,
-then prints each phase's wall time and RSS at its start, maximum and end (phases in warm-up order).
+then prints each phase's wall time and RSS at its start, maximum and end (phases in warm-up order), the RSS after
+each earlier window was forgotten, the process's peak (VmHWM) and the RSS after the warm-up released the rows.
+Province reads every row into this process: run it under the province lock (HELPERS.md), ~11 min of both cores.
 """
 
 import os
@@ -23,6 +25,14 @@ from dashboard.app import create_app  # noqa: E402
 from geodata.settings import load_settings  # noqa: E402
 from geodata.store import open_store  # noqa: E402
 
+
+def vm(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 url = common.store_url(sys.argv[1], "postgis")
 a = create_app(store=open_store(url), settings=load_settings(db=url))
 samples = []
@@ -36,6 +46,19 @@ def sample() -> None:
 
 
 threading.Thread(target=sample, daemon=True).start()
+from dashboard import services  # noqa: E402
+
+_forget = services.forget_window
+
+
+def forget_window(scope, month_to):  # the RSS as each earlier window leaves memory
+    n = _forget(scope, month_to)
+    print(f"  window {month_to} forgotten ({n} window objects): RSS {common.rss_mb(os.getpid()):8.0f} MB", flush=True)
+    return n
+
+
+services.forget_window = forget_window
+print("load average", common.loadavg(), "RSS before", round(common.rss_mb(os.getpid())), "MB", flush=True)
 t0 = time.perf_counter()
 r = warmup.warm(a)
 stop.set()
@@ -46,4 +69,5 @@ for name, (w, _c) in r["phases"].items():
     print(f"{name:40s} wall {w:6.1f} s  RSS start {seg[0] if seg else 0:8.0f} max {max(seg) if seg else 0:8.0f} "
           f"end {seg[-1] if seg else 0:8.0f} MB")
     t += w
-print("after warm (released)", common.rss_mb(os.getpid()))
+print(f"after warm (released {r['released']} entries): RSS {common.rss_mb(os.getpid()):.0f} MB, peak (VmHWM) "
+      f"{vm('VmHWM'):.0f} MB, {r['seconds']} s; load average {common.loadavg()}")

@@ -91,6 +91,14 @@ class _Cache:
                 old, _ = self._d.popitem(last=False)
                 self._nbytes.pop(old, None)
 
+    def touch(self, where: Callable[[tuple], bool]) -> int:
+        """Mark this process's entries whose key satisfies `where` as just used (none is built); how many."""
+        with self._lock:
+            keys = [k for k in self._d if where(k)]
+            for k in keys:
+                self._d.move_to_end(k)
+        return len(keys)
+
     def process_bytes(self) -> int:
         """Pickled size of the on-disk views this process also keeps in memory."""
         with self._lock:
@@ -316,13 +324,49 @@ def put(name: str, scope: Sequence[str] | None, args: tuple, value: Any) -> None
     ctx.cache.put(key, value, shared=name not in RAW and name not in COMPOSED)
 
 
+def keep(names: Sequence[str], scope: Sequence[str] | None, where: Callable[[tuple], bool] | None = None) -> int:
+    """Mark this process's entries of the functions `names` for `scope` (those whose arguments satisfy `where`) as just
+    used in the in-process LRU, building none: the warm-up keeps the citywide rows from being pushed out by the views
+    it builds (a re-read costs seconds at province and, while a window still holds the old frames, twice the memory)."""
+    sk = scope_key(scope)
+    return _ctx().cache.touch(lambda k: k[0] in names and k[3] == sk and (where is None or where(k[4])))
+
+
 def forget_window(scope: Sequence[str] | None, month_to: str) -> int:
     """Drop this process's window objects of one end month (citywide and every township's) and what they memoise
     (project status, worklists, case state: ~1 GB per window at province). The warm-up calls it after building an
     earlier window's views, which are in the shared cache by then; the frames and their per-read histories stay."""
     ctx = _ctx()
     sk = scope_key(scope)
-    return ctx.cache.drop(("window_data",), where=lambda k: k[3] == sk and k[4][0] == month_to)
+    n = ctx.cache.drop(("window_data",), where=lambda k: k[3] == sk and k[4][0] == month_to)
+    forget_month(scope, month_to)
+    return n
+
+
+def forget_month(scope: Sequence[str] | None, month: str) -> int:
+    """Drop what the layers derived for one month (or a date in it) and kept on the scope's frames (`layers.base.derived`:
+    that month's warnings, deposits due at its end, indicator trends, risk factors: ~0.9 GB per month at province);
+    the month-independent entries (histories, normalised rows) stay. How many entries. Recomputed when asked again."""
+    from layers import base
+
+    ctx = _ctx()
+    sk = scope_key(scope)
+    with ctx.cache._lock:
+        frames = [v for k, v in ctx.cache._d.items() if k[0] == "kind" and k[3] == sk]
+    return sum(base.forget(f, lambda key: base.about_month(key, month)) for f in frames)
+
+
+def forget_scope(scope: Sequence[str] | None) -> int:
+    """Drop this process's rows of one scope and what holds them (its windows, project-status parts), as release_rows
+    does for every scope: the warm-up calls it once an official's own views are stored. How many entries."""
+    sk = scope_key(scope)
+    return _ctx().cache.drop(ROW_HOLDERS, where=lambda k: k[3] == sk)
+
+
+def rows_to_release() -> bool:
+    """Whether release_rows would forget the rows now (more than settings.resident_max_rows read, a shared cache)."""
+    ctx = _ctx()
+    return ctx.rows_read > settings().resident_max_rows and ctx.cache.disk is not None
 
 
 def resident_rows() -> int:
@@ -341,7 +385,7 @@ def release_rows() -> int:
     The freed heap is handed back to the system (glibc keeps it otherwise).
     """
     ctx = _ctx()
-    if ctx.rows_read <= settings().resident_max_rows or ctx.cache.disk is None:
+    if not rows_to_release():
         return 0
     n = ctx.cache.drop(ROW_HOLDERS)
     ctx.rows_read = resident_rows()

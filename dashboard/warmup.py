@@ -11,13 +11,20 @@ non-emergency roles) with the default layer and its map frame; and the same two 
 township official's own scope (their cache keys differ: the scope is part of the key); then every
 other layer on every township page, so a township page's indicator switch is a hit too (each township
 window filters what the citywide pass computed: warnings, risk scores and assessment are evaluated once
-per read of the frames; province ≈ 2.5 s CPU per township, benchmarks/RESULTS.md), and every other layer
-on each official's own overview and township page. Then the windows a
-month change asks for: the `settings.warm_windows` earlier end months (every layer citywide, every township
-page), newest first, and every other start month with the default end month on the default layer (what a
-change of the start month on the first view asks for; it shares the window's status). Other layers
-with another start month are not warmed: every start month at every layer was 1.1 s CPU per month at
-city and hundreds of MB of tables in the shared cache. The views go
+per read of the frames; province ≈ 2.5 s CPU per township, benchmarks/RESULTS.md); then every other start
+month with the default end month on the default layer (what a change of the start month on the first view
+asks for; it shares the window's status). Then the windows a month change asks for: the
+`settings.warm_windows` earlier end months (every layer citywide, every township page), newest first; last,
+every other layer on each official's own overview and township page. Other layers with another start month
+are not warmed: every start month at every layer was 1.1 s CPU per month at city and hundreds of MB of tables
+in the shared cache.
+
+Peak memory (province, benchmarks/RESULTS.md "warm_rss"): the citywide rows stay in the in-process LRU while
+the views are built (`_keep_rows`: no re-read, no second copy); each earlier window's objects and what the
+layers derived for its month (`cache.forget_window` -> `layers.base.forget`) go once its views are stored; above
+settings.resident_max_rows also the default window's (before the earlier windows), an official's own rows after
+their views, and the citywide rows before the officials' indicator grid, which reads one official's rows at a
+time. The views go
 to the shared cache (settings.cache_dir), so of all gunicorn workers on the host only the one that
 claims a data version builds it; the others answer from the shared cache. Afterwards the worker
 releases the rows it read when they exceed settings.resident_max_rows (province scale). It then
@@ -48,7 +55,7 @@ def warm(app) -> dict:
     `phases`: wall and process CPU seconds of each part (citywide layers, townships, officials' own scopes);
     `layers`: the same for each citywide layer (the first to need a kind of rows also reads them).
     """
-    from dashboard import records, services
+    from dashboard import cache, records, services
     from layers import registry
 
     t0 = time.perf_counter()
@@ -75,7 +82,7 @@ def warm(app) -> dict:
         layers = {k: phases.pop(k) for k in [k for k in phases if k.startswith("layer ")]}
         phases["citywide layers"] = tuple(round(sum(v[i] for v in layers.values()), 1) for i in (0, 1))
         for code in services.township_names(None):
-            _keep_rows()
+            _keep_rows(to)
             records.status_part(None, to, code)  # what every project page of the township reads
             services.township_view(None, code, frm, to, mask_pii=True)
             _map(None, registry.DEFAULT, frm, to, township=code)
@@ -84,7 +91,7 @@ def warm(app) -> dict:
         phase("townships")
         for code in services.township_names(None):  # a township official's own views (scope = [code])
             scope = [code]
-            _keep_rows()
+            _keep_rows(to)
             if not services.has_data(scope):
                 continue
             sfrm, sto = services.month_window(scope, None, None)
@@ -95,15 +102,33 @@ def warm(app) -> dict:
             services.map_frame(scope)
             services.map_frame(scope, focus=code)
             n += 1
+            _let_go_of(scope)
         phase("officials' own scopes")
         grid = 0
         for code in services.township_names(None):  # every other layer on every township page (its indicator switch)
-            _keep_rows()
             for key in registry.LAYERS:
                 if key != registry.DEFAULT:
                     _map(None, key, frm, to, township=code)
                     grid += 1
         phase("township × layer")
+        starts = [m for m in services.months(None) if m != frm]
+        for m in starts:  # a change of the start month on the default view (the window's status is shared)
+            _map(None, registry.DEFAULT, *services.month_window(None, m, to))
+        phase("other start months, default layer")
+        if cache.rows_to_release():  # the default window's views are all stored: its month's objects and memos go
+            services.forget_window(None, to)
+        extra = earlier_windows(services.months(None), frm, to, services.settings().warm_windows)
+        for i, (wfrm, wto) in enumerate(extra):  # what a change of the end month asks for: each needs its own month's status
+            for key in registry.LAYERS:
+                _map(None, key, wfrm, wto)
+            for code in services.township_names(None):
+                _keep_rows(wto)
+                services.township_view(None, code, wfrm, wto, mask_pii=True)
+                _map(None, registry.DEFAULT, wfrm, wto, township=code)
+            if i + 1 == len(extra) or extra[i + 1][1] != wto:  # its views are on disk: do not keep the window's status,
+                services.forget_window(None, wto)  # its month's warnings etc. in memory (peak RSS); the next may share it
+        phase("earlier windows")
+        released = services.release_rows() if cache.rows_to_release() else 0  # the officials' views need their own rows only
         for code in services.township_names(None):  # an official's indicator switch, on their overview and township page
             scope = [code]
             if not services.has_data(scope):
@@ -114,23 +139,9 @@ def warm(app) -> dict:
                     _map(scope, key, sfrm, sto)
                     _map(scope, key, sfrm, sto, township=code)
                     grid += 2
+            _let_go_of(scope)
         phase("officials × layer")
-        extra = earlier_windows(services.months(None), frm, to, services.settings().warm_windows)
-        for wfrm, wto in extra:  # what a change of the end month asks for: each needs its own month's status
-            _keep_rows()
-            for key in registry.LAYERS:
-                _map(None, key, wfrm, wto)
-            for code in services.township_names(None):
-                services.township_view(None, code, wfrm, wto, mask_pii=True)
-                _map(None, registry.DEFAULT, wfrm, wto, township=code)
-            if wto != to:  # its views are on disk now: do not keep the window's status etc. in memory (peak RSS)
-                services.forget_window(None, wto)
-        phase("earlier windows")
-        starts = [m for m in services.months(None) if m != frm]
-        for m in starts:  # a change of the start month on the default view (the window's status is shared)
-            _map(None, registry.DEFAULT, *services.month_window(None, m, to))
-        phase("other start months, default layer")
-        released = services.release_rows()
+        released += services.release_rows()
     return {"views": n, "seconds": round(time.perf_counter() - t0, 1), "version": version, "released": released,
             "phases": phases, "layers": layers, "township_layers": grid, "windows": len(extra), "starts": len(starts)}
 
@@ -142,20 +153,32 @@ def earlier_windows(months: list[str], frm: str, to: str, n: int) -> list[tuple[
     return [(min(frm, m), max(frm, m)) for m in earlier]
 
 
-def _keep_rows() -> None:
-    """Mark the citywide rows (every kind: the citywide layers read them all) as just used in the in-process LRU, so
-    the views built after them do not push them out: a re-read costs seconds at province and loses every memo kept on
-    the frames (all warnings, deposits due, the risk universe), which the next window would then recompute."""
-    from dashboard import services
+def _keep_rows(month_to: str | None = None) -> None:
+    """Mark the citywide rows (every kind: the citywide layers read them all), and the citywide window of `month_to`,
+    as just used in the in-process LRU (reading nothing), so the views built after them do not push them out: a re-read
+    costs seconds at province, and while a window still holds the old frames the process holds both copies and
+    recomputes every memo kept on the frames (all warnings, deposits due, the risk universe)."""
+    from dashboard import cache
 
-    for kind in services.DATA_KINDS:
-        services.kind_frame(None, kind)
+    cache.keep(("kind",), None)
+    if month_to is not None:
+        cache.keep(("window_data",), None, lambda args: args == (month_to, None))
+
+
+def _let_go_of(scope: list[str]) -> None:
+    """Above the resident limit (province), forget an official's own rows once their views are stored: one official's
+    scope at a time in memory, not as many as the LRU happens to keep beside the citywide rows."""
+    from dashboard import cache
+
+    if cache.rows_to_release():
+        cache.forget_scope(scope)
 
 
 def _map(scope, key: str, frm: str, to: str, township: str | None = None) -> None:
     """A map view's parts in the shared cache: its head (with the detail table, made with it) and the three point sets."""
     from dashboard import services
 
+    _keep_rows(to if scope is None else None)
     services.overview_points(services.overview_head(scope, key, frm, to, township), services.POINT_ORDER)
 
 

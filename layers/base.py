@@ -82,6 +82,40 @@ def of_frame(frame: pd.DataFrame, key: tuple, build: Callable[[], T]) -> T:
     return store[key]
 
 
+def forget(frame: pd.DataFrame | LayerData | None, predicate: Callable[[tuple], bool]) -> int:
+    """Drop the `derived` / `of_frame` entries kept on `frame` (or on every frame a LayerData holds) whose key
+    satisfies `predicate`; how many. A later call recomputes them (the memo is a cache: the values are the same).
+
+    The dashboard uses it to let go of one month's entries once that month's views are stored (`about_month`).
+    """
+    if isinstance(frame, LayerData):
+        return sum(forget(v, predicate) for v in list(frame.__dict__.values()) if isinstance(v, pd.DataFrame))
+    store = None if frame is None else frame.__dict__.get(DERIVED)
+    if not store:
+        return 0
+    gone = [k for k in list(store) if predicate(k)]
+    for k in gone:
+        store.pop(k, None)
+    return len(gone)
+
+
+def about_month(key: Any, month: str) -> bool:
+    """Whether a memo key names the month 'YYYY-MM' or a date in it: an element (or one nested in a tuple) that is
+    that month, a 'YYYY-MM-DD...' string of it, or a date / Timestamp in it. The layers key what they derive for
+    one evaluation point as ("name", month, ...) or ("name", as_of, ...) (e.g. rules.sorted_warnings,
+    risk.trend_factors, deposits.required); names, rules as JSON, township codes and years never match."""
+    if isinstance(key, tuple):
+        return any(about_month(x, month) for x in key)
+    if isinstance(key, str):
+        return key.startswith(month) and (len(key) == 7 or key[7:8] == "-") and key[4:5] == "-"
+    if hasattr(key, "year") and hasattr(key, "month") and hasattr(key, "day"):  # date, datetime, pd.Timestamp
+        try:
+            return f"{int(key.year):04d}-{int(key.month):02d}" == month
+        except (TypeError, ValueError):  # NaT
+            return False
+    return False
+
+
 @dataclass
 class Filters:
     """What the user chose: months as 'YYYY-MM' strings (inclusive), optional township drill."""
