@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from dashboard import remote
 from dashboard import services as S
 from dashboard.cache import _cached, _ctx
 from geodata import schema
@@ -18,6 +19,7 @@ from layers import ledgers
 LEDGER_NAMES = ledgers.NAMES
 
 
+@remote.allowed
 def ledger(scope: Sequence[str] | None, name: str, month_from: str, month_to: str, township: str | None = None,
            mask_pii: bool = True) -> pd.DataFrame:
     """One of the four 台账 (六)(十九) for the scope and months (masked unless the role may see PII)."""
@@ -25,9 +27,11 @@ def ledger(scope: Sequence[str] | None, name: str, month_from: str, month_to: st
         raise S.ServiceError(f"unknown ledger {name!r}", f"未知台账“{name}”；可选：" + "、".join(LEDGER_NAMES))
     if township is not None and township not in S.township_names(scope):
         township = None
-    return _cached("ledger", scope, (name, month_from, month_to, township, mask_pii),
-                   lambda: ledgers.LEDGERS[name](S.window_data(scope, month_to, township),
-                                                 S._filters(month_from, month_to, township), mask_pii=mask_pii))
+    args = (name, month_from, month_to, township, mask_pii)
+    return S.view("ledger", scope, args,
+                  lambda: ledgers.LEDGERS[name](S.window_data(scope, month_to, township),
+                                                S._filters(month_from, month_to, township), mask_pii=mask_pii),
+                  ledger, (scope, *args))
 
 
 HISTORY_COLUMNS = ["批次", "数据类型", "来源文件", "载入时间", "操作人", "读取行数", "载入行数", "拒绝行数"]

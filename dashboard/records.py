@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from dashboard import remote
 from dashboard import services as S
 from geodata import schema
 from layers import arrears, coverage, exports, gaps
@@ -133,6 +134,7 @@ def _evidence_sources(reports: list[dict], deps: list[dict], prov: str) -> dict[
     return {"real_name": rep, "card": rep, "monthly_settled": rep, "deposit": dep}
 
 
+@remote.allowed
 def status_part(scope: Sequence[str] | None, month_to: str | None, township: str | None) -> dict:
     """One township's part of the window for its project pages, shared between workers (and warmed).
 
@@ -174,7 +176,7 @@ def status_part(scope: Sequence[str] | None, month_to: str | None, township: str
                 "case_rows": {str(cs["project_code"].iloc[b]): (int(b), int(e)) for b, e in zip(bounds, ends, strict=True)}
                 if len(cs) else {}}
 
-    return S._cached("status_part", scope, (month_to, township), build)
+    return S.view("status_part", scope, (month_to, township), build, status_part, (scope, month_to, township))
 
 
 def _load_order(data: LayerData, case_no: pd.Series) -> np.ndarray:
@@ -231,6 +233,7 @@ def _mask_row(row: dict, kind: str, mask_pii: bool) -> dict:
     return _records(exports.mask_frame(pd.DataFrame([row]), kind))[0]
 
 
+@remote.allowed
 def enterprise_view(scope: Sequence[str] | None, credit_code: str, month_to: str | None = None,
                     mask_pii: bool = True) -> dict | None:
     """The enterprise page: facts, its projects (as contractor) with gaps, cases, deposits, credit."""
@@ -272,7 +275,8 @@ def enterprise_view(scope: Sequence[str] | None, credit_code: str, month_to: str
             "deposits": [{**r, "provenance": provenance(r)} for r in _records(deps)],
         }
 
-    return S._cached("enterprise", scope, (credit_code, month_to, mask_pii), build)
+    args = (credit_code, month_to, mask_pii)
+    return S.view("enterprise", scope, args, build, enterprise_view, (scope, *args))
 
 
 def _first(df: pd.DataFrame, col: str) -> str | None:

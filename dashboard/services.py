@@ -18,6 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from dashboard import remote
 from dashboard.cache import (  # noqa: F401 - re-exported: callers and tests use them as services.<name>
     CACHE_SIZE,
     DISK_CACHE_BYTES,
@@ -259,6 +260,13 @@ def overview_map(scope: Sequence[str] | None, key: str, month_from: str, month_t
 POINT_ORDER = ("projects", "cases", "incidents")
 
 
+def view(name: str, scope: Sequence[str] | None, args: tuple, build, fn, call: tuple) -> Any:
+    """`cached(name, scope, args, build)` for a view that needs the rows: in a serving worker, a miss is built by the
+    warm process, which holds them, as `fn(*call)` (fn: a `remote.allowed` function; dashboard/remote.py)."""
+    return _cached(name, scope, args, remote.guard(name, scope, args, build, fn, call))
+
+
+@remote.allowed
 def overview_head(scope: Sequence[str] | None, key: str, month_from: str, month_to: str,
                   township: str | None = None) -> dict:
     """What an indicator switch needs: small, one per indicator and window (shared cache).
@@ -273,15 +281,16 @@ def overview_head(scope: Sequence[str] | None, key: str, month_from: str, month_
     """
     key = indicator(key)
     args = (key, month_from, month_to, township)
-    return _cached("overview", scope, args, lambda: _build_overview(scope, *args)[0])
+    return view("overview", scope, args, lambda: _build_overview(scope, *args)[0], overview_head, (scope, *args))
 
 
+@remote.allowed
 def overview_table(scope: Sequence[str] | None, key: str, month_from: str, month_to: str,
                    township: str | None = None) -> list[dict]:
     """The indicator's detail rows (records with a `link`), for the grid and the xlsx export."""
     key = indicator(key)
     args = (key, month_from, month_to, township)
-    cols, data = _cached("overview_table", scope, args, lambda: _build_overview(scope, *args)[1])
+    cols, data = view("overview_table", scope, args, lambda: _build_overview(scope, *args)[1], overview_table, (scope, *args))
     return [dict(zip(cols, row, strict=True)) for row in zip(*data, strict=True)]
 
 
@@ -300,6 +309,7 @@ def _digest(trace: dict) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
+@remote.allowed
 def _point_set(scope: Sequence[str] | None, name: str, month_from: str, month_to: str, township: str | None,
                layer: str | None = None) -> tuple[str, dict]:
     """(digest, trace) of one point set for a window; `layer` = a coverage layer whose own project points these are."""
@@ -310,7 +320,8 @@ def _point_set(scope: Sequence[str] | None, name: str, month_from: str, month_to
         trace = _point_trace(name, data, _filters(month_from, month_to, township))
         return _digest(trace), trace
 
-    return _cached("points", scope, (name, layer, month_from, month_to, township), build)
+    return view("points", scope, (name, layer, month_from, month_to, township), build, _point_set,
+                (scope, name, month_from, month_to, township, layer))
 
 
 def _build_overview(scope: Sequence[str] | None, key: str, month_from: str, month_to: str,
@@ -443,6 +454,7 @@ def _kpi_record(k: kpi.Kpi) -> dict:
 # ---- township ------------------------------------------------------------------------------------
 
 
+@remote.allowed
 def township_view(scope: Sequence[str] | None, code: str, month_from: str, month_to: str,
                   mask_pii: bool = True) -> dict | None:
     """The township page: name, KPIs, gap worklist, open cases, monthly trend; None if out of scope."""
@@ -471,7 +483,8 @@ def township_view(scope: Sequence[str] | None, code: str, month_from: str, month
             "trend": series.astype(object).where(series.notna(), None).to_dict("records"),
         }
 
-    return _cached("township", scope, (code, month_from, month_to, mask_pii), build)
+    args = (code, month_from, month_to, mask_pii)
+    return view("township", scope, args, build, township_view, (scope, *args))
 
 
 def worklist_frame(scope: Sequence[str] | None, code: str, month_from: str, month_to: str,

@@ -11,6 +11,9 @@ gunicorn keeps for days; in its own process it runs at a lower CPU priority (`ni
 answer from the shared cache it fills, and the warm process gives its rows back after each version.
 It needs the shared cache (settings.cache_dir): without one, each worker can only warm itself.
 
+Between warm-ups it builds what a worker misses (a view the warm-up does not build), from the rows it
+holds, so no worker has to read them (dashboard/remote.py).
+
 The warm process claims the data version in the shared cache as a warming worker does, so a worker
 with WAGEMAP_WARM=1, a second `wagemap warm` or a restarted server never warm the same version twice.
 """
@@ -49,9 +52,11 @@ def warm_once(app, force: bool = False) -> dict | None:
 
 
 def follow(app, stop: threading.Event) -> None:
-    """Warm now and after every data version change until `stop` is set (dashboard/warmup.py's loop)."""
-    from dashboard import warmup
+    """Warm now and after every data version change until `stop` is set (dashboard/warmup.py's loop), and build
+    the views the serving workers miss meanwhile (dashboard/remote.py)."""
+    from dashboard import remote, warmup
 
+    remote.serve(app, stop, on_request=lambda name, s: log.warning("built %s for a worker in %.2f s", name, s))
     os.environ["WAGEMAP_WARM"] = "1"  # this process exists to warm: warmup.start's switch is on here
     t = warmup.start(app, stop)
     while t is not None and t.is_alive() and not stop.is_set():

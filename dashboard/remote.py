@@ -1,0 +1,185 @@
+"""Cache misses of the serving workers are built by the warm process, which keeps the rows in memory.
+
+    # a view's builder, in dashboard/services.py and dashboard/records.py:
+    return _cached("township", scope, args, remote.guard("township", scope, args, build, township_view, args2))
+    # the warm process (dashboard/warmproc.py):
+    remote.serve(app, stop)
+
+Why: a view nobody built yet (another start month on some layer, an old end month) needs every row of
+every kind and their per-read histories. A gunicorn worker that builds it itself must first read them:
+at province scale 5.76 M rows, ~15 s and several GB that the worker then holds (benchmarks/RESULTS.md).
+The warm process holds them already (it just built the default views from them), so a worker asks it:
+the request — the view's public function (from the whitelist `TARGETS`), its arguments (the scope the
+worker's server-side role check gave, never anything the browser chose unchecked) and the data version
+— goes into the shared cache directory (diskcache's queue, the same 0700 directory the views are in);
+the warm process builds the view with its own resident rows, which puts it into the shared cache under
+the same key, and answers "done"; the worker reads the view from the shared cache. If no warm process
+is alive (its heartbeat is older than HEARTBEAT_TTL_S), the versions differ, it fails, or it takes
+longer than WAIT_S, the worker builds the view itself exactly as before: asking is never required.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+QUEUE = "wagemap-remote"  # diskcache queue prefix
+HEARTBEAT_S = 2.0
+HEARTBEAT_TTL_S = 10.0
+POLL_S = 0.01  # a worker polls the reply, the server the queue (SQLite reads: ~0.1 ms each)
+WAIT_S = 120.0  # a worker waits this long for the warm process before building the view itself
+REPLY_TTL_S = 600.0
+
+_TARGETS: dict[str, Callable[..., Any]] = {}
+
+
+def allowed(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator: the warm process may run `fn` (a view's function) for a worker; nothing else is run."""
+    _TARGETS[f"{fn.__module__}.{fn.__qualname__}"] = fn
+    return fn
+
+
+def _resolve_targets() -> dict[str, Callable[..., Any]]:
+    from dashboard import datasets, records, services  # noqa: F401 - importing them registers their targets
+
+    return _TARGETS
+
+
+def _disk(ctx):
+    return ctx.cache.disk
+
+
+def _heartbeat_key(ctx) -> str:
+    return f"{QUEUE}:alive:{ctx.cache._salt}:{ctx.store.url}"
+
+
+def serving(ctx) -> bool:
+    """This process is the one that builds views for the others."""
+    return bool(getattr(ctx, "remote_server", False))
+
+
+def available(ctx) -> bool:
+    """A warm process for this store (and these settings) is alive, and this process is not it."""
+    disk = _disk(ctx)
+    if disk is None or serving(ctx) or os.environ.get("WAGEMAP_REMOTE", "1") == "0":
+        return False
+    try:
+        return disk.get(_heartbeat_key(ctx)) is not None
+    except Exception:  # noqa: BLE001 - a broken cache dir: build locally
+        return False
+
+
+def guard(name: str, scope: Sequence[str] | None, args: tuple, build: Callable[[], Any],
+          fn: Callable[..., Any], call: tuple) -> Callable[[], Any]:
+    """`build`, or — in a worker with a warm process alive — ask it for `fn(*call)` and read the view it stored under
+    the same key (name, scope, args) as `cached` does; `build` whenever that does not work out."""
+    def run() -> Any:
+        from dashboard import cache
+
+        ctx = cache._ctx()
+        if not available(ctx):
+            return build()
+        version = cache._version(ctx)
+        if ask(ctx, fn, call, version):
+            key = (name, ctx.store.url, version, cache.scope_key(scope), args)
+            value, _ = ctx.cache._disk_get(ctx.cache.disk_key(key))
+            if value is not cache._MISS:
+                return value
+            log.warning("remote build of %s reported done but is not in the shared cache; building here", name)
+        return build()
+
+    return run
+
+
+def ask(ctx, fn: Callable[..., Any], call: tuple, version: str) -> bool:
+    """Queue `fn(*call)` for the warm process and wait for it; True when it built it for `version`."""
+    fname = f"{fn.__module__}.{fn.__qualname__}"
+    if fname not in _resolve_targets():
+        raise ValueError(f"{fname} is not a remote target")
+    disk = _disk(ctx)
+    rid = uuid.uuid4().hex
+    t0 = time.monotonic()
+    try:
+        disk.push((rid, fname, call, version), prefix=f"{QUEUE}:q:{ctx.cache._salt}", expire=WAIT_S)
+        while time.monotonic() - t0 < WAIT_S:
+            reply = disk.get(f"{QUEUE}:r:{rid}")
+            if reply is not None:
+                disk.delete(f"{QUEUE}:r:{rid}")
+                if reply != "done":
+                    log.warning("remote build of %s: %s; building here", fname, reply)
+                return reply == "done"
+            if disk.get(_heartbeat_key(ctx)) is None:  # the warm process went away
+                return False
+            time.sleep(POLL_S)
+    except Exception:  # noqa: BLE001 - asking is an optimisation: any failure builds locally
+        log.exception("remote build of %s failed; building here", fname)
+        return False
+    log.warning("remote build of %s took more than %.0f s; building here", fname, WAIT_S)
+    return False
+
+
+def serve(app, stop: threading.Event, on_request: Callable[[str, float], None] | None = None) -> threading.Thread:
+    """Build the views workers ask for until `stop` is set (a daemon thread of the warm process)."""
+    from dashboard import cache
+
+    with app.server.app_context():
+        ctx = cache._ctx()
+    ctx.remote_server = True
+    disk = _disk(ctx)
+    if disk is None:
+        raise ValueError("remote builds need the shared view cache (cache_dir)")
+    targets = _resolve_targets()
+    queue = f"{QUEUE}:q:{ctx.cache._salt}"
+
+    def beat() -> None:
+        while not stop.is_set():
+            try:
+                disk.set(_heartbeat_key(ctx), os.getpid(), expire=HEARTBEAT_TTL_S)
+            except Exception:  # noqa: BLE001
+                log.exception("remote heartbeat failed")
+            stop.wait(HEARTBEAT_S)
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                _, item = disk.pull(prefix=queue, default=(None, None))
+            except Exception:  # noqa: BLE001
+                log.exception("remote queue read failed")
+                item = None
+            if item is None:
+                stop.wait(POLL_S)
+                continue
+            rid, fname, call, version = item
+            t0 = time.perf_counter()
+            reply = "done"
+            try:
+                fn = targets.get(fname)
+                if fn is None:  # only the whitelisted view functions, whatever is in the queue
+                    reply = f"unknown target {fname!r}"
+                else:
+                    with app.server.app_context():
+                        if cache._version(ctx) != version:
+                            reply = "data version changed"
+                        else:
+                            fn(*call)
+            except Exception as e:  # noqa: BLE001 - a failed build is the worker's to retry locally
+                log.exception("remote build of %s failed", fname)
+                reply = f"error: {type(e).__name__}"
+            try:
+                disk.set(f"{QUEUE}:r:{rid}", reply, expire=REPLY_TTL_S)
+            except Exception:  # noqa: BLE001
+                log.exception("remote reply failed")
+            if on_request is not None:
+                on_request(fname, time.perf_counter() - t0)
+
+    threading.Thread(target=beat, name="wagemap-remote-heartbeat", daemon=True).start()
+    t = threading.Thread(target=loop, name="wagemap-remote", daemon=True)
+    t.start()
+    return t

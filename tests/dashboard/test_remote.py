@@ -1,0 +1,133 @@
+"""A serving worker's cache miss is built by the warm process (which holds the rows), the worker reads the view
+from the shared cache and never reads a row itself; anything else (no warm process, another data version, a
+name not on the whitelist, a failure) falls back to building the view in the worker."""
+
+import json
+import threading
+import time
+
+import pytest
+
+from dashboard import remote, services
+from geodata.settings import load_settings
+from layers import registry
+
+
+def _app(store, cache_dir):
+    from dashboard.app import create_app
+
+    return create_app(store=store, settings=load_settings(db=store.url, cache_dir=str(cache_dir)))
+
+
+def _same(a, b) -> bool:
+    dump = lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False, default=str)  # noqa: E731
+    return dump(a) == dump(b)
+
+
+@pytest.fixture
+def pair(small_store, tmp_path):
+    """(server app with remote.serve running, worker app on the same shared cache, a reference app on its own)."""
+    server = _app(small_store, tmp_path / "shared")
+    worker = _app(small_store, tmp_path / "shared")
+    reference = _app(small_store, tmp_path / "own")
+    stop = threading.Event()
+    built: list[str] = []
+    remote.serve(server, stop, on_request=lambda name, s: built.append(name.rsplit(".", 1)[-1]))
+    with worker.server.app_context():
+        deadline = time.time() + 10
+        while not remote.available(services._ctx()) and time.time() < deadline:
+            time.sleep(0.05)
+    yield server, worker, reference, built
+    stop.set()
+
+
+def _views(app):
+    """Views of a window nobody warmed: an older window, every layer, a township page, its project pages' part,
+    a ledger and an enterprise page."""
+    from dashboard import records
+
+    with app.server.app_context():
+        ms = services.months(None)
+        frm, to = ms[0], ms[-2]
+        code = sorted(services.township_names(None))[0]
+        out = {"heads": {k: services.overview_head(None, k, frm, to) for k in registry.LAYERS}}
+        out["points"] = services.overview_points(out["heads"][registry.DEFAULT], services.POINT_ORDER)
+        out["table"] = services.overview_table(None, registry.DEFAULT, frm, to)
+        out["township"] = services.township_view(None, code, frm, to, mask_pii=True)
+        out["status_part"] = records.status_part(None, to, code)
+        out["ledger"] = services.ledger(None, services.LEDGER_NAMES[0], frm, to).to_dict("records")
+        out["rows_read"] = services._ctx().rows_read
+        return out
+
+
+def test_a_miss_is_built_by_the_warm_process_and_the_worker_reads_no_rows(pair):
+    server, worker, reference, built = pair
+    got = _views(worker)
+    want = _views(reference)
+    assert got.pop("rows_read") == 0  # the worker never read a row
+    assert want.pop("rows_read") > 0
+    for k in want:
+        assert _same(got[k], want[k]), k
+    assert "overview_head" in built and "township_view" in built and "status_part" in built and "ledger" in built
+    with server.server.app_context():
+        assert services._ctx().rows_read > 0  # the warm process read them, once
+    n = len(built)
+    again = _views(worker)  # now hits: nothing more is asked for
+    assert len(built) == n and _same(again["heads"], got["heads"])
+
+
+def test_enterprise_page_is_built_remotely(pair):
+    _, worker, reference, built = pair
+    with reference.server.app_context():
+        credit = str(services.kind_frame(None, "enterprises")["credit_code"].iloc[0])
+        want = services.enterprise_view(None, credit, None, mask_pii=True)
+    with worker.server.app_context():
+        got = services.enterprise_view(None, credit, None, mask_pii=True)
+        assert services._ctx().rows_read == 0
+    assert _same(got, want) and "enterprise_view" in built
+
+
+def test_without_a_warm_process_the_worker_builds_itself(small_store, tmp_path):
+    worker = _app(small_store, tmp_path / "shared")
+    with worker.server.app_context():
+        assert not remote.available(services._ctx())
+        frm, to = services.month_window(None, None, None)
+        assert services.overview_head(None, registry.DEFAULT, frm, to)["key"] == registry.DEFAULT
+        assert services._ctx().rows_read > 0
+
+
+def test_the_warm_process_runs_only_whitelisted_functions(pair):
+    _, worker, _, built = pair
+    with worker.server.app_context():
+        ctx = services._ctx()
+        disk = ctx.cache.disk
+        disk.push(("r1", "os.system", ("echo pwned",), "v"), prefix=f"{remote.QUEUE}:q:{ctx.cache._salt}")
+        deadline = time.time() + 10
+        while disk.get(f"{remote.QUEUE}:r:r1") is None and time.time() < deadline:
+            time.sleep(0.02)
+        assert disk.get(f"{remote.QUEUE}:r:r1").startswith("unknown target")
+        with pytest.raises(ValueError):
+            remote.ask(ctx, len, ([],), "v")  # a worker refuses to send anything else too
+
+
+def test_another_data_version_is_built_by_the_worker(pair):
+    _, worker, _, built = pair
+    with worker.server.app_context():
+        ctx = services._ctx()
+        frm, to = services.month_window(None, None, None)
+        assert remote.ask(ctx, services.overview_head, (None, registry.DEFAULT, frm, to, None), "not-the-version") is False
+    assert "overview_head" in built  # it was asked, answered "data version changed", and built nothing on disk
+
+
+def test_a_failed_remote_build_falls_back_to_the_worker(pair, monkeypatch):
+    server, worker, reference, built = pair
+
+    def boom(*a, **k):
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(remote._TARGETS, "dashboard.services.township_view", boom)
+    with worker.server.app_context():
+        frm, to = services.month_window(None, None, None)
+        code = sorted(services.township_names(None))[0]
+        v = services.township_view(None, code, frm, to, mask_pii=True)
+        assert v["code"] == code and services._ctx().rows_read > 0  # built here after the warm process failed
