@@ -25,6 +25,7 @@ import pandas as pd
 from geodata.settings import Rules
 from layers.base import Filters, LayerData, derived
 from layers.credit import _enterprise_info, as_date, as_text, col
+from layers.rule_arrays import trend_arrays, trend_frame
 from layers.rules import INDICATOR_ZH, context, indicator_codes, indicator_trends, warnings
 
 FACTOR_COLUMNS = ["entity_type", "entity_id", "factor", "factor_zh", "points", "source"]
@@ -32,17 +33,32 @@ FACTOR_COLUMNS = ["entity_type", "entity_id", "factor", "factor_zh", "points", "
 
 def _trend_factors(data: LayerData, month: str, r: Rules) -> pd.DataFrame:
     """The trend factors of every employer (once per read of the indicators, month and rules; do not modify)."""
-    def build() -> pd.DataFrame:
-        tr = indicator_trends(data, month, r)
-        tr = tr[tr["drop"] > 0]
-        return pd.DataFrame({
-            "entity_type": "employer", "entity_id": tr["credit_code"], "factor": "trend_" + tr["field"],
-            "factor_zh": tr["field"].map(lambda f: INDICATOR_ZH.get(f, (f, ""))[0]) + "下降趋势"
-            + (tr["drop"].clip(0, 1) * 100).round(0).astype(int).astype(str) + "%",
-            "points": r.risk_trend_points * tr["drop"].clip(0, 1), "source": "trend",
-        })
+    return derived(data, ("indicators",), ("risk.trend_factors", month, r.model_dump_json()),
+                   lambda: _trend_frame(indicator_trends(data, month, r), r))
 
-    return derived(data, ("indicators",), ("risk.trend_factors", month, r.model_dump_json()), build)
+
+def _trend_frame(tr: pd.DataFrame, r: Rules) -> pd.DataFrame:
+    tr = tr[tr["drop"] > 0]
+    return pd.DataFrame({
+        "entity_type": "employer", "entity_id": tr["credit_code"], "factor": "trend_" + tr["field"],
+        "factor_zh": tr["field"].map(lambda f: INDICATOR_ZH.get(f, (f, ""))[0]) + "下降趋势"
+        + (tr["drop"].clip(0, 1) * 100).round(0).astype(int).astype(str) + "%",
+        "points": r.risk_trend_points * tr["drop"].clip(0, 1), "source": "trend",
+    })
+
+
+def _trend_sample(data: LayerData, month: str, r: Rules) -> pd.DataFrame:
+    """A frame with the columns and dtypes of `_trend_factors`, empty when it is: of at most one row per field
+    (a field's frame is empty or not as it is in `indicator_trends`, so their concat has its dtypes)."""
+    def build() -> pd.DataFrame:
+        arrays = trend_arrays(data, month, r)
+        if arrays is None:
+            return _trend_factors(data, month, r)
+        rows = [np.flatnonzero(t["drop"] > 0)[:1] for _, t in arrays]
+        rows = [p if len(p) else np.arange(min(1, len(t["code"]))) for p, (_, t) in zip(rows, arrays, strict=True)]
+        return _trend_frame(trend_frame(data, arrays, rows), r)
+
+    return derived(data, ("indicators",), ("risk.trend_sample", month, r.model_dump_json()), build)
 
 
 # ---- what does not change with the month: every entity once per read of the frames ---------------------
@@ -210,12 +226,33 @@ def _warning_rows(w: pd.DataFrame, ent: _Entities, rep: np.ndarray, r: Rules, ca
 
 
 def _trend_rows(data: LayerData, ent: _Entities, month: str, r: Rules) -> tuple[np.ndarray, list[tuple], np.ndarray, np.ndarray]:
-    """The trend factors as entity, distinct (factor, factor_zh) and points (once per read, month and rules)."""
+    """The trend factors as entity, distinct (factor, factor_zh) and points (once per read, month and rules):
+    = _factorize_rows(tf["factor"], tf["factor_zh"]) etc. of `_trend_factors`, from the trend arrays on integers."""
     def build():
-        tf = _trend_factors(data, month, r)
-        k = ent.employers.get_indexer(tf["entity_id"])
-        inv, keys = _factorize_rows(tf["factor"], tf["factor_zh"])
-        return np.where(k >= 0, ent.n_proj + k, -1), keys, inv, tf["points"].to_numpy(float)
+        arrays = trend_arrays(data, month, r)
+        if arrays is None:
+            tf = _trend_factors(data, month, r)
+            k = ent.employers.get_indexer(tf["entity_id"])
+            inv, keys = _factorize_rows(tf["factor"], tf["factor_zh"])
+            return np.where(k >= 0, ent.n_proj + k, -1), keys, inv, tf["points"].to_numpy(float)
+        sel = [np.flatnonzero(t["drop"] > 0) for _, t in arrays]
+        code = np.concatenate([t["code"][p] for p, (_, t) in zip(sel, arrays, strict=True)] + [np.zeros(0, np.int64)])
+        clipped = np.clip(np.concatenate([t["drop"][p] for p, (_, t) in zip(sel, arrays, strict=True)] + [np.zeros(0)]), 0, 1)
+        fi = np.repeat(np.arange(len(arrays)), [len(p) for p in sel])
+        if "indicator_employers" not in ent.memo:
+            ent.memo["indicator_employers"] = ent.employers.get_indexer(indicator_codes(data))
+        k = ent.memo["indicator_employers"][code]
+        pct = np.round(clipped * 100, 0).astype(int)  # the factor text: INDICATOR_ZH name + 下降趋势 + pct + %
+        k1, u1 = pd.factorize(fi)
+        pk, pu = pd.factorize(fi * 101 + pct)
+        fields = [f for f, _ in arrays]
+        zh_u = [INDICATOR_ZH.get(fields[v // 101], (fields[v // 101], ""))[0] + "下降趋势" + str(v % 101) + "%"
+                for v in pu.tolist()]
+        zk, zu = pd.factorize(np.asarray(zh_u, dtype=object))
+        keys, inv = np.unique((k1 + 1) * (len(zu) + 1) + (zk[pk] + 1), return_inverse=True)
+        names = [None, *("trend_" + fields[i] for i in u1.tolist())], [None, *zu.tolist()]
+        tuples = [(names[0][v // (len(zu) + 1)], names[1][v % (len(zu) + 1)]) for v in keys.tolist()]
+        return np.where(k >= 0, ent.n_proj + k, -1), tuples, inv.reshape(-1), r.risk_trend_points * clipped
 
     return derived(data, ("projects", "enterprises", "indicators"), ("risk.trend_rows", month, r.model_dump_json()), build)
 
@@ -291,7 +328,7 @@ def _scored(data: LayerData, filters: Filters | None, r: Rules, top: int, warns:
     e = np.concatenate([we, np.where(tc >= 0, te, -1)])
     keep = e >= 0
     e, c, p = e[keep], np.concatenate([wc, tc])[keep], np.concatenate([wp, tp])[keep]
-    e_own, te_frame = e, _trend_factors(data, ctx.month, r)
+    e_own, te_frame = e, _trend_sample(data, ctx.month, r)  # its dtypes and whether empty only
 
     # transmission: projects of the universe with a contractor in it, in universe order
     links = rows[ent.contractor[rows] >= 0]

@@ -201,11 +201,65 @@ def indicator_trends(data: LayerData, month: str, rules: Rules | None = None) ->
                    lambda: _indicator_trends(data, month, r))
 
 
+TREND_COLUMNS = ["credit_code", "field", "current", "baseline", "n_hist", "drop"]
+
+
+def trend_arrays(data: LayerData, month: str, r: Rules) -> list[tuple[str, dict[str, np.ndarray]]] | None:
+    """Per indicator field, the month's rows of its history as arrays (rule_history.trend_at; `code` indexes
+    indicator_codes), once per read of the indicators, month and rules; None when a field has to be pivoted
+    instead (then the frame `indicator_trends` is the way). A window's checks filter these before making text."""
+    ind = data.indicators
+    if ind is None or ind.empty:
+        return []
+
+    def build() -> list[tuple[str, dict[str, np.ndarray]]] | None:
+        m = int(month_index(pd.Series([month])).iloc[0])
+        base, codes = derived(data, ("indicators",), ("rules.indicator_base",), lambda: _indicator_base(ind))
+        out = []
+        for field in r.indicator_fields:
+            if field not in ind.columns:
+                continue
+            v = derived(data, ("indicators",), ("rules.indicator_values", field), lambda field=field: as_num(ind[field]))
+            h = rule_history.indicator_history(data, field, base, v, len(codes))
+            t = None if h is None else rule_history.trend_at(h, m, r.indicator_baseline_months, r.indicator_min_history)
+            if t is None:
+                return None
+            out.append((field, t))
+        return out
+
+    return derived(data, ("indicators",), ("rules.trend_arrays", month, r.model_dump_json()), build)
+
+
+def trend_frame(data: LayerData, parts: list[tuple[str, dict[str, np.ndarray]]],
+                rows: list[np.ndarray] | None = None) -> pd.DataFrame:
+    """The frame `indicator_trends` makes of `trend_arrays` (each field's `rows` of them only, when given)."""
+    codes = indicator_codes(data)
+    frames = []
+    for i, (field, t) in enumerate(parts):
+        if rows is not None:
+            t = {k: v[rows[i]] for k, v in t.items()}
+        frames.append(pd.DataFrame({"credit_code": codes.take(t["code"]), "field": field, "current": t["current"],
+                                    "baseline": t["baseline"], "n_hist": t["n_hist"], "drop": t["drop"]}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=TREND_COLUMNS)
+
+
+def trend_rows_from(data: LayerData, month: str, r: Rules, threshold: float) -> pd.DataFrame:
+    """The rows of indicator_trends(data, month, r) whose drop is at least `threshold`, made for those rows only."""
+    arrays = trend_arrays(data, month, r)
+    if arrays is None:
+        tr = indicator_trends(data, month, r)
+        return tr[tr["drop"] >= threshold]
+    return trend_frame(data, arrays, [np.flatnonzero(t["drop"] >= threshold) for _, t in arrays])
+
+
 def _indicator_trends(data: LayerData, month: str, r: Rules) -> pd.DataFrame:
     ind = data.indicators
-    cols = ["credit_code", "field", "current", "baseline", "n_hist", "drop"]
+    cols = TREND_COLUMNS
     if ind is None or ind.empty:
         return pd.DataFrame(columns=cols)
+    arrays = trend_arrays(data, month, r)
+    if arrays is not None:
+        return trend_frame(data, arrays)
     m = int(month_index(pd.Series([month])).iloc[0])
     base, codes = derived(data, ("indicators",), ("rules.indicator_base",), lambda: _indicator_base(ind))
     window = None

@@ -359,9 +359,8 @@ def _past_arrears_joined(ctx: Context) -> pd.DataFrame:
 
 def rule_indicator_drop(ctx: Context) -> pd.DataFrame:
     """(八) tax, electricity, water, social insurance, bank inflow down against the employer's own history."""
-    tr = indicator_trends(ctx.data, ctx.month, ctx.rules)
     r = ctx.rules
-    hit = tr[tr["drop"] >= r.indicator_drop - EPS]
+    hit = rule_arrays.trend_rows_from(ctx.data, ctx.month, r, r.indicator_drop - EPS)  # = tr[tr["drop"] >= threshold]
     if hit.empty:
         return pd.DataFrame(columns=COLUMNS)
     info = _enterprise_info(ctx.data)
