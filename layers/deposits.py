@@ -85,9 +85,11 @@ def required_deposits(data: LayerData, as_of: pd.Timestamp, rules: Rules | None 
                    lambda: _required(data, as_of, r))
 
 
-def required_at(data: LayerData, as_of: pd.Timestamp, rows: np.ndarray, rules: Rules | None = None) -> pd.DataFrame:
+def required_at(data: LayerData, as_of: pd.Timestamp, rows: np.ndarray, rules: Rules | None = None,
+                texts: bool = True) -> pd.DataFrame:
     """The rows of `required_deposits(data, as_of)` at positions `rows` (same values), computed for those rows only
-    unless the whole frame is at hand: a township's window costs in proportion to the township."""
+    unless the whole frame is at hand: a township's window costs in proportion to the township.
+    `texts=False`: without the column `flags` when computed here (the texts are most of the cost)."""
     r = rules_of(rules)
     key = ("deposits.required", as_of, r.model_dump_json())
     frames = tuple(getattr(data, k) for k in ("projects", "deposits", "cases", "enterprises"))
@@ -97,7 +99,7 @@ def required_at(data: LayerData, as_of: pd.Timestamp, rows: np.ndarray, rules: R
     p = data.projects
     if p is None or p.empty:
         return _required(data, as_of, r)
-    return _required_rows(_base(data, r), as_of, r, rows)
+    return _required_rows(_base(data, r), as_of, r, rows, texts)
 
 
 EMPTY_REQUIRED = ["project_code", "rule", "required", "balance", "short", "differs", "flags"]
@@ -169,7 +171,7 @@ def _make_base(data: LayerData, r: Rules) -> _Base:
         r_has_code=rows["project_code"].notna().to_numpy(dtype=bool))
 
 
-def _required_rows(b: _Base, as_of: pd.Timestamp, r: Rules, sel: np.ndarray | None) -> pd.DataFrame:
+def _required_rows(b: _Base, as_of: pd.Timestamp, r: Rules, sel: np.ndarray | None, texts: bool = True) -> pd.DataFrame:
     """The rule at `as_of` for the project rows `sel` (positions; None: all) of the base."""
     take = (lambda a: a) if sel is None else (lambda a: a[sel])  # noqa: E731
     out = (b.static if sel is None else b.static.iloc[sel]).copy()
@@ -207,7 +209,7 @@ def _required_rows(b: _Base, as_of: pd.Timestamp, r: Rules, sel: np.ndarray | No
     out["paid"] = out["balance"] + out["used"] + out["returned"]
     out["recorded_rate"] = _lookup(held.last_rate, code, np.nan)
     out["claimed_exempt"] = _lookup(held.exempt_code, code, False)
-    return _flag(out, r)
+    return _flag(out, r, texts)
 
 
 @dataclass
@@ -301,7 +303,7 @@ def _projects(p: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def _flag(out: pd.DataFrame, r: Rules) -> pd.DataFrame:
+def _flag(out: pd.DataFrame, r: Rules, texts: bool = True) -> pd.DataFrame:
     known = out["required"].notna()
     req = out["required"].fillna(0.0)
     tol = req * r.deposit_tolerance
@@ -314,9 +316,10 @@ def _flag(out: pd.DataFrame, r: Rules) -> pd.DataFrame:
     # the texts only for the rows with something to say (formatting every row's amounts cost seconds at province)
     some = (out["short"] | over | out["low_balance"] | unjust | mismatch).to_numpy()
     flags = np.full(len(out), "", dtype=object)
-    if some.any():
+    if some.any() and texts:
         flags[some] = _texts(out[some], known[some], over[some], unjust[some], mismatch[some]).to_numpy()
-    out["flags"] = pd.Series(flags, index=out.index).astype(str) if len(out) else pd.Series(dtype=str)
+    if texts:
+        out["flags"] = pd.Series(flags, index=out.index).astype(str) if len(out) else pd.Series(dtype=str)
     out["differs"] = out["short"] | over | unjust | mismatch
     return out
 

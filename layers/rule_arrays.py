@@ -1,18 +1,18 @@
-"""The array machinery of the 欠薪预警 rules (layers.rules): per-read inputs, the sort and the map points.
+"""The array machinery of the 欠薪预警 rules (layers.rules): per-read inputs, the trends, the sort, the deposit rows.
 
 Why apart from layers.rules: the rules are defined there (the rule table, each check `rule_*`, `CHECKS`,
 `warnings`, the layer); this module is what makes a month window cheap, and the checks only call it.
 Cut along the dependency: nothing here reads a check, `CHECKS` or the evaluation context's construction,
 so it does not import layers.rules (only the type `Context`, for annotations); layers.rules imports it and
-re-exports every name other modules and tests use (`entity_locations`, `indicator_trends`, `_points`, ...).
+re-exports every name other modules and tests use (`entity_locations`, `indicator_trends`, ...).
   - what the checks read, normalised once per read of the frames with `layers.base.derived`: every project
     and report, entity locations, builder/contractor credit codes, each case entity's name and evidence;
   - evidence numbers formatted once per distinct value (`_f`);
   - the indicator trends (八) of every employer, from the history in layers/rule_history.py;
   - the sort of the warnings (red first, township, entity, rule) on integer ranks (`_ranked_order`);
-  - the map points, one per warned entity, grouped on integer codes (`_points`; `_points_grouped` the
-    pandas spelling).
-SEVERITY_RANK and SEVERITY_COLOR live here since the sort and the points use them (re-exported by layers.rules).
+  - the rows of the deposit rule (九) a window's check reads (`low_deposits`).
+SEVERITY_RANK and SEVERITY_COLOR live here since the sort and the points use them (re-exported by layers.rules);
+the map points are in layers/rule_points.py.
 Not the other cut (the checks to a layers/rule_checks.py): the checks need the rule table, COLUMNS and
 `Context`, which stay in layers.rules, so that module would import layers.rules back.
 """
@@ -27,7 +27,8 @@ import pandas as pd
 from geodata.settings import Rules
 from layers import rule_history
 from layers.base import DERIVED, LayerData, derived
-from layers.credit import _enterprise_info, as_bool, as_date, as_num, as_text, col, escape, month_index, rules_of
+from layers.credit import _enterprise_info, as_bool, as_date, as_num, as_text, col, month_index, rules_of
+from layers.deposits import required_at, required_deposits
 
 if TYPE_CHECKING:
     from layers.rules import Context
@@ -165,6 +166,20 @@ def _case_entities(data: LayerData, h: rule_history.CaseHistory, r: Rules) -> di
                 "middle": middle.to_numpy(dtype=object)}
 
     return derived(data, ("cases", "enterprises", "projects"), ("rules.case_entities", tuple(r.case_closed_statuses)), build)
+
+
+def low_deposits(ctx: Context) -> pd.DataFrame:
+    """The rows of required_deposits(data, as_of) held below the rule (`low_balance`) of the active projects, as
+    rule_deposit_short reads them: computed for the active projects only and without the flag texts when the
+    project codes are distinct (then the active rows are the rows of their codes), else from the whole frame."""
+    every = _projects(ctx.data)
+    distinct = derived(ctx.data, ("projects",), ("rules.codes_distinct",),
+                       lambda: bool(every["project_code"].notna().all() and not every["project_code"].duplicated().any()))
+    if ctx.active is None or not distinct or ctx.data.projects is None or ctx.data.projects.empty:
+        dep = required_deposits(ctx.data, ctx.as_of, ctx.rules)
+        return dep if dep.empty else dep[dep["low_balance"] & dep["project_code"].isin(ctx.projects["project_code"])]
+    dep = required_at(ctx.data, ctx.as_of, np.flatnonzero(ctx.active), ctx.rules, texts=False)
+    return dep[dep["low_balance"]]
 
 
 # ---- evidence numbers -----------------------------------------------------------------------
@@ -356,128 +371,3 @@ def _rank(s: pd.Series) -> np.ndarray:
     """Sort rank of each value (missing last)."""
     codes, uniq = pd.factorize(s, sort=True, use_na_sentinel=True)
     return np.where(codes < 0, len(uniq), codes)
-
-
-# ---- map points: one per warned entity ------------------------------------------------------
-
-def _points(data: LayerData, w: pd.DataFrame) -> pd.DataFrame:
-    """One point per warned entity with a location: its worst severity, its rules (distinct, worst first) and a label.
-
-    = `_points_grouped` (the pandas spelling), computed from integer group codes: the rules of each entity joined
-    in one pass (np.add.reduceat) and the locations looked up in an index kept on the frames, not merged per window.
-    """
-    if w.empty:
-        return pd.DataFrame()
-    if (not isinstance(w.index, pd.RangeIndex) or w.index.start != 0 or w.index.step != 1
-            or w["entity_id"].isna().any() or w["rule_zh"].isna().any()):
-        return _points_grouped(data, w)
-    perm = _severity_rank(w["severity"]).sort_values().index.to_numpy()  # the rows as sort_values("_o") orders them
-    etype, eid = w["entity_type"].take(perm), w["entity_id"].take(perm)
-    tcode, _ = pd.factorize(etype)
-    ranked = _entity_rank(w)  # the ids as integers when `warnings` made w
-    if ranked is not None and len(ranked[0]) == len(w):
-        icode, ids = ranked[0][perm], ranked[1]
-    else:
-        ranked = None
-        icode, ids = pd.factorize(eid)
-    gid, _ = pd.factorize(tcode.astype(np.int64) * max(len(ids), 1) + icode)  # groups by first appearance (sort=False)
-    n = int(gid.max()) + 1
-    first = np.unique(gid, return_index=True)[1]
-    groups = pd.DataFrame({"entity_type": etype.iloc[first].reset_index(drop=True),
-                           "entity_id": eid.iloc[first].reset_index(drop=True),
-                           "severity": _first_valid(w["severity"].take(perm), gid, n),
-                           "name": _first_valid(w["entity_name"].take(perm), gid, n)})
-    # each entity's distinct rules in the order above, joined with 、
-    rcode, _ = pd.factorize(w["rule_zh"].take(perm))
-    pair = gid.astype(np.int64) * (int(rcode.max()) + 1) + rcode
-    d = np.flatnonzero(~pd.Series(pair).duplicated().to_numpy())
-    d = d[np.argsort(gid[d], kind="stable")]
-    zh = w["rule_zh"].take(perm).to_numpy(dtype=object)[d]
-    starts = np.flatnonzero(np.append(True, gid[d][1:] != gid[d][:-1]))
-    later = np.ones(len(d), dtype=bool)
-    later[starts] = False
-    zh[later] = "、" + zh[later]
-    groups["rules"] = pd.Series(np.add.reduceat(zh, starts), dtype=object).astype("str")
-    etypes = groups["entity_type"].to_numpy(dtype=object)
-    if ranked is None:
-        at = _location_rows(data, etypes, groups["entity_id"])
-    else:  # each id of the universe located once
-        by_type = _locations_of_ids(data, ids)
-        idx = icode[first]
-        at = np.full(len(groups), -1, dtype=np.int64)
-        for t, rows in by_type.items():
-            mine = np.flatnonzero(etypes == t)
-            at[mine] = rows[idx[mine]]
-    keep = np.flatnonzero(at >= 0)
-    loc = entity_locations(data)
-    pts = groups.take(keep).reset_index(drop=True)
-    pts["lon"] = loc["lon"].to_numpy()[at[keep]]
-    pts["lat"] = loc["lat"].to_numpy()[at[keep]]
-    pts = pts.astype(_merged_dtypes(groups, loc))
-    link = np.where(pts["entity_type"] == "project", "/project/", "/enterprise/")
-    codes, uniq = pd.factorize(pts["rules"])  # a few hundred distinct lists of rules: each escaped once
-    rules_html = pd.Series(escape(pd.Series(uniq)).to_numpy()[codes], index=pts.index, dtype=object)
-    label = "<b>" + escape(pts["name"].fillna(pts["entity_id"])) + "</b><br>" + rules_html
-    return pts.assign(label=label, color=pts["severity"].map(SEVERITY_COLOR),
-                      size=np.where(pts["severity"] == "red", 12, 9), link=link + pts["entity_id"])
-
-
-def _first_valid(values: pd.Series, gid: np.ndarray, n: int) -> pd.Series:
-    """Per group the first value that is not missing (groupby(...).first()); missing when the group has none."""
-    ok = np.flatnonzero(values.notna().to_numpy(dtype=bool))
-    pos = np.full(n, -1, dtype=np.int64)
-    u, i = np.unique(gid[ok], return_index=True)
-    pos[u] = ok[i]
-    out = values.iloc[np.maximum(pos, 0)].reset_index(drop=True)
-    return out if (pos >= 0).all() else out.where(pos >= 0)
-
-
-def _location_rows(data: LayerData, etype: np.ndarray, eid: pd.Series) -> np.ndarray:
-    """Row of entity_locations of each (entity_type, entity_id); -1 where it has none."""
-    def build() -> dict[str, tuple[pd.Index, np.ndarray]]:
-        loc = entity_locations(data)
-        out = {}
-        for t in ("project", "employer"):
-            rows = np.flatnonzero((loc["entity_type"] == t).to_numpy(dtype=bool))
-            out[t] = (pd.Index(loc["entity_id"].take(rows)), rows)  # unique: entity_locations drops duplicates
-        return out
-
-    ix = derived(data, ("projects", "enterprises"), ("rules.location_index",), build)
-    at = np.full(len(eid), -1, dtype=np.int64)
-    for t, (ids, rows) in ix.items():
-        mine = np.flatnonzero(etype == t)
-        found = ids.get_indexer(eid.iloc[mine])
-        if len(rows):  # a scope without any located entity of this type (an official's township) finds none
-            at[mine] = np.where(found >= 0, rows[np.maximum(found, 0)], -1)
-    return at
-
-
-def _locations_of_ids(data: LayerData, ids: pd.Index) -> dict[str, np.ndarray]:
-    """Per entity type, the row of entity_locations of each id of the universe `ids` (-1: none); kept for the latest."""
-    box = derived(data, ("projects", "enterprises"), ("rules.locations_of_ids",), dict)
-    hit = box.get("value")
-    if hit is not None and hit[0] is ids:
-        return hit[1]
-    by_type = {t: _location_rows(data, np.full(len(ids), t, dtype=object), pd.Series(ids)) for t in ("project", "employer")}
-    box["value"] = (ids, by_type)
-    return by_type
-
-
-def _merged_dtypes(left: pd.DataFrame, loc: pd.DataFrame) -> dict:
-    """The column types left.merge(loc, on=[entity_type, entity_id]) gives (the key columns may be coerced)."""
-    proto = left.iloc[:0].merge(loc.iloc[:0], on=["entity_type", "entity_id"], how="inner")
-    return proto.dtypes.to_dict()
-
-
-def _points_grouped(data: LayerData, w: pd.DataFrame) -> pd.DataFrame:
-    """_points spelt with groupby and merge (w with missing ids or another index)."""
-    worst = w.assign(_o=w["severity"].map(SEVERITY_RANK)).sort_values("_o")
-    g = worst.groupby(["entity_type", "entity_id"], sort=False).agg(severity=("severity", "first"), name=("entity_name", "first"))
-    # each entity's rules, distinct, in the order above (one pass for all entities instead of one per entity)
-    distinct = worst.drop_duplicates(["entity_type", "entity_id", "rule_zh"])
-    g["rules"] = distinct.groupby(["entity_type", "entity_id"], sort=False)["rule_zh"].agg("、".join)
-    pts = g.reset_index().merge(entity_locations(data), on=["entity_type", "entity_id"], how="inner")
-    link = np.where(pts["entity_type"] == "project", "/project/", "/enterprise/")
-    label = "<b>" + escape(pts["name"].fillna(pts["entity_id"])) + "</b><br>" + escape(pts["rules"])
-    return pts.assign(label=label, color=pts["severity"].map(SEVERITY_COLOR),
-                      size=np.where(pts["severity"] == "red", 12, 9), link=link + pts["entity_id"])

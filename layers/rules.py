@@ -38,7 +38,6 @@ from geodata.settings import Rules, get_settings
 from layers import mapfig, rule_arrays, rule_history
 from layers.base import Filters, LayerData, LayerResult, LegendItem, derived, memo, of_frame
 from layers.credit import _enterprise_info, arrears_record, col, date_zh, month_end, month_index, month_str, month_zh, rules_of
-from layers.deposits import required_deposits
 from layers.palettes import amount_classes
 from layers.rule_arrays import (  # noqa: F401 - re-exported: risk, risk_arrays, inputs and tests import them from here
     SEVERITY_COLOR,
@@ -46,8 +45,6 @@ from layers.rule_arrays import (  # noqa: F401 - re-exported: risk, risk_arrays,
     _f,
     _format,
     _order,
-    _points,
-    _points_grouped,
     _projects,
     _reports,
     entity_locations,
@@ -55,6 +52,7 @@ from layers.rule_arrays import (  # noqa: F401 - re-exported: risk, risk_arrays,
     indicator_trends,
     prepare_inputs,
 )
+from layers.rule_points import _points, _points_grouped, capped_points  # noqa: F401 - re-exported
 
 INDICATOR_ZH = {"tax_paid": ("纳税额", "万元"), "electricity_kwh": ("用电量", "千瓦时"), "water_m3": ("用水量", "立方米"),
                 "social_insurance_headcount": ("参保人数", "人"), "bank_inflow": ("银行资金流入", "万元")}
@@ -213,10 +211,7 @@ def rule_cards_low(ctx: Context) -> pd.DataFrame:
 
 def rule_deposit_short(ctx: Context) -> pd.DataFrame:
     """(九) deposit balance below what the rate rule requires."""
-    dep = required_deposits(ctx.data, ctx.as_of, ctx.rules)
-    if dep.empty:
-        return pd.DataFrame(columns=COLUMNS)
-    hit = dep[dep["low_balance"] & dep["project_code"].isin(ctx.projects["project_code"])]
+    hit = rule_arrays.low_deposits(ctx)  # = required_deposits' rows held below the rule, of the active projects
     if hit.empty:
         return _none()
     sev = np.where(hit["balance"] <= EPS, "red", "orange")
@@ -478,12 +473,11 @@ class WarningsLayer:
         n_red = by["code"].map(reds).fillna(0).astype(int).astype(str)
         by["label"] = by["value"].astype(int).astype(str) + "条（红色" + n_red + "条）"
         classes = amount_classes(by["value"], "条")
-        pts = _points(data, w)
+        limit = get_settings().max_points_per_layer
+        pts, n_pts = capped_points(data, w, limit)  # = _points(data, w), made for the points kept only
         month = w["month"].iloc[0] if len(w) else context(data, filters).month
         notes = [f"评估月份：{month_zh(month)}；(六)(八) 预警规则见“预警清单”页"]
-        limit = get_settings().max_points_per_layer
-        if len(pts) > limit:  # red first (see _points); province: 100,000+ objects, 45 MB of trace uncapped
-            pts = pts.head(limit).reset_index(drop=True)
+        if n_pts > limit:  # red first (see _points); province: 100,000+ objects, 45 MB of trace uncapped
             notes.append(f"预警对象过多，地图仅显示{limit}个（红色优先），全部见明细表")
         return LayerResult(key=self.key, title=self.title, unit="条", by_township=by, points=pts, table=warnings_table(w),
                            legend=classes.legend() + [LegendItem(f"{SEVERITY_ZH[s]}预警", c) for s, c in SEVERITY_COLOR.items()],

@@ -170,3 +170,7 @@ def test_warning_points_from_group_codes_equal_groupby_and_merge():
     fast, slow = rules._points(d, w), rules._points_grouped(d, w)
     pd.testing.assert_frame_equal(fast, slow, check_exact=True)
     assert 0 < len(fast) < w["entity_id"].nunique()  # some entities have no location
+    for limit in (0, 1, 5, len(fast), len(fast) + 3):  # the layer's cap: the first points made for those only
+        pts, n_all = rules.capped_points(d, w, limit)
+        pd.testing.assert_frame_equal(pts, fast.head(limit).reset_index(drop=True), check_exact=True)
+        assert n_all == len(fast)
