@@ -125,6 +125,50 @@ def ask(ctx, fn: Callable[..., Any], call: tuple, version: str) -> bool:
     return False
 
 
+WINDOWS_KEPT = 3  # month windows (scope, end month) whose objects and month memos the server keeps between requests
+SCOPES_KEPT = 2  # officials' scopes whose own rows it keeps (the citywide rows are always kept)
+
+
+class _Retention:
+    """What the server keeps in memory between requests: the citywide rows always; the objects of the last
+    WINDOWS_KEPT windows (at province ~1 GB each: project status, case state, the month's warnings) and the rows
+    of the last SCOPES_KEPT officials' scopes. Older ones are forgotten (their views are in the shared cache)."""
+
+    def __init__(self) -> None:
+        self.windows: list[tuple] = []
+        self.scopes: list[tuple] = []
+
+    def used(self, call: tuple) -> None:
+        from dashboard import cache
+
+        scope = cache.scope_key(call[0])  # every target's first argument is the scope
+        months = [a for a in call[1:] if isinstance(a, str) and len(a) == 7 and a[4] == "-"]
+        window = (scope, max(months) if months else None)
+        self.windows = [w for w in self.windows if w != window] + [window]
+        while len(self.windows) > WINDOWS_KEPT:
+            old_scope, old_to = self.windows.pop(0)
+            if old_to is not None:
+                cache.forget_window(None if old_scope is None else list(old_scope), old_to)
+        if scope is not None:
+            self.scopes = [x for x in self.scopes if x != scope] + [scope]
+            while len(self.scopes) > SCOPES_KEPT:
+                old = self.scopes.pop(0)
+                cache.forget_scope(list(old))
+                self.windows = [w for w in self.windows if w[0] != old]
+        cache.keep(("kind",), None)  # the citywide rows: never pushed out of the LRU by the views built
+
+
+def hold_rows(app) -> float:
+    """Read (or keep) the citywide rows of every kind in this process: what the server builds views from. Seconds."""
+    from dashboard import services
+
+    t = time.perf_counter()
+    with app.server.app_context():
+        for kind in services.DATA_KINDS:
+            services.kind_frame(None, kind)
+    return time.perf_counter() - t
+
+
 def serve(app, stop: threading.Event, on_request: Callable[[str, float], None] | None = None) -> threading.Thread:
     """Build the views workers ask for until `stop` is set (a daemon thread of the warm process)."""
     from dashboard import cache
@@ -137,6 +181,7 @@ def serve(app, stop: threading.Event, on_request: Callable[[str, float], None] |
         raise ValueError("remote builds need the shared view cache (cache_dir)")
     targets = _resolve_targets()
     queue = f"{QUEUE}:q:{ctx.cache._salt}"
+    kept = _Retention()
 
     def beat() -> None:
         while not stop.is_set():
@@ -169,6 +214,7 @@ def serve(app, stop: threading.Event, on_request: Callable[[str, float], None] |
                             reply = "data version changed"
                         else:
                             fn(*call)
+                            kept.used(call)
             except Exception as e:  # noqa: BLE001 - a failed build is the worker's to retry locally
                 log.exception("remote build of %s failed", fname)
                 reply = f"error: {type(e).__name__}"

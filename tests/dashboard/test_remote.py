@@ -131,3 +131,21 @@ def test_a_failed_remote_build_falls_back_to_the_worker(pair, monkeypatch):
         code = sorted(services.township_names(None))[0]
         v = services.township_view(None, code, frm, to, mask_pii=True)
         assert v["code"] == code and services._ctx().rows_read > 0  # built here after the warm process failed
+
+
+def test_the_server_keeps_the_citywide_rows_and_only_the_last_windows_and_scopes(pair):
+    server, worker, _, built = pair
+    with worker.server.app_context():
+        ms = services.months(None)
+        codes = sorted(services.township_names(None))
+        for to in ms[-8:]:  # eight windows nobody built
+            services.overview_head(None, registry.DEFAULT, ms[0], to)
+        for code in codes[:4]:  # four officials' own views
+            services.overview_head([code], registry.DEFAULT, ms[0], ms[-3])
+        assert services._ctx().rows_read == 0
+    with server.server.app_context():
+        entries = list(services._ctx().cache._d)
+        windows = {k[4][0] for k in entries if k[0] == "window_data" and k[3] is None}
+        scoped = {k[3] for k in entries if k[0] == "kind" and k[3] is not None}
+        assert len(windows) <= remote.WINDOWS_KEPT and len(scoped) <= remote.SCOPES_KEPT
+        assert {"projects", "cases"} <= {k[4][0] for k in entries if k[0] == "kind" and k[3] is None}  # citywide rows kept
