@@ -64,10 +64,10 @@ r = warmup.warm(a)
 stop.set()
 t = t0
 # phases are in order; "citywide layers" wall is the sum of the layer phases (they come first)
-for name, (w, _c) in r["phases"].items():
+for name, (w, c) in r["phases"].items():
     seg = [m for (ts, m) in samples if t <= ts < t + w]
-    print(f"{name:40s} wall {w:6.1f} s  RSS start {seg[0] if seg else 0:8.0f} max {max(seg) if seg else 0:8.0f} "
+    print(f"{name:40s} wall {w:6.1f} s  CPU {c:6.1f} s  RSS start {seg[0] if seg else 0:8.0f} max {max(seg) if seg else 0:8.0f} "
           f"end {seg[-1] if seg else 0:8.0f} MB")
     t += w
 print(f"after warm (released {r['released']} entries): RSS {common.rss_mb(os.getpid()):.0f} MB, peak (VmHWM) "
-      f"{vm('VmHWM'):.0f} MB, {r['seconds']} s; load average {common.loadavg()}")
+      f"{vm('VmHWM'):.0f} MB, {r['seconds']} s, CPU {time.process_time():.0f} s; load average {common.loadavg()}")

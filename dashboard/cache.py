@@ -18,6 +18,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,10 @@ COMPRESS_BYTES = 256 * 2**10
 # none larger than a quarter of it: a province warm-up left ~1.6 GB of detail tables (Python lists of str) in the
 # warming worker after it released the rows; such a view is read back from disk when asked for (grid, export).
 PROCESS_VIEW_BYTES = 256 * 2**20
+# ... and this many while the warm-up builds views (dashboard/warmup.py): at province the full budget of tables and
+# point sets is ~0.7 GB of Python objects in the warming process on top of the rows (its peak RSS, RESULTS.md);
+# what it reads back (a window's case and incident points, shared by its layers) is a few MB.
+WARM_VIEW_BYTES = 64 * 2**20
 # functions whose values are rows (or frames derived from them one-to-one): kept in the process only
 RAW = ("kind", "townships", "window_data")
 # views composed of parts that are shared one by one (dashboard.services.overview): kept in the process only
@@ -87,9 +92,26 @@ class _Cache:
             self._d.move_to_end(key)
             if nbytes:
                 self._nbytes[key] = nbytes
-            while len(self._d) > self.size or (sum(self._nbytes.values()) > self.max_bytes and len(self._d) > 1):
-                old, _ = self._d.popitem(last=False)
-                self._nbytes.pop(old, None)
+            self._evict()
+
+    def _evict(self) -> None:
+        """Drop the oldest entries until both budgets hold (the caller holds the lock)."""
+        while len(self._d) > self.size or (sum(self._nbytes.values()) > self.max_bytes and len(self._d) > 1):
+            old, _ = self._d.popitem(last=False)
+            self._nbytes.pop(old, None)
+
+    @contextmanager
+    def view_budget(self, max_bytes: int):
+        """Keep at most `max_bytes` (pickled) of on-disk views in the process meanwhile (the warm-up: the views it
+        builds are for the other workers; it reads few back), then the usual budget again."""
+        with self._lock:
+            saved, self.max_bytes = self.max_bytes, min(self.max_bytes, max_bytes)
+            self._evict()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.max_bytes = saved
 
     def touch(self, where: Callable[[tuple], bool]) -> int:
         """Mark this process's entries whose key satisfies `where` as just used (none is built); how many."""
@@ -391,6 +413,11 @@ def release_rows() -> int:
     ctx.rows_read = resident_rows()
     _trim_heap()
     return n
+
+
+def trim_heap() -> None:
+    """Collect cycles and hand the free heap back to the system (after forgetting a window or rows)."""
+    _trim_heap()
 
 
 def _trim_heap() -> None:

@@ -38,6 +38,7 @@ import logging
 import os
 import threading
 import time
+from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def warm(app) -> dict:
         now = [time.perf_counter(), time.process_time()]
         phases[name] = (round(now[0] - mark[0], 1), round(now[1] - mark[1], 1))
         mark[:] = now
-    with app.server.app_context():
+    with app.server.app_context(), _view_budget():
         version = services.store().data_version()
         if not services.has_data(None):
             return {"views": 0, "seconds": 0.0, "version": version}
@@ -117,6 +118,7 @@ def warm(app) -> dict:
         phase("other start months, default layer")
         if cache.rows_to_release():  # the default window's views are all stored: its month's objects and memos go
             services.forget_window(None, to)
+            cache.trim_heap()
         extra = earlier_windows(services.months(None), frm, to, services.settings().warm_windows)
         for i, (wfrm, wto) in enumerate(extra):  # what a change of the end month asks for: each needs its own month's status
             for key in registry.LAYERS:
@@ -127,6 +129,7 @@ def warm(app) -> dict:
                 _map(None, registry.DEFAULT, wfrm, wto, township=code)
             if i + 1 == len(extra) or extra[i + 1][1] != wto:  # its views are on disk: do not keep the window's status,
                 services.forget_window(None, wto)  # its month's warnings etc. in memory (peak RSS); the next may share it
+                cache.trim_heap()
         phase("earlier windows")
         released = services.release_rows() if cache.rows_to_release() else 0  # the officials' views need their own rows only
         for code in services.township_names(None):  # an official's indicator switch, on their overview and township page
@@ -163,6 +166,15 @@ def _keep_rows(month_to: str | None = None) -> None:
     cache.keep(("kind",), None)
     if month_to is not None:
         cache.keep(("window_data",), None, lambda args: args == (month_to, None))
+
+
+@contextmanager
+def _view_budget():
+    """The warm-up keeps few of the views it stores in its own process (cache.WARM_VIEW_BYTES: peak RSS)."""
+    from dashboard import cache
+
+    with cache._ctx().cache.view_budget(cache.WARM_VIEW_BYTES):
+        yield
 
 
 def _let_go_of(scope: list[str]) -> None:
