@@ -421,25 +421,15 @@ class CreditLayer:
 
     def build(self, data: LayerData, filters: Filters) -> LayerResult:
         as_of = pd.Timestamp(filters.as_of) if filters.as_of else pd.Timestamp.today().normalize()
-        bad = restricted_as_of(data, as_of)
-        ent = _enterprise_info(data)
-        bad = bad.assign(name=bad["credit_code"].map(ent["name"]), township_code=bad["credit_code"].map(ent["township_code"]))
-        if filters.township:
-            bad = bad[bad["township_code"] == filters.township]
+        # the month plays no part: the employers and points of a date and township, once per read of the frames
+        key = ("credit.layer", as_of.strftime("%Y-%m-%d"), str(as_of), filters.township or None,
+               get_settings().rules.model_dump_json())
+        bad, pts = derived(data, ("credit", "enterprises", "projects"), key, lambda: _layer_rows(data, as_of, filters))
         counts = bad.groupby("township_code").size()
         codes = data.townships["code"] if not data.townships.empty else pd.Series(dtype=str)
         by = pd.DataFrame({"code": codes.to_numpy()})
         by["value"] = by["code"].map(counts).fillna(0).astype(float)
         by["label"] = by["value"].astype(int).astype(str) + "家"
-        pts = pd.DataFrame()
-        e = data.enterprises
-        if e is not None and not e.empty and {"lon", "lat"} <= set(e.columns):
-            loc = pd.DataFrame({"credit_code": as_text(e["credit_code"]).str.upper(), "lon": as_num(e["lon"]),
-                                "lat": as_num(e["lat"])})
-            pts = bad.merge(loc, on="credit_code", how="inner").dropna(subset=["lon", "lat"])
-            pts = pts.assign(label="<b>" + escape(pts["name"].fillna(pts["credit_code"])) + "</b><br>" + escape(pts["why"]),
-                             color=np.where(pts["blacklisted"], "#d62728", "#ff7f0e"), size=10,
-                             link="/enterprise/" + pts["credit_code"])
         table = pd.DataFrame({"统一社会信用代码": bad["credit_code"], "单位名称": bad["name"], "诚信等级": bad["grade"],
                               "黑名单": np.where(bad["blacklisted"], "是", "否"), "原因": bad["why"]})
         from layers import mapfig
@@ -456,6 +446,25 @@ class CreditLayer:
         from layers.folium_export import add_layer
 
         add_layer(result, fmap)
+
+
+def _layer_rows(data: LayerData, as_of: pd.Timestamp, filters: Filters) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The credit layer's employers (restricted on `as_of`, of the township when one is chosen) and their points."""
+    bad = restricted_as_of(data, as_of)
+    ent = _enterprise_info(data)
+    bad = bad.assign(name=bad["credit_code"].map(ent["name"]), township_code=bad["credit_code"].map(ent["township_code"]))
+    if filters.township:
+        bad = bad[bad["township_code"] == filters.township]
+    pts = pd.DataFrame()
+    e = data.enterprises
+    if e is not None and not e.empty and {"lon", "lat"} <= set(e.columns):
+        loc = pd.DataFrame({"credit_code": as_text(e["credit_code"]).str.upper(), "lon": as_num(e["lon"]),
+                            "lat": as_num(e["lat"])})
+        pts = bad.merge(loc, on="credit_code", how="inner").dropna(subset=["lon", "lat"])
+        pts = pts.assign(label="<b>" + escape(pts["name"].fillna(pts["credit_code"])) + "</b><br>" + escape(pts["why"]),
+                         color=np.where(pts["blacklisted"], "#d62728", "#ff7f0e"), size=10,
+                         link="/enterprise/" + pts["credit_code"])
+    return bad, pts
 
 
 LAYER = CreditLayer()

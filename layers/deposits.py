@@ -389,11 +389,11 @@ class DepositLayer:
 
     def build(self, data: LayerData, filters: Filters) -> LayerResult:
         as_of = pd.Timestamp(filters.as_of) if filters.as_of else pd.Timestamp.today().normalize()
-        dep = required_deposits(data, as_of)
-        if not dep.empty:
-            dep = dep[dep["active"]]
-        if filters.township and not dep.empty:
-            dep = dep[dep["township_code"] == filters.township]
+        # the month plays no part: the projects and points of a date and township, once per read of the frames
+        key = ("deposits.layer", as_of.strftime("%Y-%m-%d"), str(as_of), filters.township or None,
+               rules_of(None).model_dump_json())
+        dep, pts = derived(data, ("projects", "deposits", "cases", "enterprises"), key,
+                           lambda: _layer_rows(data, as_of, filters.township))
         g = dep.assign(ok=~dep["short"]).groupby("township_code")["ok"].agg(["sum", "count"]) if not dep.empty else None
         by = pd.DataFrame({"code": data.townships["code"].to_numpy() if not data.townships.empty else []})
         if g is not None:
@@ -403,14 +403,6 @@ class DepositLayer:
             by["value"], by["n"] = np.nan, 0
         by["label"] = np.where(by["value"].notna(),
                                by["value"].round(1).astype("string") + "%（" + by["n"].astype(str) + "个项目）", "无在建项目")
-        pts = pd.DataFrame()
-        p = data.projects
-        if not dep.empty and p is not None and {"lon", "lat"} <= set(p.columns):
-            loc = derived(data, ("projects",), ("deposits.locations",), lambda: pd.DataFrame(
-                {"project_code": as_text(p["project_code"]), "lon": as_num(p["lon"]), "lat": as_num(p["lat"])}))
-            bad = dep[dep["differs"]].merge(loc, on="project_code").dropna(subset=["lon", "lat"])
-            pts = bad.assign(label="<b>" + escape(bad["name"].fillna(bad["project_code"])) + "</b><br>" + escape(bad["flags"]),
-                             color=np.where(bad["short"], "#d62728", "#ff7f0e"), size=9, link="/project/" + bad["project_code"])
         table = pd.DataFrame({
             "项目编号": dep.get("project_code"), "项目名称": dep.get("name"), "合同价款(万元)": dep.get("contract_value"),
             "适用规则": dep.get("rule_zh"), "规则比例": dep.get("rate"), "应缴(万元)": dep.get("required"),
@@ -426,6 +418,25 @@ class DepositLayer:
         from layers.folium_export import add_layer
 
         add_layer(result, fmap)
+
+
+def _layer_rows(data: LayerData, as_of: pd.Timestamp, township: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The deposit layer's active projects (of the township when one is chosen) on `as_of` and the points of those
+    that differ from the rule."""
+    dep = required_deposits(data, as_of)
+    if not dep.empty:
+        dep = dep[dep["active"]]
+    if township and not dep.empty:
+        dep = dep[dep["township_code"] == township]
+    pts = pd.DataFrame()
+    p = data.projects
+    if not dep.empty and p is not None and {"lon", "lat"} <= set(p.columns):
+        loc = derived(data, ("projects",), ("deposits.locations",), lambda: pd.DataFrame(
+            {"project_code": as_text(p["project_code"]), "lon": as_num(p["lon"]), "lat": as_num(p["lat"])}))
+        bad = dep[dep["differs"]].merge(loc, on="project_code").dropna(subset=["lon", "lat"])
+        pts = bad.assign(label="<b>" + escape(bad["name"].fillna(bad["project_code"])) + "</b><br>" + escape(bad["flags"]),
+                         color=np.where(bad["short"], "#d62728", "#ff7f0e"), size=9, link="/project/" + bad["project_code"])
+    return dep, pts
 
 
 LAYER = DepositLayer()
