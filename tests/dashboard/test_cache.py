@@ -2,6 +2,7 @@
 
 import os
 
+import pandas as pd
 import pytest
 
 from dashboard import cache, services
@@ -130,3 +131,33 @@ def test_a_layer_table_by_column_equals_the_copying_spelling(link):
     got = services._table_columns(t)
     assert got[0] == want[0] and got[1] == want[1]
     assert [[type(v) for v in c] for c in got[1]] == [[type(v) for v in c] for c in want[1]]
+
+
+def test_forget_window_drops_the_months_memos_on_the_scopes_frames_and_keep_touches_without_building(small_store, tmp_path):
+    """forget_window lets go of the window objects of one end month and of what the layers derived for that month on
+    the scope's frames (layers.base.derived); the month-independent entries and other months stay. `keep` moves
+    entries to the young end of the LRU and builds nothing; forget_scope drops one scope's rows only."""
+    from layers import base
+
+    app = _app(small_store, str(tmp_path / "v"))
+    with app.server.app_context():
+        d = services.window_data(None, "2026-10")
+        services.window_data(None, "2026-09")
+        proj = d.projects
+        base.derived(d, ("projects",), ("x.month", "2026-10", "{}"), lambda: 1)
+        base.derived(d, ("projects",), ("x.due", pd.Timestamp("2026-10-31")), lambda: 2)
+        base.derived(d, ("projects",), ("x.month", "2026-09", "{}"), lambda: 3)
+        base.derived(d, ("projects",), ("x.history",), lambda: 4)
+        c = services._ctx().cache
+        assert cache.forget_month(None, "2026-08") == 0
+        assert services.forget_window(None, "2026-10") == 1
+        assert set(proj.__dict__[base.DERIVED]) >= {("x.month", "2026-09", "{}"), ("x.history",)}
+        assert not any(base.about_month(k, "2026-10") for k in proj.__dict__[base.DERIVED])
+        assert [k[4] for k in c._d if k[0] == "window_data"] == [("2026-09", None)]
+        services.has_data(None)  # the youngest entry, then the rows are touched: they are
+        kinds = sum(k[0] == "kind" for k in c._d)
+        assert cache.keep(("kind",), None) == kinds >= 1 and cache.keep(("kind",), ["nowhere"]) == 0
+        assert all(k[0] == "kind" for k in list(c._d)[-kinds:]) and services.kind_frame(None, "projects") is proj
+        services.window_data(["x1"], "2026-10")
+        assert cache.forget_scope(["x1"]) == 1 and cache.forget_scope(["x1"]) == 0
+        assert services.kind_frame(None, "projects") is proj

@@ -213,3 +213,25 @@ def test_views_cached_by_other_code_are_not_read_back(small_store, monkeypatch):
     with two.server.app_context():
         services.overview(None, "arrears", frm, to)
     assert builds == [1]
+
+
+@pytest.mark.parametrize("max_rows", [None, 10])
+def test_the_citywide_rows_are_read_once_per_kind(small_store, monkeypatch, max_rows):
+    """The views the warm-up builds never push the citywide rows out of the in-process LRU (a re-read at province is
+    seconds per kind and, while a window holds the old frames, a second copy with every memo recomputed); above
+    resident_max_rows an official's own rows are read for their own views and once more for their indicator grid."""
+    from collections import Counter
+
+    from dashboard.app import create_app
+
+    reads = Counter()
+    real = small_store.read
+    monkeypatch.setattr(small_store, "read", lambda kind, scope=None, **kw: reads.update([(kind, None if scope is None
+                        else tuple(scope))]) or real(kind, scope=scope, **kw))
+    extra = {} if max_rows is None else {"resident_max_rows": max_rows}
+    app = create_app(store=small_store, settings=load_settings(db=small_store.url, warm_windows=WINDOWS, **extra))
+    r = warmup.warm(app)
+    citywide = {k: n for (k, s), n in reads.items() if s is None}
+    assert citywide and set(citywide.values()) == {1}, citywide
+    if max_rows is not None:
+        assert r["released"] > 0 and max(n for (k, s), n in reads.items() if s is not None) <= 2
