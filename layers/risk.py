@@ -215,15 +215,30 @@ def _view(data: LayerData, filters: Filters) -> tuple[_Scored, pd.DataFrame, pd.
              + _escaped_top(pts["top_factors"], sc.cat).to_numpy(dtype=object))
     pts = pts.assign(label=pd.Series(label, index=pts.index, dtype=pd.StringDtype("python", na_value=np.nan)),
                      color=np.where(pts["score"] >= hot_at, "#d62728", "#ff7f0e"), size=8,
-                     link=_links(on < ent.n_proj, pts["entity_id"]))
+                     link=_entity_links(ent, on, pts["entity_id"]))
     is_p = sc.ent[shown] < ent.n_proj  # the table lists only entities with a factor
     table = pd.DataFrame({"对象": _kinds_zh(is_p, s["entity_type"]), "编号": s["entity_id"],
                           "名称": s["name"], "乡镇代码": s["township_code"], "风险分": s["score"].round(1),
-                          "主要因素": s["top_factors"], "链接": _links(is_p, s["entity_id"])})
+                          "主要因素": s["top_factors"], "链接": _entity_links(ent, sc.ent[shown], s["entity_id"])})
     return sc, hx, pts, table
 
 
 KINDS_ZH = {"project": "项目", "employer": "单位"}
+
+
+def _entity_links(ent: _Entities, which: np.ndarray, ids: pd.Series) -> pd.Series:
+    """= _links(which < ent.n_proj, ids) for `ids` the entity ids of the entities `which`: every entity's link made
+    once per read of the frames (per dtype of the ids) and taken."""
+    if not len(ids) or not isinstance(ids.dtype, pd.StringDtype) or ids.isna().any():
+        return _links(which < ent.n_proj, ids)
+    key = ("links", ids.dtype)
+    if key not in ent.memo:
+        every = ent.frame["entity_id"]
+        ok = every.notna().to_numpy(bool)
+        text = np.full(len(every), None, dtype=object)
+        text[ok] = _links(np.arange(len(every))[ok] < ent.n_proj, every[ok].astype(ids.dtype)).to_numpy(dtype=object)
+        ent.memo[key] = pd.Series(text, dtype=ids.dtype)
+    return pd.Series(ent.memo[key].array.take(which), index=ids.index, dtype=ids.dtype)
 
 
 def _links(is_proj: np.ndarray, ids: pd.Series) -> pd.Series:
@@ -273,8 +288,12 @@ def _hex_view(sc: _Scored, cx: _Cells, hot: float) -> pd.DataFrame:
     if not len(located):
         return pd.DataFrame(columns=cols)
     sc_score = sc.score[located]
-    occ, inv = np.unique(cr[located], return_inverse=True)  # the cells with entities, in text order
-    inv = inv.reshape(-1)
+    # = np.unique(cr[located], return_inverse=True): the cells with entities (in text order), by counting
+    counts = np.bincount(cr[located], minlength=len(cx.at))
+    occ = np.flatnonzero(counts)
+    slot = np.zeros(len(counts), np.int64)
+    slot[occ] = np.arange(len(occ))
+    inv = slot[cr[located]]
     n_ext = len(cx.ext)
     risk_sum, n_entities, n_hot = np.zeros(n_ext), np.zeros(n_ext), np.zeros(n_ext)
     risk_sum[cx.at[occ]] = pd.Series(sc_score).groupby(inv).sum().to_numpy(float)

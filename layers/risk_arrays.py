@@ -12,9 +12,7 @@ text did (so every float is the same). The score frame's rows are made only for 
 
 from __future__ import annotations
 
-import gc
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -25,6 +23,7 @@ import pandas as pd
 from geodata.settings import Rules
 from layers.base import Filters, LayerData, derived
 from layers.credit import _enterprise_info, as_date, as_text, col
+from layers.risk_lists import _factor_lists
 from layers.rule_arrays import trend_arrays, trend_frame
 from layers.rules import INDICATOR_ZH, context, indicator_codes, indicator_trends, warnings
 
@@ -367,7 +366,7 @@ def _scored(data: LayerData, filters: Filters | None, r: Rules, top: int, warns:
     if township is not None:  # the linked entities only pass points on: the factor lists of the township's own
         t = ent.towns.get_indexer([township])[0]
         shown = shown[ent.town[shown] == t] if t >= 0 else shown[:0]
-    shown = shown[np.lexsort((ent.rank[shown], -score_[shown]))]
+    shown = _by_score(shown, score_, ent)
     n_f = np.bincount(f_rank, minlength=n_ent)  # f_rank is sorted: each entity's factors are f_*[lo:hi]
     lo = (np.cumsum(n_f) - n_f)[ent.rank[shown]]
     hi = lo + n_f[ent.rank[shown]]
@@ -392,6 +391,20 @@ def _scored(data: LayerData, filters: Filters | None, r: Rules, top: int, warns:
         ent.memo[key] = _key_dtypes(w, te_frame, uni0, *args)
     return _Scored(shown, lo, hi, f_cat, f_contrib, cat, points[shown], score_[shown], f_pts, top, ent, not len(rows),
                    ent.memo[key])
+
+
+def _by_score(shown: np.ndarray, score_: np.ndarray, ent: _Entities) -> np.ndarray:
+    """= shown[np.lexsort((ent.rank[shown], -score_[shown]))], sorting the entities with a score only (the others,
+    most of them, in rank order by a mask over ent.by_rank): positives, zeros, then negatives and NaN."""
+    zero = score_[shown] == 0
+    if not zero.any():
+        return shown[np.lexsort((ent.rank[shown], -score_[shown]))]
+    a = shown[~zero]
+    a = a[np.lexsort((ent.rank[a], -score_[a]))]
+    mask = np.zeros(len(ent.rank), bool)
+    mask[shown[zero]] = True
+    pos = score_[a] > 0
+    return np.concatenate([a[pos], ent.by_rank[mask[ent.by_rank]], a[~pos]])
 
 
 def _key_dtypes(w: pd.DataFrame, tf: pd.DataFrame, uni: pd.DataFrame, wf_any: bool, tf_any: bool, own_any: bool,
@@ -450,41 +463,3 @@ def _passed_up(contractor: np.ndarray, project: np.ndarray, c: np.ndarray, p: np
     ids = np.asarray([cat.add("projects_" + f, "所承建项目：" + re.sub(r"（[红橙黄]）$", "", z) + f"（{n}个项目）", "projects")
                       for f, z, n in keys], np.int64)
     return k // (len(fu) + 1), ids[inv], share * g["points"].to_numpy(float)
-
-
-def _factor_lists(cat: _Catalogue, lo: np.ndarray, hi: np.ndarray, f_cat: np.ndarray, f_pts: np.ndarray,
-                  f_contrib: np.ndarray, top: int) -> tuple[list, list]:
-    """Per entity: its factors as dicts (factor, factor_zh, points, contribution) and the top `top` as text
-    ("zh +c；zh +c；…", "无预警" without factors), the texts joined in one pass (np.add.reduceat)."""
-    n = hi - lo
-    at = np.cumsum(n) - n  # where each entity's factors start in `recs`
-    total = int(n.sum())
-    rows = np.repeat(lo - at, n) + np.arange(total)
-    fc = f_cat[rows]
-    zh = cat.column(1)[fc]
-    c = f_contrib[rows]
-    with _gc_paused():  # province: 500k dicts and lists; a collection in between would walk every object held
-        recs = [{"factor": f, "factor_zh": z, "points": q, "contribution": x}
-                for f, z, q, x in zip(cat.column(0)[fc].tolist(), zh.tolist(), f_pts[rows].tolist(), c.tolist(), strict=True)]
-        lists = [recs[a:b] for a, b in zip(at.tolist(), (at + n).tolist(), strict=True)]
-    text = np.where(n > 0, "", "无预警").astype(object)
-    if top > 0 and total:
-        j = np.arange(total) - np.repeat(at, n)  # each factor's place in its entity's list
-        sel = np.flatnonzero(j < top)
-        part = np.array([f"{z} +{x:.1f}" for z, x in zip(zh[sel].tolist(), c[sel].tolist(), strict=True)], dtype=object)
-        later = j[sel] > 0
-        part[later] = "；" + part[later]
-        text[n > 0] = np.add.reduceat(part, np.flatnonzero(~later))
-    return lists, text.tolist()
-
-
-@contextmanager
-def _gc_paused():
-    """No cyclic garbage collection while making many small containers (reference counting still frees them)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()

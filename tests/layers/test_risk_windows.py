@@ -67,3 +67,22 @@ def test_a_code_twice_is_one_entity_the_active_row():
     assert u.loc[u["entity_type"] == "project", "name"].tolist() == ["新"]
     s = score(d, JUNE).set_index("entity_id")
     assert s.loc["P", "name"] == "新" and s.loc["P", "score"] > 0
+
+
+def test_entities_ordered_by_score_as_a_lexsort_orders_them():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from layers.risk_arrays import _by_score
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        n = int(rng.integers(1, 40))
+        rank = rng.permutation(n)
+        by_rank = np.empty(n, np.int64)
+        by_rank[rank] = np.arange(n)
+        ent = SimpleNamespace(rank=rank, by_rank=by_rank)
+        sc = rng.choice(np.array([0.0, -0.0, 1.5, 2.0, -1.0, np.nan, 3.3]), n)
+        shown = rng.permutation(n)[: int(rng.integers(0, n + 1))]
+        assert np.array_equal(_by_score(shown, sc, ent), shown[np.lexsort((rank[shown], -sc[shown]))])
