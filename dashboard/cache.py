@@ -144,7 +144,10 @@ class _Cache:
                 value, nbytes = self._disk_get(self.disk_key(key))
             if value is _MISS:
                 value = build()
-                if shared and self.disk is not None:
+                stored = getattr(build, "stored_bytes", None)  # built by the warm process: on disk already
+                if stored is not None:
+                    nbytes = stored
+                elif shared and self.disk is not None:
                     nbytes = self._disk_set(self.disk_key(key), value)
             self._put(key, value, nbytes)
         with self._lock:

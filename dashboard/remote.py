@@ -89,8 +89,9 @@ def guard(name: str, scope: Sequence[str] | None, args: tuple, build: Callable[[
         version = cache._version(ctx)
         if ask(ctx, fn, call, version):
             key = (name, ctx.store.url, version, cache.scope_key(scope), args)
-            value, _ = ctx.cache._disk_get(ctx.cache.disk_key(key))
+            value, nbytes = ctx.cache._disk_get(ctx.cache.disk_key(key))
             if value is not cache._MISS:
+                run.stored_bytes = nbytes  # get_or_build: on disk already, do not store it again
                 return value
             log.warning("remote build of %s reported done but is not in the shared cache; building here", name)
         return build()
