@@ -128,6 +128,17 @@ def ask(ctx, fn: Callable[..., Any], call: tuple, version: str) -> bool:
     return False
 
 
+_busy = threading.Condition()
+_in_flight = 0  # remote builds running in this process (the warm-up waits for them: someone is waiting for these)
+BUSY_WAIT_S = 60.0  # ... but never longer than this per warmed view
+
+
+def wait_idle() -> None:
+    """Block while this process builds a view a worker is waiting for (called by the warm-up between views)."""
+    with _busy:
+        _busy.wait_for(lambda: _in_flight == 0, timeout=BUSY_WAIT_S)
+
+
 WINDOWS_KEPT = 3  # month windows (scope, end month) whose objects and month memos the server keeps between requests
 SCOPES_KEPT = 2  # officials' scopes whose own rows it keeps (the citywide rows are always kept)
 
@@ -195,6 +206,7 @@ def serve(app, stop: threading.Event, on_request: Callable[[str, float], None] |
             stop.wait(HEARTBEAT_S)
 
     def loop() -> None:
+        global _in_flight
         idle = 0
         while not stop.is_set():
             try:
@@ -210,6 +222,8 @@ def serve(app, stop: threading.Event, on_request: Callable[[str, float], None] |
             rid, fname, call, version = item
             t0 = time.perf_counter()
             reply = "done"
+            with _busy:
+                _in_flight += 1
             try:
                 fn = targets.get(fname)
                 if fn is None:  # only the whitelisted view functions, whatever is in the queue
@@ -224,6 +238,10 @@ def serve(app, stop: threading.Event, on_request: Callable[[str, float], None] |
             except Exception as e:  # noqa: BLE001 - a failed build is the worker's to retry locally
                 log.exception("remote build of %s failed", fname)
                 reply = f"error: {type(e).__name__}"
+            finally:
+                with _busy:
+                    _in_flight -= 1
+                    _busy.notify_all()
             try:
                 disk.set(f"{QUEUE}:r:{rid}", reply, expire=REPLY_TTL_S)
             except Exception:  # noqa: BLE001

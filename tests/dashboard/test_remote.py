@@ -149,3 +149,27 @@ def test_the_server_keeps_the_citywide_rows_and_only_the_last_windows_and_scopes
         scoped = {k[3] for k in entries if k[0] == "kind" and k[3] is not None}
         assert len(windows) <= remote.WINDOWS_KEPT and len(scoped) <= remote.SCOPES_KEPT
         assert {"projects", "cases"} <= {k[4][0] for k in entries if k[0] == "kind" and k[3] is None}  # citywide rows kept
+
+
+def test_the_warm_up_waits_while_a_worker_waits_for_a_remote_build(pair, monkeypatch):
+    _, worker, _, built = pair
+    started, finished = threading.Event(), []
+
+    def slow(*a):
+        started.set()
+        time.sleep(1.0)
+        finished.append(time.monotonic())
+
+    monkeypatch.setitem(remote._TARGETS, "dashboard.services.map_frame", slow)
+    with worker.server.app_context():
+        ctx = services._ctx()
+        version = services._ctx().store.data_version()
+        asker = threading.Thread(target=remote.ask, args=(ctx, services.map_frame, (None, None), version))
+        asker.start()
+        assert started.wait(10)
+        remote.wait_idle()  # what the warm-up calls before each view: returns once the build is done
+        assert finished and time.monotonic() >= finished[0]
+        asker.join(10)
+    t = time.monotonic()
+    remote.wait_idle()  # idle: no wait
+    assert time.monotonic() - t < 0.5
