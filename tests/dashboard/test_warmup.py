@@ -138,8 +138,9 @@ def test_start_is_off_by_default_and_rewarms_after_a_load(app, small_store, monk
     real = warmup.warm
     monkeypatch.setattr(warmup, "warm", lambda a: seen.append(real(a)) or seen[-1])
     stop = threading.Event()
-    assert warmup.start(app, stop) is not None
-    deadline = time.time() + 120
+    t = warmup.start(app, stop)
+    assert t is not None
+    deadline = time.time() + 400  # two warm-ups of the small store (~30 s each alone, minutes on a busy machine)
     while not seen and time.time() < deadline:
         time.sleep(0.1)
     with small_store.begin() as conn:  # a load changes the data version
@@ -147,7 +148,8 @@ def test_start_is_off_by_default_and_rewarms_after_a_load(app, small_store, monk
     while len(seen) < 2 and time.time() < deadline:
         time.sleep(0.1)
     stop.set()
-    assert len(seen) >= 2 and seen[0]["version"] != seen[1]["version"]
+    t.join(400)  # no warm-up left running into the next test (it would run that test's monkeypatched layers)
+    assert not t.is_alive() and len(seen) >= 2 and seen[0]["version"] != seen[1]["version"]
 
 
 def test_views_are_shared_between_workers_and_rows_are_read_lazily(small_store, monkeypatch):
