@@ -13,11 +13,12 @@ The frame matches `pandas.read_sql`'s: str columns, datetime.date objects for DA
 TIMESTAMP, float64 for floats and for integers with NULLs, bool for booleans, '' kept apart from NULL,
 object dtype holding None for a column without any value.
 
-Row order: the table's physical order, the same on every read of one data version. A bulk read turns
-off `synchronize_seqscans` for its transaction: with it on (the default), a sequential scan of a table
-larger than a quarter of shared_buffers that starts while another is running joins it midway and
-returns the rows rotated, so two gunicorn workers (or two cache builds) could see the rows in different
-orders, and a layer that caps its points "first N after a stable sort" would keep different points.
+Row order: Store.read orders by the key (load order), so every read of one data version returns the rows
+in the same order (a layer that caps its points "first N after a stable sort" keeps the same points in
+every process). Without the ORDER BY the order was the heap's, which differed between reads at province
+scale (2026-12-06, a helper's two runs of the same code). A bulk read also turns off `synchronize_seqscans`
+for its transaction: with it on (the default), a sequential scan of a table larger than a quarter of
+shared_buffers that starts while another is running joins it midway and returns the rows rotated.
 """
 
 from __future__ import annotations
