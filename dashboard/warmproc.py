@@ -52,29 +52,16 @@ def warm_once(app, force: bool = False) -> dict | None:
 
 
 def follow(app, stop: threading.Event) -> None:
-    """Warm now and after every data version change until `stop` is set, and meanwhile build the views the serving
-    workers miss (dashboard/remote.py) from the citywide rows, which this process then keeps (read again after a
-    warm-up that released them: at province ~15 s once per load, in the background)."""
-    from dashboard import remote, services, warmup
+    """Warm now and after every data version change until `stop` is set (dashboard/warmup.py's loop), and meanwhile
+    build the views the serving workers miss (dashboard/remote.py) from the citywide rows, which this process then
+    keeps (read again after a warm-up that released them: at province ~15 s once per load, in the background)."""
+    from dashboard import remote, warmup
 
     remote.serve(app, stop, on_request=lambda name, s: log.warning("built %s for a worker in %.2f s", name, s))
-    done = None
-    while not stop.is_set():
-        try:
-            with app.server.app_context():
-                current = services.store().data_version()
-            if current != done:
-                r = warm_once(app)
-                if r is None:  # another process warms this version; this one still serves the workers' misses
-                    log.warning("warm-up of data version %s left to another process (pid %d)", current, os.getpid())
-                else:
-                    log.warning("warm-up done: %d views in %.1f s (pid %d, data version %s, rows released %d)",
-                                r["views"], r["seconds"], os.getpid(), r["version"], r["released"])
-                done = current if r is None else r["version"]
-                log.warning("rows held for the workers' misses (%.1f s)", remote.hold_rows(app))
-        except Exception:  # noqa: BLE001 - a failed warm-up must never stop the process: retried after POLL_S
-            log.exception("warm-up failed; retrying in %.0f s", warmup.POLL_S)
-        stop.wait(warmup.POLL_S)
+    t = warmup.start(app, stop, force=True,
+                     after=lambda: log.warning("rows held for the workers' misses (%.1f s)", remote.hold_rows(app)))
+    while t.is_alive() and not stop.is_set():
+        t.join(1.0)
 
 
 def stop_on_signals(stop: threading.Event) -> None:

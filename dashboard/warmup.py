@@ -38,6 +38,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
@@ -195,9 +196,11 @@ def _map(scope, key: str, frm: str, to: str, township: str | None = None) -> Non
     services.overview_points(services.overview_head(scope, key, frm, to, township), services.POINT_ORDER)
 
 
-def start(app, stop: threading.Event | None = None) -> threading.Thread | None:
-    """Warm in a daemon thread now and after every data version change (until `stop` is set); None when disabled."""
-    if not enabled():
+def start(app, stop: threading.Event | None = None, after: Callable[[], None] | None = None,
+          force: bool = False) -> threading.Thread | None:
+    """Warm in a daemon thread now and after every data version change (until `stop` is set); None when disabled
+    (unless `force`: the warm process). `after()` runs once per new version, warmed here or by another process."""
+    if not (force or enabled()):
         return None
     stop = stop or threading.Event()
 
@@ -212,14 +215,16 @@ def start(app, stop: threading.Event | None = None) -> threading.Thread | None:
                 if current != done:
                     with app.server.app_context():
                         mine = services._ctx().cache.claim(f"warm:{services.store().url}:{current}", CLAIM_S)
-                    if not mine:  # another worker on this host warms the shared cache for this version
+                    if mine:
+                        r = warm(app)
+                        done = r["version"]
+                        log.warning("warm-up done: %d views in %.1f s (pid %d, data version %s, rows released %d)",
+                                    r["views"], r["seconds"], os.getpid(), done, r["released"])
+                    else:  # another process on this host warms the shared cache for this version
                         done = current
-                        log.warning("warm-up of data version %s left to another worker (pid %d)", current, os.getpid())
-                        continue
-                    r = warm(app)
-                    done = r["version"]
-                    log.warning("warm-up done: %d views in %.1f s (pid %d, data version %s, rows released %d)",
-                                r["views"], r["seconds"], os.getpid(), done, r["released"])
+                        log.warning("warm-up of data version %s left to another process (pid %d)", current, os.getpid())
+                    if after is not None:
+                        after()
             except Exception:  # noqa: BLE001 - a failed warm-up must never stop the server
                 log.exception("warm-up failed; retrying in %.0f s", POLL_S)
             stop.wait(POLL_S)
