@@ -132,6 +132,45 @@ class LegendItem:
     color: str
 
 
+class LazyTable:
+    """A layer's detail table made only when something reads it (`LayerResult.table`).
+
+    `make()` returns the DataFrame; `rows` and `columns` are what it will hold (its length and column names,
+    "链接" included), known without making it. Why: at province scale a table is 200,000-300,000 rows of Chinese
+    text, while a map view needs only its length and columns; the grid asks for the rows when it is opened
+    (dashboard/services.overview_table). The frame is made once and kept.
+    """
+
+    __slots__ = ("make", "rows", "columns", "_frame")
+
+    def __init__(self, make: Callable[[], pd.DataFrame], rows: int, columns: list[str]):
+        self.make, self.rows, self.columns, self._frame = make, int(rows), list(columns), None
+
+    def frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            self._frame = self.make()
+            self.make = None  # what it held (the window's rows) can go
+        return self._frame
+
+
+class _Table:
+    """The `table` field of LayerResult: a DataFrame, or a LazyTable made into one on first read."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.slot = "_" + name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:  # the dataclass default
+            return None
+        value = obj.__dict__.get(self.slot)
+        if isinstance(value, LazyTable):
+            return value.frame()
+        return pd.DataFrame() if value is None else value
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__[self.slot] = value
+
+
 @dataclass
 class LayerResult:
     """What a layer gives back.
@@ -139,7 +178,8 @@ class LayerResult:
     by_township: one row per township code with at least `code`, `value` (the indicator,
       NaN where undefined), `label` (formatted with units) — drives the choropleth and bars.
     points: rows to draw as points (lon, lat, label, color, size, link) or empty.
-    table: rows for grids/exports (Chinese column names ok), already masked for the role.
+    table: rows for grids/exports (Chinese column names ok), already masked for the role; a layer may
+      give a LazyTable instead (made on the first read of `.table`; `table_shape` without making it).
     legend: classes with colours (colour-blind-safe for coverage; red/orange/yellow for warnings).
     traces: plotly MapLibre traces (`scattermap`/`choroplethmap` dicts) for the main map.
     """
@@ -149,10 +189,18 @@ class LayerResult:
     unit: str
     by_township: pd.DataFrame
     points: pd.DataFrame = field(default_factory=pd.DataFrame)
-    table: pd.DataFrame = field(default_factory=pd.DataFrame)
+    table: pd.DataFrame = _Table()  # type: ignore[assignment]
     legend: list[LegendItem] = field(default_factory=list)
     traces: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    def table_shape(self) -> tuple[int, list[str]]:
+        """(rows, column names) of the table, without making a lazy one."""
+        value = self.__dict__.get("_table")
+        if isinstance(value, LazyTable) and value._frame is None:
+            return value.rows, value.columns
+        t = self.table
+        return len(t), [str(c) for c in t.columns]
 
 
 class Layer(Protocol):
