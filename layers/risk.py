@@ -36,7 +36,7 @@ import pandas as pd
 from geodata.boundaries import area_km2
 from geodata.settings import Rules, get_settings
 from layers import mapfig
-from layers.base import Filters, LayerData, LayerResult, memo
+from layers.base import Filters, LayerData, LayerResult, LazyTable, memo
 from layers.credit import escape, month_zh, rules_of
 from layers.palettes import amount_classes
 from layers.risk_arrays import (
@@ -183,7 +183,7 @@ def hex_geojson(cells: pd.Series) -> dict:
 HEAT = ("#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704")  # ColorBrewer Oranges (sequential)
 
 
-def _shared_view(data: LayerData, filters: Filters) -> tuple[_Scored, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _shared_view(data: LayerData, filters: Filters) -> tuple[_Scored, pd.DataFrame, pd.DataFrame, LazyTable]:
     """What both heat views show: scores in the view, H3 cells, entity points, table (memoised on `data`; do not modify)."""
     f = filters
     st = get_settings()
@@ -191,7 +191,7 @@ def _shared_view(data: LayerData, filters: Filters) -> tuple[_Scored, pd.DataFra
     return memo(data, key, lambda: _view(data, filters))
 
 
-def _view(data: LayerData, filters: Filters) -> tuple[_Scored, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _view(data: LayerData, filters: Filters) -> tuple[_Scored, pd.DataFrame, pd.DataFrame, LazyTable]:
     # a township shows only its entities: they are scored with what they are linked to (see _scored)
     sc = _scored_memo(data, filters, rules_of(None), 3, None, township=filters.township or None)
     st = get_settings()
@@ -199,28 +199,45 @@ def _view(data: LayerData, filters: Filters) -> tuple[_Scored, pd.DataFrame, pd.
     ent = _entities(data)
     cx = _cells(data, ent, st.h3_resolution)
     hx = _hex_view(sc, cx, hot_at)
-    # the frame's rows with points only (the table; the points are those with coordinates): sc.frame[shown]
+    # the table is sc.frame's rows with points (score > 0); the points are those of them with coordinates
     shown = sc.score > 0
     rows = np.flatnonzero(shown)
-    s = sc.rows(rows, pd.RangeIndex(len(sc.ent))[shown])
-    at = np.flatnonzero(cx.cell[sc.ent] >= 0)  # = s.merge(entity_locations(data)): the entities with coordinates
-    # = sc.frame.take(at).reset_index(drop=True).assign(lon, lat), then the rows with score > 0
-    with_pts = sc.score[at] > 0
-    pts = s.take(np.flatnonzero(cx.cell[sc.ent[rows]] >= 0)).set_axis(pd.RangeIndex(len(at))[with_pts])
-    pts = pts.assign(lon=cx.lon[sc.ent[at[with_pts]]], lat=cx.lat[sc.ent[at[with_pts]]])
-    on = sc.ent[at[pts.index.to_numpy()]]
-    # = "<b>" + escape(name or id) + "</b><br>风险分" + score + "<br>" + escape(top_factors), by numpy object column
-    label = (np.array(["<b>"], dtype=object) + _escaped_names(ent)[on] + "</b><br>风险分"
-             + pts["score"].round(0).astype(int).astype(str).to_numpy(dtype=object) + "<br>"
-             + _escaped_top(pts["top_factors"], sc.cat).to_numpy(dtype=object))
-    pts = pts.assign(label=pd.Series(label, index=pts.index, dtype=pd.StringDtype("python", na_value=np.nan)),
+    codes, texts = sc.top_codes(rows)  # top_factors of the rows shown: texts[codes]
+    here = cx.cell[sc.ent[rows]] >= 0
+    # = sc.frame.merge(entity_locations(data)) (the rows with coordinates, renumbered), then the rows with score > 0
+    at = np.flatnonzero(cx.cell[sc.ent] >= 0)
+    on = sc.ent[rows[here]]
+    pts = sc.rows(rows[here], pd.RangeIndex(len(at))[sc.score[at] > 0], factors=False, top_text=texts[codes[here]])
+    pts = pts.assign(lon=cx.lon[on], lat=cx.lat[on])
+    pts = pts.assign(label=_labels(ent, on, pts["score"], codes[here], texts, sc.cat),
                      color=np.where(pts["score"] >= hot_at, "#d62728", "#ff7f0e"), size=8,
                      link=_entity_links(ent, on, pts["entity_id"]))
-    is_p = sc.ent[shown] < ent.n_proj  # the table lists only entities with a factor
-    table = pd.DataFrame({"对象": _kinds_zh(is_p, s["entity_type"]), "编号": s["entity_id"],
-                          "名称": s["name"], "乡镇代码": s["township_code"], "风险分": s["score"].round(1),
-                          "主要因素": s["top_factors"], "链接": _entity_links(ent, sc.ent[shown], s["entity_id"])})
-    return sc, hx, pts, table
+
+    def table() -> pd.DataFrame:
+        s = sc.rows(rows, pd.RangeIndex(len(sc.ent))[shown], factors=False, top_text=texts[codes])
+        is_p = sc.ent[shown] < ent.n_proj
+        return pd.DataFrame({"对象": _kinds_zh(is_p, s["entity_type"]), "编号": s["entity_id"],
+                             "名称": s["name"], "乡镇代码": s["township_code"], "风险分": s["score"].round(1),
+                             "主要因素": s["top_factors"], "链接": _entity_links(ent, sc.ent[shown], s["entity_id"])})
+
+    return sc, hx, pts, LazyTable(table, len(rows), TABLE_COLUMNS)
+
+
+TABLE_COLUMNS = ["对象", "编号", "名称", "乡镇代码", "风险分", "主要因素", "链接"]
+
+
+def _labels(ent: _Entities, on: np.ndarray, score_: pd.Series, codes: np.ndarray, texts: np.ndarray,
+            cat: _Catalogue) -> pd.Series:
+    """= "<b>" + escape(name or id) + "</b><br>风险分" + score (whole) + "<br>" + escape(top_factors) of the entities
+    `on` with their top_factors texts[codes]; the part after the name made once per (score, text)."""
+    whole = score_.round(0).astype(int).to_numpy(np.int64)
+    k = pd.factorize((whole - whole.min(initial=0)) * (len(texts) + 1) + codes)[0]
+    top = _escaped_top(pd.Series(texts, dtype=object), cat).to_numpy(dtype=object)
+    first = np.unique(k, return_index=True)[1]  # an entity of each distinct (score, text)
+    tail = np.array(["</b><br>风险分" + str(w) + "<br>" + t
+                     for w, t in zip(whole[first].tolist(), top[codes[first]].tolist(), strict=True)], dtype=object)
+    label = np.array(["<b>"], dtype=object) + _escaped_names(ent)[on] + tail[k]
+    return pd.Series(label, index=score_.index, dtype=pd.StringDtype("python", na_value=np.nan))
 
 
 KINDS_ZH = {"project": "项目", "employer": "单位"}

@@ -23,7 +23,7 @@ import pandas as pd
 from geodata.settings import Rules
 from layers.base import Filters, LayerData, derived
 from layers.credit import _enterprise_info, as_date, as_text, col
-from layers.risk_lists import _factor_lists
+from layers.risk_lists import _factor_dicts, _top_codes, _top_texts
 from layers.rule_arrays import trend_arrays, trend_frame
 from layers.rules import INDICATOR_ZH, context, indicator_codes, indicator_trends, warnings
 
@@ -291,10 +291,12 @@ class _Scored:
     def frame(self) -> pd.DataFrame:
         return self.rows(np.arange(len(self.ent)))
 
-    def rows(self, sel: np.ndarray, index: pd.Index | None = None) -> pd.DataFrame:
-        """= frame.take(sel) (with `index`), making the rows `sel` only."""
+    def rows(self, sel: np.ndarray, index: pd.Index | None = None, factors: bool = True,
+             top_text: np.ndarray | None = None) -> pd.DataFrame:
+        """= frame.take(sel) (with `index`), making the rows `sel` only; without the column `factors` (the dicts) unless
+        `factors`; `top_text`: the top_factors of those rows when the caller has them (`top_codes`)."""
         if not len(sel) and len(self.ent):  # the dtypes of the whole frame's columns, not of empty lists
-            out = self.rows(np.arange(1)).iloc[:0]
+            out = self.rows(np.arange(1), factors=factors).iloc[:0]
             return out if index is None else out.set_axis(index)
         out = _take(self.entities, self.ent[sel], self.no_projects).drop(columns="contractor").reset_index(drop=True)
         for k, dt in self.dtypes.items():
@@ -302,9 +304,16 @@ class _Scored:
                 out[k] = out[k].astype(dt)
         out["points"] = self.points[sel]
         out["score"] = self.score[sel]
-        out["factors"], out["top_factors"] = _factor_lists(self.cat, self.lo[sel], self.hi[sel], self.f_cat, self.f_pts,
-                                                           self.f_contrib, self.top)
+        if factors:
+            out["factors"] = _factor_dicts(self.cat, self.lo[sel], self.hi[sel], self.f_cat, self.f_pts, self.f_contrib)
+        if top_text is None:
+            top_text = _top_texts(self.cat, self.lo[sel], self.hi[sel], self.f_cat, self.f_contrib, self.top)
+        out["top_factors"] = top_text
         return out if index is None else out.set_axis(index)
+
+    def top_codes(self, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(codes, texts): the top_factors of the rows `sel` are texts[codes], each distinct text made once."""
+        return _top_codes(self.cat, self.lo[sel], self.hi[sel], self.f_cat, self.f_contrib, self.top)
 
 
 def _scored(data: LayerData, filters: Filters | None, r: Rules, top: int, warns: pd.DataFrame | None,

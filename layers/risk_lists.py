@@ -1,5 +1,8 @@
 """The factor lists of the risk score frame (layers.risk_arrays._Scored): per entity its factors as dicts and
 the top ones as text. Apart from layers.risk_arrays for size; the catalogue type is duck-typed (`column(i)`).
+
+The top texts repeat a lot (one red warning and nothing else gives the same text in every such project), so they
+are made once per distinct text (`_top_codes`): a map view needs them for its labels, the dicts only the score frame.
 """
 
 from __future__ import annotations
@@ -9,32 +12,86 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 
-def _factor_lists(cat: Any, lo: np.ndarray, hi: np.ndarray, f_cat: np.ndarray, f_pts: np.ndarray,
-                  f_contrib: np.ndarray, top: int) -> tuple[list, list]:
-    """Per entity: its factors as dicts (factor, factor_zh, points, contribution) and the top `top` as text
-    ("zh +c；zh +c；…", "无预警" without factors), the texts joined in one pass (np.add.reduceat)."""
+def _factor_dicts(cat: Any, lo: np.ndarray, hi: np.ndarray, f_cat: np.ndarray, f_pts: np.ndarray,
+                  f_contrib: np.ndarray) -> list:
+    """Per entity (its factors f_*[lo:hi]): a list of dicts factor, factor_zh, points, contribution."""
     n = hi - lo
     at = np.cumsum(n) - n  # where each entity's factors start in `recs`
-    total = int(n.sum())
-    rows = np.repeat(lo - at, n) + np.arange(total)
+    rows = np.repeat(lo - at, n) + np.arange(int(n.sum()))
     fc = f_cat[rows]
-    zh = cat.column(1)[fc]
-    c = f_contrib[rows]
     with _gc_paused():  # province: 500k dicts and lists; a collection in between would walk every object held
         recs = [{"factor": f, "factor_zh": z, "points": q, "contribution": x}
-                for f, z, q, x in zip(cat.column(0)[fc].tolist(), zh.tolist(), f_pts[rows].tolist(), c.tolist(), strict=True)]
-        lists = [recs[a:b] for a, b in zip(at.tolist(), (at + n).tolist(), strict=True)]
-    text = np.where(n > 0, "", "无预警").astype(object)
-    if top > 0 and total:
-        j = np.arange(total) - np.repeat(at, n)  # each factor's place in its entity's list
-        sel = np.flatnonzero(j < top)
-        part = np.array([f"{z} +{x:.1f}" for z, x in zip(zh[sel].tolist(), c[sel].tolist(), strict=True)], dtype=object)
-        later = j[sel] > 0
-        part[later] = "；" + part[later]
-        text[n > 0] = np.add.reduceat(part, np.flatnonzero(~later))
-    return lists, text.tolist()
+                for f, z, q, x in zip(cat.column(0)[fc].tolist(), cat.column(1)[fc].tolist(), f_pts[rows].tolist(),
+                                      f_contrib[rows].tolist(), strict=True)]
+        return [recs[a:b] for a, b in zip(at.tolist(), (at + n).tolist(), strict=True)]
+
+
+def _top_texts(cat: Any, lo: np.ndarray, hi: np.ndarray, f_cat: np.ndarray, f_contrib: np.ndarray,
+               top: int) -> np.ndarray:
+    """Per entity (object array): its first `top` factors as "zh +c；zh +c；…" (c = contribution, one decimal),
+    "无预警" without factors ("" with factors and top <= 0)."""
+    codes, texts = _top_codes(cat, lo, hi, f_cat, f_contrib, top)
+    return texts[codes]
+
+
+def _top_codes(cat: Any, lo: np.ndarray, hi: np.ndarray, f_cat: np.ndarray, f_contrib: np.ndarray,
+               top: int) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, texts): entity i's top text is texts[codes[i]] (see `_top_texts`); each distinct text made once.
+
+    An entity's text is given by its number of factors (none or some) and its first `top` parts "zh +c", a part by
+    its catalogue entry and c to one decimal: the parts are numbered, then each entity's sequence of part numbers.
+    """
+    n = hi - lo
+    m = np.minimum(n, max(top, 0))
+    at = np.cumsum(m) - m  # the entity's parts are part[at:at + m]
+    rows = np.repeat(lo - at, m) + np.arange(int(m.sum()))
+    part, part_text = _parts(cat.column(1), f_cat[rows], f_contrib[rows])
+    code = (n > 0).astype(np.int64)  # then, part by part, the distinct sequences so far (renumbered each time)
+    for j in range(int(m.max(initial=0))):
+        has = np.flatnonzero(m > j)
+        nxt = np.zeros(len(n), np.int64)
+        nxt[has] = part[at[has] + j] + 1
+        code = pd.factorize(code * (len(part_text) + 1) + nxt)[0]
+    code = np.asarray(pd.factorize(code)[0], np.int64)  # 0 .. k-1
+    rep = np.unique(code, return_index=True)[1]  # an entity of each code, in code order
+    texts = np.array(["；".join(part_text[part[at[e]:at[e] + m[e]]].tolist()) if n[e] > 0 else "无预警"
+                      for e in rep.tolist()], dtype=object)
+    return code, texts
+
+
+def _parts(zh: np.ndarray, fc: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(part, texts): texts[part[i]] = f"{zh[fc[i]]} +{c[i]:.1f}", each distinct text made once."""
+    k = _tenths(c)
+    safe = k >= 0
+    width = int(k.max(initial=0)) + 1
+    raw = np.where(safe, fc * width + k, -1)
+    pk, pu = pd.factorize(raw[safe])
+    texts = [f"{zh[v // width]} +{v % width // 10}.{v % width % 10}" for v in np.asarray(pu).tolist()]
+    part = np.empty(len(c), np.int64)
+    part[safe] = pk
+    odd = np.flatnonzero(~safe)  # near a .x5 tie, negative, huge or NaN: as Python formats it
+    if len(odd):
+        ok, ou = pd.factorize(np.array([f"{z} +{x:.1f}" for z, x in zip(zh[fc[odd]].tolist(), c[odd].tolist(),
+                                                                         strict=True)], dtype=object))
+        part[odd] = len(texts) + ok
+        texts += list(ou)
+    return part, np.array(texts, dtype=object)
+
+
+def _tenths(x: np.ndarray) -> np.ndarray:
+    """x to one decimal as a whole number of tenths, where that is f"{x:.1f}" without doubt; else -1.
+
+    x·10 is one rounding from the exact product (relative error <= 2^-53, < 1e-9 below 10^6): away from a half by
+    more than 1e-6 it rounds to the integer Python's correctly rounded formatting gives. Signs, NaN and ties go to -1.
+    """
+    with np.errstate(invalid="ignore"):
+        t = x * 10.0
+        frac = t - np.floor(t)
+        ok = np.isfinite(t) & ~np.signbit(x) & (t < 1e6) & (np.abs(frac - 0.5) > 1e-6)
+    return np.where(ok, np.floor(np.where(ok, t, 0.0) + 0.5), -1).astype(np.int64)
 
 
 @contextmanager
