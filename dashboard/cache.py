@@ -40,6 +40,7 @@ PROCESS_VIEW_BYTES = 256 * 2**20
 # point sets is ~0.7 GB of Python objects in the warming process on top of the rows (its peak RSS, RESULTS.md);
 # what it reads back (a window's case and incident points, shared by its layers) is a few MB.
 WARM_VIEW_BYTES = 64 * 2**20
+LATER_MAX = 32  # by-products waiting for run_later beyond this are stored at once (nothing is running them)
 # functions whose values are rows (or frames derived from them one-to-one): kept in the process only
 RAW = ("kind", "townships", "window_data")
 # views composed of parts that are shared one by one (dashboard.services.overview): kept in the process only
@@ -73,6 +74,7 @@ class _Cache:
         self._building: dict[tuple, threading.Lock] = {}
         self._salt = salt  # settings fingerprint: views built under other rules never mix
         self.disk = _open_disk(directory) if directory else None
+        self._later: OrderedDict[tuple, tuple[Callable[[], Any], bool]] = OrderedDict()  # put_later, not yet made
 
     def _get(self, key: tuple) -> Any:
         with self._lock:
@@ -142,6 +144,12 @@ class _Cache:
             nbytes = 0
             if shared and self.disk is not None:
                 value, nbytes = self._disk_get(self.disk_key(key))
+            if value is _MISS:  # promised by a view built in this process: made and stored now
+                value = self._run_later(key)
+                if value is not _MISS:
+                    with self._lock:
+                        self._building.pop(key, None)
+                    return value
             if value is _MISS:
                 value = build()
                 stored = getattr(build, "stored_bytes", None)  # built by the warm process: on disk already
@@ -158,6 +166,43 @@ class _Cache:
         """Store a value made as a by-product of another build (e.g. a view's table while building the view)."""
         nbytes = self._disk_set(self.disk_key(key), value) if shared and self.disk is not None else 0
         self._put(key, value, nbytes)
+
+    def put_later(self, key: tuple, make: Callable[[], Any], shared: bool = False) -> None:
+        """`put(key, make())` once the reply that made it possible is sent (`run_later`), or as soon as this process is
+        asked for `key`. Why: a view's detail table (200,000+ rows at province) is a by-product of building the view's
+        head; making it into records and pickling it took 0.6-1.2 s of the head's reply (benchmarks/RESULTS.md)."""
+        with self._lock:
+            self._later[key] = (make, shared)
+            stale = len(self._later) - LATER_MAX
+        for _ in range(max(stale, 0)):  # nobody ran them (a CLI, a test): do not hold their windows
+            self.run_later(1)
+
+    def run_later(self, limit: int | None = None) -> int:
+        """Store what `put_later` promised (oldest first, at most `limit`); how many."""
+        n = 0
+        while limit is None or n < limit:
+            with self._lock:
+                if not self._later:
+                    break
+                key = next(iter(self._later))
+            self._run_later(key)
+            n += 1
+        return n
+
+    def _run_later(self, key: tuple) -> Any:
+        """Make and store the value promised for `key`; it, or _MISS (none promised, or making it failed)."""
+        with self._lock:
+            job = self._later.pop(key, None)
+        if job is None:
+            return _MISS
+        make, shared = job
+        try:
+            value = make()
+        except Exception:  # noqa: BLE001 - a by-product: whoever asks for it builds it instead
+            log.exception("making %s after the reply failed", key[0])
+            return _MISS
+        self.put(key, value, shared)
+        return value
 
     def _disk_get(self, k: str) -> tuple[Any, int]:
         """(value, pickled size) of a stored view, or (_MISS, 0)."""
@@ -293,6 +338,17 @@ def attach(server, store: Store, settings: Settings) -> Context:
     """
     ctx = _context(store, settings)
     server.extensions["wagemap"] = ctx
+
+    def run_later_in_app() -> None:
+        with server.app_context():
+            ctx.cache.run_later()
+
+    @server.after_request
+    def _later(response):  # what a view promised is stored once the response has gone out
+        if ctx.cache._later:
+            response.call_on_close(run_later_in_app)
+        return response
+
     return ctx
 
 
@@ -347,6 +403,18 @@ def put(name: str, scope: Sequence[str] | None, args: tuple, value: Any) -> None
     ctx = _ctx()
     key = (name, ctx.store.url, _version(ctx), scope_key(scope), args)
     ctx.cache.put(key, value, shared=name not in RAW and name not in COMPOSED)
+
+
+def put_later(name: str, scope: Sequence[str] | None, args: tuple, make: Callable[[], Any]) -> None:
+    """`put(name, scope, args, make())` after the current reply (see _Cache.put_later; `run_later`)."""
+    ctx = _ctx()
+    key = (name, ctx.store.url, _version(ctx), scope_key(scope), args)
+    ctx.cache.put_later(key, make, shared=name not in RAW and name not in COMPOSED)
+
+
+def run_later(ctx: Context | None = None) -> int:
+    """Store what views built in this process promised (`put_later`); after a reply is sent, between warmed views."""
+    return (ctx or _ctx()).cache.run_later()
 
 
 def keep(names: Sequence[str], scope: Sequence[str] | None, where: Callable[[tuple], bool] | None = None) -> int:

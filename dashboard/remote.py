@@ -246,6 +246,8 @@ def serve(app, stop: threading.Event, on_request: Callable[[str, float], None] |
                 disk.set(f"{QUEUE}:r:{rid}", reply, expire=REPLY_TTL_S)
             except Exception:  # noqa: BLE001
                 log.exception("remote reply failed")
+            with app.server.app_context():  # the by-products of that view (its detail table), after the reply
+                cache.run_later(ctx)
             if on_request is not None:
                 on_request(fname, time.perf_counter() - t0)
 

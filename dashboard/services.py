@@ -30,6 +30,7 @@ from dashboard.cache import (  # noqa: F401 - re-exported: callers and tests use
     code_version,
     forget_window,
     put,
+    put_later,
     release_rows,
     resident_rows,
     scope_key,
@@ -37,6 +38,7 @@ from dashboard.cache import (  # noqa: F401 - re-exported: callers and tests use
     store,
 )
 from dashboard.tables import columns as _columns  # noqa: F401 - tests use services._columns
+from dashboard.tables import digest as _digest
 from dashboard.tables import quote as _quote
 from dashboard.tables import table_columns as _table_columns
 from dashboard.tables import with_links as _with_links
@@ -290,7 +292,8 @@ def overview_table(scope: Sequence[str] | None, key: str, month_from: str, month
     """The indicator's detail rows (records with a `link`), for the grid and the xlsx export."""
     key = indicator(key)
     args = (key, month_from, month_to, township)
-    cols, data = view("overview_table", scope, args, lambda: _build_overview(scope, *args)[1], overview_table, (scope, *args))
+    build = lambda: _build_overview(scope, *args, table_now=True)[1]  # noqa: E731
+    cols, data = view("overview_table", scope, args, build, overview_table, (scope, *args))
     return [dict(zip(cols, row, strict=True)) for row in zip(*data, strict=True)]
 
 
@@ -299,14 +302,6 @@ def overview_points(head: dict, names: Sequence[str]) -> dict[str, dict]:
     scope, month_from, month_to, township = head["window"]
     return {n: _point_set(scope, n, month_from, month_to, township, head["point_layer"] if n == "projects" else None)[1]
             for n in names}
-
-
-def _digest(trace: dict) -> str:
-    import hashlib
-    import json
-
-    text = json.dumps(trace, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 @remote.allowed
@@ -324,13 +319,10 @@ def _point_set(scope: Sequence[str] | None, name: str, month_from: str, month_to
                 (scope, name, month_from, month_to, township, layer))
 
 
-def _build_overview(scope: Sequence[str] | None, key: str, month_from: str, month_to: str,
-                    township: str | None) -> tuple[dict, tuple[list[str], list[list]], tuple[str, dict] | None]:
-    """Build one indicator's view: (head, table by column, the layer's own project points or None).
-
-    The table and a coverage layer's own project points are put in the cache as they are made, so the
-    view's parts come from one layer.build whichever part is asked for first.
-    """
+def _build_overview(scope: Sequence[str] | None, key: str, month_from: str, month_to: str, township: str | None,
+                    table_now: bool = False) -> tuple[dict, tuple[list[str], list[list]] | None, tuple[str, dict] | None]:
+    """One indicator's view: (head, table by column if `table_now`, the layer's own project points or None). Its other
+    parts go into the cache (own points now, the table after the reply: `put_later`): one layer.build makes them all."""
     layer = registry.get(key)
     data = window_data(scope, month_to, township)
     f = _filters(month_from, month_to, township)
@@ -341,7 +333,7 @@ def _build_overview(scope: Sequence[str] | None, key: str, month_from: str, mont
     by = res.by_township.copy()
     by["name"] = by.get("name", by["code"].map(township_names(scope)))
     by["color"] = [colors.get(c, NEUTRAL) for c in by["code"]]
-    records = _table_columns(res.table)
+    n_rows, columns = res.table_shape()
     extra = _extra_trace(res, layer.kind)
     point_layer = key if key in coverage.LAYERS else None
     own = None
@@ -360,11 +352,13 @@ def _build_overview(scope: Sequence[str] | None, key: str, month_from: str, mont
         "point_legend": _point_legend(data, f),
         "notes": list(res.notes),
         "kpis": [_kpi_record(k) for k in kpi.kpis(data, f)],
-        "columns": [c for c in records[0] if c != "link"], "table_rows": len(res.table),
+        "columns": [c for c in columns if c != "链接"], "table_rows": n_rows,
         "window": (scope_key(scope), month_from, month_to, township), "point_layer": point_layer,
     }
-    put("overview_table", scope, (key, month_from, month_to, township), records)
-    return head, records, own
+    if table_now:
+        return head, _table_columns(res.table), own
+    put_later("overview_table", scope, (key, month_from, month_to, township), lambda: _table_columns(res.table))
+    return head, None, own
 
 
 EMPTY_TRACE = {"type": "scattermap", "mode": "markers", "lon": [], "lat": [], "uid": "extra", "hoverinfo": "skip",

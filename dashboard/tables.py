@@ -70,3 +70,12 @@ def quote(s: str) -> str:
     from urllib.parse import quote
 
     return quote(str(s), safe="")
+
+
+def digest(trace: dict) -> str:
+    """A short fingerprint of a map trace (or any JSON-able value): a page re-sends a part only when it changed."""
+    import hashlib
+    import json
+
+    text = json.dumps(trace, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()

@@ -188,12 +188,14 @@ def _let_go_of(scope: list[str]) -> None:
 
 
 def _map(scope, key: str, frm: str, to: str, township: str | None = None) -> None:
-    """A map view's parts in the shared cache: its head (with the detail table, made with it) and the three point sets."""
-    from dashboard import remote, services
+    """A map view's parts in the shared cache: its head, the three point sets and the detail table (made with the head,
+    stored after it: `cache.run_later`)."""
+    from dashboard import cache, remote, services
 
     remote.wait_idle()  # in the warm process, a worker's miss (someone waiting) goes before the next warmed view
     _keep_rows(to if scope is None else None)
     services.overview_points(services.overview_head(scope, key, frm, to, township), services.POINT_ORDER)
+    cache.run_later()
 
 
 def start(app, stop: threading.Event | None = None, after: Callable[[], None] | None = None,

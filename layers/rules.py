@@ -36,7 +36,7 @@ import pandas as pd
 
 from geodata.settings import Rules, get_settings
 from layers import mapfig, rule_arrays, rule_history
-from layers.base import Filters, LayerData, LayerResult, LegendItem, derived, memo, of_frame
+from layers.base import Filters, LayerData, LayerResult, LazyTable, LegendItem, derived, memo, of_frame
 from layers.credit import _enterprise_info, arrears_record, col, date_zh, month_end, month_index, month_str, month_zh, rules_of
 from layers.palettes import amount_classes
 from layers.rule_arrays import (  # noqa: F401 - re-exported: risk, risk_arrays, inputs and tests import them from here
@@ -447,8 +447,11 @@ def filter_warnings(w: pd.DataFrame, township: str | None = None, rules: list[st
     return w[keep]
 
 
+TABLE_COLUMNS = ["等级", "对象", "编号", "名称", "乡镇代码", "规则", "依据", "证据", "月份"]
+
+
 def warnings_table(w: pd.DataFrame) -> pd.DataFrame:
-    """The warnings with Chinese headers, for grids and exports."""
+    """The warnings with Chinese headers (TABLE_COLUMNS), for grids and exports."""
     return pd.DataFrame({
         "等级": w["severity"].map(SEVERITY_ZH), "对象": w["entity_type"].map({"project": "项目", "employer": "单位"}),
         "编号": w["entity_id"], "名称": w["entity_name"], "乡镇代码": w["township_code"], "规则": w["rule_zh"],
@@ -479,7 +482,8 @@ class WarningsLayer:
         notes = [f"评估月份：{month_zh(month)}；(六)(八) 预警规则见“预警清单”页"]
         if n_pts > limit:  # red first (see _points); province: 100,000+ objects, 45 MB of trace uncapped
             notes.append(f"预警对象过多，地图仅显示{limit}个（红色优先），全部见明细表")
-        return LayerResult(key=self.key, title=self.title, unit="条", by_township=by, points=pts, table=warnings_table(w),
+        return LayerResult(key=self.key, title=self.title, unit="条", by_township=by, points=pts,
+                           table=LazyTable(lambda: warnings_table(w), len(w), TABLE_COLUMNS),
                            legend=classes.legend() + [LegendItem(f"{SEVERITY_ZH[s]}预警", c) for s, c in SEVERITY_COLOR.items()],
                            traces=[mapfig.choropleth_trace(by, classes, self.title), mapfig.point_trace(pts, "预警对象")],
                            notes=notes)

@@ -161,3 +161,61 @@ def test_forget_window_drops_the_months_memos_on_the_scopes_frames_and_keep_touc
         services.window_data(["x1"], "2026-10")
         assert cache.forget_scope(["x1"]) == 1 and cache.forget_scope(["x1"]) == 0
         assert services.kind_frame(None, "projects") is proj
+
+
+def test_put_later_stores_after_the_reply_or_when_asked_for_and_never_twice(tmp_path):
+    """A by-product promised with put_later is not made by the reply that promised it; run_later (after the response,
+    between warmed views) stores it on disk; asking for it first makes it then, once; LATER_MAX bounds what waits."""
+    one = cache._Cache(directory=str(tmp_path / "v"))
+    made = []
+
+    def make(v):
+        return lambda: made.append(v) or v
+
+    one.put_later(("t", "a"), make("A"), shared=True)
+    one.put_later(("t", "b"), make("B"), shared=True)
+    assert made == [] and one.disk.get(one.disk_key(("t", "a"))) is None
+    assert one.get_or_build(("t", "b"), lambda: pytest.fail("built again"), shared=True) == "B" and made == ["B"]
+    assert one.run_later() == 1 and made == ["B", "A"] and one.run_later() == 0
+    two = cache._Cache(directory=str(tmp_path / "v"))  # another worker reads both from disk
+    assert [two.get_or_build(("t", k), lambda: pytest.fail("rebuilt"), shared=True) for k in "ab"] == ["A", "B"]
+    one.put_later(("t", "bad"), lambda: 1 / 0, shared=True)  # a failing by-product is built by whoever asks
+    assert one.get_or_build(("t", "bad"), lambda: "built", shared=True) == "built"
+    for i in range(cache.LATER_MAX + 3):
+        one.put_later(("n", i), make(i), shared=True)
+    assert len(one._later) == cache.LATER_MAX and made[-3:] == [0, 1, 2]
+
+
+def test_the_head_of_a_miss_leaves_the_table_for_after_the_response(small_store, tmp_path):
+    """overview_head does not make the detail table; closing the response (the server does once it is sent) stores it,
+    and the grid then reads it without building the layer again; the records equal a build with the table made at once."""
+    from layers import registry
+
+    app = _app(small_store, str(tmp_path / "v"))
+    server = app.server
+    layer = registry.get("warnings")
+    orig, builds = type(layer).build, []
+
+    def counting(self, data, f):
+        builds.append(1)
+        return orig(self, data, f)
+
+    type(layer).build = counting
+    try:
+        with server.test_request_context("/"):
+            c = services._ctx().cache
+            frm, to = services.month_window(None, None, None)
+            head = services.overview_head(None, "warnings", frm, to)
+            assert builds == [1] and len(c._later) == 1 and head["table_rows"] > 0
+            resp = server.process_response(server.response_class("ok"))
+        assert len(c._later) == 1
+        resp.close()
+        assert len(c._later) == 0
+        with server.app_context():
+            rows = services.overview_table(None, "warnings", frm, to)
+            assert builds == [1] and len(rows) == head["table_rows"]
+            assert [k for k in rows[0] if k != "link"] == head["columns"]
+            cols, data = services._build_overview(None, "warnings", frm, to, None, table_now=True)[1]
+            assert [dict(zip(cols, r, strict=True)) for r in zip(*data, strict=True)] == rows
+    finally:
+        type(layer).build = orig

@@ -45,3 +45,25 @@ def test_forget_drops_the_matching_entries_on_every_frame_and_they_are_rebuilt_e
     assert derived(d, ("projects",), ("p.month", "2026-10"), lambda: build("p10")) == "p10"
     assert calls == ["p10", "p09", "ph", "c10", "p10"]
     assert forget(d.projects, lambda k: True) == 3 and forget(pd.DataFrame(), lambda k: True) == 0 and forget(None, bool) == 0
+
+
+def test_a_lazy_table_is_made_once_on_first_read_and_its_shape_is_known_before():
+    """LayerResult(table=LazyTable(...)): table_shape() without making it; `.table` makes it once; a plain frame and
+    no table at all behave as before."""
+    from layers.base import LayerResult, LazyTable
+
+    made = []
+
+    def make() -> pd.DataFrame:
+        made.append(1)
+        return pd.DataFrame({"项目编号": ["A", "B"], "链接": ["/project/A", "/project/B"]})
+
+    r = LayerResult("k", "t", "u", pd.DataFrame(), table=LazyTable(make, 2, ["项目编号", "链接"]))
+    assert r.table_shape() == (2, ["项目编号", "链接"]) and made == []
+    assert list(r.table["项目编号"]) == ["A", "B"] and r.table is r.table and made == [1]
+    assert r.table_shape() == (2, ["项目编号", "链接"])
+    plain = LayerResult("k", "t", "u", pd.DataFrame(), table=pd.DataFrame({"x": [1, 2, 3]}))
+    assert plain.table_shape() == (3, ["x"]) and len(plain.table) == 3
+    none = LayerResult("k", "t", "u", pd.DataFrame())
+    assert none.table.empty and none.table_shape() == (0, [])
+    assert LayerResult("k", "t", "u", pd.DataFrame()).table is not none.table  # no default frame shared between results

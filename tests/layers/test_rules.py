@@ -263,3 +263,16 @@ def test_filter_warnings_for_the_list_page():
     assert list(filter_warnings(w, severities=["yellow"])["rule"]) == ["cards_low"]
     assert set(filter_warnings(w, rules=["account_unfunded"], severities=["red"])["entity_id"]) == {"A"}
     assert filter_warnings(w, entity_type="employer").empty
+
+
+
+def test_the_warnings_layer_table_is_lazy_and_its_shape_is_that_of_the_table():
+    """The layer promises the table's rows and columns (all a map view needs); the table made later matches."""
+    from layers.rules import TABLE_COLUMNS
+
+    d = make([project("A", account_funded=0), project("B", township_code=T2)],
+             reports=[report("A", account_funded=0.0), report("B", account_funded=0.0)])
+    res = LAYER.build(d, JUNE)
+    rows, cols = res.table_shape()
+    assert cols == TABLE_COLUMNS and rows == len(warnings(d, JUNE)) == 2
+    assert len(res.table) == rows and list(res.table.columns) == TABLE_COLUMNS
