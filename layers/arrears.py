@@ -19,7 +19,7 @@ import pandas as pd
 
 from geodata.settings import get_settings
 from layers import mapfig
-from layers.base import DERIVED, Filters, LayerData, LayerResult, LegendItem, derived, memo, of_frame
+from layers.base import DERIVED, Filters, LayerData, LayerResult, LazyTable, LegendItem, derived, memo, of_frame
 from layers.palettes import CLOSED_STATUS, OPEN_STATUSES, STATUS_COLORS, amount_classes, status_color
 from layers.units import (
     as_dates,
@@ -77,14 +77,15 @@ def _state_at(data: LayerData, ref: pd.Timestamp, township: str | None) -> tuple
     """
     c = _cases_of(data)
     rows = c.by_township.get(township, np.array([], dtype=np.int64)) if township else c.dated
-    rows = rows[(c.norm["received"].iloc[rows] <= ref).to_numpy()]
-    rows = rows[~pd.Series(c.number[rows]).duplicated().to_numpy()]  # a case number twice: its first row
+    rows = rows[c.norm["received"].to_numpy()[rows] <= ref.to_datetime64()]
+    if not c.unique_numbers:
+        rows = rows[~pd.Series(c.number[rows]).duplicated().to_numpy()]  # a case number twice: its first row
     out = c.norm.iloc[rows].reset_index(drop=True)
-    closed = (out["closed"] <= ref) | (out["closed"].isna() & out["status"].eq(CLOSED_STATUS).fillna(False))
+    closed = (out["closed"] <= ref) | (out["closed"].isna() & c.closed_status[rows])
     out["open"] = ~closed
     out["closed_at"] = out["closed"].where(closed, pd.NaT).fillna(out["received"].where(closed))
-    shown = out["status"].where(out["status"].isin([*OPEN_STATUSES, CLOSED_STATUS]).fillna(False), "在办")
-    out["shown_status"] = shown.where(~(out["open"] & shown.eq(CLOSED_STATUS)), "在办")
+    shown = pd.Series(c.shown[rows], index=out.index, dtype=object)
+    out["shown_status"] = shown.where(~(out["open"] & (shown == CLOSED_STATUS)), "在办")
     out["owed"] = (out["amount"] - out["recovered"]).clip(lower=0.0).where(out["open"], 0.0)
     return out, rows
 
@@ -102,6 +103,11 @@ class _Cases:
     number: np.ndarray
     dated: np.ndarray
     by_township: dict
+    unique_numbers: bool  # no case number twice among the dated rows
+    closed_status: np.ndarray  # per row: status 结案
+    shown: np.ndarray  # per row: the status shown (in办 where not one of the known ones) before the date's check
+    town_number: np.ndarray  # per row: number of its township code in town_codes (-1: none)
+    town_codes: np.ndarray  # the township codes, sorted
     texts: dict = field(default_factory=dict)  # name -> (done per row, one object array per part)
 
 
@@ -115,7 +121,14 @@ def _make_cases(data: LayerData) -> _Cases:
     dated = np.flatnonzero((norm["received"].notna() & norm["case_no"].notna()).to_numpy(dtype=bool))
     towns = norm["township_code"].to_numpy()[dated]
     by_township = {str(k): dated[v] for k, v in pd.Series(towns).groupby(towns, sort=False).indices.items()}
-    return _Cases(norm=norm, number=number, dated=dated, by_township=by_township)
+    status = norm["status"]
+    numbers = number[dated]
+    town_number, town_codes = pd.factorize(norm["township_code"].astype(object), sort=True, use_na_sentinel=True)
+    return _Cases(norm=norm, number=number, dated=dated, by_township=by_township,
+                  unique_numbers=len(np.unique(numbers)) == len(numbers),
+                  closed_status=status.eq(CLOSED_STATUS).fillna(False).to_numpy(dtype=bool),
+                  shown=status.where(status.isin([*OPEN_STATUSES, CLOSED_STATUS]).fillna(False), "在办").to_numpy(dtype=object),
+                  town_number=town_number, town_codes=np.asarray(town_codes, dtype=object))
 
 
 def _filled(c: _Cases, name: str, rows: np.ndarray, make: Callable[[np.ndarray], tuple]) -> list[np.ndarray]:
@@ -159,16 +172,31 @@ def _links(c: pd.DataFrame) -> pd.Series:
 def township_arrears(cs: pd.DataFrame, towns: pd.DataFrame) -> pd.DataFrame:
     """Per township: open cases, amount owed (万元), workers in open cases, new and closed in the range."""
     o = cs["open"]
+    number, codes = _township_numbers(cs)
     frame = pd.DataFrame({
-        "code": cs["township_code"], "open_cases": o.astype(int), "amount_wan": cs["owed"],
+        "code": number, "open_cases": o.astype(int), "amount_wan": cs["owed"],
         "workers": cs["workers"].where(o, 0.0), "new_cases": cs["new_in_range"].astype(int),
         "closed_cases": cs["closed_in_range"].astype(int), "advanced_wan": cs["advanced"],
     })
+    # grouped by the number of the code (numbers in the order of the codes): the sums of a grouping by the code itself
     g = frame.groupby("code", as_index=False).sum()
+    g = g[g["code"].to_numpy() >= 0]
+    g = g.assign(code=codes[g["code"].to_numpy()])
     out = towns[["code", "name"]].merge(g, on="code", how="left")
     for col in ("open_cases", "amount_wan", "workers", "new_cases", "closed_cases", "advanced_wan"):
         out[col] = out[col].fillna(0)
     return out
+
+
+def _township_numbers(cs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per case: the number of its township code (-1: none) and the codes, sorted (made once per read for a
+    case_state frame, from its normalised rows)."""
+    made = cs.__dict__.get(DERIVED, {}).get(("arrears.rows",))
+    if made is not None:
+        c, rows = made
+        return c.town_number[rows], c.town_codes
+    number, codes = pd.factorize(cs["township_code"].astype(object), sort=True, use_na_sentinel=True)
+    return number, np.asarray(codes, dtype=object)
 
 
 class ArrearsLayer:
@@ -186,25 +214,39 @@ class ArrearsLayer:
         towns = pd.DataFrame({"code": data.townships["code"].astype(str), "name": data.townships["name"].astype(str)})
         if filters.township:
             towns = towns[towns["code"] == filters.township].reset_index(drop=True)
-        by = township_arrears(cs, towns)
+        # the three layers of a window share the sums and labels (kept on the window's case state)
+        by, labels = of_frame(cs, ("arrears.by_township", filters.township), lambda: _by_township(cs, towns))
+        by = by.copy()
         by["value"] = by[self.column].astype(float)
-        by["label"] = _labels(by)
+        by["label"] = labels
         classes = amount_classes(by["value"], self.unit)
         points, notes = case_points(cs)
         ref = cs.attrs.get("ref_date", "")
         names = dict(zip(towns["code"], towns["name"], strict=True))
         notes = [f"截至{ref}在办案件；欠薪金额 = 涉及金额 − 已追回金额（万元）", *notes]
         legend = classes.legend() + status_legend(cs)
+        shown = _in_table(cs)
         return LayerResult(
             key=self.key, title=self.title, unit=self.unit, by_township=by, points=points,
-            table=case_table(cs[cs["open"] | cs["closed_in_range"]], names), legend=legend, notes=notes,
-            traces=[mapfig.choropleth_trace(by, classes, self.title), mapfig.point_trace(points, "欠薪案件")],
+            table=LazyTable(lambda: case_table(cs[shown], names), int(shown.sum()), TABLE_COLUMNS), legend=legend,
+            notes=notes, traces=[mapfig.choropleth_trace(by, classes, self.title), mapfig.point_trace(points, "欠薪案件")],
         )
 
     def export_folium(self, result: LayerResult, fmap) -> None:
         from layers.folium_export import add_layer
 
         add_layer(result, fmap)
+
+
+def _in_table(cs: pd.DataFrame) -> pd.Series:
+    """The cases of the layers' table: open at the reference date or closed within the range."""
+    return of_frame(cs, ("arrears.in_table",), lambda: cs["open"] | cs["closed_in_range"])
+
+
+def _by_township(cs: pd.DataFrame, towns: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """township_arrears and its labels (do not modify them: the three layers copy the frame)."""
+    by = township_arrears(cs, towns)
+    return by, _labels(by)
 
 
 def _labels(by: pd.DataFrame) -> list[str]:
@@ -242,12 +284,22 @@ def _label_parts(c: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 
 
 def _case_points(cs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    drawn = ((cs["open"] | cs["closed_in_range"]) & cs["lon"].notna() & cs["lat"].notna()).to_numpy()
-    c = cs[drawn]
+    drawn = np.flatnonzero(((cs["open"] | cs["closed_in_range"]) & cs["lon"].notna() & cs["lat"].notna()).to_numpy())
+    # which points are kept and in which order, from the two columns that decide it (labels for those only)
+    order = pd.DataFrame({"open": cs["open"].to_numpy()[drawn], "amount": cs["amount"].to_numpy()[drawn]})
+    limit = get_settings().max_points_per_layer
+    notes = []
+    if len(order) > limit:
+        order = order.sort_values(["open", "amount"], ascending=[False, False], kind="stable").head(limit)
+        notes.append(f"案件点过多，仅显示{limit}件（在办、金额大者优先）")
+    # drawn in order: closed (small, grey) first, then open cases largest first, so small ones on top stay clickable
+    order = order.sort_values(["open", "amount"], ascending=[True, False], kind="stable")
+    kept = drawn[order.index.to_numpy()]
+    c = cs.iloc[kept]
     made = cs.__dict__.get(DERIVED, {}).get(("arrears.rows",))
     if made is not None and len(c):  # from case_state: the label parts of each case are made once for every window
         cases, rows = made
-        head, tail = _filled(cases, "label", rows[drawn],
+        head, tail = _filled(cases, "label", rows[kept],
                              lambda r: tuple(s.to_numpy(dtype=object) for s in _label_parts(cases.norm.iloc[r])))
         label = (pd.Series(head, index=c.index, dtype=object) + c["shown_status"].astype(object)
                  + pd.Series(tail, index=c.index, dtype=object)).astype(str)
@@ -264,13 +316,6 @@ def _case_points(cs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         "size": point_size(c["amount"]).where(c["open"], 5.0), "link": c["link"],
         "open": c["open"], "amount": c["amount"], "category": c["shown_status"], "township_code": c["township_code"],
     })
-    limit = get_settings().max_points_per_layer
-    notes = []
-    if len(pts) > limit:
-        pts = pts.sort_values(["open", "amount"], ascending=[False, False], kind="stable").head(limit)
-        notes.append(f"案件点过多，仅显示{limit}件（在办、金额大者优先）")
-    # drawn in order: closed (small, grey) first, then open cases largest first, so small ones on top stay clickable
-    pts = pts.sort_values(["open", "amount"], ascending=[True, False], kind="stable")
     return pts.reset_index(drop=True), notes
 
 
@@ -281,14 +326,18 @@ def _colors(shown: pd.Series):
 
 def status_legend(cs: pd.DataFrame) -> list[LegendItem]:
     """Point colours for the statuses present (warning colours for open, grey for closed)."""
-    present = set(cs["shown_status"].dropna()) if len(cs) else set()
+    present = of_frame(cs, ("arrears.statuses",), lambda: set(cs["shown_status"].dropna().unique())) if len(cs) else set()
     order = [*OPEN_STATUSES, "在办", CLOSED_STATUS]
     return [LegendItem(label=f"案件：{s}" + ("（范围内结案）" if s == CLOSED_STATUS else ""),
                        color=CLOSED_POINT if s == CLOSED_STATUS else STATUS_COLORS[s]) for s in order if s in present]
 
 
+TABLE_COLUMNS = ["案件编号", "受理日期", "案件来源", "所属乡镇", "欠薪单位", "项目编号", "涉及人数", "欠薪金额(万元)",
+                 "未追回(万元)", "办理状态", "结案日期", "链接"]  # case_table
+
+
 def case_table(cs: pd.DataFrame, names: dict[str, str] | None = None) -> pd.DataFrame:
-    """Cases for grids and exports, without personal data (complainants are in the ledgers, masked)."""
+    """Cases for grids and exports, without personal data (complainants are in the ledgers, masked); TABLE_COLUMNS."""
     town = cs["township_code"].map(names or {}).fillna(cs["township_code"])
     return pd.DataFrame({
         "案件编号": cs["case_no"], "受理日期": fmt_dates(cs["received"]), "案件来源": cs["source"], "所属乡镇": town,

@@ -17,8 +17,8 @@ import pandas as pd
 
 from geodata.settings import get_settings
 from layers import mapfig
-from layers.base import Filters, LayerData, LayerResult
-from layers.coverage_rules import KEYS, gaps, project_status
+from layers.base import Filters, LayerData, LayerResult, LazyTable, of_frame
+from layers.coverage_rules import KEYS, gaps, links_at, project_status, row_texts
 from layers.palettes import NEUTRAL, OK, WARNING, coverage_classes
 from layers.units import (
     eval_month,
@@ -28,7 +28,6 @@ from layers.units import (
     fmt_months,
     fmt_numbers,
     fmt_pct,
-    links,
     ref_date,
 )
 
@@ -57,6 +56,8 @@ MECHANISMS: dict[str, Mechanism] = {m.key: m for m in (
     Mechanism("labour_officer", "劳资专管员配备率", "劳资专管员", "(四)", "项目部配备劳资专管员"),
 )}
 assert tuple(MECHANISMS) == KEYS
+TABLE_COLUMNS = ["项目编号", "项目名称", "所属乡镇", "施工总承包单位", "项目状态", "落实情况", "指标值", "缺失自", "依据",
+                 "政策条款"]  # CoverageLayer.table
 
 
 def township_coverage(status: pd.DataFrame, townships: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -215,19 +216,24 @@ class CoverageLayer:
         towns = _towns(data, filters)
         by = township_coverage(st, towns, self.key)
         classes = coverage_classes(by["value"], threshold_pct(self.key))
-        points, notes = self._points(st)
+        points, notes = self._points(st, located_rows(st))
         m = self.mechanism
         when = f"截至{fmt_month(eval_month(filters))}（{ref_date(filters):%Y-%m-%d}）在建/停工项目"
         notes = [f"{m.clause} {m.rule}；{when}", *notes]
+        names = dict(zip(towns["code"], towns["name"], strict=True))
         return LayerResult(
             key=self.key, title=self.title, unit=self.unit, by_township=by, points=points,
-            table=self.table(st, dict(zip(towns["code"], towns["name"], strict=True))), legend=classes.legend(), notes=notes,
+            table=LazyTable(lambda: self.table(st, names), len(st), TABLE_COLUMNS), legend=classes.legend(), notes=notes,
             traces=[mapfig.choropleth_trace(by, classes, self.title),
                     mapfig.point_trace(points, "项目")],
         )
 
     def table(self, st: pd.DataFrame, names: dict[str, str] | None = None) -> pd.DataFrame:
-        """One row per active project: state (达标/缺失/不适用), value, since, evidence (plain text)."""
+        """One row per active project: state (达标/缺失/不适用), value, since, evidence (plain text); TABLE_COLUMNS.
+
+        The layer gives it as a LazyTable: evidence for every active project (200,000 at province) is made only
+        when the grid or an export reads the table, not for a map view.
+        """
         key = self.key
         town = st["township_code"].map(names) if names else st["township_code"]
         state = states(st, key)
@@ -239,26 +245,34 @@ class CoverageLayer:
             "依据": evidence(st, key), "政策条款": self.mechanism.clause,
         })
 
-    def _points(self, st: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-        """Projects as points: gaps orange, met blue, not applicable grey; at most max_points_per_layer (gaps first)."""
+    def _points(self, st: pd.DataFrame, located: np.ndarray | None = None) -> tuple[pd.DataFrame, list[str]]:
+        """Projects as points: gaps orange, met blue, not applicable grey; at most max_points_per_layer (gaps first).
+
+        `located`: positions of the status rows with coordinates (`located_rows`, shared by the nine layers of a
+        window). Labels and evidence are made for the points kept only; the label's head and the link of each
+        project are made once per project row for every window (coverage_rules.row_texts).
+        """
         key = self.key
-        placed = st[st["lon"].notna() & st["lat"].notna()]
+        if located is None:
+            located = located_rows(st)
         limit = get_settings().max_points_per_layer
         notes = []
-        if len(placed) > limit:
-            order = np.argsort(~gaps(placed, key).to_numpy(), kind="stable")[:limit]
-            placed = placed.iloc[np.sort(order)]
+        rows = located
+        if len(rows) > limit:
+            gap_all = gaps(st, key).to_numpy()
+            order = np.argsort(~gap_all[rows], kind="stable")[:limit]
+            rows = rows[np.sort(order)]
             notes.append(f"项目点过多，仅显示{limit}个（缺失项目优先）")
+        placed = st.iloc[rows]
         gap = gaps(placed, key)
         met = placed[f"{key}_met"]
         color = np.where(gap, WARNING["orange"], np.where(met, OK, NEUTRAL))
         state = np.where(gap, "缺失", np.where(met, "达标", "不适用"))
-        label = ("<b>" + placed["name"].fillna("").map(html.escape) + "</b><br>项目编号："
-                 + placed["project_code"].map(html.escape) + "<br>" + self.mechanism.short + "：" + state + "<br>"
-                 + evidence(placed, key).map(html.escape))
+        head = pd.Series(label_heads(st, rows), index=placed.index, dtype=object)
+        label = (head + self.mechanism.short + "：" + state + "<br>" + evidence(placed, key).map(html.escape))
         pts = pd.DataFrame({
             "id": placed["project_code"], "lon": placed["lon"], "lat": placed["lat"], "label": label, "color": color,
-            "size": 8.0, "link": links("/project/", placed["project_code"]),
+            "size": 8.0, "link": pd.Series(links_at(st, rows), index=placed.index, dtype=object),
             "gap": gap, "category": state, "township_code": placed["township_code"],
         })
         return pts.reset_index(drop=True), notes
@@ -267,6 +281,22 @@ class CoverageLayer:
         from layers.folium_export import add_layer
 
         add_layer(result, fmap)
+
+
+def label_heads(st: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """A project point's label up to its mechanism line (name and code, escaped) for the status rows at `rows`:
+    the same for every layer and window, made once per project (coverage_rules.row_texts)."""
+    return row_texts(st, rows, "coverage.label_head", _label_head)
+
+
+def _label_head(p: pd.DataFrame) -> np.ndarray:
+    return ("<b>" + p["name"].fillna("").map(html.escape) + "</b><br>项目编号："
+            + p["project_code"].map(html.escape) + "<br>").to_numpy(dtype=object)
+
+
+def located_rows(st: pd.DataFrame) -> np.ndarray:
+    """Positions of the status rows with coordinates, kept on the window's status frame (its nine layers share them)."""
+    return of_frame(st, ("coverage.located",), lambda: np.flatnonzero((st["lon"].notna() & st["lat"].notna()).to_numpy()))
 
 
 def _towns(data: LayerData, filters: Filters) -> pd.DataFrame:

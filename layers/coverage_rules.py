@@ -19,7 +19,8 @@ worklist and the KPIs):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -100,16 +101,34 @@ def _compute(data: LayerData, filters: Filters, rules: Rules) -> pd.DataFrame:
 def links_of(status: pd.DataFrame, where: pd.Series) -> pd.Series:
     """'/project/<code>' of the status rows `where` (as units.links gives them), made once per project row."""
     sub = status["project_code"][where]
-    made = status.__dict__.get(DERIVED, {}).get(("coverage_rules.rows",))
-    if made is None or not len(sub):
+    if not len(sub):
         return links("/project/", sub)
-    pj, rows = made
-    at = rows[where.to_numpy(dtype=bool)]
-    todo = np.unique(at[~pj.link_done[at]])
+    return pd.Series(links_at(status, np.flatnonzero(np.asarray(where, dtype=bool))), index=sub.index, dtype=object)
+
+
+def links_at(status: pd.DataFrame, at: np.ndarray) -> np.ndarray:
+    """links_of the status rows at positions `at` (an object array in that order)."""
+    return row_texts(status, at, "link", lambda norm: links("/project/", norm["project_code"]).to_numpy(dtype=object))
+
+
+def row_texts(status: pd.DataFrame, at: np.ndarray, name: str, make: Callable[[pd.DataFrame], np.ndarray]) -> np.ndarray:
+    """Text `name` of the status rows at positions `at` (an object array in that order), made by `make(rows of
+    the normalised projects frame)` once per project row and kept for every window over the same frames.
+
+    `make` must be a pure function of the project row (two threads may fill the same rows with the same
+    values). A status frame not made by project_status: `make` runs on its own rows (the same columns).
+    """
+    got = status.__dict__.get(DERIVED, {}).get(("coverage_rules.rows",))
+    if got is None:
+        return np.asarray(make(status.iloc[at]), dtype=object)
+    pj, rows = got
+    at = rows[at]
+    done, values = pj.texts.setdefault(name, (np.zeros(len(pj.norm), dtype=bool), np.full(len(pj.norm), None, dtype=object)))
+    todo = np.unique(at[~done[at]])
     if len(todo):
-        pj.link[todo] = links("/project/", pj.norm["project_code"].iloc[todo]).to_numpy(dtype=object)
-        pj.link_done[todo] = True  # after the values (two threads write the same texts)
-    return pd.Series(pj.link[at], index=sub.index, dtype=object)
+        values[todo] = make(pj.norm.iloc[todo])
+        done[todo] = True  # after the values
+    return values[at]
 
 
 # ---- inputs (what does not depend on the month: once per read of the frames) -------------------
@@ -125,12 +144,7 @@ class _Projects:
     first: np.ndarray  # per code number: its first row
     counted: np.ndarray  # rows with an active status and a code, ascending
     by_township: dict  # township code -> its counted rows, ascending
-    link: np.ndarray = None  # per row: its project's link, made on first use (links_of)
-    link_done: np.ndarray = None
-
-    def __post_init__(self) -> None:
-        self.link = np.full(len(self.norm), None, dtype=object)
-        self.link_done = np.zeros(len(self.norm), dtype=bool)
+    texts: dict = field(default_factory=dict)  # name -> (made per row, text per row): row_texts, made on first use
 
 
 def _projects_of(projects: pd.DataFrame | None) -> _Projects:

@@ -7,14 +7,17 @@ A project is on the list when any mechanism applies to it and is not met (covera
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 
 from geodata.settings import get_settings
 from layers.base import Filters, LayerData, memo
-from layers.coverage import MECHANISMS, evidence, since_text
-from layers.coverage_rules import KEYS, gaps, links_of, project_status
+from layers.coverage import MECHANISMS, evidence, label_heads, located_rows, since_text
+from layers.coverage_rules import KEYS, gaps, links_at, links_of, project_status
 from layers.exports import mask_name, mask_phone
+from layers.palettes import OK, WARNING
 from layers.units import fmt_dates
 
 WORKLIST_ZH = {
@@ -106,6 +109,32 @@ def _worklist(data: LayerData, filters: Filters) -> pd.DataFrame:
     })
     return out.sort_values(["n_missing", "since", "project_code"], ascending=[False, True, True], kind="stable",
                            ignore_index=True)
+
+
+def project_points(data: LayerData, filters: Filters, limit: int) -> pd.DataFrame:
+    """Active projects as the overview's shared point set: orange with "缺：<mechanisms>" where any mechanism is
+    missing, blue "长效机制齐全" otherwise (lon, lat, label, color, size, link, gap).
+
+    At most `limit` located projects, those with a gap first (each group in status order). The missing list is
+    the worklist's `missing_zh`, made here from the gap flags without the worklist (its evidence texts and sort
+    are for the township page); labels and links are made for the points kept only.
+    """
+    st = project_status(data, filters)
+    flags = np.column_stack([gaps(st, k).to_numpy(dtype=bool) for k in KEYS])
+    gap = flags.any(axis=1)
+    rows = located_rows(st)
+    if len(rows) > limit:  # what sort_values("gap", ascending=False, kind="stable").head(limit) keeps
+        rows = np.concatenate([rows[gap[rows]], rows[~gap[rows]]])[:limit]
+    # one text per combination of missing mechanisms (at most 2**9), as the worklist joins them
+    combo, at = np.unique(flags[rows] @ (1 << np.arange(len(KEYS))), return_inverse=True)
+    shorts = [MECHANISMS[k].short for k in KEYS]
+    texts = np.array(["缺：" + html.escape("、".join(t for i, t in enumerate(shorts) if c >> i & 1)) if c else "长效机制齐全"
+                      for c in combo.tolist()], dtype=object)
+    label = label_heads(st, rows) + texts[at.reshape(-1)]
+    gap = gap[rows]
+    return pd.DataFrame({"lon": st["lon"].to_numpy()[rows], "lat": st["lat"].to_numpy()[rows], "label": label,
+                         "color": np.where(gap, WARNING["orange"], OK), "size": 8.0, "link": links_at(st, rows),
+                         "gap": gap})
 
 
 def _append(acc: np.ndarray, rows: np.ndarray, text, sep: str) -> None:
