@@ -172,6 +172,45 @@ class _Retention:
         cache.keep(("kind",), None)  # the citywide rows: never pushed out of the LRU by the views built
 
 
+AHEAD_MAX = 3 * 20  # views the server may have queued to build ahead (the layers of the windows it keeps)
+HEAD = "dashboard.services.overview_head"
+
+
+class _Ahead:
+    """What a user asks next after a window nobody built: another indicator of the same window. After a worker's miss
+    of one layer's head, the server builds the other layers' views of that window (head, point sets, table: what the
+    warm-up builds for the default window) while no worker is waiting, newest window first. At province a new window
+    costs 0.1-2 s per layer (benchmarks/RESULTS.md); built during the user's look at the first map, the switches hit."""
+
+    def __init__(self) -> None:
+        self.todo: list[tuple] = []
+
+    def note(self, fname: str, call: tuple) -> None:
+        if fname != HEAD:
+            return
+        from layers import registry
+
+        scope, key, frm, to = call[:4]
+        township = call[4] if len(call) > 4 else None
+        new = [(scope, k, frm, to, township) for k in registry.LAYERS if k != key]
+        self.todo = (new + [t for t in self.todo if t not in new])[:AHEAD_MAX]
+
+    def step(self, app, kept: _Retention) -> bool:
+        """Build one view ahead (of a window the server still keeps: `kept`); False when there is none to build."""
+        from dashboard import cache, warmup
+
+        self.todo = [t for t in self.todo if (cache.scope_key(t[0]), t[3]) in kept.windows]
+        if not self.todo:
+            return False
+        item = self.todo.pop(0)
+        try:
+            with app.server.app_context():
+                warmup._map(*item)
+        except Exception:  # noqa: BLE001 - building ahead is optional: the worker builds it if it is asked for
+            log.exception("building %s ahead failed", item[1])
+        return True
+
+
 def hold_rows(app) -> float:
     """Read (or keep) the citywide rows of every kind in this process: what the server builds views from. Seconds."""
     from dashboard import services
@@ -196,6 +235,7 @@ def serve(app, stop: threading.Event, on_request: Callable[[str, float], None] |
     targets = _resolve_targets()
     queue = f"{QUEUE}:q:{ctx.cache._salt}"
     kept = _Retention()
+    ahead = _Ahead()
 
     def beat() -> None:
         while not stop.is_set():
@@ -214,6 +254,8 @@ def serve(app, stop: threading.Event, on_request: Callable[[str, float], None] |
             except Exception:  # noqa: BLE001
                 log.exception("remote queue read failed")
                 item = None
+            if item is None and ahead.step(app, kept):  # nobody waiting: the next indicators of the window just asked for
+                continue
             if item is None:  # idle: look again soon after a request (a page asks for several views), slower later
                 idle += 1
                 stop.wait(min(POLL_S, 0.001 * idle))
@@ -235,6 +277,7 @@ def serve(app, stop: threading.Event, on_request: Callable[[str, float], None] |
                         else:
                             fn(*call)
                             kept.used(call)
+                            ahead.note(fname, call)
             except Exception as e:  # noqa: BLE001 - a failed build is the worker's to retry locally
                 log.exception("remote build of %s failed", fname)
                 reply = f"error: {type(e).__name__}"

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from dashboard import remote, services
+from dashboard import cache, remote, services
 from geodata.settings import load_settings
 from layers import registry
 
@@ -173,3 +173,29 @@ def test_the_warm_up_waits_while_a_worker_waits_for_a_remote_build(pair, monkeyp
     t = time.monotonic()
     remote.wait_idle()  # idle: no wait
     assert time.monotonic() - t < 0.5
+
+
+def test_after_a_miss_the_server_builds_the_other_layers_of_that_window_ahead(pair):
+    """One layer's head of a window nobody built is asked for; while no worker waits, the server builds the window's
+    other layers (head, point sets, table), so the next indicator switches are hits that ask it for nothing."""
+    server, worker, reference, built = pair
+    with worker.server.app_context():
+        ms = services.months(None)
+        frm, to = ms[0], ms[-4]
+        services.overview_head(None, registry.DEFAULT, frm, to)
+        assert built.count("overview_head") == 1
+        ctx = services._ctx()
+        others = [k for k in registry.LAYERS if k != registry.DEFAULT]
+        keys = [ctx.cache.disk_key(("overview", ctx.store.url, cache._version(ctx), None, (k, frm, to, None)))
+                for k in others]
+        deadline = time.time() + 120
+        while not all(k in ctx.cache.disk for k in keys) and time.time() < deadline:
+            time.sleep(0.1)
+        n = len(built)
+        got = {k: services.overview_head(None, k, frm, to) for k in others}
+        table = services.overview_table(None, others[-1], frm, to)
+        assert len(built) == n and services._ctx().rows_read == 0  # all hits: nothing more asked, no row read
+    with reference.server.app_context():
+        for k in others:
+            assert _same(got[k], services.overview_head(None, k, frm, to)), k
+        assert _same(table, services.overview_table(None, others[-1], frm, to))
