@@ -1,6 +1,7 @@
 """A serving worker's cache miss: built by the warm process that holds the rows, or by the worker itself.
 
-    .venv/bin/python benchmarks/remote.py --scale city [--scale province] [--back 6] [--layer warnings ...] [--no-record]
+    .venv/bin/python benchmarks/remote.py --scale city [--scale province] [--back 6] [--layer warnings ...] [--think 5]
+                                          [--no-record]
 
 For each scale: a fresh shared view cache; a data-server process (what `wagemap warm --follow` is between
 warm-ups: dashboard/remote.py `serve`, with the rows of every kind already read, as after its first
@@ -55,7 +56,7 @@ def serve_main(url: str, ready: str) -> None:
         time.sleep(3600)
 
 
-def worker_main(url: str, back: int, only: list[str] | None, out: str) -> None:
+def worker_main(url: str, back: int, only: list[str] | None, out: str, think: float = 0.0) -> None:
     """Ask for every layer's overview head and a township page of two unbuilt windows; figures as JSON to `out`."""
     from dashboard import remote
     from dashboard import services as S
@@ -81,7 +82,9 @@ def worker_main(url: str, back: int, only: list[str] | None, out: str) -> None:
             to = ms[-1 - b]
             frm = S.month_window(None, None, to)[0]
             views: dict = {}
-            for k in [k for k in registry.LAYERS if only is None or k in only]:
+            for i, k in enumerate([k for k in registry.LAYERS if only is None or k in only]):
+                if i == 1 and think:  # the user looks at the first map before switching the indicator
+                    time.sleep(think)
                 w, c = time.perf_counter(), time.process_time()
                 S.overview_head(None, k, frm, to)
                 views[k] = [(time.perf_counter() - w) * 1000, (time.process_time() - c) * 1000]
@@ -94,16 +97,16 @@ def worker_main(url: str, back: int, only: list[str] | None, out: str) -> None:
     Path(out).write_text(json.dumps(res))
 
 
-def _worker(url: str, back: int, only: list[str] | None, env: dict) -> dict:
+def _worker(url: str, back: int, only: list[str] | None, env: dict, think: float = 0.0) -> dict:
     out = tempfile.mktemp(suffix=".json")
-    cmd = [sys.executable, __file__, "--worker", url, "--back", str(back), "--out", out]
+    cmd = [sys.executable, __file__, "--worker", url, "--back", str(back), "--out", out, "--think", str(think)]
     for k in only or []:
         cmd += ["--layer", k]
     subprocess.run(cmd, env=env, check=True)
     return json.loads(Path(out).read_text())
 
 
-def run(scale: str, back: int, only: list[str] | None) -> str:
+def run(scale: str, back: int, only: list[str] | None, think: float = 0.0) -> str:
     url = common.store_url(scale, "postgis")
     env = {**os.environ, "WAGEMAP_CACHE_DIR": tempfile.mkdtemp(prefix="wagemap-bench-remote-"), "WAGEMAP_WARM": "0"}
     la0 = common.loadavg()
@@ -116,14 +119,14 @@ def run(scale: str, back: int, only: list[str] | None) -> str:
                 raise RuntimeError("the data server did not start")
             time.sleep(0.5)
         srv = json.loads(Path(ready).read_text())
-        remote_res = _worker(url, back, only, env)
+        remote_res = _worker(url, back, only, env, think)
         server_rss = common.rss_mb(server.pid)
     finally:
         server.kill()
         server.wait()
     # the same two windows by a worker on its own (remote builds off, its own empty shared cache)
     local = _worker(url, back, only, {**env, "WAGEMAP_REMOTE": "0",
-                                      "WAGEMAP_CACHE_DIR": tempfile.mkdtemp(prefix="wagemap-bench-remote-")})
+                                      "WAGEMAP_CACHE_DIR": tempfile.mkdtemp(prefix="wagemap-bench-remote-")}, think)
     lines = [f"{scale} / postgis, load average {la0} before, {common.loadavg()} after:", "",
              f"- data server: rows of every kind read in {srv['read_s']:.1f} s, RSS {srv['rss_mb']:,.0f} MB "
              f"(after the remote builds: {server_rss:,.0f} MB)",
@@ -131,7 +134,9 @@ def run(scale: str, back: int, only: list[str] | None) -> str:
              f"RSS at end {remote_res['rss_mb']:,.0f} MB",
              f"- worker on its own: rows read {local['rows_read']:,} in {local['read'][0]:.1f} s wall / "
              f"{local['read'][1]:.1f} s CPU first, RSS at end {local['rss_mb']:,.0f} MB",
-             "- each view is a miss; the first window after a read also builds the per-read histories", ""]
+             "- each view is a miss; the first window after a read also builds the per-read histories"
+             + (f"; after the first layer the user looks at the map for {think:g} s (the data server builds the "
+                "window's other layers ahead meanwhile)" if think else ""), ""]
     head = "| view (a miss) |"
     rule = "|---|"
     for wr in remote_res["windows"]:
@@ -161,6 +166,7 @@ def main() -> None:
     ap.add_argument("--scale", action="append", default=None)
     ap.add_argument("--back", type=int, default=6, help="months before the latest (the window's last month)")
     ap.add_argument("--layer", action="append", default=None, help="only these layers (default: all)")
+    ap.add_argument("--think", type=float, default=0.0, help="seconds between the first layer of a window and the next")
     ap.add_argument("--no-record", action="store_true")
     ap.add_argument("--serve", help=argparse.SUPPRESS)
     ap.add_argument("--ready", help=argparse.SUPPRESS)
@@ -170,10 +176,10 @@ def main() -> None:
     if a.serve:
         return serve_main(a.serve, a.ready)
     if a.worker:
-        return worker_main(a.worker, a.back, a.layer, a.out)
+        return worker_main(a.worker, a.back, a.layer, a.out, a.think)
     body = []
     for scale in a.scale or ["city"]:
-        text = run(scale, a.back, a.layer)
+        text = run(scale, a.back, a.layer, a.think)
         print(text, flush=True)
         body.append(text)
     if not a.no_record:
