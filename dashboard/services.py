@@ -15,7 +15,6 @@ from datetime import date
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from dashboard import remote
@@ -39,14 +38,12 @@ from dashboard.cache import (  # noqa: F401 - re-exported: callers and tests use
 )
 from dashboard.tables import columns as _columns  # noqa: F401 - tests use services._columns
 from dashboard.tables import digest as _digest
-from dashboard.tables import quote as _quote
 from dashboard.tables import table_columns as _table_columns
 from dashboard.tables import with_links as _with_links
 from geodata.store import StoreError
 from layers import arrears, coverage, gaps, kpi, mapfig, registry, trend
 from layers import incidents as incident_layer
 from layers.base import Filters, LayerData, LayerResult
-from layers.coverage_rules import project_status
 from layers.palettes import NEUTRAL, OK, WARNING
 from layers.units import add_months, fmt_month
 
@@ -405,30 +402,9 @@ def _cap(points: pd.DataFrame) -> pd.DataFrame:
 
 
 def _project_points(data: LayerData, f: Filters) -> pd.DataFrame:
-    """Active projects coloured by whether any mechanism is missing (for non-coverage indicators).
-
-    At most settings.max_points_per_layer, projects with a gap first (in status order); labels and links are
-    made for the points kept only (province: 5,000 of 200,000 active projects).
-    """
-    import html as _html
-
-    wl = gaps.worklist(data, f)
-    st = project_status(data, f)
-    located = (st["lon"].notna() & st["lat"].notna()).to_numpy()
-    missing = st["project_code"].map(dict(zip(wl["project_code"], wl["missing_zh"], strict=True))).fillna("")
-    gap = (missing != "").to_numpy()
-    rows = np.flatnonzero(located)
-    limit = settings().max_points_per_layer
-    if len(rows) > limit:  # what sort_values("gap", ascending=False, kind="stable").head(limit) keeps
-        rows = np.concatenate([rows[gap[rows]], rows[~gap[rows]]])[:limit]
-    st, missing, gap = st.iloc[rows], missing.iloc[rows], gap[rows]
-    codes = st["project_code"].astype(str)
-    label = ("<b>" + st["name"].fillna("").astype(str).map(_html.escape) + "</b><br>项目编号："
-             + codes.map(_html.escape) + "<br>"
-             + missing.map(lambda m: "缺：" + _html.escape(m) if m else "长效机制齐全"))
-    return pd.DataFrame({"lon": st["lon"].to_numpy(), "lat": st["lat"].to_numpy(), "label": label.to_numpy(),
-                         "color": np.where(gap, WARNING["orange"], OK), "size": 8.0,
-                         "link": ("/project/" + codes.map(_quote)).to_numpy(), "gap": gap})
+    """Active projects coloured by whether any mechanism is missing (for non-coverage indicators): at most
+    settings.max_points_per_layer, those with a gap first (layers/gaps.project_points)."""
+    return gaps.project_points(data, f, settings().max_points_per_layer)
 
 
 def _point_legend(data: LayerData, f: Filters) -> list[tuple[str, str]]:
