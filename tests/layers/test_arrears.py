@@ -94,3 +94,91 @@ def test_default_range_is_twelve_months():
     assert cs["new_in_range"].to_dict() == {"OLD": False, "RECENT": True, "OPEN": False}
     pts = LAYERS["arrears"].build(d, f).points
     assert sorted(pts["id"]) == ["OPEN", "RECENT"]  # long-closed cases are not drawn; open ones always are
+
+
+# ---- at scale (issue 8): the table made on first read, points capped before their labels are made ----------------
+
+
+def many_cases(n: int = 130):
+    statuses = ["受理", "立案", "移送公安", "结案", None]
+    return data(cases=[
+        case(f"C{i:03d}", A if i % 3 else B, statuses[i % 5], amount=float(i % 7), workers=i % 4 + 1,
+             closed_date="2024-02-20" if i % 5 == 3 and i % 2 else None, lon=None if i % 19 == 0 else 113.36,
+             township_code=None if i == 11 else (A if i % 3 else B), project_code=f"P{i}" if i % 2 else None)
+        for i in range(n)])
+
+
+def reference_points(cs, limit):
+    """case_points as it was made before the labels were made for the kept points only (the old code)."""
+    import html
+
+    from layers.arrears import _colors
+    from layers.units import fmt_dates
+
+    c = cs[(cs["open"] | cs["closed_in_range"]) & cs["lon"].notna() & cs["lat"].notna()]
+    esc = lambda s: s.fillna("").astype(str).map(html.escape)  # noqa: E731
+    label = ("<b>案件 " + esc(c["case_no"]) + "</b><br>" + esc(c["employer_name"]) + "<br>状态：" + c["shown_status"]
+             + "<br>欠薪金额：" + c["amount"].map(lambda v: f"{v:,.1f}万元")
+             + "（未追回" + (c["amount"] - c["recovered"]).clip(lower=0).map(lambda v: f"{v:,.1f}万元") + "）"
+             + "<br>涉及人数：" + c["workers"].round().astype(int).astype(str) + "人"
+             + "<br>受理日期：" + fmt_dates(c["received"]))
+    pts = pd.DataFrame({
+        "id": c["case_no"], "lon": c["lon"], "lat": c["lat"], "label": label,
+        "color": c["shown_status"].map(_colors(c["shown_status"])).where(c["open"], CLOSED_POINT),
+        "size": point_size(c["amount"]).where(c["open"], 5.0), "link": c["link"],
+        "open": c["open"], "amount": c["amount"], "category": c["shown_status"], "township_code": c["township_code"],
+    })
+    if len(pts) > limit:
+        pts = pts.sort_values(["open", "amount"], ascending=[False, False], kind="stable").head(limit)
+    return pts.sort_values(["open", "amount"], ascending=[True, False], kind="stable").reset_index(drop=True)
+
+
+def reference_by_township(cs, towns):
+    """township_arrears grouped by the code itself (the old code)."""
+    o = cs["open"]
+    g = pd.DataFrame({
+        "code": cs["township_code"], "open_cases": o.astype(int), "amount_wan": cs["owed"],
+        "workers": cs["workers"].where(o, 0.0), "new_cases": cs["new_in_range"].astype(int),
+        "closed_cases": cs["closed_in_range"].astype(int), "advanced_wan": cs["advanced"],
+    }).groupby("code", as_index=False).sum()
+    out = towns[["code", "name"]].merge(g, on="code", how="left")
+    for col in ("open_cases", "amount_wan", "workers", "new_cases", "closed_cases", "advanced_wan"):
+        out[col] = out[col].fillna(0)
+    return out
+
+
+@pytest.mark.parametrize("limit", [100, 5000])
+def test_points_capped_as_before(monkeypatch, limit):
+    from geodata.settings import load_settings
+    from layers import arrears
+
+    s = load_settings(max_points_per_layer=limit)
+    monkeypatch.setattr(arrears, "get_settings", lambda: s)
+    d = many_cases()
+    for f in (MARCH, Filters(month_from="2024-02", month_to="2024-04", as_of="2024-12-31"), Filters(month_to="2024-03",
+              as_of="2024-12-31", township=B)):
+        cs = case_state(d, f)
+        pts, notes = arrears.case_points(cs)
+        pd.testing.assert_frame_equal(pts, reference_points(cs, limit), check_exact=True)
+        assert bool(notes) == (len(reference_points(cs, 10**6)) > limit)
+
+
+def test_table_made_on_first_read_and_sums_shared_by_the_three_layers():
+    from layers.arrears import TABLE_COLUMNS, case_table
+
+    d = many_cases()
+    for f in (MARCH, Filters(month_to="2024-03", as_of="2024-12-31", township=A)):
+        cs = case_state(d, f)
+        towns = pd.DataFrame({"code": d.townships["code"], "name": d.townships["name"]})
+        towns = towns[towns["code"] == f.township].reset_index(drop=True) if f.township else towns
+        shown = cs[cs["open"] | cs["closed_in_range"]]
+        results = [LAYERS[k].build(d, f) for k in LAYERS]
+        for k, r in zip(LAYERS, results, strict=True):
+            assert r.table_shape() == (len(shown), TABLE_COLUMNS) and r.__dict__["_table"]._frame is None
+            pd.testing.assert_frame_equal(r.table, case_table(shown, dict(zip(towns["code"], towns["name"], strict=True))))
+            want = reference_by_township(cs, towns)
+            want["value"] = want[LAYERS[k].column].astype(float)
+            want["label"] = [f"在办{int(n)}件，欠薪{a:,.1f}万元，涉及{int(w)}人"
+                             for n, a, w in zip(want["open_cases"], want["amount_wan"], want["workers"], strict=True)]
+            pd.testing.assert_frame_equal(r.by_township, want, check_exact=True)
+        assert results[0].by_township["value"].tolist() != results[1].by_township["value"].tolist()  # own value column

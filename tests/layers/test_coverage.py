@@ -318,3 +318,77 @@ def test_monthly_settled_follows_the_reporting_month():
     gap_rows = gap_rows[gap_rows["monthly_settled_app"] & ~gap_rows["monthly_settled_met"]]
     assert set(evidence(gap_rows, "monthly_settled")) == {
         "工资发放至2024年1月（应至2024年2月）", "工资发放至2023年12月（应至2024年2月）"}
+
+
+# ---- the layer's table and points at scale (issue 8) -------------------------------------------
+
+
+def many_projects(n: int = 150):
+    """`n` projects in both townships, about half of them with gaps, a few without coordinates, one name to escape."""
+    ps = [project(f"P{i:03d}", A if i % 3 else B, notice_board=i % 2 == 0, filed_date=None if i % 5 == 0 else "2024-01-20",
+                  name=XSS if i == 7 else f"项目{i}", lon=None if i % 17 == 0 else 113.35) for i in range(n)]
+    return data(ps, [report(p["project_code"], registered=30 if i % 4 == 0 else 40) for i, p in enumerate(ps)])
+
+
+def reference_points(layer, st, limit):
+    """The layer's points as they were made before labels were made for the kept points only (the old code)."""
+    import html
+
+    import numpy as np
+
+    from layers.coverage import evidence
+    from layers.palettes import NEUTRAL, OK, WARNING
+    from layers.units import links
+
+    key = layer.key
+    placed = st[st["lon"].notna() & st["lat"].notna()]
+    if len(placed) > limit:
+        order = np.argsort(~gaps(placed, key).to_numpy(), kind="stable")[:limit]
+        placed = placed.iloc[np.sort(order)]
+    gap = gaps(placed, key)
+    met = placed[f"{key}_met"]
+    state = np.where(gap, "缺失", np.where(met, "达标", "不适用"))
+    label = ("<b>" + placed["name"].fillna("").map(html.escape) + "</b><br>项目编号："
+             + placed["project_code"].map(html.escape) + "<br>" + layer.mechanism.short + "：" + state + "<br>"
+             + evidence(placed, key).map(html.escape))
+    return pd.DataFrame({
+        "id": placed["project_code"], "lon": placed["lon"], "lat": placed["lat"], "label": label,
+        "color": np.where(gap, WARNING["orange"], np.where(met, OK, NEUTRAL)), "size": 8.0,
+        "link": links("/project/", placed["project_code"]), "gap": gap, "category": state,
+        "township_code": placed["township_code"],
+    }).reset_index(drop=True)
+
+
+def test_table_is_made_on_first_read_with_the_shape_announced():
+    from layers.coverage import TABLE_COLUMNS
+
+    d = many_projects(20)
+    st = project_status(d, MARCH)
+    names = dict(zip(d.townships["code"], d.townships["name"], strict=True))
+    for key, layer in LAYERS.items():
+        res = layer.build(d, MARCH)
+        assert res.table_shape() == (len(st), TABLE_COLUMNS)
+        assert res.__dict__["_table"]._frame is None  # not made by build
+        pd.testing.assert_frame_equal(res.table, layer.table(st, names))
+        assert list(res.table.columns) == TABLE_COLUMNS and len(res.table) == len(st), key
+
+
+@pytest.mark.parametrize("limit", [100, 5000])
+def test_points_capped_gaps_first_as_before(monkeypatch, limit):
+    from geodata.settings import load_settings
+    from layers import coverage
+
+    s = load_settings(max_points_per_layer=limit)
+    monkeypatch.setattr(coverage, "get_settings", lambda: s)
+    d = many_projects()
+    st = project_status(d, MARCH)
+    for key, layer in LAYERS.items():
+        for _ in range(2):  # the second build takes label heads and links made by the first
+            res = layer.build(d, MARCH)
+            pd.testing.assert_frame_equal(res.points, reference_points(layer, st, limit), check_exact=True)
+        located = int((st["lon"].notna() & st["lat"].notna()).sum())
+        assert len(res.points) == min(located, limit) and any("仅显示" in n for n in res.notes) == (located > limit), key
+    # another window over the same frames reuses the texts kept per project row: still its own values
+    april = Filters(month_from="2024-02", month_to="2024-04", as_of="2024-12-31")
+    res = LAYERS["filing"].build(d, april)
+    pd.testing.assert_frame_equal(res.points, reference_points(LAYERS["filing"], project_status(d, april), limit))

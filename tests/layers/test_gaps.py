@@ -114,3 +114,42 @@ def test_monthly_trend():
 def test_trend_default_range_is_twelve_months():
     s = monthly(data(), Filters(month_to="2024-03", as_of="2024-12-31"))
     assert len(s) == 12 and s["month"].iloc[0] == "2023-04" and s["open_cases"].sum() == 0
+
+
+def reference_project_points(d, f, limit):
+    """dashboard.services._project_points as it was made from the worklist (the old code)."""
+    import html
+    from urllib.parse import quote
+
+    import numpy as np
+
+    from layers.coverage_rules import project_status
+    from layers.palettes import OK, WARNING
+
+    wl = worklist(d, f)
+    st = project_status(d, f)
+    located = (st["lon"].notna() & st["lat"].notna()).to_numpy()
+    missing = st["project_code"].map(dict(zip(wl["project_code"], wl["missing_zh"], strict=True))).fillna("")
+    gap = (missing != "").to_numpy()
+    rows = np.flatnonzero(located)
+    if len(rows) > limit:
+        rows = np.concatenate([rows[gap[rows]], rows[~gap[rows]]])[:limit]
+    st, missing, gap = st.iloc[rows], missing.iloc[rows], gap[rows]
+    codes = st["project_code"].astype(str)
+    label = ("<b>" + st["name"].fillna("").astype(str).map(html.escape) + "</b><br>项目编号："
+             + codes.map(html.escape) + "<br>" + missing.map(lambda m: "缺：" + html.escape(m) if m else "长效机制齐全"))
+    return pd.DataFrame({"lon": st["lon"].to_numpy(), "lat": st["lat"].to_numpy(), "label": label.to_numpy(),
+                         "color": np.where(gap, WARNING["orange"], OK), "size": 8.0,
+                         "link": ("/project/" + codes.map(lambda c: quote(str(c), safe=""))).to_numpy(), "gap": gap})
+
+
+@pytest.mark.parametrize("limit", [2, 5000])
+def test_project_points_as_made_from_the_worklist(limit):
+    from layers.gaps import project_points
+    from tests.layers.test_coverage import many_projects
+
+    for d in (scenario(), many_projects(40), data()):
+        for f in (MARCH, Filters(month_to="2024-03", as_of="2024-12-31", township=B)):
+            got = project_points(d, f, limit)
+            pd.testing.assert_frame_equal(got, reference_project_points(d, f, limit), check_exact=True)
+            assert len(got) <= limit
