@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -28,6 +30,20 @@ class StoreError(Exception):
         self.user_msg = user_msg or msg
 
 
+_ENGINES: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
+
+
+def _forget_parent_connections() -> None:
+    """In a forked child (gunicorn workers fork from the master, which opened the store to migrate it): start with
+    empty pools. The pooled connections are the parent's sockets; two processes talking on one socket break each
+    other's queries ("consuming input failed"). close=False leaves them to the parent (SQLAlchemy's advice for fork)."""
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_parent_connections)
+
+
 class Store:
     """Base class; subclasses set `kind`, build `engine` and implement `_create`, `_upsert_rows`.
 
@@ -39,6 +55,7 @@ class Store:
     def __init__(self, url: str):
         self.url = url
         self.engine = self._make_engine(url)
+        _ENGINES.add(self.engine)
 
     # ---- lifecycle -------------------------------------------------------------------------
     def _make_engine(self, url: str) -> sa.Engine:  # pragma: no cover - abstract

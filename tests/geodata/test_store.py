@@ -152,3 +152,30 @@ def test_rows_loaded_before_their_project_get_its_township_later(store):
         assert store.fill_related_townships(conn) == 1
     got = store.read("compliance").set_index("project_code")["township_code"]
     assert got["P1"] == "410183104000" and pd.isna(got["P9"])
+
+
+def test_a_forked_child_opens_its_own_connections_and_both_processes_keep_working(pg_store):
+    """gunicorn forks its workers from the master, which opened the store: a child must not reuse the parent's pooled
+    sockets (two processes on one socket break each other's queries: "consuming input failed")."""
+    import multiprocessing as mp
+
+    pg_store.data_version()  # a connection is now pooled in this process
+    assert pg_store.engine.pool.checkedin() >= 1
+
+    def child(q) -> None:
+        inherited = pg_store.engine.pool.checkedin()
+        versions = [pg_store.data_version() for _ in range(20)]
+        q.put((inherited, len(set(versions))))
+
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=child, args=(q,)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    mine = [pg_store.data_version() for _ in range(20)]
+    got = [q.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert all(inherited == 0 and n == 1 for inherited, n in got)
+    assert len(set(mine)) == 1 and pg_store.data_version() == mine[0]
