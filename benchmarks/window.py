@@ -1,15 +1,18 @@
 """A month window nobody has asked for yet: what the first overview of each layer costs (a cache miss).
 
     .venv/bin/python benchmarks/window.py --scale city [--scale province] [--backend postgis] [--back 6]
-                                          [--layer warnings ...] [--township] [--no-record]
+                                          [--layer warnings ...] [--township] [--start 3] [--no-record]
 
 One process, empty view cache. First the rows of every kind are read (once per data version; that time
 is printed apart), then the default window's overview of the first layer is built (what the warm-up
 does first), then, for the window whose last month is `--back` months before the latest, each layer's
 overview head (`services.overview_head`, what an indicator switch or a month change asks for) is built
-in switcher order: wall and CPU of each (the detail table, stored after the reply, apart), the sum, and the same again for a second window (`--back` + 1)
-to show what a window shares with the previous one. `--township` adds the township page of the
-township with most projects in both windows. Figures go to benchmarks/RESULTS.md unless --no-record.
+in switcher order: wall and CPU of each (the detail table, stored after the reply, apart), the sum, and
+the same again for a second window (`--back` + 1) to show what a window shares with the previous one.
+`--start N`: instead, after every layer of the default window (what the warm-up builds first), the
+default end month with the start month N and N + 1 months later (a start-month change: the views are
+new, the end month's evaluation is not). `--township` adds the township page of the township with most
+projects in both windows. Figures go to benchmarks/RESULTS.md unless --no-record.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ def _timed(fn) -> tuple[float, float]:
     return (time.perf_counter() - w) * 1000, (time.process_time() - c) * 1000
 
 
-def run(scale: str, backend: str, back: int, only: list[str] | None, township: bool) -> str:
+def run(scale: str, backend: str, back: int, only: list[str] | None, township: bool, start: int = 0) -> str:
     os.environ["WAGEMAP_CACHE_DIR"] = tempfile.mkdtemp(prefix="wagemap-bench-window-")
     from dashboard import cache
     from dashboard import services as S
@@ -58,12 +61,17 @@ def run(scale: str, backend: str, back: int, only: list[str] | None, township: b
         if township:
             p = S.kind_frame(None, "projects")
             tw = str(p["township_code"].value_counts().index[0])
-        header = "| layer | " + " | ".join(f"window ..{ms[-1 - b]} wall / CPU ms" for b in (back, back + 1)) + " |"
+        if start:  # the warm-up's default window first (untimed), then start months changed, end month kept
+            default = _timed(lambda: [S.overview_head(None, k, frm, to) for k in keys] + [cache.run_later()])
+            lines[-1:] = [f"- default window, every layer (what the warm-up builds first, untimed below): "
+                          f"{default[0] / 1000:,.1f} s wall / {default[1] / 1000:,.1f} s CPU", ""]
+            windows = [(ms[ms.index(frm) + n], to) for n in (start, start + 1)]
+        else:
+            windows = [(S.month_window(None, None, ms[-1 - b])[0], ms[-1 - b]) for b in (back, back + 1)]
+        header = "| layer | " + " | ".join(f"window {a}..{b} wall / CPU ms" for a, b in windows) + " |"
         rows: dict[str, list[str]] = {k: [] for k in keys}
         totals, afters = [], []
-        for b in (back, back + 1):
-            wto = ms[-1 - b]
-            wfrm = S.month_window(None, None, wto)[0]
+        for wfrm, wto in windows:
             tot = [0.0, 0.0]
             later = [0.0, 0.0]
             for k in keys:
@@ -96,12 +104,14 @@ def main() -> None:
     ap.add_argument("--back", type=int, default=6, help="months before the latest (the window's last month)")
     ap.add_argument("--layer", action="append", default=None, help="only these layers (default: all)")
     ap.add_argument("--township", action="store_true", help="also the township page of the biggest township")
+    ap.add_argument("--start", type=int, default=0, help="instead: the default end month with the start month moved "
+                    "N and N+1 months later (after the default window's layers are built)")
     ap.add_argument("--no-record", action="store_true")
     a = ap.parse_args()
     body = []
     for scale in a.scale or ["city"]:
         for backend in a.backend or ["postgis"]:
-            text = run(scale, backend, a.back, a.layer, a.township)
+            text = run(scale, backend, a.back, a.layer, a.township, a.start)
             print(text, flush=True)
             body.append(text)
     if not a.no_record:
