@@ -234,7 +234,9 @@ class _Cache:
 
     def drop(self, names: Sequence[str], where: Callable[[tuple], bool] | None = None) -> int:
         """Forget this process's entries of the given functions (the rows behind views already built), or only
-        those whose key (function, store, version, scope, args) satisfies `where`."""
+        those whose key (function, store, version, scope, args) satisfies `where`. What views promised (put_later) is
+        stored first: it holds the rows, and they would stay in memory until then."""
+        self.run_later()
         with self._lock:
             gone = [k for k in self._d if k[0] in names and (where is None or where(k))]
             for k in gone:
@@ -244,6 +246,7 @@ class _Cache:
 
     def clear(self) -> None:
         with self._lock:
+            self._later.clear()
             self._d.clear()
             self._nbytes.clear()
         if self.disk is not None:
