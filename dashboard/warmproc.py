@@ -54,11 +54,12 @@ def warm_once(app, force: bool = False) -> dict | None:
 def follow(app, stop: threading.Event) -> None:
     """Warm now and after every data version change until `stop` is set (dashboard/warmup.py's loop), and meanwhile
     build the views the serving workers miss (dashboard/remote.py) from the citywide rows, which this process then
-    keeps (read again after a warm-up that released them: at province ~15 s once per load, in the background)."""
+    keeps with what the layers derived from them (a warm-up here does not release them; read once more only after
+    another process warmed this data version)."""
     from dashboard import remote, warmup
 
     remote.serve(app, stop, on_request=lambda name, s: log.warning("built %s for a worker in %.2f s", name, s))
-    t = warmup.start(app, stop, force=True,
+    t = warmup.start(app, stop, force=True, hold=True,
                      after=lambda: log.warning("rows held for the workers' misses (%.1f s)", remote.hold_rows(app)))
     while t.is_alive() and not stop.is_set():
         t.join(1.0)

@@ -51,8 +51,12 @@ def enabled() -> bool:
     return os.environ.get("WAGEMAP_WARM", "0").strip().lower() in ("1", "true", "yes", "on")
 
 
-def warm(app) -> dict:
+def warm(app, hold: bool = False) -> dict:
     """Build the default views once (in the caller's thread); returns {views, seconds, version, released, phases, ...}.
+
+    `hold` (the warm process, dashboard/warmproc.py): keep the citywide rows and what the layers derived from them
+    (per-read histories) above resident_max_rows too: it builds the workers' misses from them, and a re-read without
+    the histories made its first miss of a layer like warnings cost 12-15 s at province (benchmarks/RESULTS.md).
 
     `phases`: wall and process CPU seconds of each part (citywide layers, townships, officials' own scopes);
     `layers`: the same for each citywide layer (the first to need a kind of rows also reads them).
@@ -132,7 +136,7 @@ def warm(app) -> dict:
                 services.forget_window(None, wto)  # its month's warnings etc. in memory (peak RSS); the next may share it
                 cache.trim_heap()
         phase("earlier windows")
-        released = services.release_rows() if cache.rows_to_release() else 0  # the officials' views need their own rows only
+        released = services.release_rows() if cache.rows_to_release() and not hold else 0  # officials need their own rows
         for code in services.township_names(None):  # an official's indicator switch, on their overview and township page
             scope = [code]
             if not services.has_data(scope):
@@ -145,7 +149,7 @@ def warm(app) -> dict:
                     grid += 2
             _let_go_of(scope)
         phase("officials × layer")
-        released += services.release_rows()
+        released += 0 if hold else services.release_rows()
     return {"views": n, "seconds": round(time.perf_counter() - t0, 1), "version": version, "released": released,
             "phases": phases, "layers": layers, "township_layers": grid, "windows": len(extra), "starts": len(starts)}
 
@@ -199,9 +203,10 @@ def _map(scope, key: str, frm: str, to: str, township: str | None = None) -> Non
 
 
 def start(app, stop: threading.Event | None = None, after: Callable[[], None] | None = None,
-          force: bool = False) -> threading.Thread | None:
+          force: bool = False, hold: bool = False) -> threading.Thread | None:
     """Warm in a daemon thread now and after every data version change (until `stop` is set); None when disabled
-    (unless `force`: the warm process). `after()` runs once per new version, warmed here or by another process."""
+    (unless `force`: the warm process; `hold`: see warm). `after()` runs once per new version, warmed here or by
+    another process."""
     if not (force or enabled()):
         return None
     stop = stop or threading.Event()
@@ -218,7 +223,7 @@ def start(app, stop: threading.Event | None = None, after: Callable[[], None] | 
                     with app.server.app_context():
                         mine = services._ctx().cache.claim(f"warm:{services.store().url}:{current}", CLAIM_S)
                     if mine:
-                        r = warm(app)
+                        r = warm(app, hold=hold)
                         done = r["version"]
                         log.warning("warm-up done: %d views in %.1f s (pid %d, data version %s, rows released %d)",
                                     r["views"], r["seconds"], os.getpid(), done, r["released"])

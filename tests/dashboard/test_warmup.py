@@ -200,6 +200,24 @@ def test_rows_are_released_after_warming_only_above_the_limit(small_store):
         assert services.overview(None, "card", frm, to)["bars"]  # answered from the shared cache
 
 
+def test_the_warm_process_holds_its_rows_and_what_was_derived_from_them_above_the_limit(small_store):
+    """warm(hold=True) (the warm process, which builds the workers' misses from the rows) releases nothing above
+    resident_max_rows: the citywide rows and their per-read histories stay, so a later miss reads no row again."""
+    from dashboard.app import create_app
+    from layers import base
+
+    app = create_app(store=small_store, settings=load_settings(db=small_store.url, resident_max_rows=10, warm_windows=WINDOWS))
+    r = warmup.warm(app, hold=True)
+    with app.server.app_context():
+        assert r["released"] == 0 and services.resident_rows() > 10
+        read = services._ctx().rows_read
+        proj = services.kind_frame(None, "projects")
+        assert proj.__dict__.get(base.DERIVED)  # what the layers derived per read is still on the frames
+        ms = services.months(None)
+        services.overview_head(None, "warnings", ms[0], ms[-5])  # a window nobody built: no row is read again
+        assert services._ctx().rows_read == read
+
+
 def test_views_cached_by_other_code_are_not_read_back(small_store, monkeypatch):
     from dashboard.app import create_app
 
