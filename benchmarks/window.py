@@ -71,7 +71,9 @@ def run(scale: str, backend: str, back: int, only: list[str] | None, township: b
         header = "| layer | " + " | ".join(f"window {a}..{b} wall / CPU ms" for a, b in windows) + " |"
         rows: dict[str, list[str]] = {k: [] for k in keys}
         totals, afters = [], []
+        reread = []
         for wfrm, wto in windows:
+            read0 = S._ctx().rows_read
             tot = [0.0, 0.0]
             later = [0.0, 0.0]
             for k in keys:
@@ -89,10 +91,12 @@ def run(scale: str, backend: str, back: int, only: list[str] | None, township: b
                 tot[1] += c
             totals.append(f"**{tot[0]:,.0f} / {tot[1]:,.0f}**")
             afters.append(f"{later[0]:,.0f} / {later[1]:,.0f}")
+            reread.append(f"{S._ctx().rows_read - read0:,}")
         lines += [header, "|---|---|---|"]
         lines += [f"| {k} | " + " | ".join(v) + " |" for k, v in rows.items()]
         lines += ["| **sum** | " + " | ".join(totals) + " |",
                   "| detail tables stored after the replies (not in the sum) | " + " | ".join(afters) + " |",
+                  "| rows read again (0: the rows stayed in the process) | " + " | ".join(reread) + " |",
                   "", f"load average after: {common.loadavg()}"]
     return "\n".join(lines)
 

@@ -97,10 +97,20 @@ class _Cache:
             self._evict()
 
     def _evict(self) -> None:
-        """Drop the oldest entries until both budgets hold (the caller holds the lock)."""
-        while len(self._d) > self.size or (sum(self._nbytes.values()) > self.max_bytes and len(self._d) > 1):
+        """Drop the oldest entries until both budgets hold (the caller holds the lock): by number any entry, by bytes
+        only views that are on disk (read back when asked for). Rows and windows older than those views stay: pushing
+        them out for bytes they do not count made the next view read every row again (province: ~20 s, and the
+        per-read histories rebuilt)."""
+        while len(self._d) > self.size:
             old, _ = self._d.popitem(last=False)
             self._nbytes.pop(old, None)
+        total = sum(self._nbytes.values())
+        if total > self.max_bytes:
+            for k in [k for k in self._d if k in self._nbytes]:  # oldest first
+                if total <= self.max_bytes or len(self._d) == 1:
+                    break
+                total -= self._nbytes.pop(k)
+                del self._d[k]
 
     @contextmanager
     def view_budget(self, max_bytes: int):

@@ -219,3 +219,14 @@ def test_the_head_of_a_miss_leaves_the_table_for_after_the_response(small_store,
             assert [dict(zip(cols, r, strict=True)) for r in zip(*data, strict=True)] == rows
     finally:
         type(layer).build = orig
+
+
+def test_views_over_the_byte_budget_push_out_older_views_not_older_rows(tmp_path):
+    """The byte budget counts on-disk views: when it is exceeded the oldest such views go, never the rows (kept in the
+    process only, older than the views built from them), which a re-read would cost seconds to bring back."""
+    one = cache._Cache(directory=str(tmp_path / "v"), max_bytes=400_000)
+    one.get_or_build(("kind", "projects"), lambda: "rows", shared=False)
+    for i in range(6):
+        one.get_or_build(("b", i), lambda i=i: bytes([i]) * 90_000, shared=True)
+    assert ("kind", "projects") in one._d and [k[1] for k in one._d if k[0] == "b"] == [2, 3, 4, 5]
+    assert one.get_or_build(("kind", "projects"), lambda: pytest.fail("read again")) == "rows"
