@@ -123,7 +123,10 @@ def row_texts(status: pd.DataFrame, at: np.ndarray, name: str, make: Callable[[p
         return np.asarray(make(status.iloc[at]), dtype=object)
     pj, rows = got
     at = rows[at]
-    done, values = pj.texts.setdefault(name, (np.zeros(len(pj.norm), dtype=bool), np.full(len(pj.norm), None, dtype=object)))
+    made = pj.texts.get(name)
+    if made is None:
+        made = pj.texts.setdefault(name, (np.zeros(len(pj.norm), dtype=bool), np.full(len(pj.norm), None, dtype=object)))
+    done, values = made
     todo = np.unique(at[~done[at]])
     if len(todo):
         values[todo] = make(pj.norm.iloc[todo])
@@ -176,7 +179,7 @@ def _active_projects(pj: _Projects, filters: Filters, ref: pd.Timestamp) -> tupl
     start = pj.norm["start_date"].iloc[rows]
     rows = rows[(start.isna() | (start <= ref)).to_numpy()]
     rows = rows[~pd.Series(pj.code[rows]).duplicated().to_numpy()]
-    out = pj.norm.iloc[rows].copy()
+    out = pj.norm.iloc[rows]  # a new frame (copy-on-write): the columns set below are its own
     for c in ("filed_date", "sa_opened", "sa_filed"):
         out[c] = _until(out[c], ref)
     return out.reset_index(drop=True), rows
