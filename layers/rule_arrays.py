@@ -234,15 +234,28 @@ def trend_arrays(data: LayerData, month: str, r: Rules) -> list[tuple[str, dict[
         for field in r.indicator_fields:
             if field not in ind.columns:
                 continue
-            v = derived(data, ("indicators",), ("rules.indicator_values", field), lambda field=field: as_num(ind[field]))
-            h = rule_history.indicator_history(data, field, base, v, len(codes))
-            t = None if h is None else rule_history.trend_at(h, m, r.indicator_baseline_months, r.indicator_min_history)
+            t = _field_trend(data, field, base, len(codes), m, r)[1]
             if t is None:
                 return None
             out.append((field, t))
         return out
 
     return derived(data, ("indicators",), ("rules.trend_arrays", month, r.model_dump_json()), build)
+
+
+def _field_trend(data: LayerData, field: str, base: pd.DataFrame, n_codes: int, m: int,
+                 r: Rules) -> tuple[pd.Series, dict[str, np.ndarray] | None]:
+    """(the field's values, its month's trend arrays from the employer × month history kept per read, or None when the
+    history cannot be made and the field has to be pivoted)."""
+    ind = data.indicators
+    v = derived(data, ("indicators",), ("rules.indicator_values", field), lambda: as_num(ind[field]))
+    h = rule_history.indicator_history(data, field, base, v, n_codes)
+    return v, (None if h is None else rule_history.trend_at(h, m, r.indicator_baseline_months, r.indicator_min_history))
+
+
+def _trend_part(codes: pd.Index, field: str, t: dict[str, np.ndarray]) -> pd.DataFrame:
+    return pd.DataFrame({"credit_code": codes.take(t["code"]), "field": field, "current": t["current"],
+                         "baseline": t["baseline"], "n_hist": t["n_hist"], "drop": t["drop"]})
 
 
 def trend_frame(data: LayerData, parts: list[tuple[str, dict[str, np.ndarray]]],
@@ -253,8 +266,7 @@ def trend_frame(data: LayerData, parts: list[tuple[str, dict[str, np.ndarray]]],
     for i, (field, t) in enumerate(parts):
         if rows is not None:
             t = {k: v[rows[i]] for k, v in t.items()}
-        frames.append(pd.DataFrame({"credit_code": codes.take(t["code"]), "field": field, "current": t["current"],
-                                    "baseline": t["baseline"], "n_hist": t["n_hist"], "drop": t["drop"]}))
+        frames.append(_trend_part(codes, field, t))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=TREND_COLUMNS)
 
 
@@ -282,12 +294,9 @@ def _indicator_trends(data: LayerData, month: str, r: Rules) -> pd.DataFrame:
     for field in r.indicator_fields:
         if field not in ind.columns:
             continue
-        v = derived(data, ("indicators",), ("rules.indicator_values", field), lambda field=field: as_num(ind[field]))
-        h = rule_history.indicator_history(data, field, base, v, len(codes))
-        t = None if h is None else rule_history.trend_at(h, m, r.indicator_baseline_months, r.indicator_min_history)
+        v, t = _field_trend(data, field, base, len(codes), m, r)
         if t is not None:  # the month's rows of the employer × month matrix (history once per read)
-            frames.append(pd.DataFrame({"credit_code": codes.take(t["code"]), "field": field, "current": t["current"],
-                                        "baseline": t["baseline"], "n_hist": t["n_hist"], "drop": t["drop"]}))
+            frames.append(_trend_part(codes, field, t))
             continue
         if window is None:
             window = ((base["m"] >= m - r.indicator_baseline_months) & (base["m"] <= m) & (base["code"] >= 0)).to_numpy()
