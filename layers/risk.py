@@ -236,7 +236,7 @@ def _labels(ent: _Entities, on: np.ndarray, score_: pd.Series, codes: np.ndarray
     first = np.unique(k, return_index=True)[1]  # an entity of each distinct (score, text)
     tail = np.array(["</b><br>风险分" + str(w) + "<br>" + t
                      for w, t in zip(whole[first].tolist(), top[codes[first]].tolist(), strict=True)], dtype=object)
-    label = np.array(["<b>"], dtype=object) + _escaped_names(ent)[on] + tail[k]
+    label = _bold_names(ent)[on] + tail[k]
     return pd.Series(label, index=score_.index, dtype=pd.StringDtype("python", na_value=np.nan))
 
 
@@ -283,11 +283,11 @@ def _escaped(s: pd.Series) -> np.ndarray:
     return out
 
 
-def _escaped_names(ent: _Entities) -> np.ndarray:
-    """Each entity's name (else its id), escaped for labels (once per read of the frames)."""
-    if "names" not in ent.memo:
-        ent.memo["names"] = _escaped(ent.frame["name"].fillna(ent.frame["entity_id"]))
-    return ent.memo["names"]
+def _bold_names(ent: _Entities) -> np.ndarray:
+    """Each entity's name (else its id), escaped, after "<b>": the start of its label (once per read of the frames)."""
+    if "bold_names" not in ent.memo:
+        ent.memo["bold_names"] = np.array(["<b>"], dtype=object) + _escaped(ent.frame["name"].fillna(ent.frame["entity_id"]))
+    return ent.memo["bold_names"]
 
 
 def _escaped_top(top: pd.Series, cat: _Catalogue) -> pd.Series:

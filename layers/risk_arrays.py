@@ -191,7 +191,11 @@ def _factorize_rows(*cols: pd.Series) -> tuple[np.ndarray, list[tuple]]:
         k, u = pd.factorize(c, use_na_sentinel=True)
         combined = combined * (len(u) + 1) + (k + 1)
         uniqs.append([None, *u])
-    keys, inv = np.unique(combined, return_inverse=True)
+    fk, fu = pd.factorize(combined)  # = np.unique(combined, return_inverse=True), sorting the few distinct only
+    order = np.argsort(fu, kind="stable")
+    keys, at = np.asarray(fu)[order], np.empty(len(fu), np.int64)
+    at[order] = np.arange(len(fu))
+    inv = at[fk]
     tuples = []
     for v in keys.tolist():
         parts = []
@@ -322,21 +326,27 @@ def _scored(data: LayerData, filters: Filters | None, r: Rules, top: int, warns:
     ctx = context(data, filters, r)
     w = warnings(data, filters, r) if warns is None else warns
     ent = _entities(data)
+    return _score_arrays(ent, _active_rows(ent, ctx, r), w, _trend_rows(data, ent, ctx.month, r),
+                         _trend_sample(data, ctx.month, r), r, top, township)
+
+
+def _score_arrays(ent: _Entities, rows: np.ndarray, w: pd.DataFrame, trend: tuple, te_frame: pd.DataFrame, r: Rules,
+                  top: int, township: str | None) -> _Scored:
+    """`_scored` from the window's project rows, warnings, trend rows (`_trend_rows`) and trend sample."""
     n_ent, n_proj = len(ent.rank), ent.n_proj
-    rows = _active_rows(ent, ctx, r)
     rep = np.full(len(ent.codes) + 1, -1, np.int64)  # code -> its entity in the window (last: not found)
     g = ent.group[rows]
     rep[g[g >= 0]] = rows[g >= 0]
     cat = _Catalogue()
     we, wc, wp = _warning_rows(w, ent, rep, r, cat)
-    te, keys, tinv, tp = _trend_rows(data, ent, ctx.month, r)
+    te, keys, tinv, tp = trend
     tids = np.asarray([cat.add(f, z, "trend") if isinstance(f, str) and isinstance(z, str) else -1 for f, z in keys] + [-1],
                       np.int64)
     tc = tids[tinv] if len(tinv) else np.zeros(0, np.int64)
     e = np.concatenate([we, np.where(tc >= 0, te, -1)])
     keep = e >= 0
     e, c, p = e[keep], np.concatenate([wc, tc])[keep], np.concatenate([wp, tp])[keep]
-    e_own, te_frame = e, _trend_sample(data, ctx.month, r)  # its dtypes and whether empty only
+    e_own = e  # te_frame: its dtypes and whether empty only
 
     # transmission: projects of the universe with a contractor in it, in universe order
     links = rows[ent.contractor[rows] >= 0]
@@ -354,8 +364,7 @@ def _scored(data: LayerData, filters: Filters | None, r: Rules, top: int, warns:
     p = np.concatenate([p, d_p, u_p])
     crank = cat.ranks()
     n_cat = max(len(crank), 1)
-    g = pd.Series(p).groupby(ent.rank[e] * n_cat + crank[c]).sum()
-    key, f_pts = g.index.to_numpy(np.int64), g.to_numpy(float)
+    key, f_pts = _sum_by_key(ent.rank[e] * n_cat + crank[c], p)
     f_rank = key // n_cat
     f_cat = np.empty(len(crank), np.int64)
     f_cat[crank] = np.arange(len(crank))
@@ -368,7 +377,7 @@ def _scored(data: LayerData, filters: Filters | None, r: Rules, top: int, warns:
     s_of, S = score_[f_ent], points[f_ent]
     with np.errstate(divide="ignore", invalid="ignore"):
         f_contrib = np.where(S > 0, s_of * f_pts / S, 0.0)
-    o = np.lexsort((-f_contrib, f_rank))  # each entity's factors, largest first (ties keep the text order)
+    o = _largest_first(f_rank, f_contrib)  # each entity's factors, largest first (ties keep the text order)
     f_rank, f_cat, f_pts, f_contrib = f_rank[o], f_cat[o], f_pts[o], f_contrib[o]
 
     shown = np.concatenate([rows, n_proj + np.arange(len(ent.employers))])
@@ -400,6 +409,70 @@ def _scored(data: LayerData, filters: Filters | None, r: Rules, top: int, warns:
         ent.memo[key] = _key_dtypes(w, te_frame, uni0, *args)
     return _Scored(shown, lo, hi, f_cat, f_contrib, cat, points[shown], score_[shown], f_pts, top, ent, not len(rows),
                    ent.memo[key])
+
+
+def _sum_by_key(key: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """= (g.index, g.values) of g = pd.Series(p).groupby(key).sum(), the same floats. Most keys are distinct (an
+    entity's factor once): one stable sort, and the groups of two or more rows summed as pandas does (`_kahan`).
+
+    pandas sums unsorted groups in row order with Kahan compensation (NaN skipped, a group of one row is 0.0 + p),
+    and groups already sorted by np.add.reduceat: a sorted `key` goes to pandas itself.
+    """
+    if len(key) < 2 or bool((key[1:] >= key[:-1]).all()):
+        g = pd.Series(p, dtype=float).groupby(key).sum()
+        return g.index.to_numpy(np.int64), g.to_numpy(float)
+    o = np.argsort(key, kind="stable")  # the rows mostly come in key order: a few long runs
+    ks, ps = key[o], p[o]
+    new = np.ones(len(ks), bool)
+    new[1:] = ks[1:] != ks[:-1]
+    starts = np.flatnonzero(new)
+    first = ps[starts]
+    out = np.where(np.isnan(first), 0.0, first + 0.0)
+    sizes = np.diff(starts, append=len(ks))
+    many = np.flatnonzero(sizes > 1)
+    if len(many):
+        if sizes.max() > 64:
+            g = pd.Series(p, dtype=float).groupby(key).sum()
+            return g.index.to_numpy(np.int64), g.to_numpy(float)
+        out[many] = _kahan(ps, starts[many], sizes[many])
+    return ks[starts].astype(np.int64), out
+
+
+def _kahan(ps: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Per group (rows ps[start:start + size]): the sum as pandas' group_sum makes it, one row of every group at a
+    time: y = v - comp; t = sum + y; comp = (t - sum) - y (0 where NaN); sum = t; NaN rows skipped."""
+    total, comp = np.zeros(len(starts)), np.zeros(len(starts))
+    for j in range(int(sizes.max(initial=0))):
+        g = np.flatnonzero(sizes > j)
+        v = ps[starts[g] + j]
+        ok = ~np.isnan(v)
+        g, v = g[ok], v[ok]
+        with np.errstate(invalid="ignore"):
+            y = v - comp[g]
+            t = total[g] + y
+            c = (t - total[g]) - y
+        comp[g] = np.where(np.isnan(c), 0.0, c)
+        total[g] = t
+    return total
+
+
+def _largest_first(f_rank: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """= np.lexsort((-c, f_rank)), sorting only the entities whose factors are not in that order already (`f_rank`
+    sorted: each entity's rows together; most entities have one factor or theirs largest first)."""
+    n = len(c)
+    same = f_rank[1:] == f_rank[:-1]
+    if n < 2 or not bool((f_rank[1:] >= f_rank[:-1]).all()):
+        return np.lexsort((-c, f_rank))
+    bad = same & ~(c[1:] <= c[:-1])  # a larger factor (or NaN) after another of the same entity
+    o = np.arange(n)
+    if not bad.any():
+        return o
+    seg = np.concatenate([[0], np.cumsum(~same)])  # entity of each row, numbered
+    redo = np.zeros(int(seg[-1]) + 1, bool)
+    redo[seg[1:][bad]] = True
+    sub = np.flatnonzero(redo[seg])
+    o[sub] = sub[np.lexsort((-c[sub], f_rank[sub]))]
+    return o
 
 
 def _by_score(shown: np.ndarray, score_: np.ndarray, ent: _Entities) -> np.ndarray:

@@ -57,8 +57,15 @@ def _top_codes(cat: Any, lo: np.ndarray, hi: np.ndarray, f_cat: np.ndarray, f_co
         code = pd.factorize(code * (len(part_text) + 1) + nxt)[0]
     code = np.asarray(pd.factorize(code)[0], np.int64)  # 0 .. k-1
     rep = np.unique(code, return_index=True)[1]  # an entity of each code, in code order
-    texts = np.array(["；".join(part_text[part[at[e]:at[e] + m[e]]].tolist()) if n[e] > 0 else "无预警"
-                      for e in rep.tolist()], dtype=object)
+    # each code's text: its entity's parts joined by "；" in one pass (np.add.reduceat)
+    mr = m[rep]
+    start = np.cumsum(mr) - mr
+    j = np.arange(int(mr.sum())) - np.repeat(start, mr)  # each part's place in its text
+    pid = part[np.repeat(at[rep], mr) + j]
+    texts = np.where(n[rep] > 0, "", "无预警").astype(object)
+    if len(pid):
+        piece = np.where(j > 0, ("；" + part_text.astype(object))[pid], part_text[pid]).astype(object)
+        texts[mr > 0] = np.add.reduceat(piece, start[mr > 0])
     return code, texts
 
 
