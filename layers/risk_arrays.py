@@ -96,9 +96,9 @@ def _build_entities(data: LayerData) -> _Entities:
     proj = _project_part(code, as_text(col(p, "name", None)), as_text(col(p, "township_code", None)),
                          as_text(col(p, "contractor_credit_code", None)).str.upper())
     info = _enterprise_info(data)
-    codes = set(info.index)
+    codes = set(info.index.tolist())
     if data.indicators is not None and not data.indicators.empty:
-        codes |= set(indicator_codes(data))
+        codes |= set(indicator_codes(data).tolist())
     codes = sorted(c for c in codes if isinstance(c, str) and c)
     emp = pd.DataFrame({"entity_type": "employer", "entity_id": codes})
     emp["name"] = emp["entity_id"].map(info["name"]) if not info.empty else pd.NA
