@@ -1,7 +1,7 @@
 """A serving worker's cache miss: built by the warm process that holds the rows, or by the worker itself.
 
     .venv/bin/python benchmarks/remote.py --scale city [--scale province] [--back 6] [--layer warnings ...] [--think 5]
-                                          [--no-record]
+                                          [--primed] [--no-record]
 
 For each scale: a fresh shared view cache; a data-server process (what `wagemap warm --follow` is between
 warm-ups: dashboard/remote.py `serve`, with the rows of every kind already read, as after its first
@@ -38,18 +38,25 @@ def _app(url: str):
     return create_app(store=open_store(url), settings=load_settings(db=url))
 
 
-def serve_main(url: str, ready: str) -> None:
-    """The data server: read every kind, then serve remote builds until killed."""
+def serve_main(url: str, ready: str, primed: bool = False) -> None:
+    """The data server: read every kind (`primed`: and build every layer of the default window, as the warm process
+    has after its warm-up, so the per-read histories exist), then serve remote builds until killed."""
     import threading
 
-    from dashboard import remote
+    from dashboard import cache, remote
     from dashboard import services as S
+    from layers import registry
 
     app = _app(url)
     t = time.perf_counter()
     with app.server.app_context():
         for k in S.DATA_KINDS:
             S.kind_frame(None, k)
+        if primed:
+            frm, to = S.month_window(None, None, None)
+            for k in registry.LAYERS:
+                S.overview_head(None, k, frm, to)
+            cache.run_later()
     Path(ready).write_text(json.dumps({"read_s": time.perf_counter() - t, "rss_mb": common.rss_mb(os.getpid())}))
     remote.serve(app, threading.Event())
     while True:
@@ -106,12 +113,13 @@ def _worker(url: str, back: int, only: list[str] | None, env: dict, think: float
     return json.loads(Path(out).read_text())
 
 
-def run(scale: str, back: int, only: list[str] | None, think: float = 0.0) -> str:
+def run(scale: str, back: int, only: list[str] | None, think: float = 0.0, primed: bool = False) -> str:
     url = common.store_url(scale, "postgis")
     env = {**os.environ, "WAGEMAP_CACHE_DIR": tempfile.mkdtemp(prefix="wagemap-bench-remote-"), "WAGEMAP_WARM": "0"}
     la0 = common.loadavg()
     ready = tempfile.mktemp(suffix=".json")
-    server = subprocess.Popen([sys.executable, __file__, "--serve", url, "--ready", ready], env=env)
+    server = subprocess.Popen([sys.executable, __file__, "--serve", url, "--ready", ready]
+                              + (["--primed"] if primed else []), env=env)
     try:
         t0 = time.time()
         while not Path(ready).exists():
@@ -128,7 +136,8 @@ def run(scale: str, back: int, only: list[str] | None, think: float = 0.0) -> st
     local = _worker(url, back, only, {**env, "WAGEMAP_REMOTE": "0",
                                       "WAGEMAP_CACHE_DIR": tempfile.mkdtemp(prefix="wagemap-bench-remote-")}, think)
     lines = [f"{scale} / postgis, load average {la0} before, {common.loadavg()} after:", "",
-             f"- data server: rows of every kind read in {srv['read_s']:.1f} s, RSS {srv['rss_mb']:,.0f} MB "
+             f"- data server: rows of every kind read{' and the default window built' if primed else ''} in "
+             f"{srv['read_s']:.1f} s, RSS {srv['rss_mb']:,.0f} MB "
              f"(after the remote builds: {server_rss:,.0f} MB)",
              f"- worker with the data server (remote={remote_res['remote']}): rows read {remote_res['rows_read']:,}, "
              f"RSS at end {remote_res['rss_mb']:,.0f} MB",
@@ -167,6 +176,8 @@ def main() -> None:
     ap.add_argument("--back", type=int, default=6, help="months before the latest (the window's last month)")
     ap.add_argument("--layer", action="append", default=None, help="only these layers (default: all)")
     ap.add_argument("--think", type=float, default=0.0, help="seconds between the first layer of a window and the next")
+    ap.add_argument("--primed", action="store_true", help="the data server builds the default window's layers first "
+                    "(as the warm process has after its warm-up: the per-read histories exist)")
     ap.add_argument("--no-record", action="store_true")
     ap.add_argument("--serve", help=argparse.SUPPRESS)
     ap.add_argument("--ready", help=argparse.SUPPRESS)
@@ -174,12 +185,12 @@ def main() -> None:
     ap.add_argument("--out", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.serve:
-        return serve_main(a.serve, a.ready)
+        return serve_main(a.serve, a.ready, a.primed)
     if a.worker:
         return worker_main(a.worker, a.back, a.layer, a.out, a.think)
     body = []
     for scale in a.scale or ["city"]:
-        text = run(scale, a.back, a.layer, a.think)
+        text = run(scale, a.back, a.layer, a.think, a.primed)
         print(text, flush=True)
         body.append(text)
     if not a.no_record:
