@@ -285,16 +285,17 @@ def _label_parts(c: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 
 def _case_points(cs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     drawn = np.flatnonzero(((cs["open"] | cs["closed_in_range"]) & cs["lon"].notna() & cs["lat"].notna()).to_numpy())
-    # which points are kept and in which order, from the two columns that decide it (labels for those only)
-    order = pd.DataFrame({"open": cs["open"].to_numpy()[drawn], "amount": cs["amount"].to_numpy()[drawn]})
+    # which points are kept and in which order, from the two columns that decide it (labels for those only);
+    # np.lexsort is stable and puts NaN last, as sort_values(kind="stable") does (amount descending: -amount)
+    is_open, minus = cs["open"].to_numpy(dtype=bool)[drawn], -cs["amount"].to_numpy(dtype=float)[drawn]
     limit = get_settings().max_points_per_layer
     notes = []
-    if len(order) > limit:
-        order = order.sort_values(["open", "amount"], ascending=[False, False], kind="stable").head(limit)
+    kept = np.arange(len(drawn))
+    if len(kept) > limit:  # open first, largest first
+        kept = np.lexsort((minus, ~is_open))[:limit]
         notes.append(f"案件点过多，仅显示{limit}件（在办、金额大者优先）")
     # drawn in order: closed (small, grey) first, then open cases largest first, so small ones on top stay clickable
-    order = order.sort_values(["open", "amount"], ascending=[True, False], kind="stable")
-    kept = drawn[order.index.to_numpy()]
+    kept = drawn[kept[np.lexsort((minus[kept], is_open[kept]))]]
     c = cs.iloc[kept]
     made = cs.__dict__.get(DERIVED, {}).get(("arrears.rows",))
     if made is not None and len(c):  # from case_state: the label parts of each case are made once for every window
