@@ -425,9 +425,10 @@ def put_later(name: str, scope: Sequence[str] | None, args: tuple, make: Callabl
     ctx.cache.put_later(key, make, shared=name not in RAW and name not in COMPOSED)
 
 
-def run_later(ctx: Context | None = None) -> int:
-    """Store what views built in this process promised (`put_later`); after a reply is sent, between warmed views."""
-    return (ctx or _ctx()).cache.run_later()
+def run_later(ctx: Context | None = None, limit: int | None = None) -> int:
+    """Store what views built in this process promised (`put_later`; at most `limit`); after a reply is sent, between
+    warmed views, when the warm process has nothing else to do."""
+    return (ctx or _ctx()).cache.run_later(limit)
 
 
 def keep(names: Sequence[str], scope: Sequence[str] | None, where: Callable[[tuple], bool] | None = None) -> int:

@@ -178,8 +178,8 @@ HEAD = "dashboard.services.overview_head"
 
 class _Ahead:
     """What a user asks next after a window nobody built: another indicator of the same window. After a worker's miss
-    of one layer's head, the server builds the other layers' views of that window (head, point sets, table: what the
-    warm-up builds for the default window) while no worker is waiting, newest window first. At province a new window
+    of one layer's head, the server builds the other layers' views of that window (head and point sets; the tables when
+    nothing else is left) while no worker is waiting, newest window first. At province a new window
     costs 0.1-2 s per layer (benchmarks/RESULTS.md); built during the user's look at the first map, the switches hit."""
 
     def __init__(self) -> None:
@@ -196,18 +196,20 @@ class _Ahead:
         self.todo = (new + [t for t in self.todo if t not in new])[:AHEAD_MAX]
 
     def step(self, app, kept: _Retention) -> bool:
-        """Build one view ahead (of a window the server still keeps: `kept`); False when there is none to build."""
-        from dashboard import cache, warmup
+        """One piece of work while no worker waits: the next view ahead (head and point sets, of a window the server
+        still keeps: `kept`), else one detail table promised by an earlier build (cache.put_later); False when there is
+        nothing to do. Small steps: a worker's request waits for at most one of them."""
+        from dashboard import cache, services
 
         self.todo = [t for t in self.todo if (cache.scope_key(t[0]), t[3]) in kept.windows]
-        if not self.todo:
-            return False
-        item = self.todo.pop(0)
-        try:
-            with app.server.app_context():
-                warmup._map(*item)
-        except Exception:  # noqa: BLE001 - building ahead is optional: the worker builds it if it is asked for
-            log.exception("building %s ahead failed", item[1])
+        with app.server.app_context():
+            if not self.todo:
+                return cache.run_later(limit=1) > 0
+            item = self.todo.pop(0)
+            try:
+                services.overview_points(services.overview_head(*item), services.POINT_ORDER)
+            except Exception:  # noqa: BLE001 - building ahead is optional: the worker builds it if it is asked for
+                log.exception("building %s ahead failed", item[1])
         return True
 
 
@@ -254,7 +256,7 @@ def serve(app, stop: threading.Event, on_request: Callable[[str, float], None] |
             except Exception:  # noqa: BLE001
                 log.exception("remote queue read failed")
                 item = None
-            if item is None and ahead.step(app, kept):  # nobody waiting: the next indicators of the window just asked for
+            if item is None and ahead.step(app, kept):  # nobody waiting: the window's next indicators, then tables
                 continue
             if item is None:  # idle: look again soon after a request (a page asks for several views), slower later
                 idle += 1
@@ -276,8 +278,6 @@ def serve(app, stop: threading.Event, on_request: Callable[[str, float], None] |
                             reply = "data version changed"
                         else:
                             fn(*call)
-                            kept.used(call)
-                            ahead.note(fname, call)
             except Exception as e:  # noqa: BLE001 - a failed build is the worker's to retry locally
                 log.exception("remote build of %s failed", fname)
                 reply = f"error: {type(e).__name__}"
@@ -289,8 +289,13 @@ def serve(app, stop: threading.Event, on_request: Callable[[str, float], None] |
                 disk.set(f"{QUEUE}:r:{rid}", reply, expire=REPLY_TTL_S)
             except Exception:  # noqa: BLE001
                 log.exception("remote reply failed")
-            with app.server.app_context():  # the by-products of that view (its detail table), after the reply
-                cache.run_later(ctx)
+            if reply == "done":  # after the reply: what to keep (forgetting a window may store its tables), what next
+                try:
+                    with app.server.app_context():
+                        kept.used(call)
+                        ahead.note(fname, call)
+                except Exception:  # noqa: BLE001 - bookkeeping: the worker has its view
+                    log.exception("remote bookkeeping after %s failed", fname)
             if on_request is not None:
                 on_request(fname, time.perf_counter() - t0)
 
