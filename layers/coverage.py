@@ -65,12 +65,16 @@ def township_coverage(status: pd.DataFrame, townships: pd.DataFrame, key: str) -
     m = MECHANISMS[key]
     app = status[f"{key}_app"]
     num, den = _terms(status, key)
+    number, codes = _township_numbers(status)
     frame = pd.DataFrame({
-        "code": status["township_code"], "numerator": num, "denominator": den,
+        "code": number, "numerator": num, "denominator": den,
         "n_projects": 1, "n_applicable": app.astype(int), "n_met": status[f"{key}_met"].astype(int),
         "n_gap": gaps(status, key).astype(int),
     })
+    # grouped by the number of the code (numbers in the order of the codes): the sums of a grouping by the code itself
     g = frame.groupby("code", as_index=False).sum()
+    g = g[g["code"].to_numpy() >= 0]
+    g = g.assign(code=codes[g["code"].to_numpy()])
     out = townships[["code", "name"]].merge(g, on="code", how="left")
     for c in ("numerator", "denominator", "n_projects", "n_applicable", "n_met", "n_gap"):
         out[c] = out[c].fillna(0)
@@ -85,6 +89,16 @@ def township_coverage(status: pd.DataFrame, townships: pd.DataFrame, key: str) -
                                                "（" + out["n_met"].astype(int).astype(str) + "/"
                                                + out["n_applicable"].astype(int).astype(str) + "个项目）", "")
     return out
+
+
+def _township_numbers(status: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per status row: the number of its township code (-1: none) and the codes, sorted; kept on the status frame
+    (the nine layers of a window share them)."""
+    def make() -> tuple[np.ndarray, np.ndarray]:
+        number, codes = pd.factorize(status["township_code"].astype(object), sort=True, use_na_sentinel=True)
+        return number, np.asarray(codes, dtype=object)
+
+    return of_frame(status, ("coverage.township_numbers",), make)
 
 
 def overall(status: pd.DataFrame, key: str) -> float:

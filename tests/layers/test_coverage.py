@@ -392,3 +392,25 @@ def test_points_capped_gaps_first_as_before(monkeypatch, limit):
     april = Filters(month_from="2024-02", month_to="2024-04", as_of="2024-12-31")
     res = LAYERS["filing"].build(d, april)
     pd.testing.assert_frame_equal(res.points, reference_points(LAYERS["filing"], project_status(d, april), limit))
+
+
+def test_township_figures_grouped_by_number_as_by_code():
+    from layers.coverage import _terms
+
+    def reference(status, towns, key):  # township_coverage's sums grouped by the code itself (the old code)
+        num, den = _terms(status, key)
+        g = pd.DataFrame({
+            "code": status["township_code"], "numerator": num, "denominator": den, "n_projects": 1,
+            "n_applicable": status[f"{key}_app"].astype(int), "n_met": status[f"{key}_met"].astype(int),
+            "n_gap": gaps(status, key).astype(int)}).groupby("code", as_index=False).sum()
+        return towns[["code", "name"]].merge(g, on="code", how="left")
+
+    for d, f in ((many_projects(), MARCH), (many_projects(), Filters(month_to="2024-03", as_of="2024-12-31", township=B)),
+                 (data(), MARCH)):
+        st = project_status(d, f)
+        for key in KEYS:
+            got = township_coverage(st, d.townships, key)
+            want = reference(st, d.townships, key)
+            pd.testing.assert_frame_equal(got[want.columns[:2]], want[want.columns[:2]])
+            for c in want.columns[2:]:
+                pd.testing.assert_series_equal(got[c], want[c].fillna(0), check_exact=True)
