@@ -172,44 +172,51 @@ class _Retention:
         cache.keep(("kind",), None)  # the citywide rows: never pushed out of the LRU by the views built
 
 
-AHEAD_MAX = 3 * 20  # views the server may have queued to build ahead (the layers of the windows it keeps)
+AHEAD_MAX = 200  # views the server may have queued to build ahead (layers and townships of the windows it keeps)
 HEAD = "dashboard.services.overview_head"
 
 
 class _Ahead:
-    """What a user asks next after a window nobody built: another indicator of the same window. After a worker's miss
-    of one layer's head, the server builds the other layers' views of that window (head and point sets; the tables when
-    nothing else is left) while no worker is waiting, newest window first. At province a new window
-    costs 0.1-2 s per layer (benchmarks/RESULTS.md); built during the user's look at the first map, the switches hit."""
+    """What a user asks next after a window nobody built: another indicator of the same window, or a township of it.
+    After a worker's miss of one layer's head, the server builds the other layers' views of that window (head and
+    point sets), then — for a citywide window — its township pages (as the warm-up masks them), then the tables
+    promised meanwhile, while no worker is waiting, newest window first. At province a new window costs 0.1-2 s per
+    layer (benchmarks/RESULTS.md); built during the user's look at the first map, the switches and drill-downs hit."""
 
     def __init__(self) -> None:
-        self.todo: list[tuple] = []
+        self.todo: list[tuple[str, tuple]] = []  # ("head" | "township", arguments); every one's [0] scope, [3] end month
 
     def note(self, fname: str, call: tuple) -> None:
         if fname != HEAD:
             return
+        from dashboard import services
         from layers import registry
 
         scope, key, frm, to = call[:4]
         township = call[4] if len(call) > 4 else None
-        new = [(scope, k, frm, to, township) for k in registry.LAYERS if k != key]
+        new = [("head", (scope, k, frm, to, township)) for k in registry.LAYERS if k != key]
+        if township is None:
+            new += [("township", (scope, code, frm, to, True)) for code in services.township_names(scope)]
         self.todo = (new + [t for t in self.todo if t not in new])[:AHEAD_MAX]
 
     def step(self, app, kept: _Retention) -> bool:
-        """One piece of work while no worker waits: the next view ahead (head and point sets, of a window the server
-        still keeps: `kept`), else one detail table promised by an earlier build (cache.put_later); False when there is
-        nothing to do. Small steps: a worker's request waits for at most one of them."""
+        """One piece of work while no worker waits: the next view ahead (of a window the server still keeps: `kept`),
+        else one detail table promised by an earlier build (cache.put_later); False when there is nothing to do. Small
+        steps: a worker's request waits for at most one of them."""
         from dashboard import cache, services
 
-        self.todo = [t for t in self.todo if (cache.scope_key(t[0]), t[3]) in kept.windows]
+        self.todo = [t for t in self.todo if (cache.scope_key(t[1][0]), t[1][3]) in kept.windows]
         with app.server.app_context():
             if not self.todo:
                 return cache.run_later(limit=1) > 0
-            item = self.todo.pop(0)
+            what, args = self.todo.pop(0)
             try:
-                services.overview_points(services.overview_head(*item), services.POINT_ORDER)
+                if what == "head":
+                    services.overview_points(services.overview_head(*args), services.POINT_ORDER)
+                else:
+                    services.township_view(*args)
             except Exception:  # noqa: BLE001 - building ahead is optional: the worker builds it if it is asked for
-                log.exception("building %s ahead failed", item[1])
+                log.exception("building %s %s ahead failed", what, args[1])
         return True
 
 
