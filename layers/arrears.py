@@ -108,6 +108,8 @@ class _Cases:
     shown: np.ndarray  # per row: the status shown (in办 where not one of the known ones) before the date's check
     town_number: np.ndarray  # per row: number of its township code in town_codes (-1: none)
     town_codes: np.ndarray  # the township codes, sorted
+    shown_number: np.ndarray  # per row: number of its `shown` in shown_names
+    shown_names: np.ndarray
     texts: dict = field(default_factory=dict)  # name -> (done per row, one object array per part)
 
 
@@ -124,11 +126,13 @@ def _make_cases(data: LayerData) -> _Cases:
     status = norm["status"]
     numbers = number[dated]
     town_number, town_codes = pd.factorize(norm["township_code"].astype(object), sort=True, use_na_sentinel=True)
+    shown = status.where(status.isin([*OPEN_STATUSES, CLOSED_STATUS]).fillna(False), "在办").to_numpy(dtype=object)
+    shown_number, shown_names = pd.factorize(shown)
     return _Cases(norm=norm, number=number, dated=dated, by_township=by_township,
                   unique_numbers=len(np.unique(numbers)) == len(numbers),
-                  closed_status=status.eq(CLOSED_STATUS).fillna(False).to_numpy(dtype=bool),
-                  shown=status.where(status.isin([*OPEN_STATUSES, CLOSED_STATUS]).fillna(False), "在办").to_numpy(dtype=object),
-                  town_number=town_number, town_codes=np.asarray(town_codes, dtype=object))
+                  closed_status=status.eq(CLOSED_STATUS).fillna(False).to_numpy(dtype=bool), shown=shown,
+                  town_number=town_number, town_codes=np.asarray(town_codes, dtype=object),
+                  shown_number=shown_number, shown_names=np.asarray(shown_names, dtype=object))
 
 
 def _filled(c: _Cases, name: str, rows: np.ndarray, make: Callable[[np.ndarray], tuple]) -> list[np.ndarray]:
@@ -327,7 +331,7 @@ def _colors(shown: pd.Series):
 
 def status_legend(cs: pd.DataFrame) -> list[LegendItem]:
     """Point colours for the statuses present (warning colours for open, grey for closed)."""
-    present = of_frame(cs, ("arrears.statuses",), lambda: set(cs["shown_status"].dropna().unique())) if len(cs) else set()
+    present = of_frame(cs, ("arrears.statuses",), lambda: _statuses(cs)) if len(cs) else set()
     order = [*OPEN_STATUSES, "在办", CLOSED_STATUS]
     return [LegendItem(label=f"案件：{s}" + ("（范围内结案）" if s == CLOSED_STATUS else ""),
                        color=CLOSED_POINT if s == CLOSED_STATUS else STATUS_COLORS[s]) for s in order if s in present]
@@ -335,6 +339,19 @@ def status_legend(cs: pd.DataFrame) -> list[LegendItem]:
 
 TABLE_COLUMNS = ["案件编号", "受理日期", "案件来源", "所属乡镇", "欠薪单位", "项目编号", "涉及人数", "欠薪金额(万元)",
                  "未追回(万元)", "办理状态", "结案日期", "链接"]  # case_table
+
+
+def _statuses(cs: pd.DataFrame) -> set:
+    """The shown statuses present, counted by the number of each case's status (made once per read) when `cs` is
+    a case_state frame: the status shown, or 在办 for a case open at the date with status 结案 (see _state_at)."""
+    made = cs.__dict__.get(DERIVED, {}).get(("arrears.rows",))
+    if made is None:
+        return set(cs["shown_status"].dropna().unique())
+    c, rows = made
+    number, names = c.shown_number[rows], list(c.shown_names)
+    turned = cs["open"].to_numpy(dtype=bool) & (number == names.index(CLOSED_STATUS) if CLOSED_STATUS in names else False)
+    present = {names[i] for i in np.flatnonzero(np.bincount(number[~turned], minlength=len(names)))}
+    return present | ({"在办"} if turned.any() else set())
 
 
 def case_table(cs: pd.DataFrame, names: dict[str, str] | None = None) -> pd.DataFrame:

@@ -182,3 +182,15 @@ def test_table_made_on_first_read_and_sums_shared_by_the_three_layers():
                              for n, a, w in zip(want["open_cases"], want["amount_wan"], want["workers"], strict=True)]
             pd.testing.assert_frame_equal(r.by_township, want, check_exact=True)
         assert results[0].by_township["value"].tolist() != results[1].by_township["value"].tolist()  # own value column
+
+
+def test_statuses_present_counted_by_number_as_from_the_column():
+    from layers.arrears import _statuses
+
+    april = Filters(month_from="2024-02", month_to="2024-04", as_of="2024-12-31")
+    for d in (cases(), many_cases()):
+        for f in (MARCH, april, Filters(month_to="2024-03", as_of="2024-12-31", township=B)):
+            cs = case_state(d, f)
+            assert _statuses(cs) == set(cs["shown_status"].dropna().unique()), f
+    later = data(cases=[case("X", status="结案", closed_date="2024-04-15")])  # closed after the date: shown 在办
+    assert _statuses(case_state(later, MARCH)) == {"在办"} and _statuses(case_state(later, april)) == {"结案"}
