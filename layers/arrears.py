@@ -105,7 +105,7 @@ class _Cases:
     by_township: dict
     unique_numbers: bool  # no case number twice among the dated rows
     closed_status: np.ndarray  # per row: status 结案
-    shown: np.ndarray  # per row: the status shown (in办 where not one of the known ones) before the date's check
+    shown: np.ndarray  # per row: the status shown (在办 where not one of the known ones) before the date's check
     town_number: np.ndarray  # per row: number of its township code in town_codes (-1: none)
     town_codes: np.ndarray  # the township codes, sorted
     shown_number: np.ndarray  # per row: number of its `shown` in shown_names
