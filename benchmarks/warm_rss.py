@@ -1,10 +1,11 @@
 """Resident memory of the warming worker, phase by phase (the warm-up's peak RSS, issue 8).
 
-    .venv/bin/python benchmarks/warm_rss.py city|province
+    .venv/bin/python benchmarks/warm_rss.py city|province [--hold]
 
 Runs dashboard.warmup.warm on a fresh cache dir while a thread samples this process's RSS every second,
 then prints each phase's wall time and RSS at its start, maximum and end (phases in warm-up order), the RSS after
-each earlier window was forgotten, the process's peak (VmHWM) and the RSS after the warm-up released the rows.
+each earlier window was forgotten, the process's peak (VmHWM) and the RSS after the warm-up released the rows
+(`--hold`: as the warm process of `wagemap serve` runs it, keeping the rows and their histories: warm(hold=True)).
 Province reads every row into this process: run it under the province lock (HELPERS.md), ~11 min of both cores.
 """
 
@@ -60,7 +61,7 @@ def forget_window(scope, month_to):  # the RSS as each earlier window leaves mem
 services.forget_window = forget_window
 print("load average", common.loadavg(), "RSS before", round(common.rss_mb(os.getpid())), "MB", flush=True)
 t0 = time.perf_counter()
-r = warmup.warm(a)
+r = warmup.warm(a, hold="--hold" in sys.argv)
 stop.set()
 t = t0
 # phases are in order; "citywide layers" wall is the sum of the layer phases (they come first)
