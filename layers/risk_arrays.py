@@ -23,7 +23,7 @@ import pandas as pd
 from geodata.settings import Rules
 from layers.base import Filters, LayerData, derived
 from layers.credit import _enterprise_info, as_date, as_text, col
-from layers.risk_lists import _factor_dicts, _top_codes, _top_texts
+from layers.risk_lists import _factor_dicts, _largest_first, _sum_by_key, _top_codes, _top_texts
 from layers.rule_arrays import trend_arrays, trend_frame
 from layers.rules import INDICATOR_ZH, context, indicator_codes, indicator_trends, warnings
 
@@ -416,75 +416,6 @@ def _score_arrays(ent: _Entities, rows: np.ndarray, w: pd.DataFrame, trend: tupl
         ent.memo[key] = _key_dtypes(w, te_frame, uni0, *args)
     return _Scored(shown, lo, hi, f_cat, f_contrib, cat, points[shown], score_[shown], f_pts, top, ent, not len(rows),
                    ent.memo[key])
-
-
-def _sum_by_key(key: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """= (g.index, g.values) of g = pd.Series(p).groupby(key).sum(), the same floats. Most keys are distinct (an
-    entity's factor once): one stable sort, and the groups of two or more rows summed as pandas does (`_kahan`).
-
-    pandas sums unsorted groups in row order with Kahan compensation (NaN skipped, a group of one row is 0.0 + p),
-    and groups already sorted by np.add.reduceat: a sorted `key` goes to pandas itself.
-    """
-    if len(key) < 2 or bool((key[1:] >= key[:-1]).all()):
-        g = pd.Series(p, dtype=float).groupby(key).sum()
-        return g.index.to_numpy(np.int64), g.to_numpy(float)
-    o = np.argsort(key, kind="stable")  # the rows mostly come in key order: a few long runs
-    ks, ps = key[o], p[o]
-    new = np.ones(len(ks), bool)
-    new[1:] = ks[1:] != ks[:-1]
-    starts = np.flatnonzero(new)
-    first = ps[starts]
-    out = np.where(np.isnan(first), 0.0, first + 0.0)
-    sizes = np.diff(starts, append=len(ks))
-    many = np.flatnonzero(sizes > 1)
-    if len(many):
-        if sizes.max() > 64:
-            g = pd.Series(p, dtype=float).groupby(key).sum()
-            return g.index.to_numpy(np.int64), g.to_numpy(float)
-        out[many] = _kahan(ps, starts[many], sizes[many])
-    return ks[starts].astype(np.int64), out
-
-
-def _kahan(ps: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """Per group (rows ps[start:start + size]): the sum as pandas' group_sum makes it, one row of every group at a
-    time: y = v - comp; t = sum + y; comp = (t - sum) - y (0 where NaN); sum = t; NaN rows skipped."""
-    total, comp = np.zeros(len(starts)), np.zeros(len(starts))
-    for j in range(int(sizes.max(initial=0))):
-        g = np.flatnonzero(sizes > j)
-        v = ps[starts[g] + j]
-        ok = ~np.isnan(v)
-        g, v = g[ok], v[ok]
-        with np.errstate(invalid="ignore"):
-            y = v - comp[g]
-            t = total[g] + y
-            c = (t - total[g]) - y
-        comp[g] = np.where(np.isnan(c), 0.0, c)
-        total[g] = t
-    return total
-
-
-def _largest_first(f_rank: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """= np.lexsort((-c, f_rank)), sorting only the entities whose factors are not in that order already (`f_rank`
-    sorted: each entity's rows together; most have one factor or theirs largest first), those of one length at once
-    (a stable sort along the rows of an entities × factors matrix: NaN last, ties in their order, as lexsort)."""
-    n = len(c)
-    same = f_rank[1:] == f_rank[:-1]
-    if n < 2 or not bool((f_rank[1:] >= f_rank[:-1]).all()):
-        return np.lexsort((-c, f_rank))
-    bad = same & ~(c[1:] <= c[:-1])  # a larger factor (or NaN) after another of the same entity
-    o = np.arange(n)
-    if not bad.any():
-        return o
-    seg = np.concatenate([[0], np.cumsum(~same)])  # entity of each row, numbered
-    start = np.flatnonzero(np.concatenate([[True], ~same]))
-    size = np.diff(start, append=n)
-    redo = np.zeros(len(start), bool)
-    redo[seg[1:][bad]] = True
-    rs, rz = start[redo], size[redo]
-    for k in np.unique(rz).tolist():
-        idx = rs[rz == k][:, None] + np.arange(k)
-        o[idx] = np.take_along_axis(idx, np.argsort(-c[idx], axis=1, kind="stable"), axis=1)
-    return o
 
 
 def _by_score(shown: np.ndarray, score_: np.ndarray, ent: _Entities) -> np.ndarray:

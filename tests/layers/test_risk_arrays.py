@@ -1,4 +1,4 @@
-"""The risk score's array steps (layers.risk_arrays) give exactly what the pandas and numpy calls they replace give."""
+"""The risk score's array steps (layers.risk_arrays, layers.risk_lists) give exactly what the calls they replace give."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from layers.risk_arrays import _factorize_rows, _largest_first, _sum_by_key
+from layers.risk_arrays import _factorize_rows
+from layers.risk_lists import _largest_first, _sum_by_key
 
 VALUES = np.array([0.0, -0.0, 1.5, 2.0, 1e16, -1e16, 1.0, 3.3, np.nan, np.inf, -np.inf, 0.1, 0.2, 0.3, 1e-17])
 
