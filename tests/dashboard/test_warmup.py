@@ -136,7 +136,7 @@ def test_start_is_off_by_default_and_rewarms_after_a_load(app, small_store, monk
     monkeypatch.setattr(warmup, "POLL_S", 0.2)
     seen = []
     real = warmup.warm
-    monkeypatch.setattr(warmup, "warm", lambda a: seen.append(real(a)) or seen[-1])
+    monkeypatch.setattr(warmup, "warm", lambda a, **kw: seen.append(real(a, **kw)) or seen[-1])
     stop = threading.Event()
     t = warmup.start(app, stop)
     assert t is not None
