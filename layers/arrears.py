@@ -308,13 +308,11 @@ def _case_points(cs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
                              lambda r: tuple(s.to_numpy(dtype=object) for s in _label_parts(cases.norm.iloc[r])))
         label = (pd.Series(head, index=c.index, dtype=object) + c["shown_status"].astype(object)
                  + pd.Series(tail, index=c.index, dtype=object)).astype(str)
+    elif len(c):
+        head, tail = _label_parts(c)
+        label = head + c["shown_status"] + tail
     else:
-        esc = lambda s: s.fillna("").astype(str).map(html.escape)  # noqa: E731
-        label = ("<b>案件 " + esc(c["case_no"]) + "</b><br>" + esc(c["employer_name"]) + "<br>状态：" + c["shown_status"]
-                 + "<br>欠薪金额：" + c["amount"].map(lambda v: f"{v:,.1f}万元")
-                 + "（未追回" + (c["amount"] - c["recovered"]).clip(lower=0).map(lambda v: f"{v:,.1f}万元") + "）"
-                 + "<br>涉及人数：" + c["workers"].round().astype(int).astype(str) + "人"
-                 + "<br>受理日期：" + fmt_dates(c["received"]))
+        label = pd.Series([], index=c.index, dtype="str")  # what the concatenation gives for no rows
     pts = pd.DataFrame({
         "id": c["case_no"], "lon": c["lon"], "lat": c["lat"], "label": label,
         "color": c["shown_status"].map(_colors(c["shown_status"])).where(c["open"], CLOSED_POINT),
