@@ -195,7 +195,11 @@ def _factorize_rows(*cols: pd.Series) -> tuple[np.ndarray, list[tuple]]:
     order = np.argsort(fu, kind="stable")
     keys, at = np.asarray(fu)[order], np.empty(len(fu), np.int64)
     at[order] = np.arange(len(fu))
-    inv = at[fk]
+    return at[fk].reshape(-1), _tuples(keys, uniqs)
+
+
+def _tuples(keys: np.ndarray, uniqs: list[list]) -> list[tuple]:
+    """The value tuples of combined codes (each column's code + 1 in mixed radix; 0 = missing -> None)."""
     tuples = []
     for v in keys.tolist():
         parts = []
@@ -203,7 +207,7 @@ def _factorize_rows(*cols: pd.Series) -> tuple[np.ndarray, list[tuple]]:
             v, i = divmod(v, len(u))
             parts.append(u[i])
         tuples.append(tuple(reversed(parts)))
-    return inv.reshape(-1), tuples
+    return tuples
 
 
 def _plain(c: pd.Series) -> pd.Series | np.ndarray:
