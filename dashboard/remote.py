@@ -199,13 +199,15 @@ class _Ahead:
             new += [("township", (scope, code, frm, to, True)) for code in services.township_names(scope)]
         self.todo = (new + [t for t in self.todo if t not in new])[:AHEAD_MAX]
 
-    def step(self, app, kept: _Retention) -> bool:
+    def step(self, app, kept: _Retention, ctx) -> bool:
         """One piece of work while no worker waits: the next view ahead (of a window the server still keeps: `kept`),
         else one detail table promised by an earlier build (cache.put_later); False when there is nothing to do. Small
         steps: a worker's request waits for at most one of them."""
         from dashboard import cache, services
 
         self.todo = [t for t in self.todo if (cache.scope_key(t[1][0]), t[1][3]) in kept.windows]
+        if not self.todo and not ctx.cache._later:  # idle: nothing to build (no app context every poll)
+            return False
         with app.server.app_context():
             if not self.todo:
                 return cache.run_later(limit=1) > 0
@@ -263,7 +265,7 @@ def serve(app, stop: threading.Event, on_request: Callable[[str, float], None] |
             except Exception:  # noqa: BLE001
                 log.exception("remote queue read failed")
                 item = None
-            if item is None and ahead.step(app, kept):  # nobody waiting: the window's next indicators, then tables
+            if item is None and ahead.step(app, kept, ctx):  # nobody waiting: the window's next indicators, then tables
                 continue
             if item is None:  # idle: look again soon after a request (a page asks for several views), slower later
                 idle += 1
